@@ -1,0 +1,166 @@
+/**
+ * NaCl primitives as c-toxcore uses them (crypto_core.c), on libsodium-wrappers-sumo.
+ *
+ * The module awaits libsodium's WASM initialisation at import time (top-level await), so every
+ * function here is synchronous. Ciphertexts are always `MAC(16) | encrypted` (libsodium's
+ * `*_easy` layout), exactly what goes on the Tox wire.
+ *
+ * Sumo is used because the standard build lacks crypto_hash_sha256/sha512 and scrypt.
+ */
+import { createHash } from "node:crypto";
+import sodium from "libsodium-wrappers-sumo";
+import { WireError } from "./errors.js";
+
+await sodium.ready;
+
+export const PUBLIC_KEY_SIZE = 32;
+export const SECRET_KEY_SIZE = 32;
+export const SHARED_KEY_SIZE = 32;
+export const NONCE_SIZE = 24;
+export const MAC_SIZE = 16;
+export const SHA256_SIZE = 32;
+export const SHA512_SIZE = 64;
+
+export interface KeyPair {
+  publicKey: Uint8Array;
+  secretKey: Uint8Array;
+}
+
+export function newKeyPair(): KeyPair {
+  const kp = sodium.crypto_box_keypair();
+  return { publicKey: kp.publicKey, secretKey: kp.privateKey };
+}
+
+/** Derives the Curve25519 public key of a secret key (a Tox identity is fully defined by its sk). */
+export function publicKeyFromSecret(secretKey: Uint8Array): Uint8Array {
+  if (secretKey.length !== SECRET_KEY_SIZE)
+    throw new RangeError(`secret key must be 32 bytes, got ${secretKey.length}`);
+  return sodium.crypto_scalarmult_base(secretKey);
+}
+
+export function keyPairFromSecret(secretKey: Uint8Array): KeyPair {
+  return { publicKey: publicKeyFromSecret(secretKey), secretKey: Uint8Array.from(secretKey) };
+}
+
+export function randomBytes(n: number): Uint8Array {
+  return sodium.randombytes_buf(n);
+}
+
+export function randomNonce(): Uint8Array {
+  return sodium.randombytes_buf(NONCE_SIZE);
+}
+
+export function randomU32(): number {
+  return sodium.randombytes_random() >>> 0;
+}
+
+/** c-toxcore `public_key_valid`: the top bit of the last byte must be clear. */
+export function publicKeyValid(pk: Uint8Array): boolean {
+  return pk.length === PUBLIC_KEY_SIZE && (pk[31]! & 0x80) === 0;
+}
+
+/** `encrypt_precompute`: the shared key for box_afternm / secretbox. */
+export function precompute(theirPublicKey: Uint8Array, ourSecretKey: Uint8Array): Uint8Array {
+  return sodium.crypto_box_beforenm(theirPublicKey, ourSecretKey);
+}
+
+/** `encrypt_data_symmetric`. c-toxcore refuses empty plaintexts; so do we. */
+export function encryptSymmetric(sharedKey: Uint8Array, nonce: Uint8Array, plain: Uint8Array): Uint8Array {
+  if (plain.length === 0)
+    throw new RangeError("refusing to encrypt an empty plaintext (c-toxcore rejects it)");
+  return sodium.crypto_box_easy_afternm(plain, nonce, sharedKey);
+}
+
+/** `decrypt_data_symmetric`; returns null when authentication fails or input is too short. */
+export function decryptSymmetric(
+  sharedKey: Uint8Array,
+  nonce: Uint8Array,
+  cipher: Uint8Array,
+): Uint8Array | null {
+  if (cipher.length <= MAC_SIZE) return null;
+  try {
+    return sodium.crypto_box_open_easy_afternm(cipher, nonce, sharedKey);
+  } catch {
+    return null;
+  }
+}
+
+/** `encrypt_data`: box with our secret key to their public key. */
+export function encrypt(
+  theirPublicKey: Uint8Array,
+  ourSecretKey: Uint8Array,
+  nonce: Uint8Array,
+  plain: Uint8Array,
+): Uint8Array {
+  return encryptSymmetric(precompute(theirPublicKey, ourSecretKey), nonce, plain);
+}
+
+export function decrypt(
+  theirPublicKey: Uint8Array,
+  ourSecretKey: Uint8Array,
+  nonce: Uint8Array,
+  cipher: Uint8Array,
+): Uint8Array | null {
+  return decryptSymmetric(precompute(theirPublicKey, ourSecretKey), nonce, cipher);
+}
+
+/** Like decryptSymmetric but throws a WireError naming the packet (for use inside parsers). */
+export function openOrThrow(
+  sharedKey: Uint8Array,
+  nonce: Uint8Array,
+  cipher: Uint8Array,
+  what: string,
+): Uint8Array {
+  const plain = decryptSymmetric(sharedKey, nonce, cipher);
+  if (plain === null)
+    throw new WireError(`${what}: decryption failed (wrong key or tampered data)`, { what });
+  return plain;
+}
+
+/**
+ * `increment_nonce`: the 24-byte nonce as a big-endian counter, +1 with carry from the last byte.
+ * (libsodium's sodium_increment is little-endian and must not be used.) Mutates in place.
+ */
+export function incrementNonce(nonce: Uint8Array): void {
+  for (let i = nonce.length - 1; i >= 0; i--) {
+    nonce[i] = (nonce[i]! + 1) & 0xff;
+    if (nonce[i] !== 0) return;
+  }
+}
+
+/** `increment_nonce_number`: adds a 32-bit number to the big-endian counter. Mutates in place. */
+export function incrementNonceBy(nonce: Uint8Array, amount: number): void {
+  let carry = amount >>> 0;
+  for (let i = nonce.length - 1; i >= 0 && carry !== 0; i--) {
+    const sum = nonce[i]! + (carry & 0xff);
+    nonce[i] = sum & 0xff;
+    carry = (carry >>> 8) + (sum >> 8);
+  }
+}
+
+export function sha256(data: Uint8Array): Uint8Array {
+  return new Uint8Array(createHash("sha256").update(data).digest());
+}
+
+export function sha512(data: Uint8Array): Uint8Array {
+  return new Uint8Array(createHash("sha512").update(data).digest());
+}
+
+/** Symmetric secretbox with a 32-byte key (same construction as encryptSymmetric). */
+export function secretboxSeal(key: Uint8Array, nonce: Uint8Array, plain: Uint8Array): Uint8Array {
+  return sodium.crypto_secretbox_easy(plain, nonce, key);
+}
+
+export function secretboxOpen(key: Uint8Array, nonce: Uint8Array, cipher: Uint8Array): Uint8Array | null {
+  if (cipher.length < MAC_SIZE) return null;
+  try {
+    return sodium.crypto_secretbox_open_easy(cipher, nonce, key);
+  } catch {
+    return null;
+  }
+}
+
+/** Constant-time comparison for secrets (ping ids, cookies hashes). */
+export function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && sodium.memcmp(a, b);
+}
