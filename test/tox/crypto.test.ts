@@ -1,0 +1,81 @@
+import { describe, expect, it } from "vitest";
+import { toHex } from "../../src/tox/bytes.js";
+import {
+  decrypt,
+  decryptSymmetric,
+  encrypt,
+  encryptSymmetric,
+  incrementNonce,
+  incrementNonceBy,
+  keyPairFromSecret,
+  newKeyPair,
+  precompute,
+  publicKeyValid,
+  randomNonce,
+  sha256,
+  sha512,
+} from "../../src/tox/crypto.js";
+
+describe("crypto_core equivalents", () => {
+  it("box and box_afternm interoperate both ways, MAC first", () => {
+    const a = newKeyPair();
+    const b = newKeyPair();
+    const nonce = randomNonce();
+    const plain = new TextEncoder().encode("hello tox");
+    const c1 = encrypt(b.publicKey, a.secretKey, nonce, plain);
+    expect(c1.length).toBe(plain.length + 16);
+    expect(decryptSymmetric(precompute(a.publicKey, b.secretKey), nonce, c1)).toEqual(plain);
+    const c2 = encryptSymmetric(precompute(a.publicKey, b.secretKey), nonce, plain);
+    expect(decrypt(b.publicKey, a.secretKey, nonce, c2)).toEqual(plain);
+  });
+
+  it("returns null (not throw) on tampering or short input", () => {
+    const a = newKeyPair();
+    const key = precompute(a.publicKey, a.secretKey);
+    const nonce = randomNonce();
+    const c = encryptSymmetric(key, nonce, Uint8Array.of(1, 2, 3));
+    c[5]! ^= 1;
+    expect(decryptSymmetric(key, nonce, c)).toBeNull();
+    expect(decryptSymmetric(key, nonce, new Uint8Array(16))).toBeNull();
+  });
+
+  it("refuses empty plaintexts like c-toxcore", () => {
+    const a = newKeyPair();
+    expect(() =>
+      encryptSymmetric(precompute(a.publicKey, a.secretKey), randomNonce(), new Uint8Array()),
+    ).toThrow();
+  });
+
+  it("derives the public key from the secret key", () => {
+    const kp = newKeyPair();
+    expect(keyPairFromSecret(kp.secretKey).publicKey).toEqual(kp.publicKey);
+  });
+
+  it("increments nonces as a big-endian counter with carry", () => {
+    const n = new Uint8Array(24);
+    n[23] = 0xff;
+    n[22] = 0xff;
+    incrementNonce(n);
+    expect(toHex(n.subarray(20))).toBe("00010000");
+    const m = new Uint8Array(24);
+    m[23] = 0xf0;
+    incrementNonceBy(m, 0x1_0020);
+    expect(toHex(m.subarray(20))).toBe("00010110");
+    const full = new Uint8Array(24).fill(0xff);
+    incrementNonce(full);
+    expect(full.every((x) => x === 0)).toBe(true);
+  });
+
+  it("checks public key validity like public_key_valid", () => {
+    const pk = new Uint8Array(32);
+    expect(publicKeyValid(pk)).toBe(true);
+    pk[31] = 0x80;
+    expect(publicKeyValid(pk)).toBe(false);
+  });
+
+  it("hashes with SHA-256 and SHA-512 (known vectors)", () => {
+    const abc = new TextEncoder().encode("abc");
+    expect(toHex(sha256(abc))).toBe("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    expect(toHex(sha512(abc)).slice(0, 32)).toBe("ddaf35a193617abacc417349ae204131");
+  });
+});
