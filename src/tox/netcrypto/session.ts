@@ -84,6 +84,8 @@ export class CryptoSession {
   readonly recv = new RecvBuffer();
   readonly cc = new CongestionWindow();
   private lastRequestAt = Number.NEGATIVE_INFINITY;
+  /** Last time the peer's acks freed something, or we probed; drives the tail-loss probe. */
+  private lastProgressAt = 0;
   private ackPending = false;
   private lastAckedReported = 0;
   private readonly retransmitted = new Set<number>();
@@ -178,6 +180,7 @@ export class CryptoSession {
     if (this.windowFree() <= 0) return -1;
     const now = this.clock.now();
     const copy = Uint8Array.from(data);
+    if (this.send.inFlight === 0) this.lastProgressAt = now;
     const num = this.send.push(copy, now);
     this.sendData(this.recv.start, num, copy);
     return num;
@@ -225,6 +228,7 @@ export class CryptoSession {
       if (acked.headSentAt > 0 && !this.retransmitted.has(head)) this.cc.onRttSample(now - acked.headSentAt);
       this.forgetRetransmitted();
       this.cc.onAcked(acked.freed);
+      this.lastProgressAt = now;
     }
 
     const id = payload[0]!;
@@ -243,12 +247,16 @@ export class CryptoSession {
 
     if (id === PACKET_ID_REQUEST) {
       const ok = this.handleRequest(payload, now);
-      this.recv.setEnd(packetNumber);
+      this.learnEnd(packetNumber);
+      // While we miss packets, answer the peer's REQUEST with ours so holes get repaired at
+      // RTT pace rather than once a second. (Bounded: only while a hole exists.)
+      if (this.recv.span > 0) this.ackPending = true;
       return ok;
     }
     if (id >= PACKET_ID_LOSSLESS_START && id <= PACKET_ID_LOSSLESS_END) {
-      if (!this.recv.add(packetNumber, payload)) return false;
+      // A duplicate means our ack did not reach the peer: acknowledge again soon.
       this.ackPending = true;
+      if (!this.recv.add(packetNumber, payload)) return false;
       for (let next = this.recv.takeNext(); next !== undefined; next = this.recv.takeNext()) {
         this.hooks.onLossless(next);
         if (!this.isAlive) return true;
@@ -256,11 +264,20 @@ export class CryptoSession {
       return true;
     }
     if (id >= PACKET_ID_LOSSY_START && id <= PACKET_ID_LOSSY_END) {
-      this.recv.setEnd(packetNumber);
+      this.learnEnd(packetNumber);
       this.hooks.onLossy(payload);
       return true;
     }
     return false;
+  }
+
+  /**
+   * The peer's send buffer_end (carried by REQUEST and lossy packets). If it reveals packets we
+   * never saw (a lost tail), ask for them soon instead of at the next 1 s REQUEST.
+   */
+  private learnEnd(num: number): void {
+    const before = this.recv.end;
+    if (this.recv.setEnd(num) && this.recv.end !== before) this.ackPending = true;
   }
 
   private reportAck(): void {
@@ -302,6 +319,7 @@ export class CryptoSession {
       }
     }
     this.cc.onAcked(freed);
+    if (freed > 0) this.lastProgressAt = now;
     if (lost > 0) this.cc.onLoss(now);
     this.flushResends(now);
     return true;
@@ -337,16 +355,41 @@ export class CryptoSession {
     }
     if (this.state === "not-confirmed" || this.state === "established") {
       const since = now - this.lastRequestAt;
-      const probe = Math.max(PROBE_INTERVAL_MIN, 2 * this.cc.srtt);
+      if (since >= SEND_PACKET_INTERVAL || (this.ackPending && since >= ACK_DELAY)) this.sendRequest(now);
       if (
-        since >= SEND_PACKET_INTERVAL ||
-        (this.ackPending && since >= ACK_DELAY) ||
-        (this.state === "established" && this.send.inFlight > 0 && since >= probe)
-      ) {
-        this.sendRequest(now);
-      }
+        this.state === "established" &&
+        this.send.inFlight > 0 &&
+        now - this.lastProgressAt >= this.probeInterval()
+      )
+        this.probe(now);
       this.flushResends(now);
     }
+  }
+
+  private probeInterval(): number {
+    return Math.max(PROBE_INTERVAL_MIN, 2 * this.cc.srtt + ACK_DELAY);
+  }
+
+  /**
+   * Tail-loss probe: nothing was acknowledged for a while although packets are in flight (the
+   * last ones or the peer's acks were lost). Resend the oldest packet — a duplicate makes the
+   * peer ack at once — and a REQUEST, whose packet number tells the peer our buffer_end.
+   */
+  private probe(now: number): void {
+    this.lastProgressAt = now;
+    let num = this.send.start;
+    let pkt = this.send.packets.get(num);
+    if (pkt === undefined) {
+      const first = this.send.packets.entries().next();
+      if (first.done) return;
+      [num, pkt] = first.value;
+    }
+    pkt.sentAt = now;
+    pkt.resend = false;
+    this.retransmitted.add(num);
+    this.stats.resent++;
+    this.sendData(this.recv.start, num, pkt.data);
+    this.sendRequest(now);
   }
 
   /** Milliseconds until this session wants `tick()` again (a hint for the socket edge). */
@@ -360,7 +403,7 @@ export class CryptoSession {
       wait = Math.min(wait, this.lastRequestAt + SEND_PACKET_INTERVAL - now);
       if (this.ackPending) wait = Math.min(wait, this.lastRequestAt + ACK_DELAY - now);
       if (this.state === "established" && this.send.inFlight > 0)
-        wait = Math.min(wait, this.lastRequestAt + Math.max(PROBE_INTERVAL_MIN, 2 * this.cc.srtt) - now);
+        wait = Math.min(wait, this.lastProgressAt + this.probeInterval() - now);
     }
     return Math.max(1, Math.ceil(wait));
   }
