@@ -1,0 +1,140 @@
+/**
+ * Interop: our NetCrypto against the real c-toxcore 0.2.18 over loopback UDP, no DHT/onion.
+ * The C peer adds our real key as a friend; we start the session with its DHT key and port.
+ * The glue below plays the missing layers: friend_connection ALIVE (16) every 8 s and the
+ * Messenger ONLINE (24) / MESSAGE (64) packets.
+ */
+import dgram from "node:dgram";
+import { afterEach, describe, expect, it } from "vitest";
+import { systemClock } from "../../../src/tox/clock.js";
+import { newKeyPair } from "../../../src/tox/crypto.js";
+import { NetCrypto } from "../../../src/tox/netcrypto/netcrypto.js";
+import type { ConnectionId, CryptoConnectionState } from "../../../src/tox/netcrypto/types.js";
+import { ipPort } from "../../../src/tox/wire/ipport.js";
+import { CToxPeer } from "./ctox-min.js";
+
+const PACKET_ALIVE = 16;
+const PACKET_ONLINE = 24;
+const PACKET_MESSAGE = 64;
+
+function waitFor(cond: () => boolean, ms: number, what: string): Promise<void> {
+  const end = Date.now() + ms;
+  return new Promise((resolve, reject) => {
+    const check = () => {
+      if (cond()) return resolve();
+      if (Date.now() > end) return reject(new Error(`timed out waiting for ${what}`));
+      setTimeout(check, 10);
+    };
+    check();
+  });
+}
+
+interface Ours {
+  nc: NetCrypto;
+  socket: dgram.Socket;
+  status: CryptoConnectionState[];
+  lossless: Uint8Array[];
+  acked: number[];
+  stop(): void;
+}
+
+async function startOurs(): Promise<Ours> {
+  const socket = dgram.createSocket("udp4");
+  await new Promise<void>((r) => socket.bind(0, "127.0.0.1", () => r()));
+  const realKeys = newKeyPair();
+  const dhtKeys = newKeyPair();
+  const ours: Partial<Ours> = { socket, status: [], lossless: [], acked: [] };
+  const nc = new NetCrypto({
+    clock: systemClock,
+    realKeys,
+    dhtKeys: () => dhtKeys,
+    sink: { send: (to, data) => socket.send(data, to.port, to.ip) },
+    events: {
+      onStatus: (_c, s) => ours.status!.push(s),
+      onLossless: (_c, d) => ours.lossless!.push(d),
+      onLossy: () => {},
+      onAcked: (_c, n) => ours.acked!.push(n),
+      shouldAccept: () => true,
+    },
+  });
+  socket.on("message", (msg, rinfo) => {
+    const data = new Uint8Array(msg.buffer, msg.byteOffset, msg.length);
+    // The C peer's DHT also talks to this socket; only net_crypto packets are ours here.
+    if (data[0]! >= 0x18 && data[0]! <= 0x1b) nc.handlePacket(ipPort(rinfo.address, rinfo.port), data);
+  });
+  let stopped = false;
+  let timer: NodeJS.Timeout;
+  const loop = () => {
+    if (stopped) return;
+    nc.tick();
+    timer = setTimeout(loop, Math.min(20, nc.nextTickIn()));
+  };
+  loop();
+  ours.nc = nc;
+  ours.stop = () => {
+    stopped = true;
+    clearTimeout(timer);
+    socket.close();
+  };
+  (ours as { realPk?: Uint8Array }).realPk = realKeys.publicKey;
+  return ours as Ours;
+}
+
+describe("net_crypto interop with c-toxcore 0.2.18", () => {
+  const cleanup: Array<() => void> = [];
+  afterEach(() => {
+    for (const f of cleanup.splice(0)) f();
+  });
+
+  it("establishes a session, exchanges messages both ways, and both sides see acks", async () => {
+    const c = CToxPeer.create();
+    cleanup.push(() => c.kill());
+    const ours = await startOurs();
+    cleanup.push(() => ours.stop());
+    const ourPk = (ours as unknown as { realPk: Uint8Array }).realPk;
+
+    const friend = c.friendAddNoRequest(ourPk);
+    const cStatus: number[] = [];
+    const cMessages: string[] = [];
+    const cReceipts: number[] = [];
+    c.on("friendConnectionStatus", (_f, s) => cStatus.push(s));
+    c.on("friendMessage", (_f, _t, m) => cMessages.push(m));
+    c.on("friendReadReceipt", (_f, id) => cReceipts.push(id));
+
+    const conn: ConnectionId = ours.nc.connect(c.publicKey, c.dhtId);
+    ours.nc.setDirectAddress(conn, ipPort("127.0.0.1", c.udpPort));
+    const alive = setInterval(() => {
+      if (ours.nc.state(conn) === "established") ours.nc.sendLossless(conn, Uint8Array.of(PACKET_ALIVE));
+    }, 8000);
+    cleanup.push(() => clearInterval(alive));
+
+    await waitFor(() => ours.nc.state(conn) === "established", 15_000, "ESTABLISHED");
+    expect(ours.status).toEqual(["established"]);
+
+    // ONLINE, then a message: C reports the friend online over UDP (status 2) and the message.
+    expect(ours.nc.sendLossless(conn, Uint8Array.of(PACKET_ONLINE))).toBe(0);
+    const text = "hello from toxbridge ✓";
+    expect(ours.nc.sendLossless(conn, Uint8Array.of(PACKET_MESSAGE, ...new TextEncoder().encode(text)))).toBe(
+      1,
+    );
+    await waitFor(() => cMessages.length > 0, 10_000, "C friend_message");
+    expect(cStatus).toContain(2); // TOX_CONNECTION_UDP
+    expect(cMessages).toEqual([text]);
+    // C acknowledged our packets (its buffer_start passed both).
+    await waitFor(() => (ours.acked.at(-1) ?? 0) >= 2, 5000, "acks from C");
+
+    // C → us: its ONLINE arrives first, then messages in order; our acks fire its read receipts.
+    const ids = [c.sendMessage(friend, "one"), c.sendMessage(friend, "two"), c.sendMessage(friend, "three")];
+    const texts = () =>
+      ours.lossless
+        .filter((d) => d[0] === PACKET_MESSAGE)
+        .map((d) => new TextDecoder().decode(d.subarray(1)));
+    await waitFor(() => texts().length >= 3, 10_000, "messages from C");
+    expect(texts()).toEqual(["one", "two", "three"]);
+    const kinds = ours.lossless.map((d) => d[0]);
+    expect(kinds.indexOf(PACKET_ONLINE)).toBeGreaterThanOrEqual(0);
+    expect(kinds.indexOf(PACKET_ONLINE)).toBeLessThan(kinds.indexOf(PACKET_MESSAGE));
+    await waitFor(() => cReceipts.length >= 3, 5000, "C read receipts");
+    expect(cReceipts).toEqual(ids);
+  }, 60_000);
+});
