@@ -32,6 +32,15 @@ export class CongestionWindow {
   private hasSample = false;
   private lastDecrease = Number.NEGATIVE_INFINITY;
 
+  /**
+   * RTT to plan resends and probes with. Before the first sample c-toxcore assumes 1 s; that
+   * makes early loss recovery (and Karn-starved sampling under loss) needlessly slow, so we
+   * plan with a quarter of it until measured.
+   */
+  get planningRtt(): number {
+    return this.hasSample ? this.srtt : DEFAULT_RTT / 4;
+  }
+
   /** Packets the window still admits given `inFlight` unacknowledged ones and the span. */
   free(inFlight: number, span: number): number {
     const byWindow = Math.floor(this.cwnd) - inFlight;
@@ -60,7 +69,7 @@ export class CongestionWindow {
 
   /** The peer reported packets missing that we had not already resent recently. */
   onLoss(now: number): void {
-    if (now - this.lastDecrease < this.srtt) return;
+    if (now - this.lastDecrease < this.planningRtt) return;
     this.lastDecrease = now;
     this.ssthresh = Math.max(MIN_WINDOW, this.cwnd * DECREASE);
     this.cwnd = this.ssthresh;

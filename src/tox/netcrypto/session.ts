@@ -304,7 +304,7 @@ export class CryptoSession {
     const want = new Set(requested);
     let freed = 0;
     let lost = 0;
-    const guard = this.cc.srtt;
+    const guard = this.cc.planningRtt;
     for (const [num, pkt] of this.send.packets) {
       const off = dist(num, this.send.start);
       if (off >= covered) continue;
@@ -367,7 +367,7 @@ export class CryptoSession {
   }
 
   private probeInterval(): number {
-    return Math.max(PROBE_INTERVAL_MIN, 2 * this.cc.srtt + ACK_DELAY);
+    return Math.max(PROBE_INTERVAL_MIN, 2 * this.cc.planningRtt + ACK_DELAY);
   }
 
   /**

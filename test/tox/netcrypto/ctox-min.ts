@@ -4,7 +4,7 @@
  * shared harness (test/interop/ctoxcore.ts) lands; it mirrors that harness's surface.
  */
 import { EventEmitter } from "node:events";
-import koffi from "koffi";
+import koffi, { type TypeObject } from "koffi";
 import { toHex } from "../../../src/tox/bytes.js";
 
 const lib = koffi.load("libtoxcore.so.2");
@@ -68,7 +68,7 @@ export class CToxPeer extends EventEmitter<CToxPeerEvents> {
     this.dhtId = new Uint8Array(32);
     selfDhtId(tox, this.dhtId);
     this.udpPort = selfUdpPort(tox, [0]) as number;
-    const reg = (fn: (...a: never[]) => void, proto: koffi.TypeObject) => {
+    const reg = (fn: (...a: never[]) => void, proto: TypeObject) => {
       const p = koffi.register(fn as (...a: unknown[]) => void, koffi.pointer(proto));
       this.registered.push(p);
       return p;
