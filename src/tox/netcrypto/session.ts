@@ -8,6 +8,7 @@
  * second until the first data packet arrives; after 8 sends the session is killed, as in
  * c-toxcore's `kill_timedout`.
  */
+import { bytesEqual } from "../bytes.js";
 import type { Clock } from "../clock.js";
 import { incrementNonce, NONCE_SIZE, newKeyPair, precompute, randomNonce } from "../crypto.js";
 import {
@@ -144,10 +145,13 @@ export class CryptoSession {
    */
   handleHandshake(baseNonce: Uint8Array, sessionPk: Uint8Array, newCookie: Uint8Array): boolean {
     if (this.state === "established" || this.state === "killed") return false;
+    // A different session key means the peer started over (new process or new session object):
+    // the cookie in our pending handshake is not one it can open any more, so answer afresh.
+    const peerRestarted = this.peerSessionPk !== null && !bytesEqual(this.peerSessionPk, sessionPk);
     this.recvNonce = Uint8Array.from(baseNonce);
     this.peerSessionPk = Uint8Array.from(sessionPk);
     this.sharedKey = precompute(sessionPk, this.sessionSk);
-    if (this.state === "cookie-requesting" || this.temp === null) {
+    if (this.state === "cookie-requesting" || this.temp === null || peerRestarted) {
       this.setTempPacket(this.hooks.buildHandshake(newCookie, this.baseNonce, this.sessionPk));
     }
     this.state = "not-confirmed";
@@ -239,6 +243,8 @@ export class CryptoSession {
     if (this.state === "not-confirmed") {
       this.temp = null;
       this.state = "established";
+      // Answer soon: our next data packet is what confirms the session on the peer's side.
+      this.ackPending = true;
       this.hooks.onStatus("established");
       if (!this.isAlive) return true;
     }

@@ -270,6 +270,24 @@ describe("NetCrypto peer restart and replacement", () => {
     expect(run(clock, link, [a, b2], 10_000, () => established(a, b2) && established(b2, a))).toBe(true);
   });
 
+  it("a not-yet-confirmed session adopts a handshake from a new address at once", () => {
+    const { clock, link, a, b } = makePair();
+    a.connectTo(b);
+    // B's handshake and data towards A's first port are lost: B accepted but stays not-confirmed.
+    link.tap = (_from, to, d) => !(to.port === 33445 && (d[0] === 0x1a || d[0] === 0x1b));
+    run(clock, link, [a, b], 300);
+    const cb = b.connTo(a)!;
+    expect(b.nc.state(cb)).toBe("not-confirmed");
+    // A comes back on another port with the same keys (e.g. a NAT rebinding).
+    const a2 = new Peer(link, ipPort("10.0.0.1", 40001), a.realKeys, a.dhtKeys);
+    a2.connectTo(b);
+    const t0 = clock.now();
+    expect(run(clock, link, [a2, b], 5000, () => established(a2, b) && established(b, a2))).toBe(true);
+    expect(clock.now() - t0).toBeLessThan(500);
+    expect(b.connTo(a2)).toBe(cb); // same session, address updated
+    expect(b.nc.info(cb)!.address).toEqual(a2.addr);
+  });
+
   it("a peer that lost its session (same DHT key) gets a fresh one from a new address", () => {
     const { clock, link, a, b } = makePair();
     a.connectTo(b);
