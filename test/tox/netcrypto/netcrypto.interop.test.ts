@@ -108,7 +108,7 @@ describe("net_crypto interop with c-toxcore 0.2.18", () => {
     return { c, ours, friend, conn };
   }
 
-  it("survives 10% loss: 300 messages each way in order, every read receipt fires", async () => {
+  it("survives 10% loss: 1000 messages each way in order, every read receipt fires", async () => {
     const { c, ours, friend, conn } = await session(0.1);
     const cMessages: string[] = [];
     const cReceipts: number[] = [];
@@ -116,7 +116,7 @@ describe("net_crypto interop with c-toxcore 0.2.18", () => {
     c.on("friendReadReceipt", (_f, id) => cReceipts.push(id));
     await waitFor(() => ours.nc.state(conn) === "established", 20_000, "ESTABLISHED");
     ours.nc.sendLossless(conn, Uint8Array.of(PACKET_ONLINE));
-    const n = 300;
+    const n = 1000;
     let sent = 0;
     const t0 = Date.now();
     const pump = setInterval(() => {
