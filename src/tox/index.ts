@@ -1,0 +1,31 @@
+/**
+ * Public surface of the Tox library. The bridge imports from here only; everything else under
+ * src/tox is internal and may change.
+ */
+export { formatAddress, parseAddress, type ToxAddress } from "./address.js";
+export { fromHex, toHex } from "./bytes.js";
+export { type Clock, ManualClock, systemClock } from "./clock.js";
+export { type KeyPair, newKeyPair } from "./crypto.js";
+export { ToxProtocolError, WireError } from "./errors.js";
+export {
+  MAX_MESSAGE_LENGTH,
+  MAX_NAME_LENGTH,
+  MAX_STATUSMESSAGE_LENGTH,
+  type MessageKind,
+  type UserStatus,
+} from "./messenger/packets.js";
+export { splitMessage } from "./messenger/split.js";
+export type {
+  FriendConnectionEvent,
+  FriendConnectionStatus,
+  FriendMessageEvent,
+  FriendNameEvent,
+  FriendStatusEvent,
+  FriendStatusMessageEvent,
+  FriendTypingEvent,
+  ReadReceiptEvent,
+  ToxNodeEvents,
+} from "./node/events.js";
+export type { FriendInfo, Identity, IdentityOptions, PublicKeyInput } from "./node/identity.js";
+export { DEFAULT_PORT_RANGE, ToxNode, type ToxNodeLogger, type ToxNodeOptions } from "./node/tox-node.js";
+export { type IpPort, ipPort } from "./wire/ipport.js";

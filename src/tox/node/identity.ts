@@ -1,0 +1,279 @@
+/**
+ * One hosted Tox identity: its UDP socket, net_crypto, friend connections and messenger, wired
+ * together. Owns no timer: the ToxNode drives `tick()` from its single loop and asks
+ * `nextTickIn()` when to come back.
+ */
+import { formatAddress } from "../address.js";
+import { fromHex, toHex } from "../bytes.js";
+import type { Clock } from "../clock.js";
+import { type KeyPair, keyPairFromSecret, newKeyPair, PUBLIC_KEY_SIZE, randomBytes } from "../crypto.js";
+import { ToxProtocolError } from "../errors.js";
+import { FriendConnections } from "../friend-connection/friend-connections.js";
+import { Messenger } from "../messenger/messenger.js";
+import type { MessageKind, UserStatus } from "../messenger/packets.js";
+import { NetCrypto, type NetCryptoLogger } from "../netcrypto/netcrypto.js";
+import type { IpPort } from "../wire/ipport.js";
+import type { FriendConnectionStatus, ToxNodeEvents } from "./events.js";
+import type { UdpSocket } from "./udp-socket.js";
+
+/** A public key as bytes or 64 hex characters. */
+export type PublicKeyInput = Uint8Array | string;
+
+export function toKey(pk: PublicKeyInput, what = "public key"): Uint8Array {
+  const bytes = typeof pk === "string" ? fromHex(pk, what) : pk;
+  if (bytes.length !== PUBLIC_KEY_SIZE)
+    throw new ToxProtocolError(`${what} must be ${PUBLIC_KEY_SIZE} bytes`, {
+      code: "bad-key",
+      length: bytes.length,
+    });
+  return bytes;
+}
+
+export interface IdentityOptions {
+  secretKey: Uint8Array;
+  /** 4 bytes; random when absent. */
+  nospam?: Uint8Array;
+  name?: string;
+  statusMessage?: string;
+  status?: UserStatus;
+}
+
+export interface FriendInfo {
+  publicKey: string;
+  connection: FriendConnectionStatus;
+  name: string;
+  statusMessage: string;
+  status: UserStatus;
+  typing: boolean;
+  /** Messages accepted but still waiting for send-window room. */
+  queued: number;
+  /** Messages sent whose read receipt is pending. */
+  awaitingReceipt: number;
+}
+
+type Emit = <K extends keyof ToxNodeEvents>(event: K, ...args: ToxNodeEvents[K]) => void;
+
+export interface IdentityWiring {
+  clock: Clock;
+  socket: UdpSocket;
+  emit: Emit;
+  /** Called after anything that may bring the identity's next deadline closer. */
+  wake: (identity: Identity) => void;
+  log?: NetCryptoLogger;
+}
+
+export class Identity {
+  readonly publicKey: string;
+  readonly publicKeyBytes: Uint8Array;
+  readonly nospam: Uint8Array;
+  readonly toxId: string;
+  readonly dhtPublicKey: string;
+  readonly udpPort: number;
+  /** Internal: the ToxNode's scheduling slot. */
+  dueAt = 0;
+  private readonly realKeys: KeyPair;
+  private readonly dhtKeys: KeyPair;
+  private readonly nc: NetCrypto;
+  private readonly fc: FriendConnections;
+  private readonly messenger: Messenger;
+  private readonly emit: Emit;
+  private readonly wakeNode: (identity: Identity) => void;
+  private removed = false;
+
+  constructor(opts: IdentityOptions, wiring: IdentityWiring) {
+    this.realKeys = keyPairFromSecret(opts.secretKey);
+    this.dhtKeys = newKeyPair(); // c-toxcore makes a fresh DHT key every run
+    this.publicKeyBytes = this.realKeys.publicKey;
+    this.publicKey = toHex(this.realKeys.publicKey);
+    this.nospam = opts.nospam ?? randomBytes(4);
+    this.toxId = formatAddress({ publicKey: this.realKeys.publicKey, nospam: this.nospam });
+    this.dhtPublicKey = toHex(this.dhtKeys.publicKey);
+    this.udpPort = wiring.socket.local.port;
+    this.emit = wiring.emit;
+    this.wakeNode = wiring.wake;
+    const me = this.publicKey;
+    const hex = toHex;
+
+    this.messenger = new Messenger({
+      clock: wiring.clock,
+      transport: { sendLossless: (pk, data) => this.fc.sendLossless(pk, data) },
+      name: opts.name,
+      statusMessage: opts.statusMessage,
+      status: opts.status,
+      events: {
+        onConnection: (pk, online, unconfirmed) =>
+          this.emit("friendConnection", {
+            identity: me,
+            friend: hex(pk),
+            status: online ? "udp" : "none",
+            unconfirmed,
+          }),
+        onMessage: (pk, kind, text) =>
+          this.emit("friendMessage", { identity: me, friend: hex(pk), kind, text }),
+        onReadReceipt: (pk, messageId) =>
+          this.emit("readReceipt", { identity: me, friend: hex(pk), messageId }),
+        onName: (pk, name) => this.emit("friendName", { identity: me, friend: hex(pk), name }),
+        onStatusMessage: (pk, statusMessage) =>
+          this.emit("friendStatusMessage", { identity: me, friend: hex(pk), statusMessage }),
+        onStatus: (pk, status) => this.emit("friendStatus", { identity: me, friend: hex(pk), status }),
+        onTyping: (pk, typing) => this.emit("friendTyping", { identity: me, friend: hex(pk), typing }),
+        log: wiring.log
+          ? (obj, msg) => wiring.log?.debug({ identity: me.slice(0, 16), ...obj }, msg)
+          : undefined,
+      },
+    });
+    this.fc = new FriendConnections({
+      clock: wiring.clock,
+      log: wiring.log,
+      events: {
+        onStatus: (pk, up) => this.messenger.handleConnection(pk, up),
+        onPacket: (pk, data) => this.messenger.handlePacket(pk, data),
+        onAcked: (pk, bufferStart) => this.messenger.handleAcked(pk, bufferStart),
+      },
+    });
+    this.nc = new NetCrypto({
+      clock: wiring.clock,
+      realKeys: this.realKeys,
+      dhtKeys: () => this.dhtKeys,
+      sink: wiring.socket,
+      events: this.fc,
+      log: wiring.log,
+    });
+    this.fc.attach(this.nc);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Public API (async so a later version may persist or go through a worker without changing it)
+
+  async addFriendNoRequest(pk: PublicKeyInput): Promise<void> {
+    const key = toKey(pk, "friend public key");
+    this.messenger.addFriend(key);
+    this.fc.add(key);
+    this.wake();
+  }
+
+  /**
+   * Connects to a friend whose DHT key and UDP address we already know (no DHT/onion needed);
+   * adds the friend first if needed. Calling it again with a new DHT key (the friend restarted)
+   * replaces the session.
+   */
+  async connectFriendDirect(pk: PublicKeyInput, dhtPk: PublicKeyInput, address: IpPort): Promise<void> {
+    const key = toKey(pk, "friend public key");
+    if (!this.messenger.hasFriend(key)) await this.addFriendNoRequest(key);
+    this.fc.setAddress(key, address);
+    this.fc.setDhtKey(key, toKey(dhtPk, "friend DHT key"));
+    this.wake();
+  }
+
+  async removeFriend(pk: PublicKeyInput): Promise<void> {
+    const key = toKey(pk, "friend public key");
+    this.messenger.removeFriend(key);
+    this.fc.remove(key);
+    this.wake();
+  }
+
+  /** Sends a text (split at 1372 bytes); resolves to one message id per piece. */
+  async sendMessage(pk: PublicKeyInput, text: string, kind: MessageKind = "normal"): Promise<number[]> {
+    const ids = this.messenger.sendMessage(toKey(pk, "friend public key"), text, kind);
+    this.wake();
+    return ids;
+  }
+
+  async setName(name: string): Promise<void> {
+    this.messenger.setName(name);
+    this.wake();
+  }
+
+  async setStatusMessage(message: string): Promise<void> {
+    this.messenger.setStatusMessage(message);
+    this.wake();
+  }
+
+  async setStatus(status: UserStatus): Promise<void> {
+    this.messenger.setStatus(status);
+    this.wake();
+  }
+
+  async setTyping(pk: PublicKeyInput, typing: boolean): Promise<void> {
+    this.messenger.setTyping(toKey(pk, "friend public key"), typing);
+    this.wake();
+  }
+
+  async friends(): Promise<FriendInfo[]> {
+    return this.messenger.friendPublicKeys().map((pk) => this.friendInfo(pk)!);
+  }
+
+  async friend(pk: PublicKeyInput): Promise<FriendInfo | undefined> {
+    return this.friendInfo(toKey(pk, "friend public key"));
+  }
+
+  async friendConnection(pk: PublicKeyInput): Promise<FriendConnectionStatus> {
+    return this.friendInfo(toKey(pk, "friend public key"))?.connection ?? "none";
+  }
+
+  get name(): string {
+    return this.messenger.selfName;
+  }
+  get statusMessage(): string {
+    return this.messenger.selfStatusMessage;
+  }
+  get status(): UserStatus {
+    return this.messenger.selfStatus;
+  }
+
+  /** Diagnostics: net_crypto session of a friend. */
+  sessionInfo(pk: PublicKeyInput) {
+    const conn = this.nc.connectionFor(toKey(pk));
+    return conn === undefined ? undefined : this.nc.info(conn);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Driven by ToxNode
+
+  /** @internal A datagram for this identity's socket. */
+  handleDatagram(from: IpPort, data: Uint8Array): void {
+    if (this.removed) return;
+    const id = data[0];
+    // 0x18–0x1b: net_crypto. DHT and onion packets go to their layers once they exist.
+    if (id !== undefined && id >= 0x18 && id <= 0x1b) this.nc.handlePacket(from, data);
+  }
+
+  /** @internal */
+  tick(): void {
+    if (this.removed) return;
+    this.nc.tick();
+    this.fc.tick();
+    this.messenger.tick();
+  }
+
+  /** @internal */
+  nextTickIn(): number {
+    return Math.min(this.nc.nextTickIn(), this.fc.nextTickIn(), this.messenger.nextTickIn());
+  }
+
+  /** @internal Kills every session (peers get KILL) and stops handling input. */
+  shutdown(): void {
+    if (this.removed) return;
+    for (const pk of this.messenger.friendPublicKeys()) this.fc.remove(pk);
+    this.removed = true;
+  }
+
+  private wake(): void {
+    this.wakeNode(this);
+  }
+
+  private friendInfo(pk: Uint8Array): FriendInfo | undefined {
+    const f = this.messenger.friend(pk);
+    if (f === undefined) return undefined;
+    return {
+      publicKey: toHex(pk),
+      connection: f.online ? "udp" : "none",
+      name: f.name,
+      statusMessage: f.statusMessage,
+      status: f.status,
+      typing: f.typing,
+      queued: f.queued,
+      awaitingReceipt: f.awaitingReceipt,
+    };
+  }
+}

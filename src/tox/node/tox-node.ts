@@ -1,0 +1,191 @@
+/**
+ * ToxNode: hosts many Tox identities in one process (the bridge keeps one per user).
+ *
+ * Each identity has its own UDP socket and protocol state; the node has exactly one timer.
+ * Every identity records when it next needs `tick()` (`dueAt`); the loop ticks the ones due and
+ * sleeps until the earliest deadline, so thousands of idle identities cost one timer and a scan.
+ */
+import { EventEmitter } from "node:events";
+import { toHex } from "../bytes.js";
+import { type Clock, systemClock } from "../clock.js";
+import { keyPairFromSecret } from "../crypto.js";
+import type { NetCryptoLogger } from "../netcrypto/netcrypto.js";
+import type { ToxNodeEvents } from "./events.js";
+import { Identity, type IdentityOptions, type PublicKeyInput, toKey } from "./identity.js";
+import { UdpSocket } from "./udp-socket.js";
+
+/** Default like c-toxcore's: the first free port of 33445–33545. */
+export const DEFAULT_PORT_RANGE: [number, number] = [33445, 33545];
+/** Upper bound of one sleep: state machines ask for ≤1 s anyway. */
+const MAX_SLEEP_MS = 1000;
+
+export interface ToxNodeLogger extends NetCryptoLogger {
+  warn?(obj: Record<string, unknown>, msg: string): void;
+}
+
+export interface ToxNodeOptions {
+  /** Time source for protocol timers (the loop itself uses real timers). */
+  clock?: Clock;
+  /** Address to bind every identity's UDP socket to (e.g. "0.0.0.0", "127.0.0.1"). */
+  host?: string;
+  portRange?: [number, number];
+  /** Test hook: drop this fraction of datagrams in both directions. */
+  lossRate?: number;
+  logger?: ToxNodeLogger;
+}
+
+export class ToxNode extends EventEmitter<ToxNodeEvents> {
+  private readonly clock: Clock;
+  private readonly host: string;
+  private readonly portRange: [number, number];
+  private readonly lossRate: number;
+  private readonly logger: ToxNodeLogger | undefined;
+  private readonly hosted = new Map<string, Identity>();
+  private timer: NodeJS.Timeout | undefined;
+  private timerAt = Number.POSITIVE_INFINITY;
+  private closed = false;
+  private inLoop = false;
+  /** Earliest deadline requested while the loop was running. */
+  private wokenDuringLoop = Number.POSITIVE_INFINITY;
+
+  private constructor(opts: ToxNodeOptions) {
+    super();
+    this.clock = opts.clock ?? systemClock;
+    this.host = opts.host ?? "0.0.0.0";
+    this.portRange = opts.portRange ?? DEFAULT_PORT_RANGE;
+    this.lossRate = opts.lossRate ?? 0;
+    this.logger = opts.logger;
+  }
+
+  static async create(opts: ToxNodeOptions = {}): Promise<ToxNode> {
+    return new ToxNode(opts);
+  }
+
+  /** Starts hosting an identity; resolves once its UDP socket is bound. */
+  async addIdentity(opts: IdentityOptions): Promise<Identity> {
+    if (this.closed) throw new Error("ToxNode is closed");
+    const pkHex = toHex(keyPairFromSecret(opts.secretKey).publicKey);
+    const existing = this.hosted.get(pkHex);
+    if (existing !== undefined) return existing;
+    let identity: Identity | undefined;
+    const socket = await UdpSocket.open({
+      host: this.host,
+      portRange: this.portRange,
+      lossRate: this.lossRate,
+      onPacket: (from, data) => {
+        if (identity === undefined) return;
+        try {
+          identity.handleDatagram(from, data);
+        } catch (err) {
+          this.fail(err);
+        }
+        this.wake(identity);
+      },
+      onError: (err) => this.fail(err),
+    });
+    identity = new Identity(opts, {
+      clock: this.clock,
+      socket,
+      emit: (event, ...args) => this.safeEmit(event, ...args),
+      wake: (id) => this.wake(id),
+      log: this.logger,
+    });
+    sockets.set(identity, socket);
+    this.hosted.set(identity.publicKey, identity);
+    this.wake(identity);
+    return identity;
+  }
+
+  /** Stops hosting an identity: its sessions are killed (peers see KILL) and its socket closed. */
+  async removeIdentity(pk: PublicKeyInput): Promise<void> {
+    const hex = toHex(toKey(pk));
+    const identity = this.hosted.get(hex);
+    if (identity === undefined) return;
+    this.hosted.delete(hex);
+    identity.shutdown();
+    await sockets.get(identity)?.close();
+    sockets.delete(identity);
+  }
+
+  identity(pk: PublicKeyInput): Identity | undefined {
+    return this.hosted.get(toHex(toKey(pk)));
+  }
+
+  identities(): Identity[] {
+    return [...this.hosted.values()];
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    await Promise.all([...this.hosted.keys()].map((pk) => this.removeIdentity(pk)));
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // The loop
+
+  /** Re-evaluates an identity's deadline after input or an API call. */
+  private wake(identity: Identity): void {
+    if (this.closed) return;
+    identity.dueAt = this.clock.now() + identity.nextTickIn();
+    this.schedule(identity.dueAt);
+  }
+
+  private schedule(at: number): void {
+    if (this.closed) return;
+    if (this.inLoop) {
+      // A listener called into some identity mid-loop; the loop schedules this when done.
+      this.wokenDuringLoop = Math.min(this.wokenDuringLoop, at);
+      return;
+    }
+    if (this.timer !== undefined && at >= this.timerAt) return;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timerAt = at;
+    this.timer = setTimeout(() => this.loop(), Math.max(0, Math.min(MAX_SLEEP_MS, at - this.clock.now())));
+  }
+
+  private loop(): void {
+    this.timer = undefined;
+    this.timerAt = Number.POSITIVE_INFINITY;
+    if (this.closed) return;
+    this.inLoop = true;
+    this.wokenDuringLoop = Number.POSITIVE_INFINITY;
+    let next = Number.POSITIVE_INFINITY;
+    try {
+      const now = this.clock.now();
+      for (const identity of this.hosted.values()) {
+        if (identity.dueAt <= now) {
+          try {
+            identity.tick();
+          } catch (err) {
+            this.fail(err);
+          }
+          identity.dueAt = this.clock.now() + identity.nextTickIn();
+        }
+        if (identity.dueAt < next) next = identity.dueAt;
+      }
+    } finally {
+      this.inLoop = false;
+    }
+    next = Math.min(next, this.wokenDuringLoop, this.clock.now() + MAX_SLEEP_MS);
+    this.schedule(next);
+  }
+
+  private safeEmit<K extends keyof ToxNodeEvents>(event: K, ...args: ToxNodeEvents[K]): void {
+    try {
+      (this.emit as (e: K, ...a: ToxNodeEvents[K]) => boolean)(event, ...args);
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+
+  private fail(err: unknown): void {
+    const error = err instanceof Error ? err : new Error(String(err));
+    this.logger?.warn?.({ err: error.message }, "tox node: error");
+    if (this.listenerCount("error") > 0) this.emit("error", error);
+  }
+}
+
+/** Each identity's socket, kept out of the Identity's public surface. */
+const sockets = new WeakMap<Identity, UdpSocket>();

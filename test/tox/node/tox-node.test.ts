@@ -1,0 +1,110 @@
+/**
+ * ToxNode end to end between identities of our own stack over loopback UDP (ports 34400–34599).
+ */
+import { afterEach, describe, expect, it } from "vitest";
+import { newKeyPair } from "../../../src/tox/crypto.js";
+import { ipPort, ToxNode, type ToxNode as ToxNodeT } from "../../../src/tox/index.js";
+import type { ToxNodeEvents } from "../../../src/tox/node/events.js";
+
+function waitFor(cond: () => boolean, ms: number, what: string): Promise<void> {
+  const end = Date.now() + ms;
+  return new Promise((resolve, reject) => {
+    const check = () => {
+      if (cond()) return resolve();
+      if (Date.now() > end) return reject(new Error(`timed out waiting for ${what}`));
+      setTimeout(check, 5);
+    };
+    check();
+  });
+}
+
+function record(node: ToxNodeT) {
+  const log: { [K in keyof ToxNodeEvents]: ToxNodeEvents[K][0][] } = {
+    friendConnection: [],
+    friendMessage: [],
+    readReceipt: [],
+    friendName: [],
+    friendStatusMessage: [],
+    friendStatus: [],
+    friendTyping: [],
+    error: [],
+  };
+  for (const k of Object.keys(log) as (keyof ToxNodeEvents)[])
+    (node.on as (e: string, l: (x: unknown) => void) => void)(k, (e) => (log[k] as unknown[]).push(e));
+  return log;
+}
+
+describe("ToxNode (ours <-> ours, loopback)", () => {
+  const nodes: ToxNodeT[] = [];
+  afterEach(async () => {
+    for (const n of nodes.splice(0)) await n.close();
+  });
+
+  async function pair() {
+    const node = await ToxNode.create({ host: "127.0.0.1", portRange: [34400, 34449] });
+    nodes.push(node);
+    const log = record(node);
+    const a = await node.addIdentity({
+      secretKey: newKeyPair().secretKey,
+      name: "alice",
+      statusMessage: "hi",
+    });
+    const b = await node.addIdentity({ secretKey: newKeyPair().secretKey, name: "bob" });
+    await b.addFriendNoRequest(a.publicKey);
+    await a.connectFriendDirect(b.publicKey, b.dhtPublicKey, ipPort("127.0.0.1", b.udpPort));
+    await waitFor(() => log.friendConnection.filter((e) => e.status === "udp").length === 2, 5000, "online");
+    return { node, log, a, b };
+  }
+
+  it("two identities in one node connect, exchange presence, messages and receipts", async () => {
+    const { log, a, b } = await pair();
+    expect(a.udpPort).not.toBe(b.udpPort);
+    expect(a.toxId).toMatch(/^[0-9A-F]{76}$/);
+    await waitFor(() => log.friendStatus.length >= 2 && log.friendName.length >= 2, 3000, "presence");
+    expect(log.friendName.find((e) => e.identity === b.publicKey)?.name).toBe("alice");
+    expect(log.friendStatusMessage.find((e) => e.identity === b.publicKey)?.statusMessage).toBe("hi");
+    expect(log.friendName.find((e) => e.identity === a.publicKey)?.name).toBe("bob");
+
+    const ids = await a.sendMessage(b.publicKey, "hello bob");
+    expect(ids).toEqual([1]);
+    const action = await a.sendMessage(b.publicKey, "waves", "action");
+    expect(action).toEqual([2]);
+    await waitFor(() => log.readReceipt.length === 2, 3000, "receipts");
+    expect(log.friendMessage.map((m) => [m.kind, m.text, m.identity])).toEqual([
+      ["normal", "hello bob", b.publicKey],
+      ["action", "waves", b.publicKey],
+    ]);
+    expect(log.readReceipt.map((r) => r.messageId)).toEqual([1, 2]);
+
+    await b.setTyping(a.publicKey, true);
+    await b.setStatus("away");
+    await b.setName("robert");
+    await waitFor(() => log.friendTyping.some((t) => t.typing), 3000, "typing");
+    await waitFor(() => log.friendName.some((n) => n.name === "robert"), 3000, "rename");
+    expect(log.friendStatus.some((s) => s.identity === a.publicKey && s.status === "away")).toBe(true);
+    expect(await a.friendConnection(b.publicKey)).toBe("udp");
+    const info = await a.friend(b.publicKey);
+    expect(info?.name).toBe("robert");
+  });
+
+  it("splits a long message and the pieces arrive whole and in order", async () => {
+    const { log, a, b } = await pair();
+    const text = `${"lorem ipsum ".repeat(300)}€ end`;
+    const ids = await a.sendMessage(b.publicKey, text);
+    expect(ids.length).toBe(3);
+    await waitFor(() => log.friendMessage.length === 3 && log.readReceipt.length === 3, 3000, "pieces");
+    expect(log.friendMessage.map((m) => m.text).join("")).toBe(text);
+  });
+
+  it("removing a friend takes it offline on the other side", async () => {
+    const { log, a, b } = await pair();
+    await a.removeFriend(b.publicKey);
+    await waitFor(
+      () => log.friendConnection.some((e) => e.identity === b.publicKey && e.status === "none"),
+      3000,
+      "offline",
+    );
+    expect(await a.friends()).toEqual([]);
+    await expect(b.sendMessage(a.publicKey, "anyone?")).rejects.toThrow(/not online/);
+  });
+});
