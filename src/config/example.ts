@@ -1,0 +1,143 @@
+/**
+ * The commented example config written on first start. Tokens and the encryption key are fresh
+ * random values, so the file works as-is on the embedded database: an operator only has to
+ * point it at their homeserver.
+ */
+import { randomBytes } from "node:crypto";
+
+/** A URL-safe random token (base64url of `bytes` random bytes). */
+export function randomToken(bytes = 32): string {
+  return randomBytes(bytes).toString("base64url");
+}
+
+/**
+ * Public Tox bootstrap nodes, the same set c-toxcore's own test-suite bootstraps from (keys
+ * checked against TokTok/c-toxcore, 2026). Refresh from https://nodes.tox.chat when they rot.
+ */
+export const PUBLIC_BOOTSTRAP_NODES: ReadonlyArray<{ host: string; port: number; public_key: string }> = [
+  {
+    host: "144.217.167.73",
+    port: 33445,
+    public_key: "7E5668E0EE09E19F320AD47902419331FFEE147BB3606769CFBE921A2A2FD34C",
+  },
+  {
+    host: "205.185.115.131",
+    port: 33445,
+    public_key: "3091C6BEB2A993F1C6300C16549FABA67098FF3D62C6D253828B531470B53D68",
+  },
+  {
+    host: "tox1.mf-net.eu",
+    port: 33445,
+    public_key: "B3E5FA80DC8EBD1149AD2AB35ED8B85BD546DEDE261CA593234C619249419506",
+  },
+  {
+    host: "3.0.24.15",
+    port: 33445,
+    public_key: "E20ABCF38CDBFFD7D04B29C956B33F7B27A3BB7AF0618101617B036E4AEA402D",
+  },
+  {
+    host: "139.162.110.188",
+    port: 33445,
+    public_key: "F76A11284547163889DDC89A7738CF271797BF5E5E220643E97AD3C7E7903D55",
+  },
+  {
+    host: "172.105.109.31",
+    port: 33445,
+    public_key: "D46E97CF995DC1820B92B7D899E152A217D36ABE22730FEA4B6BF1BFC06C617C",
+  },
+];
+
+export interface ExampleSecrets {
+  asToken: string;
+  hsToken: string;
+  encryptionKey: string;
+}
+
+export function randomSecrets(): ExampleSecrets {
+  return { asToken: randomToken(), hsToken: randomToken(), encryptionKey: randomToken() };
+}
+
+export function exampleConfigYaml(secrets: ExampleSecrets = randomSecrets()): string {
+  const nodes = PUBLIC_BOOTSTRAP_NODES.map(
+    (n) => `    - { host: ${n.host}, port: ${n.port}, public_key: ${n.public_key} }`,
+  ).join("\n");
+  return `# toxbridge configuration.
+# Generated on first start with fresh random secrets. Edit the homeserver section, then run
+#   tox-bridge generate-registration --config config.yaml --file registration.yaml
+# and add registration.yaml to your homeserver (see README.md).
+# Secrets can also come from the environment: TOXBRIDGE_AS_TOKEN, TOXBRIDGE_HS_TOKEN,
+# TOXBRIDGE_ENCRYPTION_KEY, TOXBRIDGE_DATABASE_URL, TOXBRIDGE_XMPP_SECRET (these win over the file).
+
+homeserver:
+  # Where the bridge reaches the homeserver's client-server API.
+  url: http://localhost:8008
+  # The server name: the part after the colon in @alice:example.org.
+  domain: localhost
+
+appservice:
+  # The URL the homeserver uses to reach this bridge (goes into registration.yaml).
+  address: http://localhost:29333
+  # Where the bridge listens: appservice transactions, /health and /metrics share this port.
+  hostname: 127.0.0.1
+  port: 29333
+  # Appservice id and tokens; generate-registration copies them into registration.yaml.
+  id: toxbridge
+  as_token: ${secrets.asToken}
+  hs_token: ${secrets.hsToken}
+  # The bridge bot is @toxbot:<domain>; Tox contacts appear as @_tox_...:<domain> users.
+  bot_username: toxbot
+  user_prefix: _tox_
+
+xmpp:
+  # Run the XMPP gateway as an external component (XEP-0114) of your XMPP server.
+  enabled: false
+  component_jid: tox.localhost
+  server_host: 127.0.0.1
+  server_port: 5347
+  # The component secret configured on the XMPP server (or TOXBRIDGE_XMPP_SECRET).
+  # secret: change-me
+
+database:
+  # PostgreSQL URL, e.g. postgresql://toxbridge:password@localhost/toxbridge.
+  # Leave it out to use the embedded database (PGlite) in data_dir.
+  # url: postgresql://toxbridge:password@localhost/toxbridge
+  # Relative paths are relative to this file's directory.
+  data_dir: ./data
+  pool_size: 10
+
+bridge:
+  # Encrypts Tox secret keys at rest. Keep it safe and never change it: without it the stored
+  # Tox identities cannot be decrypted.
+  encryption_key: ${secrets.encryptionKey}
+  # Who may use the bridge: "*", a domain, a Matrix user id or a JID -> user | admin.
+  permissions:
+    "localhost": user
+    "@admin:localhost": admin
+  # Tox clients show plain text only: render edits, replies and reactions as readable text.
+  degrade_rich_messages: true
+  # Largest file the bridge relays in either direction (bytes, or e.g. "50 MiB").
+  max_file_size: 50 MiB
+
+tox:
+  # Nodes used to join the Tox network (from https://nodes.tox.chat).
+  bootstrap_nodes:
+${nodes}
+  # TCP relays for identities that cannot use UDP; same format as bootstrap_nodes.
+  tcp_relays: []
+  udp_enabled: true
+  # UDP ports the bridge binds for Tox.
+  port_range:
+    start: 33445
+    end: 33545
+
+logging:
+  # fatal, error, warn, info, debug, trace or silent. JSON lines unless pretty is true
+  # (pretty needs the optional pino-pretty package).
+  level: info
+  pretty: false
+
+metrics:
+  # Prometheus metrics on GET /metrics of the appservice port.
+  enabled: true
+`;
+}
