@@ -1,12 +1,136 @@
 /**
  * Persistence for the bridge: PostgreSQL through `pg` when a URL is configured, otherwise the
- * embedded PGlite in the data directory. See types.ts for the vocabulary.
+ * embedded PGlite in the data directory (no server needed). See types.ts for the vocabulary.
+ *
+ * openStore connects; call `migrate()` once at startup before using the repositories.
  */
-import type { OpenStoreOptions, Store } from "./types.js";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import type { Db } from "./db.js";
+import { PgliteDb } from "./db-pglite.js";
+import { PostgresDb } from "./db-postgres.js";
+import { StoreError, StoreKeyError, wrapDbError } from "./errors.js";
+import { DEFAULT_MIGRATIONS_DIR, loadMigrations, runMigrations } from "./migrate.js";
+import { acquireDirLock } from "./pglite-lock.js";
+import { createAccountsRepo } from "./repos/accounts.js";
+import { createBridgeStateRepo } from "./repos/bridge-state.js";
+import { createFriendsRepo } from "./repos/friends.js";
+import { createOutboxRepo } from "./repos/outbox.js";
+import { createPortalsRepo } from "./repos/portals.js";
+import { createProcessedEventsRepo } from "./repos/processed-events.js";
+import { KEY_CHECK_STATE_KEY, SecretBox } from "./secret-box.js";
+import type { BridgeStateRepo, OpenStoreOptions, Store } from "./types.js";
 
+export { MigrationError, StoreConstraintError, StoreError, StoreKeyError } from "./errors.js";
 export type * from "./types.js";
 
+/** The URL without its password, for messages and logs. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = "***";
+    return u.toString();
+  } catch {
+    return "<unparsable database url>";
+  }
+}
+
 export async function openStore(opts: OpenStoreOptions): Promise<Store> {
-  void opts;
-  throw new Error("openStore: not implemented yet (store work in progress)");
+  const box = new SecretBox(opts.encryptionKey);
+  const migrationsDir = opts.migrationsDir ?? DEFAULT_MIGRATIONS_DIR;
+  const logger = opts.logger;
+  let db: Db;
+  let releaseLock = () => {};
+  if (opts.url) {
+    db = PostgresDb.open(opts.url, { poolSize: opts.poolSize, logger });
+    try {
+      await db.query("SELECT 1");
+    } catch (err) {
+      await db.close();
+      throw wrapDbError(err, `cannot connect to PostgreSQL at ${redactUrl(opts.url)}`);
+    }
+    logger?.info(`store: using PostgreSQL at ${redactUrl(opts.url)}`);
+  } else {
+    const dir = join(opts.dataDir, "pglite");
+    mkdirSync(opts.dataDir, { recursive: true });
+    releaseLock = acquireDirLock(`${dir}.lock`);
+    try {
+      db = await PgliteDb.open(dir);
+    } catch (err) {
+      releaseLock();
+      throw new StoreError(
+        `cannot open the embedded database in ${dir}: ${(err as Error).message}`,
+        { dir },
+        {
+          cause: err,
+        },
+      );
+    }
+    logger?.info(`store: using embedded PGlite in ${dir}`);
+  }
+
+  const bridgeState = createBridgeStateRepo(db);
+  let closed = false;
+  return {
+    kind: db.kind,
+    async migrate() {
+      const result = await runMigrations(db, loadMigrations(migrationsDir), logger);
+      await checkEncryptionKey(bridgeState, box);
+      return result;
+    },
+    async ping() {
+      try {
+        await db.query("SELECT 1");
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      try {
+        await db.close();
+      } finally {
+        releaseLock();
+      }
+    },
+    accounts: createAccountsRepo(db, box),
+    friends: createFriendsRepo(db),
+    portals: createPortalsRepo(db),
+    outbox: createOutboxRepo(db),
+    processedEvents: createProcessedEventsRepo(db),
+    bridgeState,
+  };
+}
+
+interface StoredKeyCheck {
+  nonce: string;
+  sealed: string;
+}
+
+/**
+ * The first start records a sealed constant; later starts must open it. A changed key is refused
+ * at startup instead of surfacing later as undecryptable accounts.
+ */
+async function checkEncryptionKey(state: BridgeStateRepo, box: SecretBox): Promise<void> {
+  const check = box.keyCheck();
+  // The first process to get here records its check; everyone (itself included) verifies that one.
+  await state.setIfAbsent(KEY_CHECK_STATE_KEY, {
+    nonce: Buffer.from(check.nonce).toString("hex"),
+    sealed: Buffer.from(check.sealed).toString("hex"),
+  });
+  const stored = await state.get<StoredKeyCheck>(KEY_CHECK_STATE_KEY);
+  const ok =
+    stored !== null &&
+    box.matchesKeyCheck({
+      nonce: Buffer.from(stored.nonce, "hex"),
+      sealed: Buffer.from(stored.sealed, "hex"),
+    });
+  if (!ok)
+    throw new StoreKeyError(
+      "the configured store encryption key is not the one this database was created with; " +
+        "the Tox secret keys in it cannot be decrypted (restore the previous key in the config)",
+      { op: "store.migrate" },
+    );
 }

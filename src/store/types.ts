@@ -178,7 +178,8 @@ export interface OutboxItem {
   /** Tox message id (u32) assigned when handed to Tox; null before. */
   toxMessageId: number | null;
   lastError: string | null;
-  nextAttemptAt: Date;
+  /** Earliest time of the next attempt; null = as soon as possible. */
+  nextAttemptAt: Date | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -191,7 +192,7 @@ export interface NewOutboxItem {
   sourceNetwork?: Network | null;
   sourceEventId?: string | null;
   part?: number;
-  /** Earliest time to send; defaults to the database's now(). */
+  /** Earliest time to send; default: as soon as possible (no clock involved). */
   notBefore?: Date;
 }
 
@@ -212,9 +213,12 @@ export interface OutboxRepo {
    */
   enqueue(item: NewOutboxItem): Promise<{ item: OutboxItem; created: boolean }>;
   get(id: number): Promise<OutboxItem | null>;
-  /** The oldest queued item for this friend whose nextAttemptAt <= now (messages go out in order). */
+  /**
+   * The oldest queued item for this friend, if it is due (nextAttemptAt null or <= now). A later
+   * item never overtakes an earlier one that waits for a retry: messages go out in order.
+   */
   nextDue(accountId: number, friendPk: Uint8Array, now: Date): Promise<OutboxItem | null>;
-  /** Up to `limit` due items for this friend, oldest first. */
+  /** Up to `limit` (default 100) due items for this friend, oldest first, stopping at one not due. */
   listDue(accountId: number, friendPk: Uint8Array, now: Date, limit?: number): Promise<OutboxItem[]>;
   /** Friends of this account with at least one queued item (any due time). */
   friendsWithQueued(accountId: number): Promise<Uint8Array[]>;
@@ -256,6 +260,8 @@ export interface ProcessedEventsRepo {
 export interface BridgeStateRepo {
   get<T = unknown>(key: string): Promise<T | null>;
   set(key: string, value: unknown): Promise<void>;
+  /** Writes only if the key is absent; true when this call wrote it. */
+  setIfAbsent(key: string, value: unknown): Promise<boolean>;
   delete(key: string): Promise<boolean>;
 }
 

@@ -1,0 +1,97 @@
+/**
+ * The two store backends the store suites run against. Each hands out fresh, isolated databases
+ * quickly: PGlite by copying a prepared data directory (initdb in WASM takes seconds), PostgreSQL
+ * with CREATE DATABASE from a template on one server started for the test file.
+ */
+import { cpSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type OpenStoreOptions, openStore, type Store } from "../../src/store/index.js";
+import { startPostgres, type TestPostgres } from "../helpers/postgres.js";
+
+export const TEST_KEY = "test store key: correct horse battery staple";
+
+export interface Backend {
+  readonly name: "pglite" | "postgres";
+  setup(): Promise<void>;
+  teardown(): Promise<void>;
+  /** Options for a fresh database; `migrated` starts from an already migrated one (faster). */
+  fresh(opts?: { migrated?: boolean }): Promise<OpenStoreOptions>;
+}
+
+function tempDir(prefix: string): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+class PgliteBackend implements Backend {
+  readonly name = "pglite" as const;
+  private root = "";
+  private emptyTemplate = "";
+  private migratedTemplate = "";
+  private count = 0;
+
+  async setup() {
+    this.root = tempDir("toxbridge-pglite-");
+    this.emptyTemplate = join(this.root, "empty");
+    this.migratedTemplate = join(this.root, "migrated");
+    const store = await openStore({ dataDir: this.emptyTemplate, encryptionKey: TEST_KEY });
+    await store.close();
+    cpSync(this.emptyTemplate, this.migratedTemplate, { recursive: true });
+    const migrated = await openStore({ dataDir: this.migratedTemplate, encryptionKey: TEST_KEY });
+    await migrated.migrate();
+    await migrated.close();
+  }
+
+  async teardown() {
+    if (this.root) rmSync(this.root, { recursive: true, force: true });
+  }
+
+  async fresh(opts: { migrated?: boolean } = {}) {
+    const dataDir = join(this.root, `db${++this.count}`);
+    cpSync(opts.migrated ? this.migratedTemplate : this.emptyTemplate, dataDir, { recursive: true });
+    return { dataDir, encryptionKey: TEST_KEY };
+  }
+}
+
+class PostgresBackend implements Backend {
+  readonly name = "postgres" as const;
+  private server: TestPostgres | undefined;
+  private dataDir = "";
+
+  async setup() {
+    this.server = await startPostgres();
+    this.dataDir = tempDir("toxbridge-pgdata-");
+    const url = await this.server.createDatabase("tpl_migrated");
+    const store = await openStore({ url, dataDir: this.dataDir, encryptionKey: TEST_KEY });
+    await store.migrate();
+    await store.close();
+  }
+
+  async teardown() {
+    await this.server?.stop();
+    if (this.dataDir) rmSync(this.dataDir, { recursive: true, force: true });
+  }
+
+  async fresh(opts: { migrated?: boolean } = {}) {
+    if (!this.server) throw new Error("postgres backend used before setup");
+    const url = await this.server.createDatabase(undefined, opts.migrated ? "tpl_migrated" : undefined);
+    return { url, dataDir: this.dataDir, encryptionKey: TEST_KEY };
+  }
+}
+
+export const backends: Backend[] = [new PgliteBackend(), new PostgresBackend()];
+
+/** Opens a store and remembers it so the suite can close everything after each test. */
+export class StoreTracker {
+  private readonly open: Store[] = [];
+
+  async open_(opts: OpenStoreOptions): Promise<Store> {
+    const store = await openStore(opts);
+    this.open.push(store);
+    return store;
+  }
+
+  async closeAll() {
+    await Promise.all(this.open.splice(0).map((s) => s.close()));
+  }
+}
