@@ -239,6 +239,10 @@ export class FriendConnections implements NetCryptoEvents {
         continue;
       }
       if (e.conn === null) continue;
+      // A live session proves the key and address; keep them fresh so that, once it drops, we
+      // retry them for FRIEND_DHT_TIMEOUT (c-toxcore relies on the DHT to refresh both).
+      e.dhtPkAt = now;
+      if (e.addr !== null) e.addrAt = now;
       if (now - e.pingRecvAt > FRIEND_CONNECTION_TIMEOUT_MS) {
         this.log?.debug({ peer: e.hex.slice(0, 16) }, "friend_connection: no ALIVE for 32 s, killing");
         this.dropSession(e, true);
