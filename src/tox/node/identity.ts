@@ -69,8 +69,6 @@ export class Identity {
   readonly toxId: string;
   readonly dhtPublicKey: string;
   readonly udpPort: number;
-  /** Internal: the ToxNode's scheduling slot. */
-  dueAt = 0;
   private readonly realKeys: KeyPair;
   private readonly dhtKeys: KeyPair;
   private readonly nc: NetCrypto;

@@ -2,14 +2,15 @@
  * ToxNode: hosts many Tox identities in one process (the bridge keeps one per user).
  *
  * Each identity has its own UDP socket and protocol state; the node has exactly one timer.
- * Every identity records when it next needs `tick()` (`dueAt`); the loop ticks the ones due and
- * sleeps until the earliest deadline, so thousands of idle identities cost one timer and a scan.
+ * Identities sit in a deadline heap keyed by when they next need `tick()`; the loop pops the
+ * due ones and sleeps until the earliest deadline, so thousands of identities cost one timer.
  */
 import { EventEmitter } from "node:events";
 import { toHex } from "../bytes.js";
 import { type Clock, systemClock } from "../clock.js";
 import { keyPairFromSecret } from "../crypto.js";
 import type { NetCryptoLogger } from "../netcrypto/netcrypto.js";
+import { DeadlineQueue } from "./deadline-queue.js";
 import type { ToxNodeEvents } from "./events.js";
 import { Identity, type IdentityOptions, type PublicKeyInput, toKey } from "./identity.js";
 import { UdpSocket } from "./udp-socket.js";
@@ -45,8 +46,7 @@ export class ToxNode extends EventEmitter<ToxNodeEvents> {
   private timerAt = Number.POSITIVE_INFINITY;
   private closed = false;
   private inLoop = false;
-  /** Earliest deadline requested while the loop was running. */
-  private wokenDuringLoop = Number.POSITIVE_INFINITY;
+  private readonly queue = new DeadlineQueue<Identity>();
 
   private constructor(opts: ToxNodeOptions) {
     super();
@@ -102,6 +102,7 @@ export class ToxNode extends EventEmitter<ToxNodeEvents> {
     const identity = this.hosted.get(hex);
     if (identity === undefined) return;
     this.hosted.delete(hex);
+    this.queue.remove(identity);
     identity.shutdown();
     await sockets.get(identity)?.close();
     sockets.delete(identity);
@@ -127,18 +128,15 @@ export class ToxNode extends EventEmitter<ToxNodeEvents> {
 
   /** Re-evaluates an identity's deadline after input or an API call. */
   private wake(identity: Identity): void {
-    if (this.closed) return;
-    identity.dueAt = this.clock.now() + identity.nextTickIn();
-    this.schedule(identity.dueAt);
+    if (this.closed || !this.hosted.has(identity.publicKey)) return;
+    const at = this.clock.now() + identity.nextTickIn();
+    this.queue.schedule(identity, at);
+    if (!this.inLoop) this.arm(at);
   }
 
-  private schedule(at: number): void {
-    if (this.closed) return;
-    if (this.inLoop) {
-      // A listener called into some identity mid-loop; the loop schedules this when done.
-      this.wokenDuringLoop = Math.min(this.wokenDuringLoop, at);
-      return;
-    }
+  /** Makes sure the timer fires no later than `at`. */
+  private arm(at: number): void {
+    if (this.closed || at === Number.POSITIVE_INFINITY) return;
     if (this.timer !== undefined && at >= this.timerAt) return;
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timerAt = at;
@@ -150,26 +148,19 @@ export class ToxNode extends EventEmitter<ToxNodeEvents> {
     this.timerAt = Number.POSITIVE_INFINITY;
     if (this.closed) return;
     this.inLoop = true;
-    this.wokenDuringLoop = Number.POSITIVE_INFINITY;
-    let next = Number.POSITIVE_INFINITY;
     try {
-      const now = this.clock.now();
-      for (const identity of this.hosted.values()) {
-        if (identity.dueAt <= now) {
-          try {
-            identity.tick();
-          } catch (err) {
-            this.fail(err);
-          }
-          identity.dueAt = this.clock.now() + identity.nextTickIn();
+      for (const identity of this.queue.popDue(this.clock.now())) {
+        try {
+          identity.tick();
+        } catch (err) {
+          this.fail(err);
         }
-        if (identity.dueAt < next) next = identity.dueAt;
+        this.queue.schedule(identity, this.clock.now() + identity.nextTickIn());
       }
     } finally {
       this.inLoop = false;
     }
-    next = Math.min(next, this.wokenDuringLoop, this.clock.now() + MAX_SLEEP_MS);
-    this.schedule(next);
+    this.arm(this.queue.peekTime());
   }
 
   private safeEmit<K extends keyof ToxNodeEvents>(event: K, ...args: ToxNodeEvents[K]): void {
