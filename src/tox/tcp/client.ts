@@ -151,7 +151,10 @@ export class TcpClientConnection {
       const answer = this.reader.takeRaw(TCP_SERVER_HANDSHAKE_SIZE);
       if (answer === null) return;
       const keys = parseServerHandshake(answer, this.handshakeShared!);
-      if (!keys.ok) return this.fail(`bad relay handshake: ${keys.error.message}`);
+      if (!keys.ok) {
+        this.fail(`bad relay handshake: ${keys.error.message}`);
+        return;
+      }
       this.sessionKey = precompute(keys.value.tempPk, this.tempKeys!.secretKey);
       this.recvNonce = Uint8Array.from(keys.value.baseNonce);
       this.tempKeys = null;
@@ -168,10 +171,16 @@ export class TcpClientConnection {
     }
     while (this._status === "confirmed") {
       const frame = this.reader.takeFrame();
-      if (!frame.ok) return this.fail(frame.error.message);
+      if (!frame.ok) {
+        this.fail(frame.error.message);
+        return;
+      }
       if (frame.value === null) return;
       const plain = openFrame(this.sessionKey!, this.recvNonce!, frame.value);
-      if (!plain.ok) return this.fail("frame failed to decrypt");
+      if (!plain.ok) {
+        this.fail("frame failed to decrypt");
+        return;
+      }
       incrementNonce(this.recvNonce!);
       this.stats.framesIn++;
       const packet = parseTcpPacket(plain.value);
@@ -201,8 +210,10 @@ export class TcpClientConnection {
       if (now >= this.deadline) this.fail("connect/handshake timeout");
       return;
     }
-    if (this.pingId !== null && now - this.lastPinged >= TCP_PING_TIMEOUT_MS)
-      return this.fail("ping timeout");
+    if (this.pingId !== null && now - this.lastPinged >= TCP_PING_TIMEOUT_MS) {
+      this.fail("ping timeout");
+      return;
+    }
     if (now - this.lastPinged >= TCP_PING_FREQUENCY_MS) this.sendPing();
   }
 

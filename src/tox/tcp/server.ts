@@ -169,10 +169,16 @@ export class TcpRelayServer {
       const hello = conn.reader.takeRaw(TCP_CLIENT_HANDSHAKE_SIZE);
       if (hello === null) return;
       const sender = peekClientHandshakeSender(hello);
-      if (!sender.ok) return this.drop(conn, "bad handshake", true);
+      if (!sender.ok) {
+        this.drop(conn, "bad handshake", true);
+        return;
+      }
       const shared = precompute(sender.value, this.keys.secretKey);
       const parsed = parseClientHandshake(hello, shared);
-      if (!parsed.ok) return this.drop(conn, "handshake failed to decrypt", true);
+      if (!parsed.ok) {
+        this.drop(conn, "handshake failed to decrypt", true);
+        return;
+      }
       const temp = newKeyPair();
       conn.sendNonce = randomNonce();
       conn.recvNonce = Uint8Array.from(parsed.value.baseNonce);
@@ -190,10 +196,16 @@ export class TcpRelayServer {
     }
     while (conn.status === "unconfirmed" || conn.status === "confirmed") {
       const frame = conn.reader.takeFrame();
-      if (!frame.ok) return this.drop(conn, frame.error.message, true);
+      if (!frame.ok) {
+        this.drop(conn, frame.error.message, true);
+        return;
+      }
       if (frame.value === null) return;
       const plain = openFrame(conn.sessionKey!, conn.recvNonce!, frame.value);
-      if (!plain.ok) return this.drop(conn, "frame failed to decrypt", true);
+      if (!plain.ok) {
+        this.drop(conn, "frame failed to decrypt", true);
+        return;
+      }
       incrementNonce(conn.recvNonce!);
       if (conn.status === "unconfirmed") this.confirm(conn);
       const packet = parseTcpPacket(plain.value);
@@ -232,8 +244,10 @@ export class TcpRelayServer {
 
   private handle(conn: ServerConnection, p: TcpPacket): void {
     switch (p.type) {
-      case "routing-request":
-        return this.routingRequest(conn, p.publicKey);
+      case "routing-request": {
+        this.routingRequest(conn, p.publicKey);
+        return;
+      }
       case "disconnect-notification":
         this.freeSlot(conn, p.connectionId);
         return;
