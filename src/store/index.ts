@@ -7,6 +7,9 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Db } from "./db.js";
+
+export type { Db, Queryable } from "./db.js";
+
 import { PgliteDb } from "./db-pglite.js";
 import { PostgresDb } from "./db-postgres.js";
 import { StoreError, StoreKeyError, wrapDbError } from "./errors.js";
@@ -36,6 +39,14 @@ export function redactUrl(url: string): string {
 }
 
 export async function openStore(opts: OpenStoreOptions): Promise<Store> {
+  return (await openStoreWithDb(opts)).store;
+}
+
+/**
+ * openStore, also returning the underlying Db for raw SQL: for tests and maintenance tools only;
+ * the bridge itself goes through the repositories.
+ */
+export async function openStoreWithDb(opts: OpenStoreOptions): Promise<{ store: Store; db: Db }> {
   const box = new SecretBox(opts.encryptionKey);
   const migrationsDir = opts.migrationsDir ?? DEFAULT_MIGRATIONS_DIR;
   const logger = opts.logger;
@@ -71,7 +82,7 @@ export async function openStore(opts: OpenStoreOptions): Promise<Store> {
 
   const bridgeState = createBridgeStateRepo(db);
   let closed = false;
-  return {
+  const store: Store = {
     kind: db.kind,
     async migrate() {
       const result = await runMigrations(db, loadMigrations(migrationsDir), logger);
@@ -102,6 +113,7 @@ export async function openStore(opts: OpenStoreOptions): Promise<Store> {
     processedEvents: createProcessedEventsRepo(db),
     bridgeState,
   };
+  return { store, db };
 }
 
 interface StoredKeyCheck {

@@ -6,7 +6,13 @@
 import { cpSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type OpenStoreOptions, openStore, type Store } from "../../src/store/index.js";
+import {
+  type Db,
+  type OpenStoreOptions,
+  openStore,
+  openStoreWithDb,
+  type Store,
+} from "../../src/store/index.js";
 import { startPostgres, type TestPostgres } from "../helpers/postgres.js";
 
 export const TEST_KEY = "test store key: correct horse battery staple";
@@ -86,9 +92,13 @@ export class StoreTracker {
   private readonly open: Store[] = [];
 
   async open_(opts: OpenStoreOptions): Promise<Store> {
-    const store = await openStore(opts);
-    this.open.push(store);
-    return store;
+    return (await this.openWithDb(opts)).store;
+  }
+
+  async openWithDb(opts: OpenStoreOptions): Promise<{ store: Store; db: Db }> {
+    const opened = await openStoreWithDb(opts);
+    this.open.push(opened.store);
+    return opened;
   }
 
   async closeAll() {
