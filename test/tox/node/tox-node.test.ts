@@ -1,6 +1,7 @@
 /**
  * ToxNode end to end between identities of our own stack over loopback UDP (ports 34400–34599).
  */
+import fc from "fast-check";
 import { afterEach, describe, expect, it } from "vitest";
 import { newKeyPair } from "../../../src/tox/crypto.js";
 import { ipPort, ToxNode, type ToxNode as ToxNodeT } from "../../../src/tox/index.js";
@@ -107,4 +108,40 @@ describe("ToxNode (ours <-> ours, loopback)", () => {
     expect(await a.friends()).toEqual([]);
     await expect(b.sendMessage(a.publicKey, "anyone?")).rejects.toThrow(/not online/);
   });
+
+  it("fuzz: 100k arbitrary datagrams into a connected identity never throw; the session survives", async () => {
+    const { log, a, b } = await pair();
+    const from = ipPort("127.0.0.1", b.udpPort);
+    const stranger = ipPort("127.0.0.1", 9);
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          { weight: 6, arbitrary: fc.uint8Array({ minLength: 0, maxLength: 1500 }) },
+          {
+            weight: 3,
+            arbitrary: fc
+              .tuple(fc.constantFrom(0x19, 0x1a, 0x1b), fc.uint8Array({ minLength: 0, maxLength: 1400 }))
+              .map(([id, rest]) => Uint8Array.of(id, ...rest)),
+          },
+          // Cookie requests of the exact length cost a key derivation each: fewer of them.
+          {
+            weight: 1,
+            arbitrary: fc
+              .uint8Array({ minLength: 144, maxLength: 144 })
+              .map((r) => Uint8Array.of(0x18, ...r)),
+          },
+        ),
+        fc.boolean(),
+        (data, fromPeer) => {
+          a.handleDatagram(fromPeer ? from : stranger, data);
+        },
+      ),
+      { numRuns: 100_000 },
+    );
+    const before = log.readReceipt.length;
+    await a.sendMessage(b.publicKey, "after the storm");
+    await waitFor(() => log.readReceipt.length === before + 1, 3000, "receipt after fuzz");
+    expect(log.friendMessage.at(-1)?.text).toBe("after the storm");
+    expect(log.error).toEqual([]);
+  }, 60_000);
 });
