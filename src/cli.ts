@@ -211,6 +211,7 @@ Next steps:
   4. Start the bridge:
        tox-bridge start --config ${label}
      With no database.url it uses the embedded database in database.data_dir (./data).
+(In a source checkout, run "node bin/tox-bridge.js" or "npm start" where it says "tox-bridge".)
 `);
   return EXIT_OK;
 }
