@@ -281,7 +281,8 @@ export class CToxPeer extends EventEmitter<CToxPeerEvents> {
     }
     if (!this.ptr) {
       releaseTrampolinesIfIdle();
-      throw new CToxError("tox_new", err[0]!, `${this.label}, ports ${opts.startPort ?? 33445}..`);
+      const logged = this.logLines.length ? `; c-toxcore said: ${this.logText()}` : "";
+      throw new CToxError("tox_new", err[0]!, `${this.label}, ports ${opts.startPort ?? 33445}..${logged}`);
     }
     this.key = addressOf(this.ptr);
     live.set(this.key, this);
