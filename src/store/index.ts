@@ -6,7 +6,7 @@
  */
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import type { Db } from "./db.js";
+import type { Db, Queryable } from "./db.js";
 
 export type { Db, Queryable } from "./db.js";
 
@@ -22,7 +22,7 @@ import { createOutboxRepo } from "./repos/outbox.js";
 import { createPortalsRepo } from "./repos/portals.js";
 import { createProcessedEventsRepo } from "./repos/processed-events.js";
 import { KEY_CHECK_STATE_KEY, SecretBox } from "./secret-box.js";
-import type { BridgeStateRepo, OpenStoreOptions, Store } from "./types.js";
+import type { BridgeStateRepo, OpenStoreOptions, Store, StoreRepos } from "./types.js";
 
 export { MigrationError, StoreConstraintError, StoreError, StoreKeyError } from "./errors.js";
 export type * from "./types.js";
@@ -69,24 +69,28 @@ export async function openStoreWithDb(opts: OpenStoreOptions): Promise<{ store: 
       db = await PgliteDb.open(dir);
     } catch (err) {
       releaseLock();
-      throw new StoreError(
-        `cannot open the embedded database in ${dir}: ${(err as Error).message}`,
-        { dir },
-        {
-          cause: err,
-        },
-      );
+      const reason = err instanceof Error ? err.message : String(err);
+      throw new StoreError(`cannot open the embedded database in ${dir}: ${reason}`, { dir }, { cause: err });
     }
     logger?.info(`store: using embedded PGlite in ${dir}`);
   }
 
-  const bridgeState = createBridgeStateRepo(db);
+  const repos = (q: Queryable): StoreRepos => ({
+    accounts: createAccountsRepo(q, box),
+    friends: createFriendsRepo(q),
+    portals: createPortalsRepo(q),
+    outbox: createOutboxRepo(q),
+    processedEvents: createProcessedEventsRepo(q),
+    bridgeState: createBridgeStateRepo(q),
+  });
+  const own = repos(db);
   let closed = false;
   const store: Store = {
+    ...own,
     kind: db.kind,
     async migrate() {
       const result = await runMigrations(db, loadMigrations(migrationsDir), logger);
-      await checkEncryptionKey(bridgeState, box);
+      await checkEncryptionKey(own.bridgeState, box);
       return result;
     },
     async ping() {
@@ -106,12 +110,7 @@ export async function openStoreWithDb(opts: OpenStoreOptions): Promise<{ store: 
         releaseLock();
       }
     },
-    accounts: createAccountsRepo(db, box),
-    friends: createFriendsRepo(db),
-    portals: createPortalsRepo(db),
-    outbox: createOutboxRepo(db),
-    processedEvents: createProcessedEventsRepo(db),
-    bridgeState,
+    transaction: (fn) => db.transaction((tx) => fn(repos(tx))),
   };
   return { store, db };
 }

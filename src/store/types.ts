@@ -286,17 +286,27 @@ export interface OpenStoreOptions {
   migrationsDir?: string;
 }
 
-export interface Store {
-  kind: "pglite" | "postgres";
-  /** Applies pending migrations (safe when several processes start at once), checks the key. */
-  migrate(): Promise<{ applied: string[] }>;
-  /** True when the database answers a trivial query. Never throws. */
-  ping(): Promise<boolean>;
-  close(): Promise<void>;
+/** The repositories, as handed to a transaction callback. */
+export interface StoreRepos {
   accounts: AccountsRepo;
   friends: FriendsRepo;
   portals: PortalsRepo;
   outbox: OutboxRepo;
   processedEvents: ProcessedEventsRepo;
   bridgeState: BridgeStateRepo;
+}
+
+export interface Store extends StoreRepos {
+  kind: "pglite" | "postgres";
+  /** Applies pending migrations (safe when several processes start at once), checks the key. */
+  migrate(): Promise<{ applied: string[] }>;
+  /** True when the database answers a trivial query. Never throws. */
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
+  /**
+   * Runs fn with repositories bound to one transaction: all its writes commit together, or none
+   * if fn throws. Use only `tx` inside fn: on PGlite the store's own repositories wait for the
+   * transaction to end, so calling them from inside would deadlock.
+   */
+  transaction<T>(fn: (tx: StoreRepos) => Promise<T>): Promise<T>;
 }

@@ -528,6 +528,51 @@ describe.each(backends)("repositories on $name", (backend) => {
     });
   });
 
+  describe("transactions", () => {
+    it("commits the writes of all repositories together", async () => {
+      const keys = newKeyPair();
+      const friend = pk();
+      const id = await store.transaction(async (tx) => {
+        const account = await tx.accounts.create({
+          ownerKind: "xmpp",
+          ownerId: "tx@example.org",
+          secretKey: keys.secretKey,
+          nospam: 1,
+        });
+        await tx.friends.create({ accountId: account.id, publicKey: friend, requestState: "accepted" });
+        await tx.outbox.enqueue({
+          accountId: account.id,
+          friendPk: friend,
+          body: "hi",
+          sourceNetwork: "xmpp",
+          sourceEventId: "s1",
+        });
+        await tx.processedEvents.markProcessed("xmpp", "s1");
+        return account.id;
+      });
+      expect(await store.accounts.getSecretKey(id)).toEqual(keys.secretKey);
+      expect((await store.outbox.depth(id)).queued).toBe(1);
+      expect(await store.processedEvents.has("xmpp", "s1")).toBe(true);
+    });
+
+    it("rolls all of them back when the callback fails", async () => {
+      const account = await newAccount().create();
+      const friend = pk();
+      const err = await store
+        .transaction(async (tx) => {
+          await tx.friends.create({ accountId: account.id, publicKey: friend, requestState: "accepted" });
+          await tx.processedEvents.markProcessed("matrix", "$e");
+          await tx.outbox.enqueue({ accountId: account.id, friendPk: pk(), body: "to a stranger" }); // FK error
+        })
+        .catch((e: unknown) => e);
+      expect(err).toMatchObject({ kind: "foreign_key", constraint: "outbox_friend_fkey" });
+      expect(await store.friends.get(account.id, friend)).toBeNull();
+      expect(await store.processedEvents.has("matrix", "$e")).toBe(false);
+      // and the store is fully usable afterwards
+      expect(await store.processedEvents.markProcessed("matrix", "$e")).toBe(true);
+    });
+  });
+
   describe("processed events", () => {
     it("records each event once per network and prunes old ones", async () => {
       expect(await store.processedEvents.markProcessed("matrix", "$a")).toBe(true);
