@@ -37,6 +37,12 @@ export interface CliIo {
   forceExit(code: number): void;
   /** Test hook: store injection and extra components for `start`. */
   startOptions?: StartOptions;
+  /**
+   * After an orderly stop the process should exit on its own; if a component leaked a socket or
+   * timer it would hang instead. This watchdog (unref'd, so it never keeps the process alive)
+   * logs what is still open and forces the exit. 0 disables it (in-process tests).
+   */
+  exitWatchdogMs: number;
   /** Test hook: called once the bridge is up. */
   onStarted?(bridge: RunningBridge): void;
 }
@@ -49,6 +55,7 @@ function defaultIo(): CliIo {
     cwd: process.cwd(),
     signals: process,
     forceExit: (code) => process.exit(code),
+    exitWatchdogMs: 10_000,
   };
 }
 
@@ -259,6 +266,15 @@ async function runBridge(
       });
     }
     await bridge.stop();
+    if (io.exitWatchdogMs > 0) {
+      setTimeout(() => {
+        logger.warn(
+          { open: process.getActiveResourcesInfo() },
+          "still running after stop; a component left handles open; forcing exit",
+        );
+        io.forceExit(EXIT_OK);
+      }, io.exitWatchdogMs).unref();
+    }
     return EXIT_OK;
   } finally {
     io.signals.off("SIGTERM", onTerm);

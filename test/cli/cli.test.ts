@@ -38,6 +38,7 @@ function capture(extra: Partial<CliIo> = {}): Captured {
     forceExit: () => {
       throw new Error("forceExit not expected");
     },
+    exitWatchdogMs: 0,
     ...extra,
   };
   return c;
@@ -272,6 +273,23 @@ describe("start", () => {
     });
     expect(await main(["start"], c.io)).toBe(0);
     expect(forced).toEqual([130]);
+  });
+
+  it("arms an exit watchdog after stopping, for components that leak handles", async () => {
+    await writeTestConfig();
+    const signals = new EventEmitter();
+    const forced: number[] = [];
+    const c = capture({
+      signals,
+      exitWatchdogMs: 20,
+      forceExit: (code) => forced.push(code),
+      startOptions: { openStore: openerFor(fakeStore()) },
+      onStarted: () => signals.emit("SIGTERM"),
+    });
+    expect(await main(["start"], c.io)).toBe(0);
+    expect(forced).toEqual([]);
+    await new Promise((r) => setTimeout(r, 60));
+    expect(forced).toEqual([0]);
   });
 
   it("exits 1 with the reason when the bridge cannot start", async () => {
