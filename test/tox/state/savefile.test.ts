@@ -106,7 +106,7 @@ describe("save file", () => {
     const r2 = parseSaveData(badMagic);
     expect(!r2.ok && r2.error.message).toMatch(/not a Tox save file/);
     const wrongKey = Uint8Array.from(bytes);
-    wrongKey[8 + 8 + 4] ^= 0xff; // first byte of the stored public key
+    wrongKey[8 + 8 + 4] = wrongKey[8 + 8 + 4]! ^ 0xff; // first byte of the stored public key
     const r3 = parseSaveData(wrongKey);
     expect(!r3.ok && r3.error.message).toMatch(/does not match/);
   });
