@@ -1,0 +1,53 @@
+/**
+ * `npm run bench [-- bench/a.ts bench/b.ts]`: runs the given bench files (default: every
+ * bench/*.ts except this runner) one after another in this process, so expensive shared
+ * measurements such as the c-toxcore baseline are taken once and compared in the same run.
+ * Each bench file default-exports an async function that prints its own tables (a file without a
+ * default export is taken to run at import time).
+ */
+import { readdirSync } from "node:fs";
+import { dirname, join, relative, resolve } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { mib } from "./lib/resources.js";
+import type { BenchMain } from "./lib/runner.js";
+import { printTable } from "./lib/table.js";
+
+const benchDir = dirname(fileURLToPath(import.meta.url));
+
+function defaultFiles(): string[] {
+  return readdirSync(benchDir)
+    .filter((f) => f.endsWith(".ts") && f !== "run.ts" && !f.endsWith(".d.ts"))
+    .sort()
+    .map((f) => join(benchDir, f));
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2).filter((a) => a !== "--");
+  const files = args.length ? args.map((a) => resolve(a)) : defaultFiles();
+  const summary: Array<[string, number, string]> = [];
+  let failed = 0;
+  for (const file of files) {
+    const name = relative(process.cwd(), file);
+    console.log(`=== ${name} ===`);
+    const t0 = performance.now();
+    try {
+      const mod = (await import(pathToFileURL(file).href)) as { default?: BenchMain };
+      // A file without a default export did its work at import time (top-level await).
+      if (typeof mod.default === "function") await mod.default();
+      summary.push([name, (performance.now() - t0) / 1000, "ok"]);
+    } catch (e) {
+      failed++;
+      console.error(`${name} failed:`, e);
+      summary.push([name, (performance.now() - t0) / 1000, `FAILED: ${(e as Error).message ?? e}`]);
+    }
+  }
+  const rss = process.memoryUsage().rss;
+  printTable(
+    ["bench", "seconds", "result"],
+    summary,
+    `=== summary (process RSS ${mib(rss).toFixed(0)} MiB) ===`,
+  );
+  process.exit(failed ? 1 : 0);
+}
+
+await main();
