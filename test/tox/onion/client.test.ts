@@ -1,0 +1,115 @@
+import { describe, expect, it } from "vitest";
+import { bytesEqual, toHex } from "../../../src/tox/bytes.js";
+import type { IpPort, NodeInfo } from "../../../src/tox/wire/ipport.js";
+import { ONION_DATA_FRIEND_REQUEST } from "../../../src/tox/wire/onion.js";
+import { OnionTestNetwork } from "./network.js";
+
+function twoClients(servers = 10) {
+  const net = new OnionTestNetwork(servers);
+  const learned: { by: string; friend: string; dhtPk: string; nodes: NodeInfo[] }[] = [];
+  const data: { by: string; sender: string; type: number; payload: Uint8Array }[] = [];
+  const mk = (name: string) =>
+    net.addClient({
+      onDhtPk: (friendPk, dhtPk, nodes) =>
+        learned.push({ by: name, friend: toHex(friendPk), dhtPk: toHex(dhtPk), nodes }),
+      onData: (sender, type, payload) => data.push({ by: name, sender: toHex(sender), type, payload }),
+    });
+  const a = mk("a");
+  const b = mk("b");
+  return { net, a, b, learned, data };
+}
+
+describe("onion client on an in-memory network of our server nodes", () => {
+  it("announces itself: stored on several nodes and reports connected", () => {
+    const { net, a } = twoClients();
+    const s = net.runUntil([a.client], () => a.client.isConnected(), 60);
+    expect(s).toBeGreaterThan(0);
+    const st = a.client.status();
+    expect(st.connected).toBe(true);
+    expect(st.storedOn).toBeGreaterThanOrEqual(Math.floor(st.announceNodes / 2));
+    expect(
+      net.servers.filter((x) => x.announce.isAnnounced(a.realKeys.publicKey)).length,
+    ).toBeGreaterThanOrEqual(2);
+  });
+
+  it("two friends find each other through the onion and learn each other's DHT key", () => {
+    const { net, a, b, learned } = twoClients();
+    a.client.addFriend(b.realKeys.publicKey);
+    b.client.addFriend(a.realKeys.publicKey);
+    const s = net.runUntil(
+      [a.client, b.client],
+      () => learned.some((l) => l.by === "a") && learned.some((l) => l.by === "b"),
+      120,
+    );
+    expect(s).toBeGreaterThan(0);
+    const byA = learned.find((l) => l.by === "a")!;
+    expect(byA.friend).toBe(toHex(b.realKeys.publicKey));
+    expect(byA.dhtPk).toBe(toHex(b.dhtKeys.publicKey));
+    expect(byA.nodes.length).toBe(4);
+    expect(bytesEqual(a.client.friendDhtPk(b.realKeys.publicKey)!, b.dhtKeys.publicKey)).toBe(true);
+    expect(bytesEqual(b.client.friendDhtPk(a.realKeys.publicKey)!, a.dhtKeys.publicKey)).toBe(true);
+  });
+
+  it("carries onion data (a friend request) to a searched-for key that is not yet a friend of the receiver", () => {
+    const { net, a, b, data } = twoClients();
+    // A searches for B (to send a request); B does not know A.
+    a.client.addFriend(b.realKeys.publicKey);
+    net.runUntil([a.client, b.client], () => a.client.friendReachableVia(b.realKeys.publicKey) >= 2, 120);
+    expect(a.client.friendReachableVia(b.realKeys.publicKey)).toBeGreaterThanOrEqual(2);
+    const sent = a.client.sendData(
+      b.realKeys.publicKey,
+      ONION_DATA_FRIEND_REQUEST,
+      Uint8Array.of(1, 2, 3, 4, 104, 105),
+    );
+    expect(sent).toBeGreaterThanOrEqual(1);
+    net.net.run();
+    const got = data.filter((d) => d.by === "b");
+    expect(got.length).toBe(sent);
+    expect(got[0]!.sender).toBe(toHex(a.realKeys.publicKey));
+    expect(got[0]!.type).toBe(ONION_DATA_FRIEND_REQUEST);
+    expect([...got[0]!.payload]).toEqual([1, 2, 3, 4, 104, 105]);
+  });
+
+  it("ignores a replayed DHT-PK (no_replay not newer) and stops sending DHT-PKs while the friend is online", () => {
+    const { net, a, b, learned } = twoClients();
+    a.client.addFriend(b.realKeys.publicKey);
+    b.client.addFriend(a.realKeys.publicKey);
+    const toA: { from: IpPort; data: Uint8Array }[] = [];
+    net.net.filter = (from, to, data) => {
+      if (to.port === a.ipPort.port && data[0] === 0x86) toA.push({ from, data });
+      return false;
+    };
+    net.runUntil([a.client, b.client], () => learned.some((l) => l.by === "a"), 120);
+    const before = learned.filter((l) => l.by === "a").length;
+    expect(toA.length).toBeGreaterThan(0);
+    for (const p of toA) a.client.handlePacket(p.from, p.data);
+    expect(learned.filter((l) => l.by === "a").length).toBe(before);
+
+    b.client.setFriendOnline(a.realKeys.publicKey, true);
+    toA.length = 0;
+    net.runUntil([a.client, b.client], () => false, 65);
+    expect(toA.length).toBe(0);
+    b.client.setFriendOnline(a.realKeys.publicKey, false);
+    net.runUntil([a.client, b.client], () => toA.length > 0, 65);
+    expect(toA.length).toBeGreaterThan(0);
+  });
+
+  it("recovers when path relays disappear (paths time out and are rebuilt)", () => {
+    const { net, a, b, learned } = twoClients(12);
+    a.client.addFriend(b.realKeys.publicKey);
+    b.client.addFriend(a.realKeys.publicKey);
+    expect(
+      net.runUntil([a.client, b.client], () => a.client.isConnected() && b.client.isConnected(), 60),
+    ).toBeGreaterThan(0);
+    // Three servers go dark.
+    const dead = new Set(net.servers.slice(0, 3).map((s) => s.ipPort.port));
+    net.net.filter = (_from, to) => dead.has(to.port);
+    learned.length = 0;
+    const s = net.runUntil(
+      [a.client, b.client],
+      () => learned.some((l) => l.by === "a") && learned.some((l) => l.by === "b"),
+      300,
+    );
+    expect(s).toBeGreaterThanOrEqual(0);
+  });
+});
