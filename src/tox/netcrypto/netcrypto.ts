@@ -149,7 +149,7 @@ export class NetCrypto implements NetCryptoApi {
     this.setAddress(entry, addr);
   }
 
-  sendLossless(conn: ConnectionId, data: Uint8Array): number {
+  sendLossless(conn: ConnectionId, data: Uint8Array, congestionControl = true): number {
     if (data.length === 0 || data.length > MAX_CRYPTO_DATA_SIZE)
       throw new ToxProtocolError(`lossless packet must be 1..${MAX_CRYPTO_DATA_SIZE} bytes`, {
         conn,
@@ -159,7 +159,7 @@ export class NetCrypto implements NetCryptoApi {
       throw new ToxProtocolError("lossless packet id must be 16..191", { conn, id: data[0] });
     const entry = this.entries.get(conn);
     if (entry === undefined) return -1;
-    return entry.session.sendLossless(data);
+    return entry.session.sendLossless(data, congestionControl);
   }
 
   sendLossy(conn: ConnectionId, data: Uint8Array): boolean {

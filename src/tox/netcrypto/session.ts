@@ -27,7 +27,7 @@ import {
   serializeDataPacket,
 } from "../wire/netcrypto.js";
 import { dist, RecvBuffer, SendBuffer } from "./buffers.js";
-import { CongestionWindow } from "./congestion.js";
+import { CongestionWindow, MAX_SPAN } from "./congestion.js";
 import type { CryptoConnectionState } from "./types.js";
 
 /** `CRYPTO_SEND_PACKET_INTERVAL`: temp packet resend and maximum REQUEST interval. */
@@ -179,15 +179,25 @@ export class CryptoSession {
     return this.cc.free(this.send.inFlight, this.send.span);
   }
 
-  /** Queues and sends a lossless packet; -1 if not established or the window is full. */
-  sendLossless(data: Uint8Array): number {
-    if (this.windowFree() <= 0) return -1;
+  /**
+   * Queues and sends a lossless packet; -1 if not established or the window is full. Without
+   * congestion control (c-toxcore's `write_cryptpacket(..., congestion_control = false)`, which
+   * Messenger uses for texts and presence) only the span limit applies: the packet goes out now.
+   */
+  sendLossless(data: Uint8Array, congestionControl = true): number {
+    if (congestionControl ? this.windowFree() <= 0 : this.spanFree() <= 0) return -1;
     const now = this.clock.now();
     const copy = Uint8Array.from(data);
     if (this.send.inFlight === 0) this.lastProgressAt = now;
     const num = this.send.push(copy, now);
     this.sendData(this.recv.start, num, copy);
     return num;
+  }
+
+  /** Room left before the span limit (0 unless established). */
+  spanFree(): number {
+    if (this.state !== "established") return 0;
+    return Math.max(0, MAX_SPAN - this.send.span);
   }
 
   sendLossy(data: Uint8Array): boolean {

@@ -40,8 +40,12 @@ export interface NetCryptoApi {
   connect(peerRealPk: Uint8Array, peerDhtPk: Uint8Array): ConnectionId;
   /** Direct UDP address to try for the session (learned from DHT or from received packets). */
   setDirectAddress(conn: ConnectionId, addr: IpPort): void;
-  /** Queues a lossless packet; returns its packet number, or -1 if the send window is full. */
-  sendLossless(conn: ConnectionId, data: Uint8Array): number;
+  /**
+   * Queues a lossless packet; returns its packet number, or -1 if the send window is full.
+   * `congestionControl` false (c-toxcore's flag, used by Messenger for texts and presence) sends
+   * at once whatever the congestion window says; only the span limit still applies.
+   */
+  sendLossless(conn: ConnectionId, data: Uint8Array, congestionControl?: boolean): number;
   /** Sends a lossy packet now (dropped silently if the session is not up). */
   sendLossy(conn: ConnectionId, data: Uint8Array): boolean;
   /** Free slots in the send window (callers use it for flow control, e.g. file transfers). */

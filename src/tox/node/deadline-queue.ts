@@ -1,16 +1,18 @@
 /**
  * Min-heap of (deadline, item) with lazy invalidation: rescheduling an item pushes a new entry
- * and bumps the item's generation, so stale entries are skipped when they surface. The node's
+ * with a fresh generation, so stale entries are skipped when they surface. The node's
  * single timer sleeps until `peekTime()` and pops only what is due: O(log n) per wake instead
  * of a scan over every hosted identity.
  */
 export class DeadlineQueue<T> {
   private heap: Array<{ at: number; item: T; gen: number }> = [];
+  /** The live entry's generation per scheduled item. Generations are global, never reused. */
   private readonly gens = new Map<T, number>();
+  private generation = 0;
 
   /** Schedules `item` at `at`, replacing any earlier schedule of it. */
   schedule(item: T, at: number): void {
-    const gen = (this.gens.get(item) ?? 0) + 1;
+    const gen = ++this.generation;
     this.gens.set(item, gen);
     this.push({ at, item, gen });
   }
@@ -34,7 +36,7 @@ export class DeadlineQueue<T> {
       const top = this.heap[0];
       if (top === undefined || top.at > now) return due;
       this.pop();
-      this.gens.set(top.item, top.gen + 1); // consumed: older/equal entries are now stale
+      this.gens.delete(top.item); // consumed: the item is unscheduled until scheduled again
       due.push(top.item);
     }
   }

@@ -94,7 +94,7 @@ export class Identity {
 
     this.messenger = new Messenger({
       clock: wiring.clock,
-      transport: { sendLossless: (pk, data) => this.fc.sendLossless(pk, data) },
+      transport: { sendLossless: (pk, data, cc) => this.fc.sendLossless(pk, data, cc) },
       name: opts.name,
       statusMessage: opts.statusMessage,
       status: opts.status,

@@ -9,6 +9,9 @@ import dgram from "node:dgram";
 import type { PacketSink } from "../transport/types.js";
 import { type IpPort, ipPort } from "../wire/ipport.js";
 
+/** c-toxcore sets SO_RCVBUF/SO_SNDBUF to 2 MiB. */
+export const SOCKET_BUFFER_BYTES = 2 * 1024 * 1024;
+
 export interface UdpSocketOptions {
   host: string;
   /** Inclusive range; the first free port is used (as c-toxcore's start/end port). */
@@ -35,7 +38,14 @@ export class UdpSocket implements PacketSink {
     const type = opts.host.includes(":") ? "udp6" : "udp4";
     let lastError: unknown;
     for (let port = start; port <= end; port++) {
-      const socket = dgram.createSocket({ type, reuseAddr: false });
+      // 2 MiB buffers like c-toxcore (network.c): a burst of messages must not overflow the
+      // default ~200 KiB and turn into retransmissions.
+      const socket = dgram.createSocket({
+        type,
+        reuseAddr: false,
+        recvBufferSize: SOCKET_BUFFER_BYTES,
+        sendBufferSize: SOCKET_BUFFER_BYTES,
+      });
       try {
         await new Promise<void>((resolve, reject) => {
           socket.once("error", reject);

@@ -49,7 +49,7 @@ describe("DeadlineQueue", () => {
           }
         },
       ),
-      { numRuns: 1000 },
+      { numRuns: 3000 },
     );
   });
 });
