@@ -335,7 +335,7 @@ describe("request errors and faults", () => {
     const h = await start();
     const alice = h.asUser(h.createUser("alice"));
     const room = await alice.createRoom();
-    h.failNext(2, { match: (method) => method === "PUT" });
+    h.failNext(2, { match: (r) => r.method === "PUT" });
     await expectError(alice.sendMessage(room, "a"), 500, "M_UNKNOWN");
     await expectError(alice.sendMessage(room, "a"), 500, "M_UNKNOWN");
     expect(h.messages(room)).toHaveLength(0);

@@ -15,13 +15,13 @@ import type { Registration } from "../../../src/config/registration.js";
 import { AppservicePusher, type TransactionAttempt, type TransactionPath } from "./appservice-pusher.js";
 import { TestClient, type TestUser } from "./client.js";
 import type { JsonObject, Room, RoomEvent } from "./rooms.js";
-import { createRoutes, type Fault, type RequestLogEntry } from "./routes.js";
+import { createRoutes, type Fault, type FaultRequest, type RequestLogEntry } from "./routes.js";
 import { type EphemeralEvent, HomeserverState } from "./state.js";
 
 export { MatrixClientError, TestClient, type TestUser } from "./client.js";
 export { MatrixApiError } from "./errors.js";
 export type { JsonObject, Room, RoomEvent } from "./rooms.js";
-export type { RequestLogEntry } from "./routes.js";
+export type { FaultRequest, RequestLogEntry } from "./routes.js";
 export type { EphemeralEvent } from "./state.js";
 
 export interface HomeserverOptions {
@@ -223,7 +223,7 @@ export class HomeserverDouble {
   /** Injects failures: the next `count` matching requests get `status` and change nothing. */
   failNext(
     count: number,
-    opts: { status?: number; errcode?: string; match?: (method: string, path: string) => boolean } = {},
+    opts: { status?: number; errcode?: string; match?: (req: FaultRequest) => boolean } = {},
   ): void {
     const fault: Fault = {
       remaining: count,

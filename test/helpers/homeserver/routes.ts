@@ -11,7 +11,17 @@ export interface Fault {
   remaining: number;
   status: number;
   errcode: string;
-  match?: (method: string, path: string) => boolean;
+  match?: (req: FaultRequest) => boolean;
+}
+
+/** What a fault matcher sees of a request (before authentication runs). */
+export interface FaultRequest {
+  method: string;
+  path: string;
+  /** The request carries the appservice's as_token (header or query). */
+  appservice: boolean;
+  /** The `user_id` query parameter of an appservice request. */
+  assertedUserId: string | undefined;
 }
 
 export interface RequestLogEntry {
@@ -83,7 +93,13 @@ export function createRoutes(ctx: RouteContext): express.Router {
       entry.status = res.statusCode;
     });
     res.locals.logEntry = entry;
-    const fault = ctx.faults.find((f) => f.remaining > 0 && (!f.match || f.match(req.method, req.path)));
+    const info: FaultRequest = {
+      method: req.method,
+      path: req.path,
+      appservice: tokenOf(req) === state.registration.as_token,
+      assertedUserId: queryString(req, "user_id"),
+    };
+    const fault = ctx.faults.find((f) => f.remaining > 0 && (!f.match || f.match(info)));
     if (fault) {
       fault.remaining--;
       res.status(fault.status).json({ errcode: fault.errcode, error: "Injected fault" });
