@@ -62,6 +62,12 @@ export interface NetCryptoLogger {
  */
 export type PacketRoute = (conn: ConnectionId, data: Uint8Array, direct: IpPort | undefined) => boolean;
 
+/**
+ * The `from` given to `shouldAccept` for a handshake that arrived through a TCP relay (see
+ * {@link NetCrypto.handleRelayedPacket}); 0.0.0.0:0 is never a real UDP source.
+ */
+export const RELAYED_SOURCE: IpPort = Object.freeze({ family: 4, ip: "0.0.0.0", port: 0 });
+
 export interface NetCryptoOptions {
   clock: Clock;
   /** Long-term identity keys (the Tox ID's key). */
@@ -213,6 +219,58 @@ export class NetCrypto implements NetCryptoApi {
     return [...this.entries.keys()];
   }
 
+  /** What a path chooser (TCP relay glue) needs per packet; cheaper than `info()`. */
+  pathInfo(
+    conn: ConnectionId,
+  ): { peerDhtPk: Uint8Array; lastDirectRecvAt: number; address: IpPort | undefined } | undefined {
+    const entry = this.entries.get(conn);
+    if (entry === undefined) return undefined;
+    return {
+      peerDhtPk: entry.session.peerDhtPk,
+      lastDirectRecvAt: entry.lastDirectRecvAt,
+      address: entry.addr,
+    };
+  }
+
+  /**
+   * Handles a net_crypto packet (0x18–0x1b) that came through a TCP relay, routed or OOB, from
+   * the client whose DHT key the relay vouches for (`senderDhtPk`). Sessions are found by that
+   * key instead of a UDP address, so a session keeps working while its packets switch between
+   * UDP and relays; the direct address is left alone. Cookie requests are answered through
+   * `reply` (back the way they came). A handshake from an unknown peer goes to `shouldAccept`
+   * with {@link RELAYED_SOURCE} as its address. Returns true if the packet was valid and used.
+   */
+  handleRelayedPacket(senderDhtPk: Uint8Array, data: Uint8Array, reply: (data: Uint8Array) => void): boolean {
+    if (data.length === 0 || data.length > MAX_CRYPTO_PACKET_SIZE) return false;
+    switch (data[0]) {
+      case NET_PACKET_COOKIE_REQUEST: {
+        // The relay authenticated the sender: the key inside must be the same (as c-toxcore checks).
+        const sender = peekCookieRequestSender(data);
+        if (!sender.ok || !bytesEqual(sender.value, senderDhtPk)) return false;
+        return this.handleCookieRequest(undefined, data, reply);
+      }
+      case NET_PACKET_COOKIE_RESPONSE:
+      case NET_PACKET_CRYPTO_HS:
+      case NET_PACKET_CRYPTO_DATA: {
+        if (data.length <= CRYPTO_DATA_PACKET_MIN_SIZE - 8) return false;
+        if (data[0] === NET_PACKET_CRYPTO_HS) return this.handleHandshake(undefined, data);
+        // A linear scan: one identity has few sessions, and relayed traffic is the slow path.
+        let entry: Entry | undefined;
+        for (const e of this.entries.values())
+          if (bytesEqual(e.session.peerDhtPk, senderDhtPk)) {
+            entry = e;
+            break;
+          }
+        if (entry === undefined) return false;
+        return data[0] === NET_PACKET_COOKIE_RESPONSE
+          ? this.handleCookieResponse(entry, data)
+          : entry.session.handleData(data);
+      }
+      default:
+        return false;
+    }
+  }
+
   /** Drives all timers: temp-packet resends and timeouts, REQUEST/ack packets, resends. */
   tick(): void {
     for (const entry of [...this.entries.values()]) entry.session.tick();
@@ -233,7 +291,7 @@ export class NetCrypto implements NetCryptoApi {
     if (data.length === 0) return false;
     switch (data[0]) {
       case NET_PACKET_COOKIE_REQUEST:
-        return this.handleCookieRequest(from, data);
+        return this.handleCookieRequest(from, data, undefined);
       case NET_PACKET_COOKIE_RESPONSE:
       case NET_PACKET_CRYPTO_HS:
       case NET_PACKET_CRYPTO_DATA: {
@@ -259,7 +317,11 @@ export class NetCrypto implements NetCryptoApi {
   // -------------------------------------------------------------------------------------------
   // Packet handlers
 
-  private handleCookieRequest(from: IpPort, data: Uint8Array): boolean {
+  private handleCookieRequest(
+    from: IpPort | undefined,
+    data: Uint8Array,
+    reply: ((data: Uint8Array) => void) | undefined,
+  ): boolean {
     if (data.length !== COOKIE_REQUEST_LENGTH) return false;
     const sender = peekCookieRequestSender(data);
     if (!sender.ok) return false;
@@ -271,7 +333,9 @@ export class NetCrypto implements NetCryptoApi {
       realPk: req.value.senderRealPk,
       dhtPk: req.value.senderDhtPk,
     });
-    this.sink.send(from, serializeCookieResponse({ cookie, echoId: req.value.echoId }, shared));
+    const response = serializeCookieResponse({ cookie, echoId: req.value.echoId }, shared);
+    if (reply !== undefined) reply(response);
+    else if (from !== undefined) this.sink.send(from, response);
     return true;
   }
 
@@ -283,7 +347,8 @@ export class NetCrypto implements NetCryptoApi {
     return entry.session.handleCookie(res.value.cookie);
   }
 
-  private handleHandshake(from: IpPort, data: Uint8Array): boolean {
+  /** `from` is undefined for handshakes that came through a TCP relay. */
+  private handleHandshake(from: IpPort | undefined, data: Uint8Array): boolean {
     const parsed = parseHandshake(data, this.cookieKey, this.realKeys.secretKey);
     if (!parsed.ok) return false;
     const hs = parsed.value;
@@ -312,13 +377,13 @@ export class NetCrypto implements NetCryptoApi {
       }
     }
     if (entry === undefined) {
-      if (!this.events.shouldAccept(hs.peerRealPk, hs.peerDhtPk, from)) return false;
+      if (!this.events.shouldAccept(hs.peerRealPk, hs.peerDhtPk, from ?? RELAYED_SOURCE)) return false;
       // shouldAccept may itself have called connect(): then adopt that session.
       entry = this.lookup(pkHex) ?? this.createEntry(hs.peerRealPk, hs.peerDhtPk, "not-confirmed");
     }
-    this.setAddress(entry, from);
+    if (from !== undefined) this.setAddress(entry, from);
     if (!entry.session.handleHandshake(hs.baseNonce, hs.sessionPk, hs.newCookie)) return false;
-    entry.lastDirectRecvAt = now;
+    if (from !== undefined) entry.lastDirectRecvAt = now;
     return true;
   }
 
