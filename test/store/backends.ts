@@ -3,9 +3,10 @@
  * quickly: PGlite by copying a prepared data directory (initdb in WASM takes seconds), PostgreSQL
  * with CREATE DATABASE from a template on one server started for the test file.
  */
-import { cpSync, mkdtempSync, rmSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import {
   type Db,
   type OpenStoreOptions,
@@ -29,6 +30,35 @@ function tempDir(prefix: string): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
 
+/**
+ * A freshly initdb'd, unmigrated PGlite data directory (as openStore lays it out), cached under
+ * node_modules/.cache per PGlite version: initdb in WASM takes seconds, copying it milliseconds.
+ * Built in a temp sibling and renamed into place, so parallel test files never see half a cache.
+ */
+export async function pgliteTemplate(): Promise<string> {
+  const nodeModules = fileURLToPath(new URL("../../node_modules/", import.meta.url));
+  const pkgPath = join(nodeModules, "@electric-sql", "pglite", "package.json");
+  const version = (JSON.parse(readFileSync(pkgPath, "utf8")) as { version: string }).version;
+  const cacheRoot = join(nodeModules, ".cache", "toxbridge-test");
+  const finalDir = join(cacheRoot, `pglite-${version}-initdb`);
+  if (existsSync(join(finalDir, "pglite", "PG_VERSION"))) return finalDir;
+  mkdirSync(cacheRoot, { recursive: true });
+  const building = mkdtempSync(join(cacheRoot, "building-"));
+  try {
+    const store = await openStore({ dataDir: building, encryptionKey: TEST_KEY });
+    await store.close();
+    try {
+      renameSync(building, finalDir);
+    } catch (err) {
+      // Another test file finished first: use theirs.
+      if (!existsSync(join(finalDir, "pglite", "PG_VERSION"))) throw err;
+    }
+  } finally {
+    rmSync(building, { recursive: true, force: true });
+  }
+  return finalDir;
+}
+
 class PgliteBackend implements Backend {
   readonly name = "pglite" as const;
   private root = "";
@@ -38,10 +68,8 @@ class PgliteBackend implements Backend {
 
   async setup() {
     this.root = tempDir("toxbridge-pglite-");
-    this.emptyTemplate = join(this.root, "empty");
+    this.emptyTemplate = await pgliteTemplate();
     this.migratedTemplate = join(this.root, "migrated");
-    const store = await openStore({ dataDir: this.emptyTemplate, encryptionKey: TEST_KEY });
-    await store.close();
     cpSync(this.emptyTemplate, this.migratedTemplate, { recursive: true });
     const migrated = await openStore({ dataDir: this.migratedTemplate, encryptionKey: TEST_KEY });
     await migrated.migrate();

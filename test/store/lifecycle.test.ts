@@ -1,18 +1,25 @@
 /** Opening, persistence and closing: the parts that differ between the embedded and server backends. */
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { openStore, redactUrl, StoreError } from "../../src/store/index.js";
 import { newKeyPair } from "../../src/tox/crypto.js";
-import { TEST_KEY } from "./backends.js";
+import { pgliteTemplate, TEST_KEY } from "./backends.js";
 
 const root = mkdtempSync(join(tmpdir(), "toxbridge-lifecycle-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
+/** A data directory with an initdb'd (not migrated) embedded database. */
+async function dataDirNamed(name: string): Promise<string> {
+  const dir = join(root, name);
+  cpSync(await pgliteTemplate(), dir, { recursive: true });
+  return dir;
+}
+
 describe("embedded PGlite store", () => {
   it("keeps data across close and reopen, and releases its lock on close", async () => {
-    const dataDir = join(root, "persist");
+    const dataDir = await dataDirNamed("persist");
     const keys = newKeyPair();
     const first = await openStore({ dataDir, encryptionKey: TEST_KEY });
     expect(first.kind).toBe("pglite");
@@ -56,7 +63,7 @@ describe("embedded PGlite store", () => {
   });
 
   it("takes over a lock left by a process that no longer exists", async () => {
-    const dataDir = join(root, "stale");
+    const dataDir = await dataDirNamed("stale");
     const store = await openStore({ dataDir, encryptionKey: TEST_KEY });
     await store.close();
     // pid 2^22+1 is above Linux's default pid_max range used here, so no such process
