@@ -5,7 +5,8 @@
  * deletes the directory; an exiting test process kills it too.
  *
  * Never skips: if no server can be started the returned promise rejects with the reason, so the
- * suites that need it fail loudly.
+ * suites that need it fail loudly. Binaries: $PG_BIN, else the newest /usr/lib/postgresql/N/bin,
+ * else `pg_config --bindir`.
  */
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
@@ -28,7 +29,10 @@ const PORT_COUNT = 100;
 
 function findBinDir(): string {
   const fromEnv = process.env.PG_BIN;
-  if (fromEnv && existsSync(join(fromEnv, "postgres"))) return fromEnv;
+  if (fromEnv) {
+    if (existsSync(join(fromEnv, "postgres")) && existsSync(join(fromEnv, "initdb"))) return fromEnv;
+    throw new Error(`startPostgres: PG_BIN=${fromEnv} does not contain the postgres and initdb binaries`);
+  }
   const root = "/usr/lib/postgresql";
   const versions = existsSync(root)
     ? readdirSync(root)
