@@ -21,10 +21,12 @@ export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;
 
 type Signal = "SIGTERM" | "SIGINT";
+type ProcessEvent = Signal | "uncaughtException" | "unhandledRejection";
 
+/** The part of `process` the running bridge listens to; an EventEmitter in tests. */
 export interface SignalSource {
-  on(signal: Signal, listener: () => void): unknown;
-  off(signal: Signal, listener: () => void): unknown;
+  on(event: ProcessEvent, listener: (arg: unknown) => void): unknown;
+  off(event: ProcessEvent, listener: (arg: unknown) => void): unknown;
 }
 
 export interface CliIo {
@@ -234,22 +236,39 @@ async function runBridge(
   logger.info({ version: VERSION, env: envApplied.length ? envApplied : undefined }, "starting toxbridge");
 
   // Listen before starting: a signal during a slow start must still stop cleanly afterwards.
-  let signalled: Signal | undefined;
+  let stopReason: string | undefined;
+  let exitCode = EXIT_OK;
   let wake: (() => void) | undefined;
-  const onSignal = (signal: Signal) => {
-    if (signalled) {
-      logger.warn({ signal }, "second signal: exiting immediately");
-      io.forceExit(130);
+  const requestStop = (reason: string, code: number) => {
+    if (stopReason) {
+      logger.warn({ reason }, "second stop request while stopping: exiting immediately");
+      io.forceExit(code === EXIT_OK ? 130 : code);
       return;
     }
-    signalled = signal;
-    logger.info({ signal }, "stopping");
+    stopReason = reason;
+    exitCode = code;
+    logger.info({ reason }, "stopping");
     wake?.();
   };
-  const onTerm = () => onSignal("SIGTERM");
-  const onInt = () => onSignal("SIGINT");
-  io.signals.on("SIGTERM", onTerm);
-  io.signals.on("SIGINT", onInt);
+  const onTerm = () => requestStop("SIGTERM", EXIT_OK);
+  const onInt = () => requestStop("SIGINT", EXIT_OK);
+  // A thrown error nobody caught leaves some component in an unknown state: stop everything in
+  // order and exit non-zero so a supervisor restarts us. A stray rejected promise is logged only;
+  // the component that lost it is still expected to report its own failure.
+  const onUncaught = (err: unknown) => {
+    logger.fatal({ err }, "uncaught exception");
+    requestStop("uncaught exception", EXIT_FAILURE);
+  };
+  const onUnhandled = (err: unknown) => {
+    logger.error({ err }, "unhandled promise rejection");
+  };
+  const listeners: Array<[ProcessEvent, (arg: unknown) => void]> = [
+    ["SIGTERM", onTerm],
+    ["SIGINT", onInt],
+    ["uncaughtException", onUncaught],
+    ["unhandledRejection", onUnhandled],
+  ];
+  for (const [event, listener] of listeners) io.signals.on(event, listener);
   try {
     let bridge: RunningBridge;
     try {
@@ -260,7 +279,7 @@ async function runBridge(
       return EXIT_FAILURE;
     }
     io.onStarted?.(bridge);
-    if (!signalled) {
+    if (!stopReason) {
       await new Promise<void>((resolveWait) => {
         wake = resolveWait;
       });
@@ -272,13 +291,12 @@ async function runBridge(
           { open: process.getActiveResourcesInfo() },
           "still running after stop; a component left handles open; forcing exit",
         );
-        io.forceExit(EXIT_OK);
+        io.forceExit(exitCode);
       }, io.exitWatchdogMs).unref();
     }
-    return EXIT_OK;
+    return exitCode;
   } finally {
-    io.signals.off("SIGTERM", onTerm);
-    io.signals.off("SIGINT", onInt);
+    for (const [event, listener] of listeners) io.signals.off(event, listener);
   }
 }
 

@@ -292,6 +292,25 @@ describe("start", () => {
     expect(forced).toEqual([0]);
   });
 
+  it("stops in order and exits 1 after an uncaught exception; only logs stray rejections", async () => {
+    await writeTestConfig();
+    const signals = new EventEmitter();
+    const store = fakeStore();
+    const c = capture({
+      signals,
+      startOptions: { openStore: openerFor(store) },
+      onStarted: () => {
+        signals.emit("unhandledRejection", new Error("lost promise"));
+        setTimeout(() => signals.emit("uncaughtException", new Error("component blew up")), 10);
+      },
+    });
+    expect(await main(["start"], c.io)).toBe(1);
+    expect(store.calls).toEqual(["open", "migrate", "close"]);
+    for (const event of ["SIGTERM", "SIGINT", "uncaughtException", "unhandledRejection"]) {
+      expect(signals.listenerCount(event)).toBe(0);
+    }
+  });
+
   it("exits 1 with the reason when the bridge cannot start", async () => {
     await writeTestConfig();
     const store = fakeStore();
