@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bytesEqual } from "../../../src/tox/bytes.js";
 import { newKeyPair, randomBytes } from "../../../src/tox/crypto.js";
 import { openTcpRelaySocket, type TcpRelaySocket } from "../../../src/tox/tcp/socket.js";
-import { type LocalBootstrapd, startBootstrapd } from "./bootstrapd-local.js";
+import { type Bootstrapd, startBootstrapd } from "../../interop/bootstrapd.js";
 
 async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
   const end = Date.now() + ms;
@@ -17,10 +17,10 @@ async function until(cond: () => boolean, ms: number, what: string): Promise<voi
 }
 
 describe("TCP relay client vs tox-bootstrapd 0.2.18", () => {
-  let bsd: LocalBootstrapd;
+  let bsd: Bootstrapd;
   const open: TcpRelaySocket[] = [];
   beforeAll(async () => {
-    bsd = await startBootstrapd({ udpPort: 34600, tcpPort: 34601 });
+    bsd = await startBootstrapd({ port: 34600, tcpPort: 34601 });
   });
   afterAll(async () => {
     for (const s of open) s.close();

@@ -1,0 +1,129 @@
+/**
+ * A c-toxcore 0.2.18 peer with UDP disabled and our net_crypto meet through tox-bootstrapd's TCP
+ * relay. The C peer knows only the relay (`tox_add_tcp_relay`) and has us as a friend
+ * (`tox_friend_add_norequest`); it cannot learn our DHT key or relays without the onion, so we
+ * start the session: OOB cookie request → OOB cookie response → OOB handshake → the C peer
+ * accepts, routes to our DHT key on that relay, and the session runs over the routed connection.
+ * Ports: daemon 34610/34611, C peer 34620-34639 (UDP off, so unused).
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { systemClock } from "../../../src/tox/clock.js";
+import { newKeyPair } from "../../../src/tox/crypto.js";
+import { NetCrypto } from "../../../src/tox/netcrypto/netcrypto.js";
+import type { ConnectionId, CryptoConnectionState } from "../../../src/tox/netcrypto/types.js";
+import { NetCryptoRelayGlue } from "../../../src/tox/tcp/netcrypto-relay.js";
+import { relayKey, TcpRelayPool } from "../../../src/tox/tcp/pool.js";
+import { netTransport, type TcpRelayAddress } from "../../../src/tox/tcp/socket.js";
+import { type Bootstrapd, startBootstrapd } from "../../interop/bootstrapd.js";
+import { CToxPeer, waitUntil } from "../../interop/ctoxcore.js";
+
+const PACKET_ID_ONLINE = 24;
+const PACKET_ID_MESSAGE = 64;
+
+describe("net_crypto over tox-bootstrapd's TCP relay with a UDP-less c-toxcore peer", () => {
+  let bsd: Bootstrapd;
+  let c: CToxPeer | undefined;
+  let pool: TcpRelayPool | undefined;
+  let timer: NodeJS.Timeout | undefined;
+
+  beforeAll(async () => {
+    bsd = await startBootstrapd({ port: 34610, tcpPort: 34611 });
+  });
+  afterAll(async () => {
+    if (timer) clearInterval(timer);
+    pool?.close();
+    c?.kill();
+    await bsd?.stop();
+  });
+
+  it("establishes a session, exchanges messages both ways with read receipts", async () => {
+    const relay: TcpRelayAddress = { host: "127.0.0.1", port: bsd.tcpPort, publicKey: bsd.publicKey };
+    c = await CToxPeer.create({ udp: false, startPort: 34620, endPort: 34639, label: "c-tcp-only" });
+    c.addTcpRelay(relay.host, relay.port, relay.publicKey);
+
+    const realKeys = newKeyPair();
+    const dhtKeys = newKeyPair();
+    const status: CryptoConnectionState[] = [];
+    const lossless: Uint8Array[] = [];
+    const acked: number[] = [];
+    let udpSends = 0;
+    const udp = { send: () => void udpSends++ };
+    let glue: NetCryptoRelayGlue;
+    pool = new TcpRelayPool({
+      clock: systemClock,
+      dhtKeys: () => dhtKeys,
+      transport: netTransport,
+      events: { onPacket: (pk, data, via) => glue.handlePoolPacket(pk, data, via) },
+    });
+    glue = new NetCryptoRelayGlue({ clock: systemClock, pool, udp });
+    const nc = new NetCrypto({
+      clock: systemClock,
+      realKeys,
+      dhtKeys: () => dhtKeys,
+      sink: udp,
+      route: glue.route,
+      events: {
+        onStatus: (_c, s) => status.push(s),
+        onLossless: (_c, d) => lossless.push(d),
+        onLossy: () => {},
+        onAcked: (_c, n) => acked.push(n),
+        shouldAccept: () => false,
+      },
+    });
+    glue.attach(nc);
+    const p = pool;
+    timer = setInterval(() => {
+      nc.tick();
+      p.tick();
+      glue.tick();
+    }, 10);
+
+    const friend = c.friendAddNoRequest(realKeys.publicKey);
+    p.addRelay(relay);
+    await waitUntil(() => p.relayStatus(relayKey(relay)) === "confirmed", 3000, "our relay handshake");
+    const started = Date.now();
+    const conn: ConnectionId = nc.connect(c.publicKey, c.dhtId);
+    // The C peer connects to the relay on its first iterations; our cookie requests (resent every
+    // second) reach it once it is there.
+    await waitUntil(() => nc.state(conn) === "established", 10_000, "net_crypto session over the relay");
+    const establishMs = Date.now() - started;
+    expect(p.isPeerOnline(c.dhtId)).toBe(true);
+
+    // Messenger minimum: ONLINE makes the C side report the friend connected (over TCP).
+    const cStatus: string[] = [];
+    c.on("friendConnectionStatus", (_f, s) => cStatus.push(s));
+    nc.sendLossless(conn, new Uint8Array([PACKET_ID_ONLINE]));
+    await waitUntil(() => cStatus.includes("tcp"), 5000, "C sees us online via TCP");
+
+    const texts: string[] = [];
+    c.on("friendMessage", (_f, _t, text) => texts.push(text));
+    const n = 50;
+    for (let i = 0; i < n; i++)
+      nc.sendLossless(conn, new Uint8Array([PACKET_ID_MESSAGE, ...new TextEncoder().encode(`to C ${i}`)]));
+    await waitUntil(() => texts.length === n, 10_000, "C receives our messages");
+    expect(texts).toEqual(Array.from({ length: n }, (_, i) => `to C ${i}`));
+
+    const receipts: number[] = [];
+    c.on("friendReadReceipt", (_f, id) => receipts.push(id));
+    const before = lossless.length;
+    const ids = Array.from({ length: n }, (_, i) => c!.sendMessage(friend, `to us ${i}`));
+    await waitUntil(
+      () => lossless.filter((d) => d[0] === PACKET_ID_MESSAGE).length === n,
+      10_000,
+      "our messages from C",
+    );
+    const got = lossless
+      .slice(before)
+      .filter((d) => d[0] === PACKET_ID_MESSAGE)
+      .map((d) => new TextDecoder().decode(d.subarray(1)));
+    expect(got).toEqual(Array.from({ length: n }, (_, i) => `to us ${i}`));
+    // Our acks are c-toxcore's read receipts.
+    await waitUntil(() => receipts.length === n, 5000, "C read receipts");
+    expect(receipts).toEqual(ids);
+    expect(acked.length).toBeGreaterThan(0);
+    expect(udpSends).toBe(0);
+    console.log(
+      `TCP relay session: established in ${establishMs} ms; relay packets out ${glue.stats.relayPackets}, in ${glue.stats.relayedIn}`,
+    );
+  }, 40_000);
+});
