@@ -88,6 +88,8 @@ export class UdpSocket implements PacketSink {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    // dgram resolves the destination on a later tick: let last words (KILL packets) go out.
+    await new Promise<void>((resolve) => setImmediate(resolve));
     await new Promise<void>((resolve) => this.socket.close(() => resolve()));
   }
 }

@@ -144,4 +144,45 @@ describe("ToxNode (ours <-> ours, loopback)", () => {
     expect(log.friendMessage.at(-1)?.text).toBe("after the storm");
     expect(log.error).toEqual([]);
   }, 60_000);
+
+  it("hosts many identities on one timer; removing one takes its friend offline", async () => {
+    const node = await ToxNode.create({ host: "127.0.0.1", portRange: [34450, 34499] });
+    nodes.push(node);
+    const log = record(node);
+    const pairs = 20;
+    const ids = [];
+    for (let i = 0; i < pairs * 2; i++)
+      ids.push(await node.addIdentity({ secretKey: newKeyPair().secretKey, name: `user ${i}` }));
+    expect(new Set(ids.map((i) => i.udpPort)).size).toBe(pairs * 2);
+    for (let p = 0; p < pairs; p++) {
+      const a = ids[2 * p]!;
+      const b = ids[2 * p + 1]!;
+      await b.addFriendNoRequest(a.publicKey);
+      await a.connectFriendDirect(b.publicKey, b.dhtPublicKey, ipPort("127.0.0.1", b.udpPort));
+    }
+    await waitFor(
+      () => log.friendConnection.filter((e) => e.status === "udp").length === pairs * 2,
+      10_000,
+      "all pairs online",
+    );
+    for (let p = 0; p < pairs; p++) await ids[2 * p]!.sendMessage(ids[2 * p + 1]!.publicKey, `to pair ${p}`);
+    await waitFor(() => log.readReceipt.length === pairs, 5000, "all receipts");
+    for (let p = 0; p < pairs; p++)
+      expect(log.friendMessage.find((m) => m.identity === ids[2 * p + 1]!.publicKey)?.text).toBe(
+        `to pair ${p}`,
+      );
+
+    const gone = ids[0]!;
+    await node.removeIdentity(gone.publicKey);
+    expect(node.identity(gone.publicKey)).toBeUndefined();
+    expect(node.identities()).toHaveLength(pairs * 2 - 1);
+    await waitFor(
+      () => log.friendConnection.some((e) => e.identity === ids[1]!.publicKey && e.status === "none"),
+      5000,
+      "friend of the removed identity goes offline",
+    );
+    // Adding the same secret key again gives a fresh, working identity.
+    const back = await node.addIdentity({ secretKey: newKeyPair().secretKey });
+    expect(node.identity(back.publicKey)).toBe(back);
+  }, 30_000);
 });
