@@ -46,7 +46,17 @@ export function parseConfigText(text: string, opts: LoadOptions = {}): ConfigLoa
       }),
     };
   }
-  const raw: unknown = doc.toJS();
+  let raw: unknown;
+  try {
+    // Alias problems (unknown anchor, alias bombs) only surface while building the JS value.
+    raw = doc.toJS({ maxAliasCount: 100 });
+  } catch (err) {
+    return {
+      ok: false,
+      notFound: false,
+      errors: [`${label}: invalid YAML: ${(err as Error).message.split("\n")[0]}`],
+    };
+  }
   if (raw === null || raw === undefined) {
     return {
       ok: false,

@@ -239,6 +239,22 @@ describe("config validation", () => {
     ]);
   });
 
+  it("rejects unresolved aliases and alias bombs instead of throwing", () => {
+    expect(errorsOf(parseConfigText("a: *nowhere\n"))).toEqual([
+      "config.yaml: invalid YAML: Unresolved alias (the anchor must be set before the alias): nowhere",
+    ]);
+    const bomb = ["a: &a [x, x, x, x, x, x, x, x, x, x]"];
+    for (let i = 1; i < 8; i++)
+      bomb.push(
+        `${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(10)
+          .fill(`*${String.fromCharCode(96 + i)}`)
+          .join(", ")}]`,
+      );
+    const errors = errorsOf(parseConfigText(bomb.join("\n")));
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(/^config\.yaml: invalid YAML: .*alias/i);
+  });
+
   it("rejects empty files and non-mapping documents", () => {
     expect(errorsOf(parseConfigText(""))).toEqual([
       "config.yaml: the file is empty; expected a mapping of settings",
