@@ -4,7 +4,7 @@
 import fc from "fast-check";
 import { afterEach, describe, expect, it } from "vitest";
 import { newKeyPair } from "../../../src/tox/crypto.js";
-import { ipPort, ToxNode, type ToxNode as ToxNodeT } from "../../../src/tox/index.js";
+import { type Identity, ipPort, ToxNode, type ToxNode as ToxNodeT } from "../../../src/tox/index.js";
 import type { ToxNodeEvents } from "../../../src/tox/node/events.js";
 
 function waitFor(cond: () => boolean, ms: number, what: string): Promise<void> {
@@ -150,7 +150,7 @@ describe("ToxNode (ours <-> ours, loopback)", () => {
     nodes.push(node);
     const log = record(node);
     const pairs = 20;
-    const ids = [];
+    const ids: Identity[] = [];
     for (let i = 0; i < pairs * 2; i++)
       ids.push(await node.addIdentity({ secretKey: newKeyPair().secretKey, name: `user ${i}` }));
     expect(new Set(ids.map((i) => i.udpPort)).size).toBe(pairs * 2);
