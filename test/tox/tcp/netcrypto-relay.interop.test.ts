@@ -14,11 +14,13 @@ import type { ConnectionId, CryptoConnectionState } from "../../../src/tox/netcr
 import { NetCryptoRelayGlue } from "../../../src/tox/tcp/netcrypto-relay.js";
 import { relayKey, TcpRelayPool } from "../../../src/tox/tcp/pool.js";
 import { netTransport, type TcpRelayAddress } from "../../../src/tox/tcp/socket.js";
+import { packNodes } from "../../../src/tox/wire/ipport.js";
 import { type Bootstrapd, startBootstrapd } from "../../interop/bootstrapd.js";
 import { CToxPeer, waitUntil } from "../../interop/ctoxcore.js";
 
 const PACKET_ID_ONLINE = 24;
 const PACKET_ID_MESSAGE = 64;
+const PACKET_ID_SHARE_RELAYS = 17;
 
 describe("net_crypto over tox-bootstrapd's TCP relay with a UDP-less c-toxcore peer", () => {
   let bsd: Bootstrapd;
@@ -36,7 +38,7 @@ describe("net_crypto over tox-bootstrapd's TCP relay with a UDP-less c-toxcore p
     await bsd?.stop();
   });
 
-  it("establishes a session, exchanges messages both ways with read receipts", async () => {
+  it("we start a session (OOB), messages both ways with receipts; then c-toxcore reconnects to us via the shared relay", async () => {
     const relay: TcpRelayAddress = { host: "127.0.0.1", port: bsd.tcpPort, publicKey: bsd.publicKey };
     c = await CToxPeer.create({ udp: false, startPort: 34620, endPort: 34639, label: "c-tcp-only" });
     c.addTcpRelay(relay.host, relay.port, relay.publicKey);
@@ -47,6 +49,8 @@ describe("net_crypto over tox-bootstrapd's TCP relay with a UDP-less c-toxcore p
     const lossless: Uint8Array[] = [];
     const acked: number[] = [];
     let udpSends = 0;
+    let accept = false;
+    let accepted = 0;
     const udp = { send: () => void udpSends++ };
     let glue: NetCryptoRelayGlue;
     pool = new TcpRelayPool({
@@ -67,7 +71,10 @@ describe("net_crypto over tox-bootstrapd's TCP relay with a UDP-less c-toxcore p
         onLossless: (_c, d) => lossless.push(d),
         onLossy: () => {},
         onAcked: (_c, n) => acked.push(n),
-        shouldAccept: () => false,
+        shouldAccept: () => {
+          if (accept) accepted++;
+          return accept;
+        },
       },
     });
     glue.attach(nc);
@@ -125,5 +132,37 @@ describe("net_crypto over tox-bootstrapd's TCP relay with a UDP-less c-toxcore p
     console.log(
       `TCP relay session: established in ${establishMs} ms; relay packets out ${glue.stats.relayPackets}, in ${glue.stats.relayedIn}`,
     );
+
+    // Phase 2: the C peer initiates. Tell it our relay (friend_connection SHARE_RELAYS, id 17),
+    // then kill the session: its friend_connection reconnects by itself to our DHT key through
+    // that relay, and we accept the relayed handshake.
+    const shareNum = nc.sendLossless(
+      conn,
+      new Uint8Array([PACKET_ID_SHARE_RELAYS, ...packNodes(p.sharedRelays())]),
+    );
+    expect(shareNum).toBeGreaterThanOrEqual(0);
+    await waitUntil(() => (acked.at(-1) ?? 0) > shareNum, 5000, "share-relays acked");
+    accept = true;
+    nc.kill(conn);
+    cStatus.length = 0;
+    const killedAt = Date.now();
+    await waitUntil(() => cStatus.includes("none"), 5000, "C sees the session end");
+    await waitUntil(
+      () => {
+        const again = nc.connectionFor(c!.publicKey);
+        return again !== undefined && nc.state(again) === "established";
+      },
+      15_000,
+      "C reconnecting to us through the relay",
+    );
+    const reconnectMs = Date.now() - killedAt;
+    const conn2 = nc.connectionFor(c.publicKey)!;
+    expect(accepted).toBe(1);
+    nc.sendLossless(conn2, new Uint8Array([PACKET_ID_ONLINE]));
+    await waitUntil(() => cStatus.includes("tcp"), 5000, "C sees us online again");
+    nc.sendLossless(conn2, new Uint8Array([PACKET_ID_MESSAGE, ...new TextEncoder().encode("again")]));
+    await waitUntil(() => texts.at(-1) === "again", 5000, "message on the C-initiated session");
+    expect(udpSends).toBe(0);
+    console.log(`TCP relay session initiated by c-toxcore: established ${reconnectMs} ms after the kill`);
   }, 40_000);
 });
