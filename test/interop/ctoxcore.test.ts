@@ -2,36 +2,66 @@
  * Proves the c-toxcore harness itself: real 0.2.18 peers on loopback find each other through a
  * local tox-bootstrapd, befriend by Tox ID, chat with read receipts, see names/status/typing, join a
  * conference, and a TCP-only peer reaches its friend through the daemon's TCP relay.
- * Ports: peers 34000–34039, daemons 34100–34119.
+ * Ports: peers 34000–34039, daemons 34100–34119. The three network tests run concurrently.
  */
-import { afterEach, describe, expect, it } from "vitest";
+import koffi from "koffi";
+import { describe, expect, it, type TestContext } from "vitest";
 import { bytesEqual } from "../../src/tox/bytes.js";
 import { type Bootstrapd, startBootstrapd, startBootstrapNetwork } from "./bootstrapd.js";
-import { CToxPeer, type CToxPeerOptions, ctoxVersion, liveCToxPeers, waitUntil } from "./ctoxcore.js";
+import {
+  befriend,
+  CToxPeer,
+  type CToxPeerOptions,
+  ctoxVersion,
+  liveCToxPeers,
+  waitUntil,
+} from "./ctoxcore.js";
 
 const PEER_PORTS = { startPort: 34000, endPort: 34039 };
 
-describe("c-toxcore harness", () => {
-  const cleanup: Array<() => unknown> = [];
-  afterEach(async () => {
-    for (const f of cleanup.splice(0).reverse()) await f();
-  });
-
-  async function peer(opts: CToxPeerOptions = {}): Promise<CToxPeer> {
+/** Per-test owner of peers and daemons, so network tests can run concurrently. */
+class Scope {
+  private readonly disposers: Array<() => unknown> = [];
+  async peer(opts: CToxPeerOptions = {}): Promise<CToxPeer> {
     const p = await CToxPeer.create({ ...PEER_PORTS, ...opts });
-    cleanup.push(() => p.kill());
+    this.disposers.push(() => p.kill());
     return p;
   }
-
-  async function daemon(port: number): Promise<Bootstrapd> {
+  async daemon(port: number): Promise<Bootstrapd> {
     const d = await startBootstrapd({ port });
-    cleanup.push(() => d.stop());
+    this.disposers.push(() => d.stop());
     return d;
   }
+  async network(count: number, basePort: number): Promise<Bootstrapd[]> {
+    const nodes = await startBootstrapNetwork(count, basePort);
+    this.disposers.push(() => Promise.all(nodes.map((n) => n.stop())));
+    return nodes;
+  }
+  async dispose(): Promise<void> {
+    for (const f of this.disposers.splice(0).reverse()) await f();
+  }
+}
 
-  it("loads libtoxcore 0.2.18; kill is idempotent and releases the instance", async () => {
+/** The scope's helpers as free functions (so tests can destructure them). */
+function bind(scope: Scope) {
+  return {
+    peer: scope.peer.bind(scope),
+    daemon: scope.daemon.bind(scope),
+    network: scope.network.bind(scope),
+  };
+}
+
+function scoped(onTestFinished: TestContext["onTestFinished"]): Scope {
+  const scope = new Scope();
+  onTestFinished(() => scope.dispose());
+  return scope;
+}
+
+describe("c-toxcore harness", () => {
+  it("loads libtoxcore 0.2.18; kill is idempotent and frees the instance and koffi callback slots", async () => {
     expect(ctoxVersion()).toBe("0.2.18");
     const before = liveCToxPeers();
+    const slotsBefore = koffi.stats().callbacks;
     const p = await CToxPeer.create(PEER_PORTS);
     expect(p.address).toHaveLength(38);
     expect(p.addressHex).toMatch(/^[0-9A-F]{76}$/);
@@ -39,14 +69,18 @@ describe("c-toxcore harness", () => {
     expect(bytesEqual(p.dhtId, p.publicKey)).toBe(false);
     expect(p.udpPort).toBeGreaterThanOrEqual(34000);
     expect(liveCToxPeers()).toBe(before + 1);
+    expect(koffi.stats().callbacks).toBeGreaterThan(slotsBefore);
     p.kill();
     p.kill();
     expect(p.alive).toBe(false);
     expect(liveCToxPeers()).toBe(before);
+    // Shared trampolines go when the last peer of the process goes.
+    if (before === 0) expect(koffi.stats().callbacks).toBe(slotsBefore);
     expect(() => p.setName("x")).toThrow(/already killed/);
   });
 
-  it("reloads its own savedata with the same identity, name and friends", async () => {
+  it("reloads its own savedata with the same identity, name and friends", async ({ onTestFinished }) => {
+    const { peer } = bind(scoped(onTestFinished));
     const a = await peer({ name: "saver" });
     const friendPk = (await peer()).publicKey;
     a.friendAddNoRequest(friendPk);
@@ -60,7 +94,10 @@ describe("c-toxcore harness", () => {
     expect(b.getSavedata()).toHaveLength(saved.length);
   });
 
-  it("reports failed calls as CToxError and captures c-toxcore's warnings when asked", async () => {
+  it("reports failed calls as CToxError and captures c-toxcore's warnings when asked", async ({
+    onTestFinished,
+  }) => {
+    const { peer } = bind(scoped(onTestFinished));
     const a = await peer({ startPort: 34030, endPort: 34039 });
     expect(() => a.sendMessage(7, "nobody")).toThrow(/tox_friend_send_message failed with error code 2/);
     expect(a.friendByPublicKey(new Uint8Array(32).fill(1))).toBeUndefined();
@@ -73,7 +110,11 @@ describe("c-toxcore harness", () => {
     expect((logged as Error).message).toMatch(/failed to bind socket/);
   });
 
-  it("two UDP peers bootstrap via tox-bootstrapd, befriend by Tox ID, chat with read receipts, see name/status/typing, share a conference", async () => {
+  // The network tests wait ~10 s each for c-toxcore's timers: run them side by side.
+  it.concurrent("two UDP peers bootstrap via tox-bootstrapd, befriend by Tox ID, chat with read receipts, see name/status/typing, share a conference", async ({
+    onTestFinished,
+  }) => {
+    const { peer, daemon } = bind(scoped(onTestFinished));
     const d = await daemon(34100);
     const alice = await peer({ name: "Alice", statusMessage: "around" });
     const bob = await peer({ name: "Bob" });
@@ -89,7 +130,7 @@ describe("c-toxcore harness", () => {
     let bobsAlice = -1;
     bob.on("friendRequest", (pk, msg) => {
       requests.push([pk, msg]);
-      bobsAlice = bob.friendAddNoRequest(pk);
+      bobsAlice = bob.friendByPublicKey(pk) ?? bob.friendAddNoRequest(pk);
     });
     const bobNames: string[] = [];
     bob.on("friendName", (_f, n) => bobNames.push(n));
@@ -102,7 +143,7 @@ describe("c-toxcore harness", () => {
         bobsAlice >= 0 &&
         alice.friendConnectionStatus(alicesBob) === "udp" &&
         bob.friendConnectionStatus(bobsAlice) === "udp",
-      30_000,
+      45_000,
       "friend request, accept and UDP connection",
     );
     expect(errors.map(String)).toEqual(["Error: listener blew up"]);
@@ -116,11 +157,11 @@ describe("c-toxcore harness", () => {
     alice.on("friendReadReceipt", (f, id) => f === alicesBob && receipts.push(id));
     const id1 = alice.sendMessage(alicesBob, "hello Bob 👋");
     const id2 = alice.sendMessage(alicesBob, "waves", "action");
-    await waitUntil(() => receipts.length >= 2 && bobGot.length >= 2, 5000, "messages and receipts");
+    await waitUntil(() => receipts.length >= 2 && bobGot.length >= 2, 15_000, "messages and receipts");
     expect(bobGot).toEqual([`${bobsAlice}/normal/hello Bob 👋`, `${bobsAlice}/action/waves`]);
     expect(receipts).toEqual([id1, id2]);
 
-    await waitUntil(() => bobNames.includes("Alice") && bobStatusMessages.includes("around"), 5000, "name");
+    await waitUntil(() => bobNames.includes("Alice") && bobStatusMessages.includes("around"), 15_000, "name");
     expect(bob.friendName(bobsAlice)).toBe("Alice");
     expect(alice.friendName(alicesBob)).toBe("Bob");
 
@@ -135,7 +176,7 @@ describe("c-toxcore harness", () => {
     alice.on("friendName", (_f, n) => aliceNames.push(n));
     await waitUntil(
       () => statuses.includes("away") && typing.includes(true) && aliceNames.includes("Robert"),
-      5000,
+      15_000,
       "status, typing and rename",
     );
 
@@ -143,7 +184,7 @@ describe("c-toxcore harness", () => {
     const custom: Uint8Array[] = [];
     bob.on("friendLosslessPacket", (_f, data) => custom.push(data));
     alice.sendLosslessPacket(alicesBob, Uint8Array.of(170, 1, 2, 3));
-    await waitUntil(() => custom.length > 0, 5000, "custom lossless packet");
+    await waitUntil(() => custom.length > 0, 15_000, "custom lossless packet");
     expect([...custom[0]!]).toEqual([170, 1, 2, 3]);
 
     // Conference: Alice creates and invites, Bob joins with the cookie, both exchange a message.
@@ -158,18 +199,48 @@ describe("c-toxcore harness", () => {
     alice.conferenceInvite(alicesBob, conf);
     await waitUntil(
       () => bobConf >= 0 && alice.conferencePeerCount(conf) === 2 && bob.conferencePeerCount(bobConf) === 2,
-      10_000,
+      20_000,
       "conference join",
     );
     expect(bytesEqual(alice.conferenceId(conf), bob.conferenceId(bobConf))).toBe(true);
     alice.conferenceSendMessage(conf, "hello room");
-    await waitUntil(() => bobConfMessages.includes("hello room"), 5000, "conference message");
-  }, 60_000);
+    await waitUntil(() => bobConfMessages.includes("hello room"), 15_000, "conference message");
+  }, 120_000);
 
-  it("a TCP-only peer reaches its friend through the bootstrapd TCP relay", async () => {
+  it.concurrent("routes callbacks of many concurrent peers to the right instance", async ({
+    onTestFinished,
+  }) => {
+    const { peer } = bind(scoped(onTestFinished));
+    const pairs = await Promise.all(
+      [0, 1, 2].map(async (i) => {
+        const a = await peer({ label: `a${i}` });
+        const b = await peer({ label: `b${i}` });
+        a.bootstrapToPeer(b);
+        b.bootstrapToPeer(a);
+        return { a, b, i };
+      }),
+    );
+    const inbox = new Map<string, string[]>();
+    for (const { b } of pairs) {
+      inbox.set(b.label, []);
+      b.on("friendMessage", (_f, _t, m) => inbox.get(b.label)!.push(m));
+    }
+    await Promise.all(
+      pairs.map(async ({ a, b, i }) => {
+        const { aFriend } = await befriend(a, b, { timeoutMs: 45_000 });
+        a.sendMessage(aFriend, `to b${i} from a${i}`);
+      }),
+    );
+    await waitUntil(() => [...inbox.values()].every((m) => m.length > 0), 15_000, "one message per pair");
+    for (const { i } of pairs) expect(inbox.get(`b${i}`)).toEqual([`to b${i} from a${i}`]);
+  }, 90_000);
+
+  it.concurrent("a TCP-only peer reaches its friend through the bootstrapd TCP relay", async ({
+    onTestFinished,
+  }) => {
+    const { peer, network } = bind(scoped(onTestFinished));
     // TCP-only clients build onion paths from bootstrap nodes: they need at least three of them.
-    const nodes = await startBootstrapNetwork(3, 34110);
-    cleanup.push(() => Promise.all(nodes.map((n) => n.stop())));
+    const nodes = await network(3, 34110);
     const udpPeer = await peer({ name: "on UDP" });
     const tcpPeer = await peer({ udp: false, name: "TCP only" });
     expect(tcpPeer.udpPort).toBe(0);
@@ -181,7 +252,7 @@ describe("c-toxcore harness", () => {
 
     let udpSideFriend = -1;
     udpPeer.on("friendRequest", (pk) => {
-      udpSideFriend = udpPeer.friendAddNoRequest(pk);
+      udpSideFriend = udpPeer.friendByPublicKey(pk) ?? udpPeer.friendAddNoRequest(pk);
     });
     const tcpSideFriend = tcpPeer.friendAdd(udpPeer.address, "over TCP");
     await waitUntil(
@@ -200,7 +271,7 @@ describe("c-toxcore harness", () => {
     const receipts: number[] = [];
     tcpPeer.on("friendReadReceipt", (_f, id) => receipts.push(id));
     const id = tcpPeer.sendMessage(tcpSideFriend, "through the relay");
-    await waitUntil(() => receipts.includes(id), 10_000, "relayed message read receipt");
+    await waitUntil(() => receipts.includes(id), 15_000, "relayed message read receipt");
     expect(got).toEqual(["through the relay"]);
-  }, 90_000);
+  }, 120_000);
 });

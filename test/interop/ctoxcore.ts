@@ -650,7 +650,7 @@ export async function befriend(
 ): Promise<{ aFriend: number; bFriend: number }> {
   let bFriend: number | undefined;
   const onRequest = (pk: Uint8Array) => {
-    if (bytesEqual(pk, a.publicKey)) bFriend = b.friendAddNoRequest(pk);
+    if (bytesEqual(pk, a.publicKey)) bFriend = b.friendByPublicKey(pk) ?? b.friendAddNoRequest(pk);
   };
   b.on("friendRequest", onRequest);
   try {
