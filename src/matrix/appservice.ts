@@ -7,8 +7,17 @@
  * works with old and new homeservers alike:
  * - it only reads EDUs from the unstable `de.sorunome.msc2409.ephemeral` key; homeservers that
  *   implement spec v1.13 send the stable `ephemeral` key, which we copy across;
- * - a body that is not JSON got express's HTML error page; it gets a Matrix error now.
+ * - a body that is not JSON got express's HTML error page; it gets a Matrix error now;
+ * - the legacy paths (`/transactions/{txnId}` etc., still used by old homeservers) got a 308
+ *   redirect that homeservers do not follow; we serve them as their `/_matrix/app/v1/` twins;
+ * - `/_matrix/app/v1/ping` (spec v1.7) was missing; we answer it;
+ * - a missing hs_token got 403; the spec says 401, and 403 only for a wrong one (also when the
+ *   header and the legacy query parameter disagree).
+ * It also offers `onTransaction`, run before a transaction is acknowledged: the place to persist
+ * events so that an acknowledged event is never lost (the library acknowledges as soon as it has
+ * handed the events to `onEvent`, without waiting for it).
  */
+import { timingSafeEqual } from "node:crypto";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import express, { type NextFunction, type Request, type Response } from "express";
@@ -33,6 +42,19 @@ export interface MatrixAppserviceOptions {
   listen: { port: number; host?: string } | { external: true };
   /** Largest transaction body accepted; Synapse batches up to 100 events plus EDUs. */
   maxBodyBytes?: number;
+  /**
+   * Runs for each authenticated, well-formed transaction before it is acknowledged and before
+   * `controller.onEvent` sees its events. Throwing answers 500, so the homeserver retries the same
+   * transaction later; the library then still sees the events only once.
+   */
+  onTransaction?: (txn: AppserviceTransaction) => Promise<void>;
+}
+
+export interface AppserviceTransaction {
+  txnId: string;
+  events: Array<Record<string, unknown>>;
+  /** EDUs from whichever key the homeserver used. */
+  ephemeral: Array<Record<string, unknown>>;
 }
 
 export interface RunningMatrixAppservice {
@@ -56,12 +78,80 @@ export function normaliseEphemeralKeys(body: unknown): void {
   }
 }
 
-function appserviceRouter(inner: express.RequestHandler, maxBodyBytes: number): express.Router {
+function sameToken(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+/** The homeserver's token from `Authorization: Bearer` and/or the legacy `access_token` query. */
+export function checkHomeserverToken(
+  hsToken: string,
+  header: string | undefined,
+  query: unknown,
+): { ok: true } | { ok: false; status: 401 | 403; errcode: string; error: string } {
+  const fromHeader = header === undefined ? undefined : /^Bearer\s+(.+)$/i.exec(header)?.[1];
+  const fromQuery = typeof query === "string" ? query : undefined;
+  if (fromHeader === undefined && fromQuery === undefined) {
+    return { ok: false, status: 401, errcode: "M_UNAUTHORIZED", error: "Missing hs_token" };
+  }
+  for (const t of [fromHeader, fromQuery]) {
+    if (t !== undefined && !sameToken(t, hsToken)) {
+      return { ok: false, status: 403, errcode: "M_FORBIDDEN", error: "Bad hs_token supplied" };
+    }
+  }
+  return { ok: true };
+}
+
+/** Paths of the AS API (current and legacy) that the homeserver calls with its token. */
+const HOMESERVER_PATHS = /^\/(_matrix\/app\/|transactions\/|users\/|rooms\/)/;
+const TRANSACTION_PATH = /^\/_matrix\/app\/v1\/transactions\/([^/]+)$/;
+
+function appserviceRouter(
+  inner: express.RequestHandler,
+  hsToken: string,
+  maxBodyBytes: number,
+  onTransaction: MatrixAppserviceOptions["onTransaction"],
+): express.Router {
   const router = express.Router();
-  router.use(express.json({ limit: maxBodyBytes }));
+  // Authenticate before reading a body: unauthenticated callers get no parsing work out of us.
+  router.use((req: Request, res: Response, next: NextFunction) => {
+    if (!HOMESERVER_PATHS.test(req.path)) return next();
+    const check = checkHomeserverToken(hsToken, req.headers.authorization, req.query.access_token);
+    if (check.ok) return next();
+    res.status(check.status).json({ errcode: check.errcode, error: check.error });
+  });
   router.use((req: Request, _res: Response, next: NextFunction) => {
-    if (req.method === "PUT" && /\/transactions\/[^/]+$/.test(req.path)) normaliseEphemeralKeys(req.body);
+    if (/^\/(transactions|users|rooms)\//.test(req.path)) req.url = `/_matrix/app/v1${req.url}`;
     next();
+  });
+  router.use(express.json({ limit: maxBodyBytes }));
+  router.post("/_matrix/app/v1/ping", (_req: Request, res: Response) => {
+    res.json({});
+  });
+  router.use((req: Request, res: Response, next: NextFunction) => {
+    const m = req.method === "PUT" ? TRANSACTION_PATH.exec(req.path) : null;
+    if (!m) return next();
+    const body = req.body as Record<string, unknown> | undefined;
+    if (typeof body !== "object" || body === null || !Array.isArray(body.events)) {
+      res.status(400).json({ errcode: "M_BAD_JSON", error: "A transaction needs an events list" });
+      return;
+    }
+    normaliseEphemeralKeys(body);
+    if (!onTransaction) return next();
+    const ephemeral = body["de.sorunome.msc2409.ephemeral"];
+    onTransaction({
+      txnId: decodeURIComponent(m[1] ?? ""),
+      events: body.events as AppserviceTransaction["events"],
+      ephemeral: Array.isArray(ephemeral) ? (ephemeral as AppserviceTransaction["ephemeral"]) : [],
+    }).then(
+      () => next(),
+      (err: unknown) => {
+        res
+          .status(500)
+          .json({ errcode: "M_UNKNOWN", error: `Transaction not stored: ${(err as Error).message}` });
+      },
+    );
   });
   router.use(inner);
   router.use((err: unknown, _req: Request, res: Response, next: NextFunction) => {
@@ -90,7 +180,12 @@ export async function startMatrixAppservice(opts: MatrixAppserviceOptions): Prom
   const maxBodyBytes = opts.maxBodyBytes ?? 10 * 1024 * 1024;
   const appService = new lib.AppService({ homeserverToken: opts.registration.hs_token });
   // matrix-appservice is typed against its own copy of @types/express; an Application is a handler.
-  const router = appserviceRouter(appService.expressApp as unknown as express.RequestHandler, maxBodyBytes);
+  const router = appserviceRouter(
+    appService.expressApp as unknown as express.RequestHandler,
+    opts.registration.hs_token,
+    maxBodyBytes,
+    opts.onTransaction,
+  );
   let server: Server | undefined;
 
   // The bridge calls appService.listen(); serve our router (not the bare inner app) instead.

@@ -69,6 +69,10 @@ export class AppservicePusher {
     this.kick();
   }
 
+  get url(): string {
+    return this.opts.url;
+  }
+
   /** Later attempts (including the retry of the transaction in flight) go to this URL. */
   setUrl(url: string): void {
     this.opts.url = url;

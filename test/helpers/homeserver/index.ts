@@ -118,6 +118,7 @@ export class HomeserverDouble {
         log: this.requests,
         uploadLimit: this.opts.uploadLimit ?? 10 * 1024 * 1024,
         onUnrecognized: (method, path) => this.unrecognized.push(`${method} ${path}`),
+        pingAppservice: (txn) => this.pingAppservice(txn),
       }),
     );
     const server = app.listen(0, "127.0.0.1");
@@ -138,6 +139,24 @@ export class HomeserverDouble {
   setAppserviceUrl(url: string): void {
     this.pusher.setUrl(url);
     this.pusher.resume();
+  }
+
+  private async pingAppservice(transactionId: string | undefined) {
+    const started = Date.now();
+    try {
+      const res = await fetch(`${this.pusher.url.replace(/\/+$/, "")}/_matrix/app/v1/ping`, {
+        method: "POST",
+        headers: {
+          Authorization: `Bearer ${this.opts.registration.hs_token}`,
+          "Content-Type": "application/json",
+        },
+        body: JSON.stringify(transactionId === undefined ? {} : { transaction_id: transactionId }),
+        signal: AbortSignal.timeout(5000),
+      });
+      return { status: res.status, body: await res.text(), ms: Date.now() - started };
+    } catch {
+      return { ms: Date.now() - started };
+    }
   }
 
   /** Holds appservice transactions back (they queue) until resumePush(). */

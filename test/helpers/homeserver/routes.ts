@@ -37,6 +37,10 @@ export interface RouteContext {
   faults: Fault[];
   log: RequestLogEntry[];
   uploadLimit: number;
+  /** Calls the appservice's `/_matrix/app/v1/ping`; undefined status = no connection. */
+  pingAppservice: (
+    transactionId: string | undefined,
+  ) => Promise<{ status?: number; body?: string; ms: number }>;
   /** Called with endpoints the double does not implement, so gaps show up in test output. */
   onUnrecognized?: (method: string, path: string) => void;
 }
@@ -121,7 +125,11 @@ export function createRoutes(ctx: RouteContext): express.Router {
       try {
         const who = needsAuth ? auth(req, res) : undefined;
         const out = h(req, res, who);
-        if (!res.headersSent && out !== undefined) res.json(out);
+        if (out instanceof Promise) {
+          out.then((v) => {
+            if (!res.headersSent && v !== undefined) res.json(v);
+          }, next);
+        } else if (!res.headersSent && out !== undefined) res.json(out);
       } catch (err) {
         next(err);
       }
@@ -161,6 +169,26 @@ export function createRoutes(ctx: RouteContext): express.Router {
   route("post", `${C}/register`, false, (req) => {
     if (queryString(req, "kind") === "guest") throw MatrixErrors.forbidden("Guest access is disabled");
     return state.register(jsonBody(req), tokenOf(req));
+  });
+
+  // The AS API ping (spec v1.7): the homeserver calls the appservice and reports what happened.
+  route("post", "/_matrix/client/v1/appservice/:appserviceId/ping", true, async (req, _res, who) => {
+    if (!who!.appservice) throw MatrixErrors.forbidden("Only the appservice can ping itself");
+    if (param(req, "appserviceId") !== state.registration.id) {
+      throw MatrixErrors.forbidden("Provided access token is not for the requested appservice");
+    }
+    const body = jsonBody(req);
+    const txn = typeof body.transaction_id === "string" ? body.transaction_id : undefined;
+    const result = await ctx.pingAppservice(txn);
+    if (result.status === undefined)
+      throw new MatrixApiError(502, "M_CONNECTION_FAILED", "Cannot reach the appservice");
+    if (result.status < 200 || result.status >= 300) {
+      throw new MatrixApiError(502, "M_BAD_STATUS", "The appservice answered with an error", {
+        status: result.status,
+        body: result.body ?? "",
+      });
+    }
+    return { duration_ms: result.ms };
   });
 
   // ---- profile --------------------------------------------------------------------------------
