@@ -1,0 +1,1030 @@
+/**
+ * The DHT node (c-toxcore 0.2.18 DHT.c + ping.c) as a state machine: packets in through
+ * `handlePacket(from, data)`, packets out through a PacketSink, time from an injected Clock,
+ * periodic work in `tick()`. No sockets, no timers.
+ *
+ * What keeps c-toxcore nodes happy with us (protocol map §3, trap 5): we answer pings and nodes
+ * requests with length-exact packets, we ping back nodes that contact us (so they enter our
+ * lists), we forward 0x20 packets addressed to nodes in our close list, and we only return good
+ * nodes, never LAN addresses to non-LAN requesters.
+ *
+ * Lists: the close list (128 buckets × 8 by common prefix with our key), and per searched key
+ * ("friend": a peer's DHT key we want to reach, or one of two random keys used to find nodes all
+ * over the key space for onion paths) the 8 closest nodes. Every listed node gets a nodes request
+ * every 60 s (that is the liveness check); it is bad after 122 s of silence and no longer pinged
+ * after 182 s.
+ */
+import { toHex } from "../bytes.js";
+import type { Clock } from "../clock.js";
+import { type KeyPair, newKeyPair, PUBLIC_KEY_SIZE, randomU32 } from "../crypto.js";
+import type { PacketSink } from "../transport/types.js";
+import {
+  CRYPTO_PACKET_NAT_PING,
+  encodeNatPing,
+  isBootstrapInfoRequest,
+  MAX_SENT_NODES,
+  NAT_PING_REQUEST,
+  NAT_PING_RESPONSE,
+  NET_PACKET_BOOTSTRAP_INFO,
+  NET_PACKET_CRYPTO,
+  NET_PACKET_LAN_DISCOVERY,
+  NET_PACKET_NODES_REQUEST,
+  NET_PACKET_NODES_RESPONSE,
+  NET_PACKET_PING_REQUEST,
+  NET_PACKET_PING_RESPONSE,
+  openCryptoRequest,
+  PING_ID_SIZE,
+  parseLanDiscovery,
+  parseNatPing,
+  parseNodesRequest,
+  parseNodesResponse,
+  parsePing,
+  serializeBootstrapInfo,
+  serializeCryptoRequest,
+  serializeLanDiscovery,
+  serializeNodesRequest,
+  serializeNodesResponse,
+  serializePing,
+  splitCryptoRequest,
+} from "../wire/dht.js";
+import { type IpPort, ipPortEqual, ipPortKey, isLanAddress, type NodeInfo } from "../wire/ipport.js";
+import {
+  type Assoc,
+  addClosest,
+  assocGood,
+  bestAssoc,
+  type Candidate,
+  type ClientEntry,
+  entryGood,
+  freshEntry,
+  friendListWouldStore,
+  indexOfKey,
+  refreshInList,
+  type Slot,
+  storeInFriendList,
+} from "./client-list.js";
+import {
+  BAD_NODE_TIMEOUT_MS,
+  BOOTSTRAP_PER_TICK,
+  DHT_FAKE_FRIEND_NUMBER,
+  DHT_FRIEND_MAX_LOCKS,
+  DHT_TICK_MS,
+  GET_NODE_INTERVAL_MS,
+  KILL_NODE_TIMEOUT_MS,
+  LCLIENT_LENGTH,
+  LCLIENT_LIST,
+  LCLIENT_NODES,
+  MAX_BOOTSTRAP_TIMES,
+  MAX_CLOSE_TO_BOOTSTRAP_NODES,
+  MAX_FRIEND_CLIENTS,
+  MAX_TO_PING,
+  PING_ARRAY_SIZE,
+  PING_INTERVAL_MS,
+  PING_TIMEOUT_MS,
+  PUNCH_INTERVAL_MS,
+  PUNCH_RESET_TIME_MS,
+  TIME_TO_PING_MS,
+} from "./constants.js";
+import { commonPrefixBits, compareDistance, keysEqual } from "./distance.js";
+import { commonIp, type PunchState, portsOf, punchPorts } from "./nat.js";
+import { PingArray } from "./ping-array.js";
+import { SharedKeyCache } from "./shared-keys.js";
+
+export interface DhtLogger {
+  debug(obj: Record<string, unknown>, msg: string): void;
+}
+
+export interface DhtOptions {
+  clock: Clock;
+  sink: PacketSink;
+  /** DHT key pair; c-toxcore makes a fresh one per start (never saved). Default: new. */
+  keyPair?: KeyPair;
+  log?: DhtLogger;
+  /** When set, answer 0xF0 bootstrap-info requests (tox-bootstrapd behaviour). */
+  bootstrapInfo?: { version: number; motd: string };
+  /** NAT hole punching (c-toxcore `hole_punching_enabled`); default true. */
+  holePunching?: boolean;
+  /** Accept LAN discovery 0x21 packets from LAN sources; default true. */
+  lanDiscovery?: boolean;
+  /** Uniform [0, 1) source for random choices; injectable for deterministic tests. */
+  random?: () => number;
+}
+
+/** Handler of an inner packet of a 0x20 crypto request addressed to us. */
+export type CryptoPacketHandler = (from: IpPort, senderDhtPk: Uint8Array, data: Uint8Array) => void;
+
+export interface DhtStats {
+  packetsHandled: number;
+  malformed: number;
+  routed: number;
+  pingsAnswered: number;
+  nodesRequestsAnswered: number;
+  nodesResponsesAccepted: number;
+  responsesRejected: number;
+  bootstrapInfoAnswered: number;
+}
+
+interface PingTarget {
+  publicKey: Uint8Array;
+  ipPort: IpPort;
+}
+
+interface NatState extends PunchState {
+  pingId: Uint8Array;
+  pingSentAt: number;
+  /** Set when our NAT ping got its response: the friend is online, punch next round. */
+  readyToPunch: boolean;
+  recvPingAt: number;
+  punchedAt: number;
+}
+
+interface DhtFriend {
+  publicKey: Uint8Array;
+  clients: Slot[];
+  /** Lock id -> callback for "friend's address found". */
+  locks: Map<number, ((ipPort: IpPort) => void) | undefined>;
+  /** Close candidates learned from nodes responses, asked next tick. */
+  toBootstrap: Candidate[];
+  lastGetNodesAt: number;
+  bootstrapTimes: number;
+  nat: NatState;
+  fake: boolean;
+}
+
+export class Dht {
+  readonly keyPair: KeyPair;
+  readonly stats: DhtStats = {
+    packetsHandled: 0,
+    malformed: 0,
+    routed: 0,
+    pingsAnswered: 0,
+    nodesRequestsAnswered: 0,
+    nodesResponsesAccepted: 0,
+    responsesRejected: 0,
+    bootstrapInfoAnswered: 0,
+  };
+
+  private readonly clock: Clock;
+  private readonly sink: PacketSink;
+  private readonly log: DhtLogger | undefined;
+  private readonly random: () => number;
+  private readonly holePunching: boolean;
+  private readonly lanDiscovery: boolean;
+  private readonly bootstrapInfo: Uint8Array | undefined;
+  private readonly keys: SharedKeyCache;
+
+  private readonly close: Slot[] = new Array(LCLIENT_LIST);
+  private closeToBootstrap: Candidate[] = [];
+  private closeLastGetNodesAt = 0;
+  private closeBootstrapTimes = 0;
+  private readonly friends: DhtFriend[] = [];
+  private nextLockId = 1;
+
+  /** Nodes requests we sent: id -> the node asked. */
+  private readonly nodesRequests = new PingArray<PingTarget>(PING_ARRAY_SIZE, PING_TIMEOUT_MS);
+  /** Pings we sent: id -> the node pinged. */
+  private readonly pings = new PingArray<PingTarget>(PING_ARRAY_SIZE, PING_TIMEOUT_MS);
+  /** Newly heard-of nodes, pinged in batches every TIME_TO_PING (ping.c `to_ping`). */
+  private toPing: Candidate[] = [];
+  private lastToPingAt = 0;
+  /** Caller-requested bootstraps, paced by BOOTSTRAP_PER_TICK. */
+  private readonly bootstrapQueue: Candidate[] = [];
+  private bootstrapsThisTick = 0;
+
+  private readonly cryptoHandlers = new Map<number, CryptoPacketHandler>();
+  private readonly nodesResponseListeners = new Set<(node: NodeInfo, from: Uint8Array) => void>();
+  private lastTickAt = Number.NEGATIVE_INFINITY;
+
+  constructor(opts: DhtOptions) {
+    this.clock = opts.clock;
+    this.sink = opts.sink;
+    this.log = opts.log;
+    this.random = opts.random ?? Math.random;
+    this.holePunching = opts.holePunching ?? true;
+    this.lanDiscovery = opts.lanDiscovery ?? true;
+    this.keyPair = opts.keyPair ?? newKeyPair();
+    this.keys = new SharedKeyCache(this.keyPair.secretKey);
+    if (opts.bootstrapInfo) {
+      this.bootstrapInfo = serializeBootstrapInfo({
+        version: opts.bootstrapInfo.version,
+        motd: new TextEncoder().encode(`${opts.bootstrapInfo.motd}\0`),
+      });
+    }
+    this.cryptoHandlers.set(CRYPTO_PACKET_NAT_PING, (from, pk, data) => this.handleNatPing(from, pk, data));
+    for (let i = 0; i < DHT_FAKE_FRIEND_NUMBER; i++) {
+      const f = this.ensureFriend(newKeyPair().publicKey);
+      f.fake = true;
+      f.locks.set(this.nextLockId++, undefined);
+    }
+  }
+
+  get publicKey(): Uint8Array {
+    return this.keyPair.publicKey;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Public API
+
+  /**
+   * Asks `node` for nodes close to us. Calls are queued and sent at most BOOTSTRAP_PER_TICK per
+   * tick (the first batch immediately), so bootstrapping from a long list does not flood.
+   */
+  bootstrap(node: { ipPort: IpPort; publicKey: Uint8Array }): void {
+    if (node.publicKey.length !== PUBLIC_KEY_SIZE) throw new RangeError("bootstrap key must be 32 bytes");
+    if (keysEqual(node.publicKey, this.publicKey)) return;
+    if (this.bootstrapsThisTick < BOOTSTRAP_PER_TICK) {
+      this.bootstrapsThisTick++;
+      this.getNodes(node.ipPort, node.publicKey, this.publicKey);
+    } else {
+      this.bootstrapQueue.push({ publicKey: Uint8Array.from(node.publicKey), ipPort: node.ipPort });
+    }
+  }
+
+  /**
+   * Starts looking for the node with this DHT key (`dht_addfriend`). `onFound` is called with
+   * its address whenever we hear from it directly. Returns a lock id for `removeFriend`; the
+   * search stops when every lock is removed. At most 32 locks per key.
+   */
+  addFriend(dhtPk: Uint8Array, onFound?: (ipPort: IpPort) => void): number {
+    if (dhtPk.length !== PUBLIC_KEY_SIZE) throw new RangeError("friend DHT key must be 32 bytes");
+    const f = this.ensureFriend(dhtPk);
+    if (f.locks.size >= DHT_FRIEND_MAX_LOCKS) throw new RangeError(`more than ${DHT_FRIEND_MAX_LOCKS} locks`);
+    const lock = this.nextLockId++;
+    f.locks.set(lock, onFound);
+    return lock;
+  }
+
+  /** Removes one lock (or, without `lock`, every lock) on a searched key. Returns false if unknown. */
+  removeFriend(dhtPk: Uint8Array, lock?: number): boolean {
+    const i = this.friends.findIndex((f) => !f.fake && keysEqual(f.publicKey, dhtPk));
+    if (i < 0) return false;
+    const f = this.friends[i]!;
+    if (lock === undefined) f.locks.clear();
+    else if (!f.locks.delete(lock)) return false;
+    if (f.locks.size === 0) this.friends.splice(i, 1);
+    return true;
+  }
+
+  /** The friend's address if we heard from it directly within BAD_NODE_TIMEOUT (`dht_getfriendip`). */
+  getFriendAddress(dhtPk: Uint8Array): IpPort | undefined {
+    const f = this.findFriend(dhtPk);
+    if (!f) return undefined;
+    const i = indexOfKey(f.clients, dhtPk);
+    if (i < 0) return undefined;
+    return bestAssoc(f.clients[i]!, this.clock.now())?.ipPort;
+  }
+
+  /** Good nodes of the close list, closest to our key first. */
+  closeNodes(): NodeInfo[] {
+    const now = this.clock.now();
+    const out: NodeInfo[] = [];
+    for (const e of this.close) {
+      const a = e ? bestAssoc(e, now) : undefined;
+      if (e && a) out.push({ protocol: "udp", ipPort: a.ipPort, publicKey: e.publicKey });
+    }
+    return out.sort((x, y) => compareDistance(this.publicKey, x.publicKey, y.publicKey));
+  }
+
+  /** Good nodes of the list kept for a searched key, closest first (empty if not searched). */
+  friendNodes(dhtPk: Uint8Array): NodeInfo[] {
+    const f = this.findFriend(dhtPk);
+    if (!f) return [];
+    const now = this.clock.now();
+    const out: NodeInfo[] = [];
+    for (const e of f.clients) {
+      const a = e ? bestAssoc(e, now) : undefined;
+      if (e && a) out.push({ protocol: "udp", ipPort: a.ipPort, publicKey: e.publicKey });
+    }
+    return out.sort((x, y) => compareDistance(dhtPk, x.publicKey, y.publicKey));
+  }
+
+  /**
+   * Up to `n` distinct good nodes at random, for onion paths. Drawn from the lists of the two
+   * random search keys first (as c-toxcore's `randfriends_nodes`: they say nothing about our
+   * real friends), topped up from the close list.
+   */
+  randomGoodNodes(n: number): NodeInfo[] {
+    const now = this.clock.now();
+    const seen = new Set<string>();
+    const pool: NodeInfo[] = [];
+    const take = (list: readonly Slot[]) => {
+      for (const e of list) {
+        const a = e ? bestAssoc(e, now) : undefined;
+        if (!e || !a) continue;
+        const key = toHex(e.publicKey);
+        if (seen.has(key)) continue;
+        seen.add(key);
+        pool.push({ protocol: "udp", ipPort: a.ipPort, publicKey: e.publicKey });
+      }
+    };
+    for (const f of this.friends) if (f.fake) take(f.clients);
+    const fromFake = this.shuffle(pool).slice(0, n);
+    if (fromFake.length >= n) return fromFake;
+    const before = pool.length;
+    take(this.close);
+    return [...fromFake, ...this.shuffle(pool.slice(before)).slice(0, n - fromFake.length)];
+  }
+
+  /**
+   * `get_close_nodes`: up to 4 good nodes closest to `pk` from all our lists. LAN addresses only
+   * when `forLan` (the requester is on a LAN itself).
+   */
+  getCloseNodes(pk: Uint8Array, forLan: boolean, max = MAX_SENT_NODES): NodeInfo[] {
+    const now = this.clock.now();
+    const best: Candidate[] = [];
+    const consider = (e: Slot) => {
+      if (!e) return;
+      const a = bestAssoc(e, now);
+      if (!a) return;
+      if (isLanAddress(a.ipPort) && !forLan) return;
+      addClosest(best, max, { publicKey: e.publicKey, ipPort: a.ipPort }, pk);
+    };
+    for (const e of this.close) consider(e);
+    for (const f of this.friends) for (const e of f.clients) consider(e);
+    return best.map((c) => ({ protocol: "udp", ipPort: c.ipPort, publicKey: c.publicKey }));
+  }
+
+  /** Whether any close-list node is good (`dht_isconnected`). */
+  isConnected(): boolean {
+    const now = this.clock.now();
+    return this.close.some((e) => entryGood(e, now));
+  }
+
+  /** Whether a good close-list node has a non-LAN address (`dht_non_lan_connected`). */
+  isNonLanConnected(): boolean {
+    const now = this.clock.now();
+    return this.close.some((e) => {
+      if (!e) return false;
+      return (
+        (assocGood(e.assoc4, now) && !isLanAddress(e.assoc4.ipPort)) ||
+        (assocGood(e.assoc6, now) && !isLanAddress(e.assoc6.ipPort))
+      );
+    });
+  }
+
+  /**
+   * Registers the handler of one inner id of 0x20 crypto requests addressed to us (0x9C DHTPK
+   * for the onion layer, ...). 0xFE NAT ping is handled here. Returns an unregister function.
+   */
+  onCryptoPacket(id: number, handler: CryptoPacketHandler): () => void {
+    if (id === CRYPTO_PACKET_NAT_PING) throw new RangeError("NAT ping (0xFE) is handled by the DHT itself");
+    this.cryptoHandlers.set(id, handler);
+    return () => {
+      if (this.cryptoHandlers.get(id) === handler) this.cryptoHandlers.delete(id);
+    };
+  }
+
+  /**
+   * Every node learned from a nodes response (c-toxcore `get_nodes_response` callback: the onion
+   * layer collects path nodes from it). `from` is the responder's DHT key.
+   */
+  onNodesResponse(listener: (node: NodeInfo, from: Uint8Array) => void): () => void {
+    this.nodesResponseListeners.add(listener);
+    return () => this.nodesResponseListeners.delete(listener);
+  }
+
+  /**
+   * Sends a 0x20 crypto request to the node with DHT key `toDhtPk`: directly when we know its
+   * address, else through the nodes of its search list, which forward it because the target is
+   * in their close list. `oneRoute` picks one random relay instead of all (c-toxcore answers NAT
+   * pings that way). The key must be searched with `addFriend` to be routable. Returns the
+   * number of datagrams sent.
+   */
+  sendCryptoPacket(toDhtPk: Uint8Array, innerId: number, payload: Uint8Array, oneRoute = false): number {
+    const packet = serializeCryptoRequest(toDhtPk, this.publicKey, this.keys.get(toDhtPk), {
+      id: innerId,
+      data: payload,
+    });
+    const direct = this.getFriendAddress(toDhtPk);
+    if (direct) {
+      this.sink.send(direct, packet);
+      return 1;
+    }
+    return this.routeToFriend(toDhtPk, packet, oneRoute);
+  }
+
+  /** The 0x21 packet for the edge to broadcast (LAN discovery; it does not reach `lo`). */
+  lanDiscoveryPacket(): Uint8Array {
+    return serializeLanDiscovery(this.publicKey);
+  }
+
+  /** Hit/miss counters of the shared-key cache. */
+  sharedKeyStats(): { hits: number; misses: number } {
+    return { hits: this.keys.hits, misses: this.keys.misses };
+  }
+
+  /** The shared key with a DHT peer, cached (for layers boxing with the DHT key, e.g. cookies). */
+  sharedKey(peerDhtPk: Uint8Array): Uint8Array {
+    return this.keys.get(peerDhtPk);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Packets
+
+  /**
+   * Handles a datagram if its id is a DHT id (0x00, 0x01, 0x02, 0x04, 0x20, 0x21, 0xF0);
+   * returns false for other ids. Never throws: malformed input is counted and dropped.
+   */
+  handlePacket(from: IpPort, data: Uint8Array): boolean {
+    const id = data[0];
+    switch (id) {
+      case NET_PACKET_PING_REQUEST:
+      case NET_PACKET_PING_RESPONSE:
+      case NET_PACKET_NODES_REQUEST:
+      case NET_PACKET_NODES_RESPONSE:
+      case NET_PACKET_CRYPTO:
+      case NET_PACKET_LAN_DISCOVERY:
+      case NET_PACKET_BOOTSTRAP_INFO:
+        break;
+      default:
+        return false;
+    }
+    this.stats.packetsHandled++;
+    try {
+      this.dispatch(id, from, data);
+    } catch (err) {
+      this.stats.malformed++;
+      this.log?.debug({ from: ipPortKey(from), packetId: id, err: String(err) }, "DHT packet handler failed");
+    }
+    return true;
+  }
+
+  private dispatch(id: number, from: IpPort, data: Uint8Array): void {
+    switch (id) {
+      case NET_PACKET_PING_REQUEST:
+        this.handlePingRequest(from, data);
+        return;
+      case NET_PACKET_PING_RESPONSE:
+        this.handlePingResponse(from, data);
+        return;
+      case NET_PACKET_NODES_REQUEST:
+        this.handleNodesRequest(from, data);
+        return;
+      case NET_PACKET_NODES_RESPONSE:
+        this.handleNodesResponse(from, data);
+        return;
+      case NET_PACKET_CRYPTO:
+        this.handleCryptoRequest(from, data);
+        return;
+      case NET_PACKET_LAN_DISCOVERY:
+        this.handleLanDiscovery(from, data);
+        return;
+      case NET_PACKET_BOOTSTRAP_INFO:
+        if (this.bootstrapInfo && isBootstrapInfoRequest(data)) {
+          this.stats.bootstrapInfoAnswered++;
+          this.sink.send(from, this.bootstrapInfo);
+        }
+        return;
+    }
+  }
+
+  private senderKey(data: Uint8Array): { pk: Uint8Array; shared: Uint8Array } | undefined {
+    if (data.length < 1 + PUBLIC_KEY_SIZE) return undefined;
+    const pk = data.subarray(1, 1 + PUBLIC_KEY_SIZE);
+    if (keysEqual(pk, this.publicKey)) return undefined; // our own packet reflected back
+    return { pk, shared: this.keys.get(pk) };
+  }
+
+  private malformed(from: IpPort, what: string, reason: string): void {
+    this.stats.malformed++;
+    this.log?.debug({ from: ipPortKey(from), what, reason }, "dropped DHT packet");
+  }
+
+  private handlePingRequest(from: IpPort, data: Uint8Array): void {
+    const k = this.senderKey(data);
+    if (!k) {
+      this.malformed(from, "ping request", "no/own sender key");
+      return;
+    }
+    const r = parsePing(data, k.shared);
+    if (!r.ok || r.value.type !== NET_PACKET_PING_REQUEST) {
+      this.malformed(from, "ping request", r.ok ? "inner type" : r.error.message);
+      return;
+    }
+    this.stats.pingsAnswered++;
+    this.sink.send(
+      from,
+      serializePing({ type: NET_PACKET_PING_RESPONSE, pingId: r.value.pingId }, this.publicKey, k.shared),
+    );
+    this.pingAdd(r.value.senderPk, from);
+  }
+
+  private handlePingResponse(from: IpPort, data: Uint8Array): void {
+    const k = this.senderKey(data);
+    if (!k) {
+      this.malformed(from, "ping response", "no/own sender key");
+      return;
+    }
+    const r = parsePing(data, k.shared);
+    if (!r.ok || r.value.type !== NET_PACKET_PING_RESPONSE) {
+      this.malformed(from, "ping response", r.ok ? "inner type" : r.error.message);
+      return;
+    }
+    const asked = this.pings.take(this.clock.now(), r.value.pingId);
+    if (!asked || !keysEqual(asked.publicKey, r.value.senderPk) || !ipPortEqual(asked.ipPort, from)) {
+      this.stats.responsesRejected++;
+      return;
+    }
+    this.addToLists(from, r.value.senderPk);
+  }
+
+  private handleNodesRequest(from: IpPort, data: Uint8Array): void {
+    const k = this.senderKey(data);
+    if (!k) {
+      this.malformed(from, "nodes request", "no/own sender key");
+      return;
+    }
+    const r = parseNodesRequest(data, k.shared);
+    if (!r.ok) {
+      this.malformed(from, "nodes request", r.error.message);
+      return;
+    }
+    const nodes = this.getCloseNodes(r.value.searchedPk, isLanAddress(from));
+    this.stats.nodesRequestsAnswered++;
+    this.sink.send(from, serializeNodesResponse({ nodes, pingId: r.value.pingId }, this.publicKey, k.shared));
+    this.pingAdd(r.value.senderPk, from);
+  }
+
+  private handleNodesResponse(from: IpPort, data: Uint8Array): void {
+    const k = this.senderKey(data);
+    if (!k) {
+      this.malformed(from, "nodes response", "no/own sender key");
+      return;
+    }
+    const r = parseNodesResponse(data, k.shared);
+    if (!r.ok) {
+      this.malformed(from, "nodes response", r.error.message);
+      return;
+    }
+    // c-toxcore unpacks with TCP families disallowed: such a response is invalid as a whole.
+    if (r.value.nodes.some((n) => n.protocol !== "udp")) {
+      this.malformed(from, "nodes response", "TCP node in a UDP nodes response");
+      return;
+    }
+    const asked = this.nodesRequests.take(this.clock.now(), r.value.pingId);
+    if (!asked || !keysEqual(asked.publicKey, r.value.senderPk) || !ipPortEqual(asked.ipPort, from)) {
+      this.stats.responsesRejected++;
+      return;
+    }
+    this.stats.nodesResponsesAccepted++;
+    this.addToLists(from, r.value.senderPk);
+    for (const node of r.value.nodes) {
+      if (node.ipPort.port === 0) continue;
+      this.considerReturnedNode(node.publicKey, node.ipPort);
+      this.noteReturnedAddress(node.ipPort, node.publicKey, r.value.senderPk);
+      for (const l of this.nodesResponseListeners) l(node, r.value.senderPk);
+    }
+  }
+
+  private handleCryptoRequest(from: IpPort, data: Uint8Array): void {
+    const h = splitCryptoRequest(data);
+    if (!h.ok) {
+      this.malformed(from, "crypto request", h.error.message);
+      return;
+    }
+    if (keysEqual(h.value.receiverPk, this.publicKey)) {
+      if (keysEqual(h.value.senderPk, this.publicKey)) return;
+      const inner = openCryptoRequest(h.value, this.keys.get(h.value.senderPk));
+      if (!inner.ok) {
+        this.malformed(from, "crypto request", inner.error.message);
+        return;
+      }
+      const handler = this.cryptoHandlers.get(inner.value.id);
+      if (!handler) {
+        this.malformed(from, "crypto request", `no handler for inner id ${inner.value.id}`);
+        return;
+      }
+      handler(from, h.value.senderPk, inner.value.data);
+      return;
+    }
+    // Not for us: forward unchanged if the receiver is in our close list (`route_packet`).
+    const e = this.closeEntry(h.value.receiverPk);
+    if (!e) return;
+    // c-toxcore forwards to any known address, good or not: the target may just be quiet.
+    const a =
+      e.assoc4 && e.assoc6
+        ? e.assoc4.heardAt >= e.assoc6.heardAt
+          ? e.assoc4
+          : e.assoc6
+        : (e.assoc4 ?? e.assoc6);
+    if (!a) return;
+    this.stats.routed++;
+    this.sink.send(a.ipPort, data);
+  }
+
+  private handleLanDiscovery(from: IpPort, data: Uint8Array): void {
+    if (!this.lanDiscovery || !isLanAddress(from)) return;
+    const r = parseLanDiscovery(data);
+    if (!r.ok) {
+      this.malformed(from, "LAN discovery", r.error.message);
+      return;
+    }
+    if (keysEqual(r.value.dhtPk, this.publicKey)) return;
+    this.getNodes(from, r.value.dhtPk, this.publicKey);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // NAT ping / hole punching
+
+  private handleNatPing(_from: IpPort, senderPk: Uint8Array, data: Uint8Array): void {
+    const r = parseNatPing(data);
+    if (!r.ok) {
+      this.malformed(_from, "NAT ping", r.error.message);
+      return;
+    }
+    const f = this.findFriend(senderPk);
+    if (!f) return;
+    const now = this.clock.now();
+    if (r.value.kind === NAT_PING_REQUEST) {
+      this.sendCryptoPacket(
+        senderPk,
+        CRYPTO_PACKET_NAT_PING,
+        encodeNatPing({ kind: NAT_PING_RESPONSE, pingId: r.value.pingId }),
+        true,
+      );
+      f.nat.recvPingAt = now;
+    } else if (keysEqual(r.value.pingId, f.nat.pingId)) {
+      f.nat.pingId = this.randomPingId();
+      f.nat.readyToPunch = true;
+    }
+  }
+
+  /**
+   * Addresses that the nodes of a friend's list report for the friend (`friend_iplist`); empty
+   * when we hear from the friend directly (no punching needed).
+   */
+  friendReportedAddresses(dhtPk: Uint8Array): IpPort[] {
+    const f = this.findFriend(dhtPk);
+    return f ? this.reportedAddresses(f) : [];
+  }
+
+  private reportedAddresses(f: DhtFriend): IpPort[] {
+    const now = this.clock.now();
+    const v4: IpPort[] = [];
+    const v6: IpPort[] = [];
+    for (const e of f.clients) {
+      if (!e) continue;
+      if (keysEqual(e.publicKey, f.publicKey) && entryGood(e, now)) return [];
+      for (const a of [e.assoc4, e.assoc6]) {
+        if (a?.returnedIpPort && a.returnedAt + BAD_NODE_TIMEOUT_MS > now) {
+          (a.returnedIpPort.family === 4 ? v4 : v6).push(a.returnedIpPort);
+        }
+      }
+    }
+    return v6.length >= v4.length ? v6 : v4;
+  }
+
+  private doNat(now: number): void {
+    for (const f of this.friends) {
+      if (f.fake) continue;
+      const reported = this.reportedAddresses(f);
+      if (reported.length < MAX_FRIEND_CLIENTS / 2) continue;
+      if (f.nat.pingSentAt + PUNCH_INTERVAL_MS < now) {
+        this.routeToFriend(
+          f.publicKey,
+          serializeCryptoRequest(f.publicKey, this.publicKey, this.keys.get(f.publicKey), {
+            id: CRYPTO_PACKET_NAT_PING,
+            data: encodeNatPing({ kind: NAT_PING_REQUEST, pingId: f.nat.pingId }),
+          }),
+          false,
+        );
+        f.nat.pingSentAt = now;
+      }
+      if (
+        this.holePunching &&
+        f.nat.readyToPunch &&
+        f.nat.punchedAt + PUNCH_INTERVAL_MS < now &&
+        f.nat.recvPingAt + 2 * PUNCH_INTERVAL_MS >= now
+      ) {
+        const ip = commonIp(reported, MAX_FRIEND_CLIENTS / 2);
+        if (ip === undefined) continue;
+        if (f.nat.punchedAt + PUNCH_RESET_TIME_MS < now) {
+          f.nat.tries = 0;
+          f.nat.index = 0;
+          f.nat.index2 = 0;
+        }
+        const family = reported.find((x) => x.ip === ip)!.family;
+        for (const port of punchPorts(portsOf(reported, ip), f.nat)) {
+          this.sendPing({ family, ip, port }, f.publicKey);
+        }
+        f.nat.punchedAt = now;
+        f.nat.readyToPunch = false;
+      }
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Periodic work
+
+  /** Runs due periodic work (at most once per DHT_TICK_MS, like c-toxcore's 1 s DHT clock). */
+  tick(): void {
+    const now = this.clock.now();
+    if (now - this.lastTickAt < DHT_TICK_MS) return;
+    this.lastTickAt = now;
+    this.nodesRequests.expire(now);
+    this.pings.expire(now);
+    this.flushBootstrapQueue();
+    this.doClose(now);
+    this.doFriends(now);
+    this.doNat(now);
+    this.pingIterate(now);
+  }
+
+  /** Milliseconds until `tick()` has work. */
+  nextTickIn(): number {
+    return Math.max(0, this.lastTickAt + DHT_TICK_MS - this.clock.now());
+  }
+
+  private flushBootstrapQueue(): void {
+    const batch = this.bootstrapQueue.splice(0, BOOTSTRAP_PER_TICK);
+    this.bootstrapsThisTick = batch.length;
+    for (const n of batch) this.getNodes(n.ipPort, n.publicKey, this.publicKey);
+  }
+
+  private doClose(now: number): void {
+    for (const c of this.closeToBootstrap) this.getNodes(c.ipPort, c.publicKey, this.publicKey);
+    this.closeToBootstrap = [];
+    const st = { lastGetNodesAt: this.closeLastGetNodesAt, bootstrapTimes: this.closeBootstrapTimes };
+    const alive = this.pingList(this.close, this.publicKey, st, now);
+    this.closeLastGetNodesAt = st.lastGetNodesAt;
+    this.closeBootstrapTimes = st.bootstrapTimes;
+    if (alive > 0) return;
+    // Every node is past the kill timeout: we are probably the one who was cut off. Mark them
+    // bad-but-not-dead so we keep asking them instead of going silent forever.
+    for (const e of this.close) {
+      if (!e) continue;
+      for (const a of [e.assoc4, e.assoc6]) if (a && a.heardAt !== 0) a.heardAt = now - BAD_NODE_TIMEOUT_MS;
+    }
+  }
+
+  private doFriends(now: number): void {
+    for (const f of this.friends) {
+      for (const c of f.toBootstrap) this.getNodes(c.ipPort, c.publicKey, f.publicKey);
+      f.toBootstrap = [];
+      this.pingList(f.clients, f.publicKey, f, now);
+    }
+  }
+
+  /**
+   * `do_ping_and_sendnode_requests`: a nodes request (for `target`) to every live node not asked
+   * for PING_INTERVAL, plus one to a random good node every GET_NODE_INTERVAL (every round for the
+   * first MAX_BOOTSTRAP_TIMES). Returns the number of addresses not past the kill timeout.
+   */
+  private pingList(
+    list: Slot[],
+    target: Uint8Array,
+    st: { lastGetNodesAt: number; bootstrapTimes: number },
+    now: number,
+  ): number {
+    let alive = 0;
+    const good: Array<[ClientEntry, Assoc]> = [];
+    for (const e of list) {
+      if (!e) continue;
+      for (const a of [e.assoc6, e.assoc4]) {
+        if (!a || a.heardAt + KILL_NODE_TIMEOUT_MS <= now) continue;
+        alive++;
+        if (a.lastPingedAt + PING_INTERVAL_MS <= now) {
+          this.getNodes(a.ipPort, e.publicKey, target);
+          a.lastPingedAt = now;
+        }
+        if (assocGood(a, now)) good.push([e, a]);
+      }
+    }
+    if (
+      good.length > 0 &&
+      (st.lastGetNodesAt + GET_NODE_INTERVAL_MS <= now || st.bootstrapTimes < MAX_BOOTSTRAP_TIMES)
+    ) {
+      const [e, a] = good[Math.floor(this.random() * good.length)]!;
+      this.getNodes(a.ipPort, e.publicKey, target);
+      st.lastGetNodesAt = now;
+      st.bootstrapTimes++;
+    }
+    return alive;
+  }
+
+  private pingIterate(now: number): void {
+    if (now - this.lastToPingAt < TIME_TO_PING_MS || this.toPing.length === 0) return;
+    for (const c of this.toPing) if (this.addableToClose(c.publicKey)) this.sendPing(c.ipPort, c.publicKey);
+    this.toPing = [];
+    this.lastToPingAt = now;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Lists
+
+  private bucketOf(pk: Uint8Array): number {
+    return Math.min(commonPrefixBits(pk, this.publicKey), LCLIENT_LENGTH - 1);
+  }
+
+  private closeEntry(pk: Uint8Array): ClientEntry | undefined {
+    const base = this.bucketOf(pk) * LCLIENT_NODES;
+    for (let i = base; i < base + LCLIENT_NODES; i++) {
+      const e = this.close[i];
+      if (e && keysEqual(e.publicKey, pk)) return e;
+    }
+    return undefined;
+  }
+
+  /** `add_to_close`: a free or bad slot in the key's bucket. */
+  private addableToClose(pk: Uint8Array): boolean {
+    return this.freeCloseSlot(pk) >= 0;
+  }
+
+  private freeCloseSlot(pk: Uint8Array): number {
+    const now = this.clock.now();
+    const base = this.bucketOf(pk) * LCLIENT_NODES;
+    for (let i = base; i < base + LCLIENT_NODES; i++) if (!entryGood(this.close[i], now)) return i;
+    return -1;
+  }
+
+  /**
+   * `addto_lists`: we heard from `pk` at `from` (a verified response, or a ping): refresh or add
+   * it in the close list and every friend list it fits; tell the friend's lock holders when the
+   * node is the friend itself.
+   */
+  private addToLists(from: IpPort, pk: Uint8Array): void {
+    const now = this.clock.now();
+    const bucket = this.bucketOf(pk) * LCLIENT_NODES;
+    const bucketSlots = this.close.slice(bucket, bucket + LCLIENT_NODES);
+    if (refreshInList(bucketSlots, pk, from, now)) {
+      for (let i = 0; i < LCLIENT_NODES; i++) this.close[bucket + i] = bucketSlots[i];
+    } else {
+      const slot = this.freeCloseSlot(pk);
+      if (slot >= 0) this.close[slot] = freshEntry(pk, from, now);
+    }
+    for (const f of this.friends) {
+      const stored =
+        refreshInList(f.clients, pk, from, now) || storeInFriendList(f.clients, pk, from, f.publicKey, now);
+      if (stored && keysEqual(pk, f.publicKey)) for (const cb of f.locks.values()) cb?.(from);
+    }
+  }
+
+  /**
+   * `ping_node_from_getnodes_ok`: a node returned in a nodes response goes into the "ask next
+   * round" lists of the close list / friend lists it would improve.
+   */
+  private considerReturnedNode(pk: Uint8Array, ipPort: IpPort): void {
+    if (keysEqual(pk, this.publicKey)) return;
+    const now = this.clock.now();
+    const inClose = this.closeEntry(pk);
+    const closeHasIt =
+      inClose !== undefined && assocGood(ipPort.family === 4 ? inClose.assoc4 : inClose.assoc6, now);
+    if (this.addableToClose(pk) && !closeHasIt) {
+      addClosest(
+        this.closeToBootstrap,
+        MAX_CLOSE_TO_BOOTSTRAP_NODES,
+        { publicKey: pk, ipPort },
+        this.publicKey,
+      );
+    }
+    for (const f of this.friends) {
+      const i = indexOfKey(f.clients, pk);
+      const listed =
+        i >= 0 && assocGood(ipPort.family === 4 ? f.clients[i]!.assoc4 : f.clients[i]!.assoc6, now);
+      if (!listed && friendListWouldStore(f.clients, pk, f.publicKey, now)) {
+        addClosest(f.toBootstrap, MAX_SENT_NODES, { publicKey: pk, ipPort }, f.publicKey);
+      }
+    }
+  }
+
+  /**
+   * `returnedip_ports`: node `reporterPk` told us `pk` is at `ipPort`. For our own key that is
+   * our address as seen from outside; for a friend's key it feeds NAT punching.
+   */
+  private noteReturnedAddress(ipPort: IpPort, pk: Uint8Array, reporterPk: Uint8Array): void {
+    const now = this.clock.now();
+    const note = (list: readonly Slot[]) => {
+      const i = indexOfKey(list, reporterPk);
+      if (i < 0) return false;
+      const e = list[i]!;
+      const a = ipPort.family === 4 ? e.assoc4 : e.assoc6;
+      if (a) {
+        a.returnedIpPort = ipPort;
+        a.returnedAt = now;
+      }
+      return true;
+    };
+    if (keysEqual(pk, this.publicKey)) {
+      const e = this.closeEntry(reporterPk);
+      if (e) note([e]);
+      return;
+    }
+    for (const f of this.friends) if (keysEqual(pk, f.publicKey) && note(f.clients)) return;
+  }
+
+  /** ping.c `ping_add`: a node contacted us; ping it back soon if it could join our lists. */
+  private pingAdd(pk: Uint8Array, from: IpPort): void {
+    if (!this.addableToClose(pk)) return;
+    const now = this.clock.now();
+    const e = this.closeEntry(pk);
+    if (e) {
+      const a = from.family === 4 ? e.assoc4 : e.assoc6;
+      if (assocGood(a, now) && ipPortEqual(a.ipPort, from)) return;
+    }
+    if (this.findFriend(pk) && this.getFriendAddress(pk)) {
+      this.sendPing(from, pk);
+      return;
+    }
+    if (this.toPing.some((c) => keysEqual(c.publicKey, pk))) return;
+    addClosest(this.toPing, MAX_TO_PING, { publicKey: Uint8Array.from(pk), ipPort: from }, this.publicKey);
+  }
+
+  private routeToFriend(toDhtPk: Uint8Array, packet: Uint8Array, oneRoute: boolean): number {
+    const f = this.findFriend(toDhtPk);
+    if (!f) return 0;
+    const now = this.clock.now();
+    const relays: IpPort[] = [];
+    const reporting: IpPort[] = [];
+    for (const e of f.clients) {
+      if (!e || keysEqual(e.publicKey, toDhtPk)) continue;
+      const a = bestAssoc(e, now);
+      if (!a) continue;
+      relays.push(a.ipPort);
+      if (
+        [e.assoc4, e.assoc6].some(
+          (x) => x?.returnedIpPort !== undefined && x.returnedAt + BAD_NODE_TIMEOUT_MS > now,
+        )
+      ) {
+        reporting.push(a.ipPort);
+      }
+    }
+    if (oneRoute) {
+      const pool = reporting.length > 0 ? reporting : relays;
+      if (pool.length === 0) return 0;
+      this.sink.send(pool[Math.floor(this.random() * pool.length)]!, packet);
+      return 1;
+    }
+    for (const ip of relays) this.sink.send(ip, packet);
+    return relays.length;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Sending
+
+  /** `dht_getnodes`: ask `pk` at `ipPort` for nodes close to `searchedPk`. */
+  private getNodes(ipPort: IpPort, pk: Uint8Array, searchedPk: Uint8Array): void {
+    if (keysEqual(pk, this.publicKey)) return;
+    const pingId = this.nodesRequests.add(this.clock.now(), { publicKey: Uint8Array.from(pk), ipPort });
+    this.sink.send(ipPort, serializeNodesRequest({ searchedPk, pingId }, this.publicKey, this.keys.get(pk)));
+  }
+
+  private sendPing(ipPort: IpPort, pk: Uint8Array): void {
+    if (keysEqual(pk, this.publicKey)) return;
+    const pingId = this.pings.add(this.clock.now(), { publicKey: Uint8Array.from(pk), ipPort });
+    this.sink.send(
+      ipPort,
+      serializePing({ type: NET_PACKET_PING_REQUEST, pingId }, this.publicKey, this.keys.get(pk)),
+    );
+  }
+
+  // -------------------------------------------------------------------------------------------
+
+  private findFriend(pk: Uint8Array): DhtFriend | undefined {
+    return this.friends.find((f) => keysEqual(f.publicKey, pk));
+  }
+
+  private ensureFriend(pk: Uint8Array): DhtFriend {
+    const existing = this.findFriend(pk);
+    if (existing) return existing;
+    const f: DhtFriend = {
+      publicKey: Uint8Array.from(pk),
+      clients: new Array(MAX_FRIEND_CLIENTS),
+      locks: new Map(),
+      toBootstrap: [],
+      lastGetNodesAt: 0,
+      bootstrapTimes: 0,
+      nat: {
+        pingId: this.randomPingId(),
+        pingSentAt: 0,
+        readyToPunch: false,
+        recvPingAt: 0,
+        punchedAt: 0,
+        tries: 0,
+        index: 0,
+        index2: 0,
+      },
+      fake: false,
+    };
+    this.friends.push(f);
+    // Start from what we already know (`dht_addfriend` seeds to_bootstrap from get_close_nodes).
+    for (const n of this.getCloseNodes(pk, true))
+      f.toBootstrap.push({ publicKey: n.publicKey, ipPort: n.ipPort });
+    return f;
+  }
+
+  private randomPingId(): Uint8Array {
+    const id = new Uint8Array(PING_ID_SIZE);
+    new DataView(id.buffer).setUint32(0, randomU32());
+    new DataView(id.buffer).setUint32(4, randomU32() | 1);
+    return id;
+  }
+
+  private shuffle<T>(xs: T[]): T[] {
+    const out = xs.slice();
+    for (let i = out.length - 1; i > 0; i--) {
+      const j = Math.floor(this.random() * (i + 1));
+      [out[i], out[j]] = [out[j]!, out[i]!];
+    }
+    return out;
+  }
+}
