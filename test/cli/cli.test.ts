@@ -249,6 +249,30 @@ describe("start", () => {
     expect(signals.listenerCount("SIGINT")).toBe(0);
   });
 
+  it("honours a SIGTERM that arrives while the bridge is still starting", async () => {
+    await writeTestConfig();
+    const signals = new EventEmitter();
+    const store = fakeStore();
+    const open = openerFor(store);
+    let started = false;
+    const c = capture({
+      signals,
+      startOptions: {
+        openStore: async (opts) => {
+          signals.emit("SIGTERM"); // mid-start: nobody has seen the bridge yet
+          await new Promise((r) => setTimeout(r, 20));
+          return open(opts);
+        },
+      },
+      onStarted: () => {
+        started = true;
+      },
+    });
+    expect(await main(["start"], c.io)).toBe(0);
+    expect(started).toBe(true);
+    expect(store.calls).toEqual(["open", "migrate", "close"]);
+  });
+
   it("forces exit on a second signal while stopping", async () => {
     await writeTestConfig();
     const signals = new EventEmitter();
