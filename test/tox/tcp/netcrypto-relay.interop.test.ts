@@ -1,89 +1,66 @@
 /**
- * A c-toxcore 0.2.18 peer with UDP disabled and our net_crypto meet through tox-bootstrapd's TCP
- * relay. The C peer knows only the relay (`tox_add_tcp_relay`) and has us as a friend
- * (`tox_friend_add_norequest`); it cannot learn our DHT key or relays without the onion, so we
- * start the session: OOB cookie request → OOB cookie response → OOB handshake → the C peer
- * accepts, routes to our DHT key on that relay, and the session runs over the routed connection.
- * Ports: daemon 34610/34611, C peer 34620-34639 (UDP off, so unused).
+ * A c-toxcore 0.2.18 peer with UDP disabled and our net_crypto meet through a TCP relay: first
+ * tox-bootstrapd's, then our own relay server (which so meets c-toxcore's TCP client). The C peer
+ * knows only the relay (`tox_add_tcp_relay`) and has us as a friend (`tox_friend_add_norequest`);
+ * it cannot learn our DHT key or relays without the onion, so we start the session: OOB cookie
+ * request → OOB cookie response → OOB handshake → the C peer accepts, routes to our DHT key on
+ * that relay, and the session runs over the routed connection. Then we share the relay (id 17),
+ * kill the session, and the C peer re-initiates through the relay.
+ * Ports: daemon 34610/34611, our relay 34612, C peers 34620-34639 (UDP off, so unused).
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { systemClock } from "../../../src/tox/clock.js";
 import { newKeyPair } from "../../../src/tox/crypto.js";
-import { NetCrypto } from "../../../src/tox/netcrypto/netcrypto.js";
-import type { ConnectionId, CryptoConnectionState } from "../../../src/tox/netcrypto/types.js";
-import { NetCryptoRelayGlue } from "../../../src/tox/tcp/netcrypto-relay.js";
-import { relayKey, TcpRelayPool } from "../../../src/tox/tcp/pool.js";
-import { netTransport, type TcpRelayAddress } from "../../../src/tox/tcp/socket.js";
+import type { ConnectionId } from "../../../src/tox/netcrypto/types.js";
+import { relayKey } from "../../../src/tox/tcp/pool.js";
+import { TcpRelayServer } from "../../../src/tox/tcp/server.js";
+import { listenTcpRelay, type TcpRelayAddress } from "../../../src/tox/tcp/socket.js";
 import { packNodes } from "../../../src/tox/wire/ipport.js";
-import { type Bootstrapd, startBootstrapd } from "../../interop/bootstrapd.js";
+import { startBootstrapd } from "../../interop/bootstrapd.js";
 import { CToxPeer, waitUntil } from "../../interop/ctoxcore.js";
+import { LiveRelayIdentity } from "./live-identity.js";
 
 const PACKET_ID_ONLINE = 24;
 const PACKET_ID_MESSAGE = 64;
 const PACKET_ID_SHARE_RELAYS = 17;
 
-describe("net_crypto over tox-bootstrapd's TCP relay with a UDP-less c-toxcore peer", () => {
-  let bsd: Bootstrapd;
-  let c: CToxPeer | undefined;
-  let pool: TcpRelayPool | undefined;
-  let timer: NodeJS.Timeout | undefined;
+const cleanups: Array<() => unknown> = [];
+afterEach(async () => {
+  for (const f of cleanups.splice(0).reverse()) await f();
+});
 
-  beforeAll(async () => {
-    bsd = await startBootstrapd({ port: 34610, tcpPort: 34611 });
-  });
-  afterAll(async () => {
-    if (timer) clearInterval(timer);
-    pool?.close();
-    c?.kill();
-    await bsd?.stop();
-  });
+async function bootstrapdRelay(): Promise<TcpRelayAddress> {
+  const bsd = await startBootstrapd({ port: 34610, tcpPort: 34611 });
+  cleanups.push(() => bsd.stop());
+  return { host: "127.0.0.1", port: bsd.tcpPort, publicKey: bsd.publicKey };
+}
 
+async function ourRelay(): Promise<TcpRelayAddress> {
+  const keys = newKeyPair();
+  const listening = await listenTcpRelay(new TcpRelayServer({ clock: systemClock, keys }), { port: 34612 });
+  cleanups.push(() => listening.close());
+  return { host: "127.0.0.1", port: listening.port, publicKey: keys.publicKey };
+}
+
+describe.each([
+  ["tox-bootstrapd's relay", bootstrapdRelay, 34620],
+  ["our relay server", ourRelay, 34630],
+])("net_crypto with a UDP-less c-toxcore peer through %s", (_name, makeRelay, cPort) => {
   it("we start a session (OOB), messages both ways with receipts; then c-toxcore reconnects to us via the shared relay", async () => {
-    const relay: TcpRelayAddress = { host: "127.0.0.1", port: bsd.tcpPort, publicKey: bsd.publicKey };
-    c = await CToxPeer.create({ udp: false, startPort: 34620, endPort: 34639, label: "c-tcp-only" });
+    const relay = await makeRelay();
+    const c = await CToxPeer.create({
+      udp: false,
+      startPort: cPort,
+      endPort: cPort + 9,
+      label: "c-tcp-only",
+    });
+    cleanups.push(() => c.kill());
     c.addTcpRelay(relay.host, relay.port, relay.publicKey);
 
-    const realKeys = newKeyPair();
-    const dhtKeys = newKeyPair();
-    const status: CryptoConnectionState[] = [];
-    const lossless: Uint8Array[] = [];
-    const acked: number[] = [];
-    let udpSends = 0;
-    let accept = false;
-    let accepted = 0;
-    const udp = { send: () => void udpSends++ };
-    let glue: NetCryptoRelayGlue;
-    pool = new TcpRelayPool({
-      clock: systemClock,
-      dhtKeys: () => dhtKeys,
-      transport: netTransport,
-      events: { onPacket: (pk, data, via) => glue.handlePoolPacket(pk, data, via) },
-    });
-    glue = new NetCryptoRelayGlue({ clock: systemClock, pool, udp });
-    const nc = new NetCrypto({
-      clock: systemClock,
-      realKeys,
-      dhtKeys: () => dhtKeys,
-      sink: udp,
-      route: glue.route,
-      events: {
-        onStatus: (_c, s) => status.push(s),
-        onLossless: (_c, d) => lossless.push(d),
-        onLossy: () => {},
-        onAcked: (_c, n) => acked.push(n),
-        shouldAccept: () => {
-          if (accept) accepted++;
-          return accept;
-        },
-      },
-    });
-    glue.attach(nc);
-    const p = pool;
-    timer = setInterval(() => {
-      nc.tick();
-      p.tick();
-      glue.tick();
-    }, 10);
+    const me = new LiveRelayIdentity();
+    cleanups.push(() => me.close());
+    const { nc, glue, acked, lossless, realKeys } = me;
+    const p = me.pool;
 
     const friend = c.friendAddNoRequest(realKeys.publicKey);
     p.addRelay(relay);
@@ -113,7 +90,7 @@ describe("net_crypto over tox-bootstrapd's TCP relay with a UDP-less c-toxcore p
     const receipts: number[] = [];
     c.on("friendReadReceipt", (_f, id) => receipts.push(id));
     const before = lossless.length;
-    const ids = Array.from({ length: n }, (_, i) => c!.sendMessage(friend, `to us ${i}`));
+    const ids = Array.from({ length: n }, (_, i) => c.sendMessage(friend, `to us ${i}`));
     await waitUntil(
       () => lossless.filter((d) => d[0] === PACKET_ID_MESSAGE).length === n,
       10_000,
@@ -128,9 +105,9 @@ describe("net_crypto over tox-bootstrapd's TCP relay with a UDP-less c-toxcore p
     await waitUntil(() => receipts.length === n, 5000, "C read receipts");
     expect(receipts).toEqual(ids);
     expect(acked.length).toBeGreaterThan(0);
-    expect(udpSends).toBe(0);
+    expect(me.udpSends).toBe(0);
     console.log(
-      `TCP relay session: established in ${establishMs} ms; relay packets out ${glue.stats.relayPackets}, in ${glue.stats.relayedIn}`,
+      `${_name}: session established in ${establishMs} ms; relay packets out ${glue.stats.relayPackets}, in ${glue.stats.relayedIn}`,
     );
 
     // Phase 2: the C peer initiates. Tell it our relay (friend_connection SHARE_RELAYS, id 17),
@@ -142,14 +119,14 @@ describe("net_crypto over tox-bootstrapd's TCP relay with a UDP-less c-toxcore p
     );
     expect(shareNum).toBeGreaterThanOrEqual(0);
     await waitUntil(() => (acked.at(-1) ?? 0) > shareNum, 5000, "share-relays acked");
-    accept = true;
+    me.accept = true;
     nc.kill(conn);
     cStatus.length = 0;
     const killedAt = Date.now();
     await waitUntil(() => cStatus.includes("none"), 5000, "C sees the session end");
     await waitUntil(
       () => {
-        const again = nc.connectionFor(c!.publicKey);
+        const again = nc.connectionFor(c.publicKey);
         return again !== undefined && nc.state(again) === "established";
       },
       15_000,
@@ -157,12 +134,12 @@ describe("net_crypto over tox-bootstrapd's TCP relay with a UDP-less c-toxcore p
     );
     const reconnectMs = Date.now() - killedAt;
     const conn2 = nc.connectionFor(c.publicKey)!;
-    expect(accepted).toBe(1);
+    expect(me.accepted).toBe(1);
     nc.sendLossless(conn2, new Uint8Array([PACKET_ID_ONLINE]));
     await waitUntil(() => cStatus.includes("tcp"), 5000, "C sees us online again");
     nc.sendLossless(conn2, new Uint8Array([PACKET_ID_MESSAGE, ...new TextEncoder().encode("again")]));
     await waitUntil(() => texts.at(-1) === "again", 5000, "message on the C-initiated session");
-    expect(udpSends).toBe(0);
-    console.log(`TCP relay session initiated by c-toxcore: established ${reconnectMs} ms after the kill`);
+    expect(me.udpSends).toBe(0);
+    console.log(`${_name}: session initiated by c-toxcore established ${reconnectMs} ms after the kill`);
   }, 40_000);
 });
