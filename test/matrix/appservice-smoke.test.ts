@@ -208,4 +208,72 @@ describe("matrix-appservice-bridge against the homeserver double", () => {
     );
     expect(hs.messages(room).map((m) => m.body)).toEqual(["ping", "pong", "ping", "pong"]);
   });
+
+  it("lets a ghost register, open a DM portal, and act in it as issue 5 needs", async () => {
+    const { hs, bridge } = await startPingPong();
+    const alice = hs.asUser(hs.createUser("alice", "Alice"));
+    const ghostId = "@_tox_0a1b2c:localhost";
+    const ghost = bridge.bridge.getIntent(ghostId);
+
+    await ghost.ensureProfile("Tox Friend");
+    const { room_id: portal } = await ghost.createRoom({
+      createAsClient: true,
+      options: {
+        preset: "trusted_private_chat",
+        is_direct: true,
+        invite: [alice.userId],
+        initial_state: [
+          {
+            type: "m.bridge",
+            state_key: "tox://0a1b2c",
+            content: { protocol: { id: "tox", displayname: "Tox" } },
+          },
+          {
+            type: "uk.half-shot.bridge",
+            state_key: "tox://0a1b2c",
+            content: { protocol: { id: "tox", displayname: "Tox" } },
+          },
+        ],
+      },
+    });
+    expect(hs.state.accounts.get(ghostId)).toMatchObject({ appservice: true, displayname: "Tox Friend" });
+    expect(hs.room(portal).getState("m.room.member", alice.userId)?.content).toMatchObject({
+      membership: "invite",
+      is_direct: true,
+    });
+    expect(hs.room(portal).getState("m.bridge", "tox://0a1b2c")?.sender).toBe(ghostId);
+
+    await alice.join(portal);
+    const { event_id: hello } = await ghost.sendText(portal, "hello from Tox");
+    await ghost.sendTyping(portal, true);
+    const reply = await alice.sendMessage(portal, "hi back");
+    await ghost.sendReadReceipt(portal, reply);
+    await ghost.setPresence("online", "on Tox");
+    const mxc = await ghost.uploadContent(Buffer.from("avatar-bytes"), { type: "image/png", name: "a.png" });
+    await ghost.setAvatarUrl(mxc);
+
+    expect(hs.messages(portal).map((m) => [m.sender, m.body])).toEqual([
+      [ghostId, "hello from Tox"],
+      [alice.userId, "hi back"],
+    ]);
+    expect(hs.messages(portal)[0]!.eventId).toBe(hello);
+    expect(hs.state.typingIn(portal)).toEqual([ghostId]);
+    expect(hs.state.receipts).toContainEqual({
+      roomId: portal,
+      userId: ghostId,
+      type: "m.read",
+      eventId: reply,
+    });
+    expect(hs.state.accounts.get(ghostId)?.presence).toMatchObject({
+      presence: "online",
+      status_msg: "on Tox",
+    });
+    expect((await alice.download(mxc)).data.toString()).toBe("avatar-bytes");
+    expect(hs.room(portal).getState("m.room.member", ghostId)?.content).toMatchObject({ avatar_url: mxc });
+    // Every ghost request went through appservice identity assertion, none through a user token.
+    const ghostRequests = hs.requests.filter((r) => r.userId === ghostId);
+    expect(ghostRequests.length).toBeGreaterThan(5);
+    expect(ghostRequests.every((r) => r.appservice)).toBe(true);
+    expect(hs.unrecognized).toEqual([]);
+  });
 });
