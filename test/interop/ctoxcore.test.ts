@@ -14,6 +14,7 @@ import {
   type CToxPeerOptions,
   ctoxVersion,
   liveCToxPeers,
+  nextEvent,
   waitUntil,
 } from "./ctoxcore.js";
 
@@ -91,6 +92,7 @@ describe("c-toxcore harness", () => {
     expect(b.publicKeyHex).toBe(a.publicKeyHex);
     expect(b.nospam).toBe(nospam);
     expect(b.friendByPublicKey(friendPk)).toBe(0);
+    expect(b.friendList()).toEqual([0]);
     expect(b.getSavedata()).toHaveLength(saved.length);
   });
 
@@ -213,8 +215,8 @@ describe("c-toxcore harness", () => {
     const { peer } = bind(scoped(onTestFinished));
     const pairs = await Promise.all(
       [0, 1, 2].map(async (i) => {
-        const a = await peer({ label: `a${i}` });
-        const b = await peer({ label: `b${i}` });
+        const a = await peer({ label: `a${i}`, iterateEveryMs: 10 });
+        const b = await peer({ label: `b${i}`, iterateEveryMs: 10 });
         a.bootstrapToPeer(b);
         b.bootstrapToPeer(a);
         return { a, b, i };
@@ -266,12 +268,10 @@ describe("c-toxcore harness", () => {
     expect(tcpPeer.selfConnectionStatus()).toBe("tcp");
     expect(tcpPeer.friendConnectionStatus(tcpSideFriend)).toBe("tcp");
 
-    const got: string[] = [];
-    udpPeer.on("friendMessage", (_f, _t, m) => got.push(m));
-    const receipts: number[] = [];
-    tcpPeer.on("friendReadReceipt", (_f, id) => receipts.push(id));
+    const got = nextEvent(udpPeer, "friendMessage", 15_000);
+    const receipt = nextEvent(tcpPeer, "friendReadReceipt", 15_000);
     const id = tcpPeer.sendMessage(tcpSideFriend, "through the relay");
-    await waitUntil(() => receipts.includes(id), 15_000, "relayed message read receipt");
-    expect(got).toEqual(["through the relay"]);
+    expect(await got).toEqual([udpSideFriend, "normal", "through the relay"]);
+    expect(await receipt).toEqual([tcpSideFriend, id]);
   }, 120_000);
 });

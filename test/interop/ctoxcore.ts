@@ -8,7 +8,9 @@
  * last one is killed; `kill()` also clears the peer's C-side callbacks before `tox_kill`.
  *
  * Iteration: each peer iterates itself on a timer at the delay `tox_iteration_interval` asks for
- * (setImmediate when it asks for 0), unless created with `autoIterate: false`.
+ * (setImmediate when it asks for 0), unless created with `autoIterate: false`. Note that 0.2.18
+ * asks for a constant 50 ms, idle or busy, so event latency is up to 50 ms; `iterateEveryMs`
+ * overrides the cadence where a test wants that faster.
  *
  * Events fire synchronously inside `tox_iterate`, so a listener may call back into the peer (e.g.
  * accept a friend request). An exception thrown by a listener is caught (it must not unwind through
@@ -85,6 +87,8 @@ export interface CToxPeerOptions {
   logCapacity?: number;
   /** Iterate on a timer (default true). With false, call `iterate()` yourself. */
   autoIterate?: boolean;
+  /** Iterate every this many ms instead of what `tox_iteration_interval` asks (0 = setImmediate). */
+  iterateEveryMs?: number;
 }
 
 export interface ToxLogLine {
@@ -236,6 +240,7 @@ export class CToxPeer extends EventEmitter<CToxPeerEvents> {
   private ptr: CPointer | null = null;
   private key = 0n;
   private readonly autoIterate: boolean;
+  private readonly iterateEveryMs: number | undefined;
   private timer: { cancel(): void } | undefined;
   private iterating = false;
   private killRequested = false;
@@ -247,6 +252,7 @@ export class CToxPeer extends EventEmitter<CToxPeerEvents> {
     super();
     this.label = opts.label ?? `ctox#${++peerCounter}`;
     this.autoIterate = opts.autoIterate ?? true;
+    this.iterateEveryMs = opts.iterateEveryMs;
     const level = opts.log === true ? "debug" : opts.log || null;
     this.logMinLevel = level ? LOG_LEVELS.indexOf(level) : LOG_LEVELS.length;
     this.logCapacity = opts.logCapacity ?? 20_000;
@@ -334,7 +340,7 @@ export class CToxPeer extends EventEmitter<CToxPeerEvents> {
 
   private schedule(): void {
     if (!this.ptr) return;
-    const ms = this.iterationInterval();
+    const ms = this.iterateEveryMs ?? this.iterationInterval();
     const run = () => {
       this.timer = undefined;
       this.iterate();
@@ -504,6 +510,14 @@ export class CToxPeer extends EventEmitter<CToxPeerEvents> {
     return err[0] === 0 && n !== MAX_U32 ? n : undefined;
   }
 
+  /** Friend numbers currently in the friend list. */
+  friendList(): number[] {
+    const size = Number(tox.selfGetFriendListSize(this.handle));
+    const out = new Uint32Array(size);
+    if (size) tox.selfGetFriendList(this.handle, out);
+    return [...out];
+  }
+
   friendExists(friend: number): boolean {
     return tox.friendExists(this.handle, friend) as boolean;
   }
@@ -636,6 +650,32 @@ export class CToxPeer extends EventEmitter<CToxPeerEvents> {
 /** c-toxcore's version as "major.minor.patch". */
 export function ctoxVersion(): string {
   return `${tox.versionMajor()}.${tox.versionMinor()}.${tox.versionPatch()}`;
+}
+
+/**
+ * Resolves with the arguments of the next `event` on `peer` for which `pred` holds (default: any);
+ * rejects after `timeoutMs`. Subscribe before triggering what causes the event.
+ */
+export function nextEvent<K extends Exclude<keyof CToxPeerEvents, "error">>(
+  peer: CToxPeer,
+  event: K,
+  timeoutMs: number,
+  pred: (...args: CToxPeerEvents[K]) => boolean = () => true,
+): Promise<CToxPeerEvents[K]> {
+  return new Promise((resolve, reject) => {
+    const emitter = peer as unknown as EventEmitter;
+    const listener = (...args: CToxPeerEvents[K]) => {
+      if (!pred(...args)) return;
+      clearTimeout(timer);
+      emitter.off(event, listener as (...a: unknown[]) => void);
+      resolve(args);
+    };
+    const timer = setTimeout(() => {
+      emitter.off(event, listener as (...a: unknown[]) => void);
+      reject(new Error(`${peer.label}: no ${event} within ${timeoutMs} ms`));
+    }, timeoutMs);
+    emitter.on(event, listener as (...a: unknown[]) => void);
+  });
 }
 
 /**

@@ -72,6 +72,8 @@ export const tox = {
   friendDelete: f("bool tox_friend_delete(void *tox, uint32_t friend_number, _Out_ int *error)"),
   friendByPublicKey: f("uint32_t tox_friend_by_public_key(void *tox, const uint8_t *pk, _Out_ int *error)"),
   friendExists: f("bool tox_friend_exists(void *tox, uint32_t friend_number)"),
+  selfGetFriendListSize: f("size_t tox_self_get_friend_list_size(void *tox)"),
+  selfGetFriendList: f("void tox_self_get_friend_list(void *tox, _Out_ uint32_t *list)"),
   friendGetPublicKey: f(
     "bool tox_friend_get_public_key(void *tox, uint32_t friend_number, _Out_ uint8_t *pk, _Out_ int *error)",
   ),
