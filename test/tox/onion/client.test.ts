@@ -1,6 +1,8 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { bytesEqual, toHex } from "../../../src/tox/bytes.js";
-import type { IpPort, NodeInfo } from "../../../src/tox/wire/ipport.js";
+import { newKeyPair } from "../../../src/tox/crypto.js";
+import { type IpPort, ipPort, type NodeInfo } from "../../../src/tox/wire/ipport.js";
 import { ONION_DATA_FRIEND_REQUEST } from "../../../src/tox/wire/onion.js";
 import { OnionTestNetwork } from "./network.js";
 
@@ -111,5 +113,56 @@ describe("onion client on an in-memory network of our server nodes", () => {
       300,
     );
     expect(s).toBeGreaterThanOrEqual(0);
+  });
+});
+
+describe("DHT-PK through the DHT (crypto request 156)", () => {
+  it("is accepted only when the outer DHT key matches the one inside, and only newer ones", () => {
+    const net = new OnionTestNetwork(8);
+    const routed: { to: Uint8Array; data: Uint8Array }[] = [];
+    const learnedByB: string[] = [];
+    const a = net.addClient({}, { routeDhtPk: (to, data) => routed.push({ to, data }) > 0 });
+    const b = net.addClient({ onDhtPk: (_f, dhtPk) => learnedByB.push(toHex(dhtPk)) });
+    a.client.addFriend(b.realKeys.publicKey);
+    b.client.addFriend(a.realKeys.publicKey);
+    // A knows B's DHT key already (e.g. from a handshake), so it also sends its DHT-PK via the DHT.
+    a.client.setFriendDhtPk(b.realKeys.publicKey, b.dhtKeys.publicKey);
+    net.runUntil([a.client, b.client], () => routed.length > 0, 60);
+    expect(routed.length).toBeGreaterThan(0);
+    expect(toHex(routed[0]!.to)).toBe(toHex(b.dhtKeys.publicKey));
+    b.client.setFriendOnline(a.realKeys.publicKey, false); // resets the replay counter
+    learnedByB.length = 0;
+    expect(b.client.handleDhtPkFromDht(newKeyPair().publicKey, routed[0]!.data)).toBe(false);
+    expect(b.client.handleDhtPkFromDht(a.dhtKeys.publicKey, routed[0]!.data)).toBe(true);
+    expect(learnedByB).toEqual([toHex(a.dhtKeys.publicKey)]);
+    expect(b.client.handleDhtPkFromDht(a.dhtKeys.publicKey, routed[0]!.data)).toBe(false);
+    const tampered = Uint8Array.from(routed[0]!.data);
+    tampered[tampered.length - 1]! ^= 1;
+    b.client.setFriendOnline(a.realKeys.publicKey, false);
+    expect(b.client.handleDhtPkFromDht(a.dhtKeys.publicKey, tampered)).toBe(false);
+  });
+});
+
+describe("handlers never throw on arbitrary input", () => {
+  it("client, relay and announce node drop 20k random packets quietly", () => {
+    const net = new OnionTestNetwork(3);
+    const c = net.addClient();
+    const s = net.servers[0]!;
+    const from = ipPort("127.0.0.1", 34990);
+    fc.assert(
+      fc.property(
+        fc.constantFrom(0x80, 0x81, 0x82, 0x83, 0x84, 0x85, 0x86, 0x87, 0x88, 0x8c, 0x8d, 0x8e),
+        fc.uint8Array({ maxLength: 1500 }),
+        (id, rest) => {
+          const data = Uint8Array.from([id, ...rest]);
+          c.client.handlePacket(from, data);
+          s.relay.handlePacket(from, data);
+          s.announce.handlePacket(from, data);
+          c.client.handleDhtPkFromDht(rest.subarray(0, 32), rest);
+        },
+      ),
+      { numRuns: 20_000 },
+    );
+    net.net.run();
   });
 });

@@ -1,0 +1,41 @@
+/**
+ * Wiring between the DHT (src/tox/dht) and the onion layer, typed structurally so the onion does
+ * not depend on the DHT module: `onionDhtView(dht)` gives relays, announce nodes and the client
+ * what they need, and `routeDhtPkFromDht` delivers DHT-PK packets (0x20 with inner id 156)
+ * arriving through the DHT to the onion client.
+ */
+import type { KeyPair } from "../crypto.js";
+import type { IpPort, NodeInfo } from "../wire/ipport.js";
+import { ONION_DATA_DHTPK } from "../wire/onion.js";
+import type { OnionDhtView } from "./types.js";
+
+/** The subset of `Dht` the onion uses. */
+export interface DhtForOnion {
+  readonly keyPair: KeyPair;
+  getCloseNodes(pk: Uint8Array, forLan: boolean, max?: number): NodeInfo[];
+  randomGoodNodes(n: number): NodeInfo[];
+  sendCryptoPacket(toDhtPk: Uint8Array, innerId: number, payload: Uint8Array): number;
+  onCryptoPacket(
+    id: number,
+    handler: (from: IpPort, senderDhtPk: Uint8Array, data: Uint8Array) => void,
+  ): () => void;
+}
+
+export function onionDhtView(dht: DhtForOnion): OnionDhtView {
+  return {
+    dhtKeys: () => dht.keyPair,
+    closeNodes: (pk, n, allowLan) => dht.getCloseNodes(pk, allowLan, n),
+    randomNodes: (n) => dht.randomGoodNodes(n),
+    routeDhtPk: (friendDhtPk, data) => dht.sendCryptoPacket(friendDhtPk, ONION_DATA_DHTPK, data) > 0,
+  };
+}
+
+/** Registers the DHT-PK (156) handler; returns the unregister function. */
+export function routeDhtPkFromDht(
+  dht: DhtForOnion,
+  client: { handleDhtPkFromDht(senderDhtPk: Uint8Array, data: Uint8Array): boolean },
+): () => void {
+  return dht.onCryptoPacket(ONION_DATA_DHTPK, (_from, senderDhtPk, data) => {
+    client.handleDhtPkFromDht(senderDhtPk, data);
+  });
+}
