@@ -1,0 +1,134 @@
+/**
+ * Our DHT against real c-toxcore 0.2.18: tox-bootstrapd daemons and a libtoxcore client (koffi).
+ * Ports 34200-34399 (this helper's range).
+ */
+import dgram from "node:dgram";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { toHex } from "../../../src/tox/bytes.js";
+import { newKeyPair, precompute, randomBytes } from "../../../src/tox/crypto.js";
+import {
+  motdText,
+  parseBootstrapInfo,
+  parseNodesResponse,
+  serializeBootstrapInfoRequest,
+  serializeNodesRequest,
+} from "../../../src/tox/wire/dht.js";
+import { ipPort, type NodeInfo } from "../../../src/tox/wire/ipport.js";
+import { type Bootstrapd, startBootstrapNetwork } from "../../interop/bootstrapd.js";
+import { CToxPeer } from "../../interop/ctoxcore.js";
+import { startUdpDht, type UdpDht } from "./udp-dht.js";
+
+async function until(pred: () => boolean, ms: number, what: string): Promise<number> {
+  const start = Date.now();
+  while (!pred()) {
+    if (Date.now() - start > ms) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return Date.now() - start;
+}
+
+/** One UDP request/response exchange from a throwaway socket. */
+function exchange(
+  port: number,
+  data: Uint8Array,
+  accept: (d: Uint8Array) => boolean,
+  ms = 2000,
+): Promise<Uint8Array> {
+  return new Promise((resolve, reject) => {
+    const sock = dgram.createSocket("udp4");
+    const timer = setTimeout(() => {
+      sock.close();
+      reject(new Error(`no answer from 127.0.0.1:${port} in ${ms} ms`));
+    }, ms);
+    sock.on("message", (msg) => {
+      const d = new Uint8Array(msg);
+      if (!accept(d)) return;
+      clearTimeout(timer);
+      sock.close();
+      resolve(d);
+    });
+    sock.send(data, port, "127.0.0.1");
+  });
+}
+
+/** Asks a DHT node (any implementation) for the nodes it knows closest to `searched`. */
+async function askNodes(port: number, nodePk: Uint8Array, searched: Uint8Array): Promise<NodeInfo[]> {
+  const me = newKeyPair();
+  const shared = precompute(nodePk, me.secretKey);
+  const req = serializeNodesRequest({ searchedPk: searched, pingId: randomBytes(8) }, me.publicKey, shared);
+  const resp = await exchange(port, req, (d) => d[0] === 0x04);
+  const parsed = parseNodesResponse(resp, shared);
+  if (!parsed.ok) throw parsed.error;
+  return parsed.value.nodes;
+}
+
+describe("DHT interop with c-toxcore 0.2.18", () => {
+  let daemons: Bootstrapd[] = [];
+  let ours: UdpDht;
+
+  beforeAll(async () => {
+    daemons = await startBootstrapNetwork(3, 34300);
+    ours = await startUdpDht(34200, { bootstrapInfo: { version: 2018, motd: "toxbridge dht" } });
+  }, 30_000);
+
+  afterAll(async () => {
+    await ours?.stop();
+    await Promise.all(daemons.map((d) => d.stop()));
+  });
+
+  it("(a) bootstraps from tox-bootstrapd, fills its close list, and the daemons keep it", async () => {
+    const first = daemons[0]!;
+    ours.dht.bootstrap({ ipPort: ipPort("127.0.0.1", first.port), publicKey: first.publicKey });
+    const took = await until(() => ours.dht.closeNodes().length >= 3, 10_000, "3 daemons in our close list");
+    const listed = new Set(ours.dht.closeNodes().map((n) => toHex(n.publicKey)));
+    for (const d of daemons) expect(listed.has(d.publicKeyHex)).toBe(true);
+    console.log(`close list filled with the 3 daemons in ${took} ms`);
+    // Good citizen: the daemons ping us back and list us; each returns us when asked for our key.
+    await until(() => ours.dht.stats.pingsAnswered >= daemons.length, 10_000, "pings from every daemon");
+    for (const d of daemons) {
+      const nodes = await askNodes(d.port, d.publicKey, ours.dht.publicKey);
+      expect(nodes.map((n) => toHex(n.publicKey))).toContain(toHex(ours.dht.publicKey));
+    }
+    expect(ours.dht.stats.malformed).toBe(0);
+  }, 30_000);
+
+  it("(c) answers 0xF0 bootstrap info like tox-bootstrapd does", async () => {
+    const theirs = parseBootstrapInfo(
+      await exchange(daemons[0]!.port, serializeBootstrapInfoRequest(), (d) => d[0] === 0xf0),
+    );
+    const mine = parseBootstrapInfo(
+      await exchange(34200, serializeBootstrapInfoRequest(), (d) => d[0] === 0xf0),
+    );
+    expect(theirs.ok && mine.ok).toBe(true);
+    if (!theirs.ok || !mine.ok) return;
+    expect(motdText(theirs.value.motd)).toBe("toxbridge-test");
+    // Same shape: the daemon's MOTD carries a trailing NUL, so does ours.
+    expect(theirs.value.motd.at(-1)).toBe(0);
+    expect(mine.value.motd.at(-1)).toBe(0);
+    expect(mine.value.version).toBe(2018);
+    expect(motdText(mine.value.motd)).toBe("toxbridge dht");
+    console.log(`tox-bootstrapd reports version ${theirs.value.version}`);
+  }, 10_000);
+
+  it("(b) a c-toxcore client bootstrapping only from us gets connected and keeps us", async () => {
+    const peer = await CToxPeer.create({ startPort: 34210, endPort: 34219, label: "ctox-dht" });
+    try {
+      peer.bootstrap("127.0.0.1", 34200, ours.dht.publicKey);
+      const took = await until(() => peer.selfConnectionStatus() !== "none", 25_000, "c-toxcore connected");
+      console.log(`c-toxcore connection status ${peer.selfConnectionStatus()} after ${took} ms`);
+      // It stays connected, and it lists us: asked for nodes near our key, it returns us.
+      const t0 = Date.now();
+      while (Date.now() - t0 < 3_000) {
+        expect(peer.selfConnectionStatus()).not.toBe("none");
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      const nodes = await askNodes(peer.udpPort, peer.dhtId, ours.dht.publicKey);
+      expect(nodes.map((n) => toHex(n.publicKey))).toContain(toHex(ours.dht.publicKey));
+      // And we list it (it pinged us / answered our requests).
+      expect(ours.dht.closeNodes().map((n) => toHex(n.publicKey))).toContain(toHex(peer.dhtId));
+      expect(ours.dht.stats.malformed).toBe(0);
+    } finally {
+      peer.kill();
+    }
+  }, 40_000);
+});
