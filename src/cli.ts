@@ -146,7 +146,12 @@ export async function main(argv: string[], ioOverrides: Partial<CliIo> = {}): Pr
     }
     if (first === "help") {
       const topic = rest[0];
-      const text = topic === undefined ? GLOBAL_HELP : COMMAND_HELP[topic];
+      const text =
+        topic === undefined
+          ? GLOBAL_HELP
+          : Object.hasOwn(COMMAND_HELP, topic)
+            ? COMMAND_HELP[topic]
+            : undefined;
       if (text === undefined) throw new UsageError(`tox-bridge help: unknown command "${topic}"`);
       io.stdout(text);
       return EXIT_OK;
@@ -207,9 +212,14 @@ async function startCommand(io: CliIo, args: string[]): Promise<number> {
 }
 
 async function writeExampleConfig(io: CliIo, path: string, label: string): Promise<number> {
-  await mkdir(dirname(path), { recursive: true });
-  // "wx": never clobber a config that appeared since we looked; 0600: it holds secrets.
-  await writeFile(path, exampleConfigYaml(), { flag: "wx", mode: 0o600 });
+  try {
+    await mkdir(dirname(path), { recursive: true });
+    // "wx": never clobber a config that appeared since we looked; 0600: it holds secrets.
+    await writeFile(path, exampleConfigYaml(), { flag: "wx", mode: 0o600 });
+  } catch (err) {
+    io.stderr(`${label}: not found, and writing an example there failed: ${(err as Error).message}\n`);
+    return EXIT_FAILURE;
+  }
   io.stdout(`No config found, so I wrote an example to ${label} (with fresh random secrets).
 
 Next steps:

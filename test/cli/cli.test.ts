@@ -1,5 +1,5 @@
 import { EventEmitter } from "node:events";
-import { mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -81,6 +81,7 @@ describe("help and usage", () => {
     expect(b.err).toContain("tox-bridge start: Unknown option '--bogus'");
     const c = await run(["help", "nope"]);
     expect(c.code).toBe(2);
+    expect((await run(["help", "constructor"])).code).toBe(2);
     expect(await readdir(dir)).toEqual([]);
   });
 });
@@ -103,6 +104,16 @@ describe("first start", () => {
     expect(r.code).toBe(0);
     expect(r.out).toContain("etc/toxbridge/bridge.yaml");
     expect(parseConfigText(await readFile(join(dir, "etc/toxbridge/bridge.yaml"), "utf8")).ok).toBe(true);
+  });
+});
+
+describe("first start where the config cannot be written", () => {
+  it("exits 1 and says why", async () => {
+    // A dangling symlink reads as "not found" but refuses an exclusive create.
+    await symlink(join(dir, "missing-target.yaml"), join(dir, "config.yaml"));
+    const r = await run(["start"]);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/^config\.yaml: not found, and writing an example there failed: EEXIST/);
   });
 });
 
