@@ -10,7 +10,7 @@
  * - round trip: K sequential ping-pongs (the receiver echoes each message back).
  *
  * Other benchmarks call `cToxBaseline()` (memoised: measured once per run) and print a ratio.
- * Run alone: npx tsx bench/ctox-baseline.ts [N]. Ports: c-toxcore 34070–34099.
+ * Run alone: npx tsx bench/ctox-baseline.ts [N] [--iterate-every=MS]. Ports: c-toxcore 34070–34099.
  */
 import { befriend, CToxPeer, ctoxVersion, SEND_MESSAGE_SENDQ } from "../test/interop/ctoxcore.js";
 import { mib, type ResourceReport, ResourceSampler } from "./lib/resources.js";
@@ -31,10 +31,14 @@ export interface CToxBaselineOptions {
   pingPongs?: number;
   startPort?: number;
   endPort?: number;
+  /** Iterate both instances at this fixed cadence instead of what they ask (50 ms in 0.2.18). */
+  iterateEveryMs?: number;
 }
 
 export interface CToxBaseline {
   version: string;
+  /** "as asked" (tox_iteration_interval) or the fixed override in ms. */
+  iterate: string;
   messages: number;
   messageBytes: number;
   /** Time from two fresh instances to a UDP friend connection, ms. */
@@ -71,7 +75,11 @@ export async function runCToxBaseline(opts: CToxBaselineOptions = {}): Promise<C
   const paced = opts.pacedMessages ?? 1000;
   const paceMs = opts.paceMs ?? 2;
   const pingPongs = opts.pingPongs ?? 100;
-  const ports = { startPort: opts.startPort ?? 34070, endPort: opts.endPort ?? 34099 };
+  const ports = {
+    startPort: opts.startPort ?? 34070,
+    endPort: opts.endPort ?? 34099,
+    iterateEveryMs: opts.iterateEveryMs,
+  };
 
   const t0 = nowMs();
   const a = await CToxPeer.create({ ...ports, label: "baseline-sender", name: "sender" });
@@ -144,6 +152,7 @@ export async function runCToxBaseline(opts: CToxBaselineOptions = {}): Promise<C
 
     return {
       version: ctoxVersion(),
+      iterate: opts.iterateEveryMs === undefined ? "as asked" : `every ${opts.iterateEveryMs} ms`,
       messages: n,
       messageBytes: size,
       connectMs,
@@ -177,7 +186,7 @@ export function printCToxBaseline(r: CToxBaseline): void {
       ["  CPU (process, both instances)", r.resources.cpuPercent, "% of a core"],
       ["  RSS max", mib(r.resources.rssMaxBytes), "MiB"],
     ],
-    `c-toxcore ${r.version} -> c-toxcore ${r.version}, loopback, one process`,
+    `c-toxcore ${r.version} -> c-toxcore ${r.version}, loopback, one process, iterate ${r.iterate}`,
   );
   const row = (name: string, s: Summary) => [name, s.count, s.p50, s.p90, s.p99, s.max];
   printTable(
@@ -187,8 +196,16 @@ export function printCToxBaseline(r: CToxBaseline): void {
 }
 
 export default async function main(): Promise<void> {
-  const arg = process.argv.slice(2).find((a) => /^\d+$/.test(a));
-  const r = arg ? await runCToxBaseline({ messages: Number(arg) }) : await cToxBaseline();
+  const args = process.argv.slice(2);
+  const n = args.find((a) => /^\d+$/.test(a));
+  const every = args.find((a) => a.startsWith("--iterate-every="))?.split("=")[1];
+  const custom = n !== undefined || every !== undefined;
+  const r = custom
+    ? await runCToxBaseline({
+        messages: n === undefined ? undefined : Number(n),
+        iterateEveryMs: every === undefined ? undefined : Number(every),
+      })
+    : await cToxBaseline();
   printCToxBaseline(r);
 }
 

@@ -38,3 +38,32 @@ export function printTable(
 ): void {
   console.log(`${formatTable(headers, rows, title)}\n`);
 }
+
+export interface Comparison {
+  metric: string;
+  unit: string;
+  ours: number;
+  baseline: number;
+  /** True for rates (msgs/s), false for costs (latency, CPU, memory). */
+  higherIsBetter: boolean;
+}
+
+/**
+ * Ours next to the anchor (c-toxcore) with the ratio ours/anchor and a verdict column, so a
+ * regression reads at a glance in the same run.
+ */
+export function printComparison(
+  rows: readonly Comparison[],
+  title: string,
+  labels = ["ours", "c-toxcore"],
+): void {
+  printTable(
+    ["metric", "unit", labels[0] ?? "ours", labels[1] ?? "anchor", "ours/anchor", "verdict"],
+    rows.map((r) => {
+      const ratio = r.ours / r.baseline;
+      const better = r.higherIsBetter ? ratio >= 1 : ratio <= 1;
+      return [r.metric, r.unit, r.ours, r.baseline, `${fmt(ratio)}x`, better ? "ok" : "worse"];
+    }),
+    title,
+  );
+}
