@@ -167,6 +167,30 @@ describe("register with m.login.application_service", () => {
   });
 });
 
+describe("login with m.login.application_service", () => {
+  it("gives appservice users a device and refuses others", async () => {
+    const h = await start();
+    const as = h.asAppservice();
+    const login = (user: string) =>
+      as.request("POST", "/_matrix/client/v3/login", {
+        type: "m.login.application_service",
+        identifier: { type: "m.id.user", user },
+      });
+    expect(await as.request("GET", "/_matrix/client/v3/login")).toEqual({
+      flows: [{ type: "m.login.application_service" }],
+    });
+    const bot = await login("toxbot");
+    expect(bot).toMatchObject({ user_id: h.botUserId, device_id: expect.any(String) });
+    const whoami = await h
+      .asUser({ userId: h.botUserId, accessToken: String(bot.access_token) })
+      .request("GET", "/_matrix/client/v3/account/whoami");
+    expect(whoami).toMatchObject({ user_id: h.botUserId, device_id: bot.device_id });
+    h.createUser("alice");
+    await expectError(login("@alice:localhost"), 403, "M_EXCLUSIVE");
+    await expectError(login("_tox_unregistered"), 403, "M_FORBIDDEN");
+  });
+});
+
 describe("rooms", () => {
   it("makes transaction ids idempotent per access token", async () => {
     const h = await start();
@@ -331,6 +355,13 @@ describe("request errors and faults", () => {
     expect(h.messages(room)).toHaveLength(0);
   });
 
+  it("answers a known endpoint with the wrong method with 405 M_UNRECOGNIZED", async () => {
+    const h = await start();
+    const alice = h.asUser(h.createUser("alice"));
+    await expectError(alice.request("DELETE", "/_matrix/client/v3/account/whoami"), 405, "M_UNRECOGNIZED");
+    await expectError(alice.request("GET", "/_matrix/client/v3/createRoom"), 405, "M_UNRECOGNIZED");
+  });
+
   it("injects failures that change nothing", async () => {
     const h = await start();
     const alice = h.asUser(h.createUser("alice"));
@@ -462,6 +493,23 @@ describe("transactions to the appservice", () => {
         content: { presence: "online", status_msg: "around", last_active_ago: 0, currently_active: true },
       },
     ]);
+  });
+
+  it("expires typing after its timeout and tells the appservice", async () => {
+    const as = await fakeAppservice();
+    cleanups.push(as.close);
+    const h = await start({ registration: registration({ url: as.url }) });
+    const alice = h.asUser(h.createUser("alice"));
+    const room = await alice.createRoom({ invite: [h.botUserId] });
+    await h.asAppservice().join(room);
+    await alice.setTyping(room, true, 30);
+    expect(h.state.typingIn(room)).toEqual([alice.userId]);
+    const deadline = Date.now() + 2000;
+    while (h.state.typingIn(room).length > 0 && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 5));
+    await h.pushIdle();
+    const typing = as.received.flatMap((t) => (t.body.ephemeral ?? []) as Array<{ content: unknown }>);
+    expect(typing.map((e) => e.content)).toEqual([{ user_ids: [alice.userId] }, { user_ids: [] }]);
   });
 
   it("sends no EDUs when the registration does not enable them, and only the unstable key if told", async () => {

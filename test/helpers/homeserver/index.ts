@@ -184,6 +184,7 @@ export class HomeserverDouble {
   }
 
   async close(): Promise<void> {
+    this.state.dispose();
     await this.pusher.close();
     const server = this.server;
     this.server = undefined;

@@ -171,6 +171,11 @@ export function createRoutes(ctx: RouteContext): express.Router {
     return state.register(jsonBody(req), tokenOf(req));
   });
 
+  route("get", `${C}/login`, false, () => ({
+    flows: [{ type: "m.login.application_service" }],
+  }));
+  route("post", `${C}/login`, false, (req) => state.loginAsAppservice(jsonBody(req), tokenOf(req)));
+
   // The AS API ping (spec v1.7): the homeserver calls the appservice and reports what happened.
   route("post", "/_matrix/client/v1/appservice/:appserviceId/ping", true, async (req, _res, who) => {
     if (!who!.appservice) throw MatrixErrors.forbidden("Only the appservice can ping itself");
@@ -348,7 +353,11 @@ export function createRoutes(ctx: RouteContext): express.Router {
   route("put", `${C}/rooms/:roomId/typing/:userId`, true, (req, _res, who) => {
     const body = jsonBody(req);
     if (typeof body.typing !== "boolean") throw MatrixErrors.badJson("typing must be a boolean");
-    state.setTyping(who!, state.visibleRoom(who!, param(req, "roomId")), param(req, "userId"), body.typing);
+    if (body.timeout !== undefined && typeof body.timeout !== "number") {
+      throw MatrixErrors.badJson("timeout must be a number of milliseconds");
+    }
+    const room = state.visibleRoom(who!, param(req, "roomId"));
+    state.setTyping(who!, room, param(req, "userId"), body.typing, body.timeout as number | undefined);
     return {};
   });
 
@@ -447,7 +456,12 @@ export function createRoutes(ctx: RouteContext): express.Router {
   // ---- everything else ------------------------------------------------------------------------
   r.use((req: Request, _res: Response, next: NextFunction) => {
     ctx.onUnrecognized?.(req.method, req.path);
-    next(MatrixErrors.unrecognized(req.method, req.path));
+    const err = MatrixErrors.unrecognized(req.method, req.path);
+    // A known endpoint with another method is 405, an unknown one 404 (both M_UNRECOGNIZED).
+    const known = (r.stack as unknown as Array<{ route?: unknown; match(path: string): boolean }>).some(
+      (layer) => layer.route !== undefined && layer.match(req.path),
+    );
+    next(known ? new MatrixApiError(405, err.errcode, err.message) : err);
   });
   r.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
     const e =

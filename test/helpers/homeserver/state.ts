@@ -6,7 +6,7 @@
 import { randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
 import type { Registration } from "../../../src/config/registration.js";
-import { MatrixErrors } from "./errors.js";
+import { MatrixApiError, MatrixErrors } from "./errors.js";
 import {
   type AppserviceNamespaces,
   claimsUserExclusively,
@@ -167,6 +167,26 @@ export class HomeserverState extends EventEmitter<{
       throw MatrixErrors.exclusive(`${userId} is reserved by an application service`);
     }
     throw MatrixErrors.forbidden("Registration is disabled");
+  }
+
+  /** POST /login with m.login.application_service (spec v1.2): a device for an appservice user. */
+  loginAsAppservice(body: JsonObject, asToken: string | undefined) {
+    if (body.type !== "m.login.application_service") {
+      throw new MatrixApiError(400, "M_UNKNOWN", `Unsupported login type ${String(body.type)}`);
+    }
+    if (asToken === undefined) throw MatrixErrors.missingToken();
+    if (asToken !== this.registration.as_token) throw MatrixErrors.unknownToken();
+    const identifier = body.identifier as { type?: unknown; user?: unknown } | undefined;
+    if (identifier?.type !== "m.id.user" || typeof identifier.user !== "string") {
+      throw MatrixErrors.badJson("identifier must be an m.id.user");
+    }
+    const userId = identifier.user.startsWith("@") ? identifier.user : this.userIdFor(identifier.user);
+    if (!ownsUser(this.namespaces, userId))
+      throw new MatrixApiError(403, "M_EXCLUSIVE", `${userId} is not yours`);
+    if (!this.accounts.has(userId)) throw MatrixErrors.forbidden(`${userId} is not registered`);
+    const deviceId = typeof body.device_id === "string" ? body.device_id : undefined;
+    const { token, deviceId: issued } = this.issueToken(userId, deviceId);
+    return { user_id: userId, access_token: token, device_id: issued };
   }
 
   /**
@@ -440,10 +460,32 @@ export class HomeserverState extends EventEmitter<{
 
   // ---- ephemeral ------------------------------------------------------------------------------
 
-  setTyping(req: Requester, room: Room, userId: string, typing: boolean): void {
+  private readonly typingTimers = new Map<string, NodeJS.Timeout>();
+
+  /**
+   * Typing on/off as PUT /typing does. A typing notice expires after `timeoutMs` (as on Synapse),
+   * which sends the EDU without the user again.
+   */
+  setTyping(req: Requester, room: Room, userId: string, typing: boolean, timeoutMs?: number): void {
     if (req.userId !== userId) throw MatrixErrors.forbidden(`Cannot set typing for ${userId}`);
     if (room.membership(userId) !== "join")
       throw MatrixErrors.forbidden(`${userId} is not in ${room.roomId}`);
+    const key = `${room.roomId}\u0000${userId}`;
+    const pending = this.typingTimers.get(key);
+    if (pending) clearTimeout(pending);
+    this.typingTimers.delete(key);
+    if (typing && timeoutMs !== undefined) {
+      const timer = setTimeout(() => {
+        this.typingTimers.delete(key);
+        this.updateTyping(room, userId, false);
+      }, timeoutMs);
+      timer.unref();
+      this.typingTimers.set(key, timer);
+    }
+    this.updateTyping(room, userId, typing);
+  }
+
+  private updateTyping(room: Room, userId: string, typing: boolean): void {
     let set = this.typing.get(room.roomId);
     if (!set) {
       set = new Set();
@@ -455,6 +497,12 @@ export class HomeserverState extends EventEmitter<{
       { type: "m.typing", room_id: room.roomId, content: { user_ids: [...set] } },
       this.interestedInRoom(room),
     );
+  }
+
+  /** Stops timers (typing expiry); called when the server closes. */
+  dispose(): void {
+    for (const t of this.typingTimers.values()) clearTimeout(t);
+    this.typingTimers.clear();
   }
 
   typingIn(roomId: string): string[] {
