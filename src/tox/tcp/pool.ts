@@ -130,8 +130,10 @@ export class TcpRelayPool {
   // Peers
 
   /**
-   * Starts (or extends) reaching a peer by its DHT key: through the given relays (learned from
-   * share-relays or DHTPK) and through our own relays, at most {@link MAX_RELAYS_PER_PEER}.
+   * Starts (or extends) reaching a peer by its DHT key: through up to
+   * {@link RECOMMENDED_SHARED_RELAYS} of our own relays (where the peer finds us once we shared
+   * them) and the given relays of the peer (learned from share-relays or DHTPK), at most
+   * {@link MAX_RELAYS_PER_PEER} in all. Relays beyond the cap are not connected.
    */
   addPeer(peerPk: Uint8Array, relays: readonly TcpRelayAddress[] = []): void {
     const hex = toHex(peerPk);
@@ -140,13 +142,13 @@ export class TcpRelayPool {
       peer = { pk: Uint8Array.from(peerPk), relays: new Set(), online: false };
       this.peers.set(hex, peer);
     }
-    const candidates = [
-      ...relays.map((r) => this.ensureRelay(r)),
-      ...[...this.relays.values()].filter((r) => r.own),
-    ];
-    for (const relay of candidates) {
+    const own = [...this.relays.values()].filter((r) => r.own).slice(0, RECOMMENDED_SHARED_RELAYS);
+    const candidates: Array<RelayEntry | TcpRelayAddress> = [...own, ...relays];
+    for (const candidate of candidates) {
       if (peer.relays.size >= MAX_RELAYS_PER_PEER) break;
-      if (peer.relays.has(relay.key)) continue;
+      const key = "key" in candidate ? candidate.key : relayKey(candidate);
+      if (peer.relays.has(key)) continue;
+      const relay = "key" in candidate ? candidate : this.ensureRelay(candidate);
       peer.relays.add(relay.key);
       relay.peers.add(hex);
       relay.client?.routingRequest(peer.pk);
