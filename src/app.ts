@@ -72,6 +72,16 @@ export async function openConfiguredStore(
   return opener(opts);
 }
 
+/**
+ * The components `tox-bridge start` runs, in start order. This is where the Tox node, then the
+ * Matrix and XMPP frontends (when enabled in the config), are added as they land; each gets the
+ * shared BridgeContext in `start` and must release everything in `stop`.
+ */
+export function bridgeComponents(config: Config): BridgeComponent[] {
+  void config;
+  return [];
+}
+
 export async function startBridge(
   config: Config,
   logger: Logger,

@@ -8,7 +8,13 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, relative, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { openConfiguredStore, type RunningBridge, type StartOptions, startBridge } from "./app.js";
+import {
+  bridgeComponents,
+  openConfiguredStore,
+  type RunningBridge,
+  type StartOptions,
+  startBridge,
+} from "./app.js";
 import { exampleConfigYaml } from "./config/example.js";
 import { type ConfigLoadResult, loadConfigFile } from "./config/load.js";
 import { buildRegistration, fillMissingTokens, registrationYaml } from "./config/registration.js";
@@ -282,7 +288,10 @@ async function runBridge(
   try {
     let bridge: RunningBridge;
     try {
-      bridge = await startBridge(config, logger, io.startOptions);
+      bridge = await startBridge(config, logger, {
+        components: bridgeComponents(config),
+        ...io.startOptions,
+      });
     } catch (err) {
       logger.error({ err }, "bridge failed to start");
       io.stderr(`tox-bridge: failed to start: ${(err as Error).message}\n`);
