@@ -94,6 +94,9 @@ describe("c-toxcore harness", () => {
     expect(b.friendByPublicKey(friendPk)).toBe(0);
     expect(b.friendList()).toEqual([0]);
     expect(b.getSavedata()).toHaveLength(saved.length);
+    const fixed = await peer({ secretKey: a.secretKey });
+    expect(fixed.publicKeyHex).toBe(a.publicKeyHex);
+    expect(fixed.friendList()).toEqual([]);
   });
 
   it("reports failed calls as CToxError and captures c-toxcore's warnings when asked", async ({

@@ -45,6 +45,7 @@ export const SEND_MESSAGE_SENDQ = 4;
 export const CUSTOM_PACKET_SENDQ = 7;
 
 const SAVEDATA_TYPE_TOX_SAVE = 1;
+const SAVEDATA_TYPE_SECRET_KEY = 2;
 const ADDRESS_SIZE = 38;
 const KEY_SIZE = 32;
 const MAX_U32 = 0xffffffff;
@@ -74,6 +75,8 @@ export interface CToxPeerOptions {
   tcpPort?: number;
   /** A `tox_get_savedata` profile to load. */
   savedata?: Uint8Array;
+  /** Or just a 32-byte secret key: a fixed identity with an empty profile (ignored with savedata). */
+  secretKey?: Uint8Array;
   name?: string;
   statusMessage?: string;
   /** Label used in error messages and log lines. */
@@ -270,12 +273,16 @@ export class CToxPeer extends EventEmitter<CToxPeerEvents> {
       tox.optionsSetStartPort(options, opts.startPort ?? 33445);
       tox.optionsSetEndPort(options, opts.endPort ?? opts.startPort ?? 33545);
       tox.optionsSetTcpPort(options, opts.tcpPort ?? 0);
-      if (opts.savedata) {
+      const load = opts.savedata ?? opts.secretKey;
+      if (load) {
         // tox_options keeps only the pointer: hold the bytes in C memory until tox_new returns.
-        savedata = koffi.alloc("uint8_t", opts.savedata.length);
-        new Uint8Array(koffi.view(savedata, opts.savedata.length)).set(opts.savedata);
-        tox.optionsSetSavedataType(options, SAVEDATA_TYPE_TOX_SAVE);
-        tox.optionsSetSavedataData(options, savedata, opts.savedata.length);
+        savedata = koffi.alloc("uint8_t", load.length);
+        new Uint8Array(koffi.view(savedata, load.length)).set(load);
+        tox.optionsSetSavedataType(
+          options,
+          opts.savedata ? SAVEDATA_TYPE_TOX_SAVE : SAVEDATA_TYPE_SECRET_KEY,
+        );
+        tox.optionsSetSavedataData(options, savedata, load.length);
       }
       if (level) tox.optionsSetLogCallback(options, logTrampoline);
       creating = this;
