@@ -285,6 +285,25 @@ export class Dht {
     return out.sort((x, y) => compareDistance(this.publicKey, x.publicKey, y.publicKey));
   }
 
+  /**
+   * Good nodes worth saving in the profile (c-toxcore saves its close list and friend lists and
+   * bootstraps from them after load): close-list nodes first, then friend-list nodes, distinct.
+   */
+  savedNodes(max = 100): NodeInfo[] {
+    const out = this.closeNodes();
+    const seen = new Set(out.map((n) => toHex(n.publicKey)));
+    for (const f of this.friends) {
+      for (const n of this.friendNodes(f.publicKey)) {
+        const k = toHex(n.publicKey);
+        if (!seen.has(k)) {
+          seen.add(k);
+          out.push(n);
+        }
+      }
+    }
+    return out.slice(0, max);
+  }
+
   /** Good nodes of the list kept for a searched key, closest first (empty if not searched). */
   friendNodes(dhtPk: Uint8Array): NodeInfo[] {
     const f = this.findFriend(dhtPk);
@@ -921,7 +940,9 @@ export class Dht {
       const a = from.family === 4 ? e.assoc4 : e.assoc6;
       if (assocGood(a, now) && ipPortEqual(a.ipPort, from)) return;
     }
-    if (this.findFriend(pk) && this.getFriendAddress(pk)) {
+    // A searched key whose own node we have not found yet: ping at once, do not wait for the batch.
+    const f = this.findFriend(pk);
+    if (f && indexOfKey(f.clients, pk) < 0) {
       this.sendPing(from, pk);
       return;
     }

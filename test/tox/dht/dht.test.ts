@@ -138,6 +138,16 @@ describe("a network of 40 of our nodes", () => {
     for (const n of nodes) expect(all.has(hex(n.publicKey))).toBe(true);
   });
 
+  it("savedNodes() lists distinct good nodes, close list first", () => {
+    const saved = m.nodes[7]!.savedNodes(1000);
+    expect(new Set(saved.map((n) => hex(n.publicKey))).size).toBe(saved.length);
+    const close = m.nodes[7]!.closeNodes();
+    expect(saved.slice(0, close.length).map((n) => hex(n.publicKey))).toEqual(
+      close.map((n) => hex(n.publicKey)),
+    );
+    expect(m.nodes[7]!.savedNodes(5).length).toBe(5);
+  });
+
   it("caches shared keys (one beforenm per peer, not per packet)", () => {
     const s = m.nodes[0]!.sharedKeyStats();
     expect(s.misses).toBeLessThanOrEqual(N + 2);
