@@ -66,8 +66,8 @@ describe("embedded PGlite store", () => {
     const dataDir = await dataDirNamed("stale");
     const store = await openStore({ dataDir, encryptionKey: TEST_KEY });
     await store.close();
-    // pid 2^22+1 is above Linux's default pid_max range used here, so no such process
-    writeFileSync(join(dataDir, "pglite.lock"), "4194305\n");
+    // pid 2^22+1 is above Linux's largest pid_max, so no such process
+    writeFileSync(join(dataDir, "pglite.lock"), JSON.stringify({ pid: 4194305 }));
     const again = await openStore({ dataDir, encryptionKey: TEST_KEY });
     expect(await again.ping()).toBe(true);
     await again.close();
