@@ -293,10 +293,10 @@ export class OnionClient {
   }
 
   /** Handles 0x84, 0x88 and 0x86 arriving from the first hop of a path. Never throws on input. */
-  handlePacket(_from: IpPort, data: Uint8Array): boolean {
+  handlePacket(from: IpPort, data: Uint8Array): boolean {
     const id = data[0];
     if (id === NET_PACKET_ANNOUNCE_RESPONSE_OLD || id === NET_PACKET_ANNOUNCE_RESPONSE) {
-      if (!this.handleAnnounceResponse(_from, data))
+      if (!this.handleAnnounceResponse(from, data))
         this.debug({ id }, "onion client: dropped announce response");
       return true;
     }
@@ -509,7 +509,8 @@ export class OnionClient {
   private sendDhtPk(friend: OnionFriend, viaOnion: boolean, viaDht: boolean): number {
     const relays = (this.opts.tcpRelays?.() ?? []).slice(0, MAX_SENT_NODES / 2);
     const dhtKeys = this.opts.dht.dhtKeys();
-    const close = this.opts.dht.closeNodes(dhtKeys.publicKey, MAX_SENT_NODES - relays.length, false);
+    // c-toxcore's `closelist_nodes` does not filter LAN addresses here: friends on our LAN need them.
+    const close = this.opts.dht.closeNodes(dhtKeys.publicKey, MAX_SENT_NODES - relays.length, true);
     const payload = encodeDhtPk({
       noReplay: BigInt(this.clock.unixSeconds()),
       dhtPk: dhtKeys.publicKey,
