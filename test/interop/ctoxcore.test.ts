@@ -116,7 +116,7 @@ describe("c-toxcore harness", () => {
   });
 
   // The network tests wait ~10 s each for c-toxcore's timers: run them side by side.
-  it.concurrent("two UDP peers bootstrap via tox-bootstrapd, befriend by Tox ID, chat with read receipts, see name/status/typing, share a conference", async ({
+  it.concurrent("two UDP peers bootstrap via tox-bootstrapd, befriend by Tox ID, chat with read receipts, see name/status/typing, send a file, share a conference", async ({
     onTestFinished,
   }) => {
     const { peer, daemon } = bind(scoped(onTestFinished));
@@ -191,6 +191,25 @@ describe("c-toxcore harness", () => {
     alice.sendLosslessPacket(alicesBob, Uint8Array.of(170, 1, 2, 3));
     await waitUntil(() => custom.length > 0, 15_000, "custom lossless packet");
     expect([...custom[0]!]).toEqual([170, 1, 2, 3]);
+
+    // File transfer: Bob accepts Alice's offer, Alice serves the chunks Bob's side asks for.
+    const file = new Uint8Array(100_000).map((_, i) => (i * 7) & 0xff);
+    const received = new Uint8Array(file.length);
+    let receivedBytes = 0;
+    bob.on("fileRecv", (f, n, kind, size, name) => {
+      expect([kind, size, name]).toEqual([0, file.length, "data.bin"]);
+      bob.fileControl(f, n, "resume");
+    });
+    bob.on("fileRecvChunk", (_f, _n, pos, data) => {
+      received.set(data, pos);
+      receivedBytes += data.length;
+    });
+    alice.on("fileChunkRequest", (f, n, pos, len) => {
+      if (len > 0) alice.fileSendChunk(f, n, pos, file.subarray(pos, pos + len));
+    });
+    alice.fileSend(alicesBob, file.length, "data.bin");
+    await waitUntil(() => receivedBytes >= file.length, 20_000, "file transfer");
+    expect(bytesEqual(received, file)).toBe(true);
 
     // Conference: Alice creates and invites, Bob joins with the cookie, both exchange a message.
     const conf = alice.conferenceNew();

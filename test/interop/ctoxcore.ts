@@ -33,11 +33,16 @@ import {
 export type ToxConnection = "none" | "tcp" | "udp";
 export type ToxUserStatus = "none" | "away" | "busy";
 export type ToxMessageType = "normal" | "action";
+export type ToxFileControl = "resume" | "pause" | "cancel";
+/** `Tox_File_Kind`: 0 = data, 1 = avatar. */
+export const FILE_KIND_DATA = 0;
+export const FILE_KIND_AVATAR = 1;
 export type ToxLogLevel = "trace" | "debug" | "info" | "warning" | "error";
 
 const CONNECTIONS: readonly ToxConnection[] = ["none", "tcp", "udp"];
 const USER_STATUSES: readonly ToxUserStatus[] = ["none", "away", "busy"];
 const MESSAGE_TYPES: readonly ToxMessageType[] = ["normal", "action"];
+const FILE_CONTROLS: readonly ToxFileControl[] = ["resume", "pause", "cancel"];
 const LOG_LEVELS: readonly ToxLogLevel[] = ["trace", "debug", "info", "warning", "error"];
 
 /** `Tox_Err_Friend_Send_Message` / `Tox_Err_Friend_Custom_Packet` value for "send queue full". */
@@ -114,6 +119,10 @@ export interface CToxPeerEvents {
   friendTyping: [friend: number, typing: boolean];
   friendLosslessPacket: [friend: number, data: Uint8Array];
   friendLossyPacket: [friend: number, data: Uint8Array];
+  fileRecv: [friend: number, file: number, kind: number, size: number, filename: string];
+  fileRecvChunk: [friend: number, file: number, position: number, data: Uint8Array];
+  fileChunkRequest: [friend: number, file: number, position: number, length: number];
+  fileRecvControl: [friend: number, file: number, control: ToxFileControl];
   conferenceInvite: [friend: number, type: "text" | "av", cookie: Uint8Array];
   conferenceConnected: [conference: number];
   conferenceMessage: [conference: number, peer: number, type: ToxMessageType, text: string];
@@ -155,6 +164,21 @@ const dispatchers: Record<CallbackName, Dispatcher> = {
     p.emitSafely("friendLosslessPacket", f as number, copyBytes(data, len as number)),
   friendLossyPacket: (p, [f, data, len]) =>
     p.emitSafely("friendLossyPacket", f as number, copyBytes(data, len as number)),
+  fileRecv: (p, [f, file, kind, size, name, len]) =>
+    p.emitSafely(
+      "fileRecv",
+      f as number,
+      file as number,
+      kind as number,
+      Number(size),
+      text(name, len as number),
+    ),
+  fileRecvChunk: (p, [f, file, pos, data, len]) =>
+    p.emitSafely("fileRecvChunk", f as number, file as number, Number(pos), copyBytes(data, len as number)),
+  fileChunkRequest: (p, [f, file, pos, len]) =>
+    p.emitSafely("fileChunkRequest", f as number, file as number, Number(pos), Number(len)),
+  fileRecvControl: (p, [f, file, c]) =>
+    p.emitSafely("fileRecvControl", f as number, file as number, pick(FILE_CONTROLS, c as number, "cancel")),
   conferenceInvite: (p, [f, t, cookie, len]) =>
     p.emitSafely("conferenceInvite", f as number, t === 1 ? "av" : "text", copyBytes(cookie, len as number)),
   conferenceConnected: (p, [c]) => p.emitSafely("conferenceConnected", c as number),
@@ -592,6 +616,33 @@ export class CToxPeer extends EventEmitter<CToxPeerEvents> {
     const err = [0];
     tox.friendSendLossy(this.handle, friend, data, data.length, err);
     this.check("tox_friend_send_lossy_packet", err, `friend ${friend}`);
+  }
+
+  // ---- file transfers ----
+
+  /**
+   * Offers a file; returns its file number. The receiver answers with `fileControl(.., "resume")`,
+   * then this peer gets `fileChunkRequest` events and answers each with `fileSendChunk`
+   * (a request of length 0 means the transfer completed).
+   */
+  fileSend(friend: number, size: number, filename: string, kind = FILE_KIND_DATA): number {
+    const name = encode(filename);
+    const err = [0];
+    const n = tox.fileSend(this.handle, friend, kind, size, null, name, name.length, err) as number;
+    this.check("tox_file_send", err, `friend ${friend}`);
+    return n;
+  }
+
+  fileSendChunk(friend: number, file: number, position: number, data: Uint8Array): void {
+    const err = [0];
+    tox.fileSendChunk(this.handle, friend, file, position, data, data.length, err);
+    this.check("tox_file_send_chunk", err, `friend ${friend}, file ${file}, position ${position}`);
+  }
+
+  fileControl(friend: number, file: number, control: ToxFileControl): void {
+    const err = [0];
+    tox.fileControl(this.handle, friend, file, FILE_CONTROLS.indexOf(control), err);
+    this.check("tox_file_control", err, `friend ${friend}, file ${file}, ${control}`);
   }
 
   // ---- conferences (old text groups) ----

@@ -96,6 +96,16 @@ export const tox = {
     "bool tox_friend_send_lossy_packet(void *tox, uint32_t friend_number, const uint8_t *data, size_t length, _Out_ int *error)",
   ),
 
+  fileSend: f(
+    "uint32_t tox_file_send(void *tox, uint32_t friend_number, uint32_t kind, uint64_t file_size, const uint8_t *file_id, const uint8_t *filename, size_t filename_length, _Out_ int *error)",
+  ),
+  fileSendChunk: f(
+    "bool tox_file_send_chunk(void *tox, uint32_t friend_number, uint32_t file_number, uint64_t position, const uint8_t *data, size_t length, _Out_ int *error)",
+  ),
+  fileControl: f(
+    "bool tox_file_control(void *tox, uint32_t friend_number, uint32_t file_number, int control, _Out_ int *error)",
+  ),
+
   conferenceNew: f("uint32_t tox_conference_new(void *tox, _Out_ int *error)"),
   conferenceDelete: f("bool tox_conference_delete(void *tox, uint32_t conference_number, _Out_ int *error)"),
   conferenceInvite: f(
@@ -132,6 +142,10 @@ export const setCallback = {
   friendTyping: f("void tox_callback_friend_typing(void *tox, void *cb)"),
   friendLosslessPacket: f("void tox_callback_friend_lossless_packet(void *tox, void *cb)"),
   friendLossyPacket: f("void tox_callback_friend_lossy_packet(void *tox, void *cb)"),
+  fileRecv: f("void tox_callback_file_recv(void *tox, void *cb)"),
+  fileRecvChunk: f("void tox_callback_file_recv_chunk(void *tox, void *cb)"),
+  fileChunkRequest: f("void tox_callback_file_chunk_request(void *tox, void *cb)"),
+  fileRecvControl: f("void tox_callback_file_recv_control(void *tox, void *cb)"),
   conferenceInvite: f("void tox_callback_conference_invite(void *tox, void *cb)"),
   conferenceConnected: f("void tox_callback_conference_connected(void *tox, void *cb)"),
   conferenceMessage: f("void tox_callback_conference_message(void *tox, void *cb)"),
@@ -172,6 +186,18 @@ export const callbackProto: Record<CallbackName, ReturnType<typeof koffi.proto>>
   ),
   friendLossyPacket: koffi.proto(
     "void ctoxh_friend_lossy_cb(void *tox, uint32_t friend_number, void *data, size_t length, void *ud)",
+  ),
+  fileRecv: koffi.proto(
+    "void ctoxh_file_recv_cb(void *tox, uint32_t friend_number, uint32_t file_number, uint32_t kind, uint64_t file_size, void *filename, size_t length, void *ud)",
+  ),
+  fileRecvChunk: koffi.proto(
+    "void ctoxh_file_recv_chunk_cb(void *tox, uint32_t friend_number, uint32_t file_number, uint64_t position, void *data, size_t length, void *ud)",
+  ),
+  fileChunkRequest: koffi.proto(
+    "void ctoxh_file_chunk_request_cb(void *tox, uint32_t friend_number, uint32_t file_number, uint64_t position, size_t length, void *ud)",
+  ),
+  fileRecvControl: koffi.proto(
+    "void ctoxh_file_recv_control_cb(void *tox, uint32_t friend_number, uint32_t file_number, int control, void *ud)",
   ),
   conferenceInvite: koffi.proto(
     "void ctoxh_conf_invite_cb(void *tox, uint32_t friend_number, int type, void *cookie, size_t length, void *ud)",
