@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { bytesEqual, toHex } from "../../../src/tox/bytes.js";
 import { ManualClock } from "../../../src/tox/clock.js";
@@ -160,5 +161,26 @@ describe("TcpClientConnection against our relay state machine", () => {
     l2.client.receive(new Uint8Array(96));
     expect(r2.log.at(-1)).toMatch(/^disconnected:bad relay handshake/);
     expect(wrongRelay.server.connectionCount).toBe(0);
+  });
+});
+
+describe("TcpClientConnection robustness", () => {
+  it("never throws on arbitrary bytes from the relay, before or after the handshake (fast-check)", () => {
+    fc.assert(
+      fc.property(
+        fc.boolean(),
+        fc.array(fc.uint8Array({ minLength: 0, maxLength: 300 }), { maxLength: 6 }),
+        (afterHandshake, chunks) => {
+          const clock = new ManualClock();
+          const relay = new MemRelay(clock);
+          const link = relay.connect(newKeyPair(), {});
+          if (afterHandshake) relay.pump();
+          for (const c of chunks) link.client.receive(c);
+          link.client.tick();
+          expect(["handshake-sent", "confirmed", "disconnected"]).toContain(link.client.status);
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 });

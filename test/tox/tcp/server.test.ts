@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ManualClock } from "../../../src/tox/clock.js";
 import { newKeyPair } from "../../../src/tox/crypto.js";
@@ -63,5 +64,25 @@ describe("TcpRelayServer", () => {
     const conn = relay.server.accept({ write: () => {}, close: () => {} });
     conn.receive(new Uint8Array(200).fill(3));
     expect(relay.server.connectionCount).toBe(0);
+  });
+});
+
+describe("TcpRelayServer robustness", () => {
+  it("never throws on arbitrary bytes after a valid handshake (fast-check)", () => {
+    const clock = new ManualClock();
+    const relay = new MemRelay(clock);
+    const peer = relay.connect(newKeyPair(), {});
+    relay.pump();
+    fc.assert(
+      fc.property(fc.array(fc.uint8Array({ minLength: 0, maxLength: 300 }), { maxLength: 6 }), (chunks) => {
+        const link = relay.connect(newKeyPair(), {});
+        relay.pump();
+        for (const c of chunks) link.serverSide.receive(c);
+        relay.server.tick();
+        relay.pump();
+      }),
+      { numRuns: 300 },
+    );
+    expect(peer.client.status).toBe("confirmed");
   });
 });
