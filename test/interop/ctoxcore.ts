@@ -15,6 +15,18 @@
  * Events fire synchronously inside `tox_iterate`, so a listener may call back into the peer (e.g.
  * accept a friend request). An exception thrown by a listener is caught (it must not unwind through
  * C) and re-emitted as "error" once `tox_iterate` returns.
+ *
+ * Typical use (pick ports from your own range; always kill, e.g. in afterEach/onTestFinished):
+ *
+ *   const d = await startBootstrapd({ port: 34100 });            // ./bootstrapd.ts
+ *   const c = await CToxPeer.create({ startPort: 34000, endPort: 34019, name: "C" });
+ *   c.bootstrap(d.host, d.port, d.publicKey);
+ *   c.friendAddNoRequest(ourRealPk);                              // or c.friendAdd(ourToxId, "hi")
+ *   const [friend, , text] = await nextEvent(c, "friendMessage", 20_000);
+ *   c.kill(); await d.stop();
+ *
+ * Direct, no daemon: `c.bootstrap("127.0.0.1", ourUdpPort, ourDhtPk)` or, C to C,
+ * `a.bootstrapToPeer(b)`; `befriend(a, b)` does request + accept + wait-until-connected.
  */
 import { EventEmitter } from "node:events";
 import { bytesEqual, fromHex, toHex } from "../../src/tox/bytes.js";
