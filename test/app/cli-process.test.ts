@@ -63,7 +63,8 @@ describe("tox-bridge process", () => {
     await writeFile(configPath, text.replace("port: 29333", "port: 0"));
 
     const run = startCli(["start", "--config", configPath]);
-    const listening = await waitFor(run.out, /"port":(\d+),"msg":"HTTP server listening"/, 45_000);
+    // A fresh PGlite runs initdb in WebAssembly: ~2 s idle, 20 s+ on a loaded CI machine.
+    const listening = await waitFor(run.out, /"port":(\d+),"msg":"HTTP server listening"/, 100_000);
     const base = `http://127.0.0.1:${listening[1]}`;
 
     const health = await fetch(`${base}/health`);
@@ -88,7 +89,7 @@ describe("tox-bridge process", () => {
 
     // Every log line is JSON (structured logs for collectors).
     for (const line of run.out().trim().split("\n")) expect(() => JSON.parse(line)).not.toThrow();
-  });
+  }, 150_000);
 
   it("migrate applies the migrations to a fresh PGlite database, then finds it up to date", async () => {
     const configPath = join(dir, "config.yaml");
@@ -99,7 +100,7 @@ describe("tox-bridge process", () => {
     const second = startCli(["migrate", "--config", configPath], { TOXBRIDGE_LOG_LEVEL: "warn" });
     expect(await second.exited).toBe(0);
     expect(second.out()).toBe("The pglite database is up to date.\n");
-  });
+  }, 150_000);
 
   it("exits 2 on an invalid config without creating the database", async () => {
     const configPath = join(dir, "config.yaml");
