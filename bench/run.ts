@@ -1,11 +1,11 @@
 /**
  * `npm run bench [-- bench/a.ts bench/b.ts]`: runs the given bench files (default: every
- * bench/*.ts except this runner) one after another in this process, so expensive shared
+ * bench/*.ts with a default export) one after another in this process, so expensive shared
  * measurements such as the c-toxcore baseline are taken once and compared in the same run.
- * Each bench file default-exports an async function that prints its own tables (a file without a
- * default export is taken to run at import time).
+ * Each bench file default-exports an async function that prints its own tables (a file named
+ * on the command line without a default export is taken to have run at import time).
  */
-import { readdirSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { mib } from "./lib/resources.js";
@@ -14,11 +14,13 @@ import { printTable } from "./lib/table.js";
 
 const benchDir = dirname(fileURLToPath(import.meta.url));
 
+/** Bench files follow the contract (default export); scratch scripts in bench/ are left alone. */
 function defaultFiles(): string[] {
   return readdirSync(benchDir)
     .filter((f) => f.endsWith(".ts") && f !== "run.ts" && !f.endsWith(".d.ts"))
     .sort()
-    .map((f) => join(benchDir, f));
+    .map((f) => join(benchDir, f))
+    .filter((path) => /^export default /m.test(readFileSync(path, "utf8")));
 }
 
 async function main(): Promise<void> {
