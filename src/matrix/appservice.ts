@@ -26,6 +26,7 @@ import type { Registration } from "../config/registration.js";
 import type { Logger } from "../logger.js";
 import { routeLibraryLogs } from "./library-logging.js";
 import { type BridgeModule, type EncryptionSupport, loadBridgeLibrary } from "./load-bridge.js";
+import { checkHomeserver, type PingResult, pingFromHomeserver } from "./startup-checks.js";
 
 export interface MatrixAppserviceOptions {
   registration: Registration;
@@ -48,6 +49,13 @@ export interface MatrixAppserviceOptions {
    * transaction later; the library then still sees the events only once.
    */
   onTransaction?: (txn: AppserviceTransaction) => Promise<void>;
+  /**
+   * Before initialising: check the homeserver answers and accepts the as_token (fatal when not).
+   * After listening: ask the homeserver to ping us back (logged, never fatal). Both on by default.
+   */
+  startupChecks?: { homeserver?: boolean; ping?: boolean };
+  /** Called once the appservice port is bound, before the ping (tests point the homeserver here). */
+  onListening?: (port: number | undefined) => void | Promise<void>;
 }
 
 export interface AppserviceTransaction {
@@ -65,6 +73,8 @@ export interface RunningMatrixAppservice {
   port: number | undefined;
   /** The appservice API as express middleware, for mounting on a shared HTTP server. */
   router: express.Router;
+  /** Outcome of the start-up ping; undefined when the check is off. */
+  ping: PingResult | undefined;
   /** Idempotent. */
   stop(): Promise<void>;
 }
@@ -173,6 +183,15 @@ export async function startMatrixAppservice(opts: MatrixAppserviceOptions): Prom
   const log = opts.log.child({ component: "matrix" });
   const { lib, encryption } = loadBridgeLibrary(log);
   routeLibraryLogs(lib, log);
+  const botUserId = `@${opts.registration.sender_localpart}:${opts.domain}`;
+  if (opts.startupChecks?.homeserver !== false) {
+    const { versions } = await checkHomeserver({
+      homeserverUrl: opts.homeserverUrl,
+      asToken: opts.registration.as_token,
+      botUserId,
+    });
+    log.debug({ versions }, "homeserver accepts the appservice token");
+  }
 
   const registration = lib.AppServiceRegistration.fromObject(
     opts.registration as unknown as Parameters<typeof lib.AppServiceRegistration.fromObject>[0],
@@ -229,13 +248,27 @@ export async function startMatrixAppservice(opts: MatrixAppserviceOptions): Prom
   const port = "external" in listenOpt ? 0 : listenOpt.port;
   await bridge.initialise();
   await bridge.listen(port, host, 10, appService);
-  const boundPort = server ? (server as Server).address() : undefined;
+  const address = server ? (server as Server).address() : undefined;
+  const boundPort = address ? (address as AddressInfo).port : undefined;
+  await opts.onListening?.(boundPort);
+  let ping: PingResult | undefined;
+  if (opts.startupChecks?.ping !== false) {
+    ping = await pingFromHomeserver({
+      homeserverUrl: opts.homeserverUrl,
+      asToken: opts.registration.as_token,
+      appserviceId: opts.registration.id,
+    });
+    if (ping.ok) log.debug({ durationMs: ping.durationMs }, "the homeserver reaches the appservice");
+    else if (ping.unsupported)
+      log.debug({ reason: ping.reason }, "cannot check that the homeserver reaches us");
+    else
+      log.warn(
+        { reason: ping.reason, url: opts.registration.url },
+        "the homeserver cannot reach the appservice",
+      );
+  }
   log.info(
-    {
-      homeserver: opts.homeserverUrl,
-      port: boundPort ? (boundPort as AddressInfo).port : undefined,
-      encryption,
-    },
+    { homeserver: opts.homeserverUrl, port: boundPort, encryption: encryption.available },
     "Matrix appservice started",
   );
 
@@ -244,8 +277,9 @@ export async function startMatrixAppservice(opts: MatrixAppserviceOptions): Prom
     bridge,
     lib,
     encryption,
-    port: boundPort ? (boundPort as AddressInfo).port : undefined,
+    port: boundPort,
     router,
+    ping,
     async stop() {
       if (stopped) return;
       stopped = true;

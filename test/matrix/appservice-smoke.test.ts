@@ -73,6 +73,7 @@ async function startPingPongBridge(
     domain: "localhost",
     log,
     listen: { port: 0 },
+    onListening: (port) => hs.setAppserviceUrl(`http://127.0.0.1:${port}`),
     controller: {
       onEvent: async (request) => {
         const ev = request.getData();
@@ -97,7 +98,6 @@ async function startPingPongBridge(
       },
     },
   });
-  hs.setAppserviceUrl(`http://127.0.0.1:${running.port}`);
   return running;
 }
 

@@ -85,11 +85,11 @@ export async function startBridgeOnDouble(opts: BridgeOnDoubleOptions = {}): Pro
     log,
     listen: { port: 0 },
     controller,
+    onListening: (port) => hs.setAppserviceUrl(`http://127.0.0.1:${port}`),
   };
   if (opts.onTransaction) appserviceOpts.onTransaction = opts.onTransaction;
   running = await startMatrixAppservice(appserviceOpts);
   const asUrl = `http://127.0.0.1:${running.port}`;
-  hs.setAppserviceUrl(asUrl);
   const bridge = running;
   return {
     hs,
