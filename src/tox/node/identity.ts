@@ -12,9 +12,10 @@ import { FriendConnections } from "../friend-connection/friend-connections.js";
 import { Messenger } from "../messenger/messenger.js";
 import type { MessageKind, UserStatus } from "../messenger/packets.js";
 import { NetCrypto, type NetCryptoLogger } from "../netcrypto/netcrypto.js";
+import { PacketRouter } from "../transport/router.js";
+import type { UdpTransport } from "../transport/udp.js";
 import type { IpPort } from "../wire/ipport.js";
 import type { FriendConnectionStatus, ToxNodeEvents } from "./events.js";
-import type { UdpSocket } from "./udp-socket.js";
 
 /** A public key as bytes or 64 hex characters. */
 export type PublicKeyInput = Uint8Array | string;
@@ -55,7 +56,7 @@ type Emit = <K extends keyof ToxNodeEvents>(event: K, ...args: ToxNodeEvents[K])
 
 export interface IdentityWiring {
   clock: Clock;
-  socket: UdpSocket;
+  socket: UdpTransport;
   emit: Emit;
   /** Called after anything that may bring the identity's next deadline closer. */
   wake: (identity: Identity) => void;
@@ -69,6 +70,11 @@ export class Identity {
   readonly toxId: string;
   readonly dhtPublicKey: string;
   readonly udpPort: number;
+  /**
+   * Dispatches this identity's datagrams by packet id. net_crypto owns 0x18–0x1b; the DHT and
+   * onion layers register their ids here when they are wired in.
+   */
+  readonly router: PacketRouter;
   private readonly realKeys: KeyPair;
   private readonly dhtKeys: KeyPair;
   private readonly nc: NetCrypto;
@@ -138,6 +144,12 @@ export class Identity {
       log: wiring.log,
     });
     this.fc.attach(this.nc);
+    this.router = new PacketRouter((e) =>
+      wiring.log?.debug({ identity: me.slice(0, 16), id: e.packetId, err: String(e.error) }, "handler threw"),
+    );
+    this.router.register([0x18, 0x1b], (from, data) => {
+      this.nc.handlePacket(from, data);
+    });
   }
 
   // -------------------------------------------------------------------------------------------
@@ -231,9 +243,7 @@ export class Identity {
   /** @internal A datagram for this identity's socket. */
   handleDatagram(from: IpPort, data: Uint8Array): void {
     if (this.removed) return;
-    const id = data[0];
-    // 0x18–0x1b: net_crypto. DHT and onion packets go to their layers once they exist.
-    if (id !== undefined && id >= 0x18 && id <= 0x1b) this.nc.handlePacket(from, data);
+    this.router.handle(from, data);
   }
 
   /** @internal */

@@ -10,10 +10,10 @@ import { toHex } from "../bytes.js";
 import { type Clock, systemClock } from "../clock.js";
 import { keyPairFromSecret } from "../crypto.js";
 import type { NetCryptoLogger } from "../netcrypto/netcrypto.js";
+import { UdpTransport } from "../transport/udp.js";
 import { DeadlineQueue } from "./deadline-queue.js";
 import type { ToxNodeEvents } from "./events.js";
 import { Identity, type IdentityOptions, type PublicKeyInput, toKey } from "./identity.js";
-import { UdpSocket } from "./udp-socket.js";
 
 /** Default like c-toxcore's: the first free port of 33445–33545. */
 export const DEFAULT_PORT_RANGE: [number, number] = [33445, 33545];
@@ -70,10 +70,11 @@ export class ToxNode extends EventEmitter<ToxNodeEvents> {
     const existing = this.hosted.get(pkHex);
     if (existing !== undefined) return existing;
     let identity: Identity | undefined;
-    const socket = await UdpSocket.open({
+    const socket = await UdpTransport.open({
       host: this.host,
-      portRange: this.portRange,
+      port: this.portRange,
       lossRate: this.lossRate,
+      lossSeed: this.hosted.size + 1,
       onPacket: (from, data) => {
         if (identity === undefined) return;
         try {
@@ -107,6 +108,8 @@ export class ToxNode extends EventEmitter<ToxNodeEvents> {
     this.queue.remove(identity);
     this.dirty.delete(identity);
     identity.shutdown();
+    // dgram resolves destinations on a later tick: let the KILL packets leave first.
+    await new Promise<void>((resolve) => setImmediate(resolve));
     await sockets.get(identity)?.close();
     sockets.delete(identity);
   }
@@ -191,4 +194,4 @@ export class ToxNode extends EventEmitter<ToxNodeEvents> {
 }
 
 /** Each identity's socket, kept out of the Identity's public surface. */
-const sockets = new WeakMap<Identity, UdpSocket>();
+const sockets = new WeakMap<Identity, UdpTransport>();

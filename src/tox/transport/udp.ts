@@ -24,7 +24,14 @@ export interface UdpTransportOptions {
   lossRate?: number;
   /** Seed for the loss RNG (default 1). */
   lossSeed?: number;
+  /**
+   * SO_RCVBUF/SO_SNDBUF in bytes (default 2 MiB, as c-toxcore's network.c sets): with the OS
+   * default (~200 KiB) a burst of messages overflows the receive buffer and turns into resends.
+   */
+  socketBufferBytes?: number;
 }
+
+export const DEFAULT_SOCKET_BUFFER_BYTES = 2 * 1024 * 1024;
 
 export interface UdpCounters {
   packetsIn: number;
@@ -82,7 +89,13 @@ export class UdpTransport implements PacketSink {
     const type = opts.host.includes(":") ? "udp6" : "udp4";
     let lastError: unknown;
     for (let port = start; port <= end; port++) {
-      const socket = dgram.createSocket({ type, reuseAddr: false });
+      const buffer = opts.socketBufferBytes ?? DEFAULT_SOCKET_BUFFER_BYTES;
+      const socket = dgram.createSocket({
+        type,
+        reuseAddr: false,
+        recvBufferSize: buffer,
+        sendBufferSize: buffer,
+      });
       try {
         await new Promise<void>((resolve, reject) => {
           socket.once("error", reject);
