@@ -53,6 +53,16 @@ export interface ExampleSecrets {
   encryptionKey: string;
 }
 
+/**
+ * What the committed config.example.yaml shows instead of secrets. They contain spaces, so a
+ * copied example fails validation on exactly these keys until real secrets are filled in.
+ */
+export const PLACEHOLDER_SECRETS: ExampleSecrets = {
+  asToken: "CHANGE ME (tox-bridge start writes a config with random values)",
+  hsToken: "CHANGE ME (tox-bridge start writes a config with random values)",
+  encryptionKey: "CHANGE ME (e.g. openssl rand -base64 32)",
+};
+
 export function randomSecrets(): ExampleSecrets {
   return { asToken: randomToken(), hsToken: randomToken(), encryptionKey: randomToken() };
 }
@@ -140,4 +150,18 @@ metrics:
   # Prometheus metrics on GET /metrics of the appservice port.
   enabled: true
 `;
+}
+
+/** The committed config.example.yaml: the same template with placeholder secrets. */
+export function configExampleFile(): string {
+  const header =
+    "# EXAMPLE: the secrets below are placeholders and fail validation on purpose.\n" +
+    "# Easier: run `tox-bridge start` (or `npm start`) once; it writes config.yaml with random secrets.\n";
+  return (
+    header +
+    exampleConfigYaml(PLACEHOLDER_SECRETS).replace(
+      "# Generated on first start with fresh random secrets. ",
+      "# ",
+    )
+  );
 }

@@ -1,6 +1,12 @@
+import { readFile } from "node:fs/promises";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { exampleConfigYaml, PUBLIC_BOOTSTRAP_NODES, randomSecrets } from "../../src/config/example.js";
+import {
+  configExampleFile,
+  exampleConfigYaml,
+  PUBLIC_BOOTSTRAP_NODES,
+  randomSecrets,
+} from "../../src/config/example.js";
 import { parseConfigText } from "../../src/config/load.js";
 import { parseByteSize } from "../../src/config/size.js";
 
@@ -54,5 +60,28 @@ describe("parseByteSize", () => {
     expect(parseByteSize("-1 MB")).toBeNull();
     expect(parseByteSize("5 parsecs")).toBeNull();
     expect(parseByteSize("")).toBeNull();
+  });
+});
+
+describe("committed config.example.yaml", () => {
+  it("is the generator's output (regenerate: npx tsx scripts/write-config-example.ts)", async () => {
+    const committed = await readFile(new URL("../../config.example.yaml", import.meta.url), "utf8");
+    expect(committed).toBe(configExampleFile());
+  });
+
+  it("fails exactly on its placeholder secrets, and works once they come from the environment", () => {
+    const text = configExampleFile();
+    const bad = parseConfigText(text);
+    expect(bad.ok ? [] : bad.errors.map((e) => e.split(":")[1]?.trim())).toEqual([
+      "appservice.as_token",
+      "appservice.hs_token",
+      "bridge.encryption_key",
+    ]);
+    const env = {
+      TOXBRIDGE_AS_TOKEN: randomSecrets().asToken,
+      TOXBRIDGE_HS_TOKEN: randomSecrets().hsToken,
+      TOXBRIDGE_ENCRYPTION_KEY: randomSecrets().encryptionKey,
+    };
+    expect(parseConfigText(text, { env }).ok).toBe(true);
   });
 });
