@@ -97,8 +97,8 @@ export interface FriendState {
   queued: number;
   /** Messages written whose receipt has not fired. */
   awaitingReceipt: number;
-  /** Clock ms when last seen online (0 = never). */
-  lastSeenAt: number;
+  /** Unix seconds when last seen online (now while online; 0 = never), as c-toxcore's last_seen_time. */
+  lastSeen: number;
 }
 
 interface Receipt {
@@ -122,7 +122,7 @@ interface Friend {
   messageId: number;
   receipts: Receipt[];
   outbox: Array<{ packet: Uint8Array; messageId: number }>;
-  lastSeenAt: number;
+  lastSeen: number;
 }
 
 const encoder = new TextEncoder();
@@ -215,7 +215,7 @@ export class Messenger {
       messageId: 0,
       receipts: [],
       outbox: [],
-      lastSeenAt: 0,
+      lastSeen: 0,
     });
   }
 
@@ -249,7 +249,7 @@ export class Messenger {
       userTyping: f.userTyping,
       queued: f.outbox.length,
       awaitingReceipt: f.receipts.length,
-      lastSeenAt: f.online ? this.clock.now() : f.lastSeenAt,
+      lastSeen: f.online ? this.clock.unixSeconds() : f.lastSeen,
     };
   }
 
@@ -388,7 +388,7 @@ export class Messenger {
     if (!f.online) return;
     f.online = false;
     f.typing = false;
-    f.lastSeenAt = this.clock.now();
+    f.lastSeen = this.clock.unixSeconds();
     const unconfirmed = f.receipts.map((r) => r.messageId);
     f.receipts = [];
     this.events.onConnection(f.pk, false, unconfirmed);

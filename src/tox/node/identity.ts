@@ -50,6 +50,8 @@ export interface FriendInfo {
   queued: number;
   /** Messages sent whose read receipt is pending. */
   awaitingReceipt: number;
+  /** Unix seconds when last seen online (now while online; 0 = never in this process). */
+  lastSeen: number;
 }
 
 type Emit = <K extends keyof ToxNodeEvents>(event: K, ...args: ToxNodeEvents[K]) => void;
@@ -282,6 +284,7 @@ export class Identity {
       typing: f.typing,
       queued: f.queued,
       awaitingReceipt: f.awaitingReceipt,
+      lastSeen: f.lastSeen,
     };
   }
 }

@@ -147,13 +147,17 @@ describe("Messenger", () => {
   });
 
   it("going offline drops pending receipts (reported), keeps ids counting, keeps queued messages for the next session", () => {
-    const { t, ev, m, pk, online } = setup();
+    const { clock, t, ev, m, pk, online } = setup();
     online();
     m.sendMessage(pk, "x");
     t.window = 0;
     m.sendMessage(pk, "y");
+    clock.advance(5000);
     m.handleConnection(pk, false);
     expect(ev.conn.at(-1)).toEqual([false, [1]]);
+    expect(m.friend(pk)?.lastSeen).toBe(clock.unixSeconds());
+    clock.advance(60_000);
+    expect(m.friend(pk)?.lastSeen).toBe(clock.unixSeconds() - 60);
     expect(() => m.sendMessage(pk, "z")).toThrow(ToxProtocolError);
     t.window = 100;
     t.next = 0; // a new session numbers from 0 again
