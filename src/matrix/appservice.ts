@@ -54,8 +54,11 @@ export interface MatrixAppserviceOptions {
    * After listening: ask the homeserver to ping us back (logged, never fatal). Both on by default.
    */
   startupChecks?: { homeserver?: boolean; ping?: boolean };
-  /** Called once the appservice port is bound, before the ping (tests point the homeserver here). */
-  onListening?: (port: number | undefined) => void | Promise<void>;
+  /**
+   * Called once the appservice API is ready, before the ping: with `external: true`, mount `router`
+   * on the shared server here; tests point the homeserver at `port` here.
+   */
+  onListening?: (port: number | undefined, router: express.Router) => void | Promise<void>;
 }
 
 export interface AppserviceTransaction {
@@ -250,7 +253,7 @@ export async function startMatrixAppservice(opts: MatrixAppserviceOptions): Prom
   await bridge.listen(port, host, 10, appService);
   const address = server ? (server as Server).address() : undefined;
   const boundPort = address ? (address as AddressInfo).port : undefined;
-  await opts.onListening?.(boundPort);
+  await opts.onListening?.(boundPort, router);
   let ping: PingResult | undefined;
   if (opts.startupChecks?.ping !== false) {
     ping = await pingFromHomeserver({

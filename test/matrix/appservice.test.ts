@@ -2,11 +2,20 @@
  * The appservice HTTP side of startMatrixAppservice: hs_token rules, legacy paths, the stable
  * ephemeral key, the acknowledge-after-store hook, the AS ping, and log forwarding.
  */
+import type { AddressInfo } from "node:net";
+import express from "express";
 import pino from "pino";
 import { afterEach, describe, expect, it } from "vitest";
-import { checkHomeserverToken, normaliseEphemeralKeys } from "../../src/matrix/appservice.js";
+import { createLogger } from "../../src/logger.js";
+import {
+  checkHomeserverToken,
+  normaliseEphemeralKeys,
+  type RunningMatrixAppservice,
+  startMatrixAppservice,
+} from "../../src/matrix/appservice.js";
 import { forwardLibraryLine } from "../../src/matrix/library-logging.js";
-import { type BridgeOnDouble, startBridgeOnDouble } from "./bridge-harness.js";
+import { startHomeserver } from "../helpers/homeserver/index.js";
+import { type BridgeOnDouble, startBridgeOnDouble, testRegistration } from "./bridge-harness.js";
 
 let h: BridgeOnDouble | undefined;
 afterEach(async () => {
@@ -188,5 +197,48 @@ describe("appservice HTTP", () => {
       status: 502,
       errcode: "M_CONNECTION_FAILED",
     });
+  });
+
+  it("can be served by an existing express app (external mode)", async () => {
+    const shared = express();
+    shared.get("/health", (_req, res) => {
+      res.json({ ok: true });
+    });
+    const server = shared.listen(0, "127.0.0.1");
+    await new Promise((r) => server.once("listening", r));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const registration = testRegistration({ url });
+    const hs = await startHomeserver({ registration });
+    const events: string[] = [];
+    let running: RunningMatrixAppservice | undefined;
+    try {
+      running = await startMatrixAppservice({
+        registration,
+        homeserverUrl: hs.url,
+        domain: "localhost",
+        log: createLogger({ level: "silent" }),
+        listen: { external: true },
+        onListening: (_port, router) => {
+          shared.use(router);
+        },
+        controller: {
+          onEvent: (req) => {
+            events.push(req.getData().type);
+          },
+        },
+      });
+      expect(running.port).toBeUndefined();
+      expect(running.ping).toMatchObject({ ok: true });
+      const alice = hs.asUser(hs.createUser("alice"));
+      await alice.createRoom({ invite: [hs.botUserId] });
+      await hs.pushIdle();
+      expect(events).toEqual(["m.room.member"]);
+      expect(await (await fetch(`${url}/health`)).json()).toEqual({ ok: true });
+    } finally {
+      await running?.stop();
+      await hs.close();
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
   });
 });
