@@ -6,19 +6,27 @@
  * the packets, which is what makes the onion cheap to serve.
  *
  * Differences from 0.2.18, deliberate: the last hop also forwards the newer 0x87 announce request
- * and responses carry 0x88 too (0.2.18 relays drop both); returns to TCP clients (R1 naming a TCP
- * family) go to `onTcpReturn`, for the TCP relay server once it exists.
+ * and responses carry 0x88 too (0.2.18 relays drop both).
+ *
+ * TCP clients (our TCP relay server's `onOnionRequest` hook): we are their first hop. Their
+ * request starts at hop B's layer (the TCP link replaces layer A), and R1 names a per-client
+ * handle instead of an address (c-toxcore encodes the connection in a TCP-family IP_Port; the
+ * bytes are ours alone to read). Responses for that handle go back through the client's `reply`.
  */
+import { toHex } from "../bytes.js";
 import type { Clock } from "../clock.js";
 import { randomBytes, randomNonce } from "../crypto.js";
 import type { PacketSink } from "../transport/types.js";
-import type { IpPort } from "../wire/ipport.js";
+import { type IpPort, ONION_IPPORT_SIZE } from "../wire/ipport.js";
 import {
+  decodeOnionLayerPlain,
   NET_PACKET_ONION_RECV_1,
   NET_PACKET_ONION_RECV_3,
   NET_PACKET_ONION_SEND_2,
   NET_PACKET_ONION_SEND_INITIAL,
+  ONION_MAX_PACKET_SIZE,
   ONION_RESPONSE_MAX_DATA_SIZE,
+  ONION_RETURN_1,
   ONION_RETURN_3,
   type OnionDest,
   openOnionLayer,
@@ -46,8 +54,13 @@ export interface OnionRelayOptions {
   dht: Pick<OnionDhtView, "dhtKeys">;
   sink: PacketSink;
   log?: OnionLogger;
-  /** A response whose last hop is a TCP client of ours (TCP relay server, later). */
-  onTcpReturn?(dest: OnionDest, data: Uint8Array): void;
+  /** How many TCP clients' reply handles to keep (least recently used dropped first). */
+  maxTcpClients?: number;
+}
+
+interface TcpClientHandle {
+  id: number;
+  reply: (data: Uint8Array) => void;
 }
 
 /** `send_onion_response`: `0x8c | R3 | data` to the last relay of the path stored with an announce. */
@@ -58,14 +71,90 @@ export function sendOnionResponse(sink: PacketSink, to: IpPort, ret3: Uint8Array
   return true;
 }
 
+function u32ToIp(n: number): string {
+  return `${(n >>> 24) & 255}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
+}
+
+function ipToU32(ip: string): number {
+  const [a = 0, b = 0, c = 0, d = 0] = ip.split(".").map(Number);
+  return ((a << 24) | (b << 16) | (c << 8) | d) >>> 0;
+}
+
 export class OnionRelay {
   readonly stats: OnionRelayStats = { forwarded: 0, returned: 0, dropped: 0 };
   private secret = randomBytes(32);
   private secretSince: number;
   private readonly sharedKeys = new SharedKeyCache();
+  private readonly tcpByKey = new Map<string, TcpClientHandle>();
+  private readonly tcpById = new Map<number, TcpClientHandle>();
+  private nextTcpId = 1;
 
   constructor(private readonly opts: OnionRelayOptions) {
     this.secretSince = opts.clock.now();
+  }
+
+  /**
+   * An onion request from a TCP client (TCP relay packet 8): `payload` is `ip_port B | temp pk B |
+   * box(B)(...)`, as `createTcpOnionRequest` builds it. Forwarded to B as 0x81 with an R1 that
+   * names this client; `reply` receives the response (TCP relay packet 9). Returns false if dropped.
+   */
+  handleTcpRequest(
+    clientKey: Uint8Array,
+    nonce: Uint8Array,
+    payload: Uint8Array,
+    reply: (data: Uint8Array) => void,
+  ): boolean {
+    const ok = this.forwardTcpRequest(clientKey, nonce, payload, reply);
+    if (!ok) this.stats.dropped++;
+    return ok;
+  }
+
+  private forwardTcpRequest(
+    clientKey: Uint8Array,
+    nonce: Uint8Array,
+    payload: Uint8Array,
+    reply: (data: Uint8Array) => void,
+  ): boolean {
+    if (nonce.length !== 24 || payload.length <= ONION_IPPORT_SIZE + 2 * (32 + ONION_IPPORT_SIZE + 16))
+      return false;
+    if (1 + 24 + payload.length - ONION_IPPORT_SIZE + ONION_RETURN_1 > ONION_MAX_PACKET_SIZE) return false;
+    const layer = decodeOnionLayerPlain(payload);
+    if (!layer.ok || layer.value.dest.protocol !== "udp") return false;
+    const handle = this.tcpHandle(clientKey, reply);
+    const source: OnionDest = { protocol: "tcp", ipPort: { family: 4, ip: u32ToIp(handle.id), port: 0 } };
+    const ret = sealReturnBlock(this.currentSecret(), randomNonce(), source, new Uint8Array(0));
+    this.opts.sink.send(
+      layer.value.dest.ipPort,
+      serializeOnionRequest({
+        layer: 1,
+        nonce,
+        publicKey: layer.value.inner.subarray(0, 32),
+        encrypted: layer.value.inner.subarray(32),
+        returnPath: ret,
+      }),
+    );
+    this.stats.forwarded++;
+    return true;
+  }
+
+  private tcpHandle(clientKey: Uint8Array, reply: (data: Uint8Array) => void): TcpClientHandle {
+    const key = toHex(clientKey);
+    let h = this.tcpByKey.get(key);
+    if (h !== undefined) {
+      this.tcpByKey.delete(key);
+      h.reply = reply;
+    } else {
+      h = { id: this.nextTcpId, reply };
+      this.nextTcpId = this.nextTcpId >= 0xffffffff ? 1 : this.nextTcpId + 1;
+      this.tcpById.set(h.id, h);
+    }
+    this.tcpByKey.set(key, h);
+    if (this.tcpByKey.size > (this.opts.maxTcpClients ?? 4096)) {
+      const [oldestKey, oldest] = this.tcpByKey.entries().next().value as [string, TcpClientHandle];
+      this.tcpByKey.delete(oldestKey);
+      this.tcpById.delete(oldest.id);
+    }
+    return h;
   }
 
   /** Handles 0x80-0x82 and 0x8c-0x8e; returns false for other packet ids. Never throws on input. */
@@ -141,8 +230,9 @@ export class OnionRelay {
     const { dest, previous } = opened.value;
     if (res.level === 1) {
       if (dest.protocol === "tcp") {
-        if (this.opts.onTcpReturn === undefined) return false;
-        this.opts.onTcpReturn(dest, res.data);
+        const handle = this.tcpById.get(ipToU32(dest.ipPort.ip));
+        if (handle === undefined) return false;
+        handle.reply(res.data);
       } else {
         this.opts.sink.send(dest.ipPort, res.data);
       }

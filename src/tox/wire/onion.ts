@@ -157,6 +157,15 @@ export function encodeOnionLayerPlain(p: OnionLayerPlain): Uint8Array {
   return w.bytes(p.inner).finish();
 }
 
+/** Parses a layer plaintext `ip_port 19 | inner` without other checks (TCP onion requests start with one). */
+export function decodeOnionLayerPlain(plain: Uint8Array): ParseResult<OnionLayerPlain> {
+  return tryParse(() => {
+    const r = new ByteReader(plain, "onion layer");
+    const dest = readOnionIpPort(r);
+    return { dest, inner: r.rest() };
+  });
+}
+
 /**
  * Opens one request layer with the shared key (our DHT sk, the packet's pk). Relays forward only
  * to UDP addresses, and the last hop only forwards announce and data requests (as onion.c does;

@@ -3,7 +3,8 @@ import { bytesEqual } from "../../../src/tox/bytes.js";
 import { newKeyPair, randomNonce } from "../../../src/tox/crypto.js";
 import { createPathKeys } from "../../../src/tox/onion/paths.js";
 import { RELAY_KEY_REFRESH_MS, sendOnionResponse } from "../../../src/tox/onion/relay.js";
-import { ipPort } from "../../../src/tox/wire/ipport.js";
+import { createTcpOnionRequest } from "../../../src/tox/tcp/onion-tcp.js";
+import { type IpPort, ipPort } from "../../../src/tox/wire/ipport.js";
 import { createOnionRequest, ONION_RETURN_3 } from "../../../src/tox/wire/onion.js";
 import { OnionTestNetwork } from "./network.js";
 
@@ -76,5 +77,43 @@ describe("onion relay", () => {
     }
     net.net.run();
     expect(net.servers[0]!.relay.stats.dropped).toBe(30);
+  });
+});
+
+describe("onion relay as first hop of TCP clients", () => {
+  it("forwards a TCP onion request (hop B's layer) and returns the response through the client's reply", () => {
+    const net = new OnionTestNetwork(3);
+    const dest = ipPort("127.0.0.1", 34952);
+    const atDest: { from: IpPort; data: Uint8Array }[] = [];
+    net.net.listen(dest, (from, data) => atDest.push({ from, data }));
+    const path = createPathKeys(
+      [net.servers[0]!.info, net.servers[1]!.info, net.servers[2]!.info],
+      newKeyPair(),
+    );
+    const payload = Uint8Array.from({ length: 177 }, (_, i) => (i === 0 ? 0x83 : 7));
+    const req = createTcpOnionRequest(path, { protocol: "udp", ipPort: dest }, payload);
+    const replies: Uint8Array[] = [];
+    const clientKey = newKeyPair().publicKey;
+    expect(
+      net.servers[0]!.relay.handleTcpRequest(clientKey, req.nonce, req.payload, (d) => replies.push(d)),
+    ).toBe(true);
+    net.net.run();
+    expect(atDest).toHaveLength(1);
+    expect([...atDest[0]!.data.subarray(0, payload.length)]).toEqual([...payload]);
+    const ret3 = atDest[0]!.data.subarray(payload.length);
+    sendOnionResponse(net.net.sinkFor(dest), atDest[0]!.from, ret3, Uint8Array.of(0x84, 9, 9));
+    net.net.run();
+    expect(replies.map((r) => [...r])).toEqual([[0x84, 9, 9]]);
+  });
+
+  it("drops short or malformed TCP onion requests", () => {
+    const net = new OnionTestNetwork(3);
+    const relay = net.servers[0]!.relay;
+    expect(relay.handleTcpRequest(newKeyPair().publicKey, randomNonce(), new Uint8Array(100), () => {})).toBe(
+      false,
+    );
+    const junk = new Uint8Array(300).fill(0xff); // unknown ip family
+    expect(relay.handleTcpRequest(newKeyPair().publicKey, randomNonce(), junk, () => {})).toBe(false);
+    expect(relay.stats.dropped).toBe(2);
   });
 });
