@@ -14,6 +14,12 @@ const HKDF_INFO = "toxbridge store: sealed secrets v1";
 export const KEY_CHECK_STATE_KEY = "store.encryption_key_check";
 const KEY_CHECK_PLAINTEXT = new TextEncoder().encode("toxbridge store key check v1");
 
+/** The key check as stored in bridge_state (JSON, hex strings). */
+export interface KeyCheckRecord {
+  nonce: string;
+  sealed: string;
+}
+
 export interface Sealed {
   nonce: Uint8Array;
   sealed: Uint8Array;
@@ -38,12 +44,18 @@ export class SecretBox {
     return secretboxOpen(this.key, value.nonce, value.sealed);
   }
 
-  keyCheck(): Sealed {
-    return this.seal(KEY_CHECK_PLAINTEXT);
+  /** A fresh sealing of the check constant, ready for bridge_state. */
+  keyCheckRecord(): KeyCheckRecord {
+    const { nonce, sealed } = this.seal(KEY_CHECK_PLAINTEXT);
+    return { nonce: Buffer.from(nonce).toString("hex"), sealed: Buffer.from(sealed).toString("hex") };
   }
 
-  matchesKeyCheck(check: Sealed): boolean {
-    const plain = this.open(check);
+  matchesKeyCheckRecord(record: KeyCheckRecord): boolean {
+    if (typeof record.nonce !== "string" || typeof record.sealed !== "string") return false;
+    const plain = this.open({
+      nonce: Buffer.from(record.nonce, "hex"),
+      sealed: Buffer.from(record.sealed, "hex"),
+    });
     return plain !== null && Buffer.from(plain).equals(Buffer.from(KEY_CHECK_PLAINTEXT));
   }
 }

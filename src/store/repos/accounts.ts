@@ -24,6 +24,33 @@ function toAccount(row: Row): Account {
   };
 }
 
+/** The columns openSealedSecretKey needs. */
+export const SEALED_KEY_COLUMNS = "owner_kind, owner_id, public_key, secret_key_nonce, secret_key_sealed";
+
+/**
+ * Opens an account's sealed secret key and checks it belongs to the row's public key, so a
+ * sealed key copied from another account is refused. Throws StoreKeyError naming the account.
+ */
+export function openSealedSecretKey(box: SecretBox, id: number, row: Row): Uint8Array {
+  const owner = `${row.owner_kind}:${row.owner_id}`;
+  const secretKey = box.open({
+    nonce: row.secret_key_nonce as Uint8Array,
+    sealed: row.secret_key_sealed as Uint8Array,
+  });
+  if (secretKey === null)
+    throw new StoreKeyError(
+      `cannot decrypt the Tox secret key of account ${id} (${owner}): ` +
+        "the store encryption key is not the one it was saved with, or the row was altered",
+      { op: "accounts.getSecretKey", accountId: id, owner },
+    );
+  if (!bytesEqual(publicKeyFromSecret(secretKey), row.public_key as Uint8Array))
+    throw new StoreKeyError(
+      `the Tox secret key of account ${id} (${owner}) does not match its public key; the row was altered`,
+      { op: "accounts.getSecretKey", accountId: id, owner },
+    );
+  return secretKey;
+}
+
 export function createAccountsRepo(db: Queryable, box: SecretBox): AccountsRepo {
   const one = async (sql: string, params: unknown[]): Promise<Account | null> => {
     const { rows } = await db.query(sql, params);
@@ -99,30 +126,10 @@ export function createAccountsRepo(db: Queryable, box: SecretBox): AccountsRepo 
 
     getSecretKey(id) {
       return withContext("accounts.getSecretKey", { accountId: id }, async () => {
-        const { rows } = await db.query(
-          `SELECT owner_kind, owner_id, public_key, secret_key_nonce, secret_key_sealed FROM accounts WHERE id = $1`,
-          [id],
-        );
+        const { rows } = await db.query(`SELECT ${SEALED_KEY_COLUMNS} FROM accounts WHERE id = $1`, [id]);
         const row = rows[0];
         if (!row) throw new StoreError(`accounts.getSecretKey: no account with id ${id}`, { accountId: id });
-        const owner = `${row.owner_kind}:${row.owner_id}`;
-        const secretKey = box.open({
-          nonce: row.secret_key_nonce as Uint8Array,
-          sealed: row.secret_key_sealed as Uint8Array,
-        });
-        if (secretKey === null)
-          throw new StoreKeyError(
-            `cannot decrypt the Tox secret key of account ${id} (${owner}): ` +
-              "the store encryption key is not the one it was saved with, or the row was altered",
-            { op: "accounts.getSecretKey", accountId: id, owner },
-          );
-        // Binds the sealed key to its row: a sealed key copied from another account is refused.
-        if (!bytesEqual(publicKeyFromSecret(secretKey), row.public_key as Uint8Array))
-          throw new StoreKeyError(
-            `the Tox secret key of account ${id} (${owner}) does not match its public key; the row was altered`,
-            { op: "accounts.getSecretKey", accountId: id, owner },
-          );
-        return secretKey;
+        return openSealedSecretKey(box, id, row);
       });
     },
 
