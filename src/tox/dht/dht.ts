@@ -868,6 +868,12 @@ export class Dht {
     if (refreshInList(bucketSlots, pk, from, now)) {
       for (let i = 0; i < LCLIENT_NODES; i++) this.close[bucket + i] = bucketSlots[i];
     } else {
+      // A new key at a listed address: that node restarted with a fresh DHT key (c-toxcore makes
+      // one per start). Forget the old key's address so we stop handing it out.
+      for (const e of this.close) {
+        if (e?.assoc4 && ipPortEqual(e.assoc4.ipPort, from)) e.assoc4 = undefined;
+        if (e?.assoc6 && ipPortEqual(e.assoc6.ipPort, from)) e.assoc6 = undefined;
+      }
       const slot = this.freeCloseSlot(pk);
       if (slot >= 0) this.close[slot] = freshEntry(pk, from, now);
     }

@@ -114,6 +114,7 @@ describe("DHT interop with c-toxcore 0.2.18", () => {
     const peer = await CToxPeer.create({ startPort: 34210, endPort: 34219, label: "ctox-dht" });
     try {
       peer.bootstrap("127.0.0.1", 34200, ours.dht.publicKey);
+      // On loopback c-toxcore reports "tcp": its UDP flag means "a non-LAN DHT node is good".
       const took = await until(() => peer.selfConnectionStatus() !== "none", 25_000, "c-toxcore connected");
       console.log(`c-toxcore connection status ${peer.selfConnectionStatus()} after ${took} ms`);
       // It stays connected, and it lists us: asked for nodes near our key, it returns us.
@@ -131,4 +132,34 @@ describe("DHT interop with c-toxcore 0.2.18", () => {
       peer.kill();
     }
   }, 40_000);
+
+  // Opt-in (DHT_SOAK=1, ~150 s): past c-toxcore's 60 s ping interval and 122 s bad-node timeout,
+  // the daemons and a client still list us, i.e. we answer their liveness requests correctly.
+  it.runIf(process.env.DHT_SOAK === "1")(
+    "soak: c-toxcore still lists us after the bad-node timeout",
+    async () => {
+      const peer = await CToxPeer.create({ startPort: 34220, endPort: 34229, label: "ctox-soak" });
+      try {
+        peer.bootstrap("127.0.0.1", 34200, ours.dht.publicKey);
+        await until(() => peer.selfConnectionStatus() !== "none", 25_000, "c-toxcore connected");
+        const t0 = Date.now();
+        while (Date.now() - t0 < 140_000) {
+          expect(peer.selfConnectionStatus()).not.toBe("none");
+          await new Promise((r) => setTimeout(r, 1000));
+        }
+        for (const [port, pk] of [
+          [peer.udpPort, peer.dhtId],
+          ...daemons.map((d) => [d.port, d.publicKey] as const),
+        ] as const) {
+          const nodes = await askNodes(port, pk, ours.dht.publicKey);
+          expect(nodes.map((n) => toHex(n.publicKey))).toContain(toHex(ours.dht.publicKey));
+        }
+        expect(ours.dht.closeNodes().length).toBeGreaterThanOrEqual(4);
+        expect(ours.dht.stats.malformed).toBe(0);
+      } finally {
+        peer.kill();
+      }
+    },
+    200_000,
+  );
 });

@@ -46,6 +46,23 @@ describe("a pair of nodes", () => {
     expect(a.closeNodes()[0]!.ipPort).toEqual(m.addrs[1]);
   });
 
+  it("a node restarting with a new key at the same address replaces its old entry", () => {
+    const m = new Mesh();
+    const a = m.add();
+    const b = m.add();
+    m.bootstrap(0, 1);
+    m.run(5_000);
+    const oldKey = hex(b.publicKey);
+    // Same address, fresh DHT key (as c-toxcore after a restart).
+    const b2 = m.add("198.18.0.2", 33445);
+    expect(m.addrs[2]).toEqual(m.addrs[1]);
+    m.bootstrap(2, 0);
+    m.run(5_000);
+    const keys = a.closeNodes().map((n) => hex(n.publicKey));
+    expect(keys).toContain(hex(b2.publicKey));
+    expect(keys).not.toContain(oldKey);
+  });
+
   it("paces bootstrap(): at most BOOTSTRAP_PER_TICK nodes requests per tick", () => {
     const m = new Mesh();
     m.keepLog = true;
