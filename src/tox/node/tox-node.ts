@@ -114,6 +114,14 @@ export class ToxNode extends EventEmitter<ToxNodeEvents> {
     sockets.delete(identity);
   }
 
+  /** Test hook: change the simulated loss of every identity's socket (1 = total outage). */
+  setLossRate(rate: number): void {
+    for (const identity of this.hosted.values()) {
+      const socket = sockets.get(identity);
+      if (socket !== undefined) socket.lossRate = rate;
+    }
+  }
+
   identity(pk: PublicKeyInput): Identity | undefined {
     return this.hosted.get(toHex(toKey(pk)));
   }

@@ -239,6 +239,27 @@ describe("ToxNode <-> c-toxcore 0.2.18 (direct UDP, loopback)", () => {
     expect(s.conn.filter((e) => e.status === "none")).toEqual([]);
   });
 
+  it("rides out a 5 s total outage: messages sent meanwhile arrive afterwards, with receipts, no offline", async () => {
+    const s = await session();
+    const { c, me } = s;
+    const cMsgs: string[] = [];
+    c.on("friendMessage", (_f, _t, m) => cMsgs.push(m));
+    s.node.setLossRate(1);
+    const ids: number[] = [];
+    for (let i = 0; i < 50; i++) ids.push(...(await me.sendMessage(c.publicKey, `during outage ${i}`)));
+    await new Promise((r) => setTimeout(r, 5000));
+    expect(cMsgs).toEqual([]);
+    s.node.setLossRate(0);
+    await waitUntil(
+      () => cMsgs.length === 50 && s.receipts.length === 50,
+      10_000,
+      "delivery after the outage",
+    );
+    expect(cMsgs).toEqual(Array.from({ length: 50 }, (_, i) => `during outage ${i}`));
+    expect(s.receipts.map((r) => r.messageId)).toEqual(ids);
+    expect(s.conn.filter((e) => e.status === "none")).toEqual([]);
+  }, 30_000);
+
   it("sees the peer go offline when it quits, and recovers after it restarts", async () => {
     const s = await session();
     const saved = s.c.getSavedata();
