@@ -72,7 +72,14 @@ export class PostgresDb implements Db {
   }
 
   static open(url: string, opts: { poolSize?: number; logger?: StoreLogger } = {}): PostgresDb {
-    const pool = new pg.Pool({ connectionString: url, max: opts.poolSize ?? 10, types: typeParsers });
+    const pool = new pg.Pool({
+      connectionString: url,
+      max: opts.poolSize ?? 10,
+      types: typeParsers,
+      application_name: "toxbridge",
+      // Without a bound, a connect to an unreachable server hangs for minutes (TCP retries).
+      connectionTimeoutMillis: 10_000,
+    });
     // An idle client losing its server must not crash the process; the pool replaces it.
     pool.on("error", (err) => opts.logger?.warn(`store: idle PostgreSQL connection failed: ${err.message}`));
     return new PostgresDb(pool);
