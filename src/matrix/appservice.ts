@@ -182,6 +182,59 @@ function appserviceRouter(
   return router;
 }
 
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return typeof (v as { then?: unknown } | null)?.then === "function";
+}
+
+/**
+ * The library calls `onEvent` (and `onEphemeralEvent`, from an event emitter) without handling a
+ * rejected promise, and re-throws a rejected request from an async event-emitter listener: either
+ * way a failing handler becomes an unhandled rejection, which ends a Node process. So failures
+ * (a throw, a rejected promise, or `request.reject`) are logged with the event they were about and
+ * the request is resolved. Durability does not depend on this: see `onTransaction`.
+ */
+export function guardController(controller: BridgeController, log: Logger): BridgeController {
+  const describe = (data: unknown) => {
+    const d = (data ?? {}) as { event_id?: unknown; room_id?: unknown; type?: unknown; sender?: unknown };
+    return { eventId: d.event_id, roomId: d.room_id, type: d.type, sender: d.sender };
+  };
+  const guarded: BridgeController = {
+    onLog: (line, isError) => (isError ? log.error(line) : log.debug(line)),
+    ...controller,
+    onEvent: (request, context) => {
+      let failed = false;
+      const fail = (err: unknown) => {
+        if (failed) return;
+        failed = true;
+        log.error({ err, ...describe(request.getData()) }, "handling a Matrix event failed");
+        request.resolve(undefined);
+      };
+      request.reject = fail;
+      try {
+        const out: unknown = controller.onEvent(request, context);
+        if (isThenable(out)) Promise.resolve(out).catch(fail);
+      } catch (err) {
+        fail(err);
+      }
+    },
+  };
+  const onEphemeral = controller.onEphemeralEvent;
+  if (onEphemeral) {
+    guarded.onEphemeralEvent = (request) => {
+      const fail = (err: unknown) => {
+        log.error({ err, ...describe(request.getData()) }, "handling a Matrix ephemeral event failed");
+      };
+      try {
+        const out: unknown = onEphemeral(request);
+        if (isThenable(out)) Promise.resolve(out).catch(fail);
+      } catch (err) {
+        fail(err);
+      }
+    };
+  }
+  return guarded;
+}
+
 export async function startMatrixAppservice(opts: MatrixAppserviceOptions): Promise<RunningMatrixAppservice> {
   const log = opts.log.child({ component: "matrix" });
   const { lib, encryption } = loadBridgeLibrary(log);
@@ -238,10 +291,7 @@ export async function startMatrixAppservice(opts: MatrixAppserviceOptions): Prom
     homeserverUrl: opts.homeserverUrl,
     domain: opts.domain,
     registration,
-    controller: {
-      onLog: (line, isError) => (isError ? log.error(line) : log.debug(line)),
-      ...opts.controller,
-    },
+    controller: guardController(opts.controller, log),
     // Rooms, users and events live in our own store (src/store); the library keeps none.
     disableStores: true,
     disableContext: true,

@@ -241,4 +241,33 @@ describe("appservice HTTP", () => {
       await new Promise<void>((r) => server.close(() => r()));
     }
   });
+
+  it("logs a failing onEvent with the event instead of leaving an unhandled rejection", async () => {
+    h = await startBridgeOnDouble({
+      onEvent: async (ev, b) => {
+        if (ev.type === "m.room.member" && ev.content.membership === "invite") {
+          await b.bridge.getIntent().join(ev.room_id);
+          throw new Error("portal store down");
+        }
+      },
+      onEphemeralEvent: async () => {
+        throw new Error("typing relay down");
+      },
+    });
+    const alice = h.hs.asUser(h.hs.createUser("alice"));
+    const room = await alice.createRoom({ invite: [h.hs.botUserId] });
+    await h.hs.waitForMembership(room, h.hs.botUserId, "join");
+    await alice.setTyping(room, true);
+    await h.hs.pushIdle();
+    await new Promise((r) => setTimeout(r, 20));
+    const failures = h.logLines.filter((l) => l.msg === "handling a Matrix event failed");
+    expect(failures).toHaveLength(1);
+    expect(h.logLines.filter((l) => l.msg === "handling a Matrix ephemeral event failed")).toHaveLength(1);
+    expect(failures[0]).toMatchObject({
+      level: 50,
+      roomId: room,
+      type: "m.room.member",
+      err: { message: "portal store down" },
+    });
+  });
 });

@@ -69,12 +69,9 @@ export async function startBridgeOnDouble(opts: BridgeOnDoubleOptions = {}): Pro
     onEvent: async (request) => {
       const ev = request.getData();
       events.push(ev);
-      try {
-        await opts.onEvent?.(ev, running!);
-        request.resolve(undefined);
-      } catch (err) {
-        request.reject(err);
-      }
+      // A throw here is for startMatrixAppservice's guard to log.
+      await opts.onEvent?.(ev, running!);
+      request.resolve(undefined);
     },
   };
   if (opts.onEphemeralEvent) controller.onEphemeralEvent = opts.onEphemeralEvent;
