@@ -13,6 +13,22 @@ import { join } from "node:path";
 import { toHex } from "../../src/tox/bytes.js";
 
 export const BOOTSTRAPD_PATH = "/usr/bin/tox-bootstrapd";
+
+/**
+ * The daemon runs under a tiny shell watchdog that holds our stdin pipe: when we close it, or
+ * when this process dies by any means (even SIGKILL from a test runner), the pipe reaches EOF and
+ * the watchdog stops the daemon (and removes its temp dir), so no tox-bootstrapd outlives its test
+ * holding ports.
+ * `$0 "$@"` is the daemon command line.
+ */
+const WATCHDOG = [
+  "exec 3<&0",
+  '"$0" "$@" </dev/null &',
+  "pid=$!",
+  '( cat <&3 >/dev/null; kill $pid 2>/dev/null; sleep 2; kill -9 $pid 2>/dev/null; rm -rf "$BSD_DIR" ) &',
+  "exec 3<&-",
+  "wait $pid",
+].join("\n");
 const INFO_PACKET_ID = 0xf0;
 const INFO_REQUEST_LENGTH = 78;
 const KEY_SIZE = 32;
@@ -43,7 +59,8 @@ export interface Bootstrapd {
   publicKeyHex: string;
   /** Daemon stdout/stderr so far (for failure messages). */
   output(): string;
-  /** SIGTERM, then SIGKILL after 2 s; removes the temp dir. Idempotent. */
+  /** SIGTERM, then SIGKILL after 2 s; removes the temp dir. Idempotent. The daemon also stops
+   * by itself if this process dies. */
   stop(): Promise<void>;
 }
 
@@ -111,9 +128,9 @@ export async function startBootstrapd(opts: BootstrapdOptions): Promise<Bootstra
   const configPath = join(dir, "bootstrapd.conf");
   await writeFile(configPath, configText(dir, o));
   const child: ChildProcess = spawn(
-    BOOTSTRAPD_PATH,
-    ["--config", configPath, "--foreground", "--log-backend", "stdout"],
-    { stdio: ["ignore", "pipe", "pipe"] },
+    "/bin/sh",
+    ["-c", WATCHDOG, BOOTSTRAPD_PATH, "--config", configPath, "--foreground", "--log-backend", "stdout"],
+    { stdio: ["pipe", "pipe", "pipe"], env: { ...process.env, BSD_DIR: dir } },
   );
   let out = "";
   child.stdout?.on("data", (d: Buffer) => {
@@ -132,8 +149,8 @@ export async function startBootstrapd(opts: BootstrapdOptions): Promise<Bootstra
     stopped = true;
     if (exited === null) {
       const gone = new Promise<void>((r) => child.once("exit", () => r()));
-      child.kill("SIGTERM");
-      const t = setTimeout(() => child.kill("SIGKILL"), 2000);
+      child.stdin?.end(); // the watchdog sends SIGTERM, then SIGKILL after 2 s
+      const t = setTimeout(() => child.kill("SIGKILL"), 4000);
       await gone;
       clearTimeout(t);
     }
