@@ -386,8 +386,12 @@ export class CToxPeer extends EventEmitter<CToxPeerEvents> {
     const ms = this.iterateEveryMs ?? this.iterationInterval();
     const run = () => {
       this.timer = undefined;
-      this.iterate();
-      this.schedule();
+      try {
+        this.iterate();
+      } finally {
+        // An unhandled "error" from a listener propagates, but the peer keeps iterating.
+        this.schedule();
+      }
     };
     if (ms <= 0) {
       const h = setImmediate(run);
