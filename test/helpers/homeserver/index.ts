@@ -111,6 +111,7 @@ export class HomeserverDouble {
   async start(): Promise<this> {
     const app = express();
     app.disable("x-powered-by");
+    app.set("etag", false); // hashing every JSON answer costs more than the rest of a send
     app.use(
       createRoutes({
         state: this.state,

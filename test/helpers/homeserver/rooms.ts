@@ -23,8 +23,12 @@ export interface RoomEvent {
 
 export type Membership = "join" | "invite" | "leave" | "ban" | "knock";
 
+// A random prefix per process and a counter: unique, unguessable enough for tests, and cheap.
+const eventIdPrefix = randomBytes(9).toString("base64url");
+let eventCounter = 0;
+
 export function newEventId(): string {
-  return `$${randomBytes(18).toString("base64url")}`;
+  return `$${eventIdPrefix}${(eventCounter++).toString(36)}`;
 }
 
 function stateKeyOf(type: string, stateKey: string): string {
