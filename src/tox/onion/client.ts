@@ -33,6 +33,7 @@ import {
   randomU32,
 } from "../crypto.js";
 import { ToxProtocolError } from "../errors.js";
+import { createTcpOnionRequest } from "../tcp/onion-tcp.js";
 import type { PacketSink } from "../transport/types.js";
 import { type IpPort, ipPortEqual, isLanAddress, type NodeInfo } from "../wire/ipport.js";
 import {
@@ -54,6 +55,7 @@ import {
   ONION_CLIENT_MAX_DATA_SIZE,
   ONION_DATA_DHTPK,
   ONION_PING_ID_SIZE,
+  type OnionPathKeys,
   openAnnounceResponse,
   parseAnnounceResponse,
   parseOnionDataResponse,
@@ -156,6 +158,18 @@ export interface OnionClientOptions {
   log?: OnionLogger;
   /** Our connected TCP relays to advertise in DHT-PK (at most 2 are sent). */
   tcpRelays?(): NodeInfo[];
+  /**
+   * TCP relays as the first hop of onion paths while the DHT is not connected (TCP-only mode, as
+   * c-toxcore). Responses come back through `handleTcpResponse`.
+   */
+  tcp?: OnionTcpFirstHop;
+}
+
+export interface OnionTcpFirstHop {
+  /** Connected TCP relays (protocol "tcp" nodes) that can be a path's first hop. */
+  relays(): NodeInfo[];
+  /** Sends a TCP onion request (packet 8) through that relay. */
+  send(relay: NodeInfo, nonce: Uint8Array, payload: Uint8Array): boolean;
 }
 
 export interface OnionClientStatus {
@@ -294,6 +308,15 @@ export class OnionClient {
 
   /** Handles 0x84, 0x88 and 0x86 arriving from the first hop of a path. Never throws on input. */
   handlePacket(from: IpPort, data: Uint8Array): boolean {
+    return this.dispatch(from, data);
+  }
+
+  /** An onion response that came back through one of our TCP relays (TCP packet 9). */
+  handleTcpResponse(data: Uint8Array): boolean {
+    return this.dispatch(null, data);
+  }
+
+  private dispatch(from: IpPort | null, data: Uint8Array): boolean {
     const id = data[0];
     if (id === NET_PACKET_ANNOUNCE_RESPONSE_OLD || id === NET_PACKET_ANNOUNCE_RESPONSE) {
       if (!this.handleAnnounceResponse(from, data))
@@ -390,6 +413,8 @@ export class OnionClient {
 
   /** 3 distinct random relays from the path nodes (bootstrap nodes while we know none). */
   private pickPathNodes(): [NodeInfo, NodeInfo, NodeInfo] | null {
+    if (this.opts.tcp !== undefined && this.opts.dht.isConnected?.() === false)
+      return this.pickTcpPathNodes();
     let pool = this.pathNodes.length >= 3 ? this.pathNodes : this.bootstrapPathNodes;
     if (pool.length < 3) {
       pool = [...this.pathNodes];
@@ -408,12 +433,36 @@ export class OnionClient {
     return picked as [NodeInfo, NodeInfo, NodeInfo];
   }
 
+  /** TCP-only mode: one of our connected relays, then 2 path nodes (`random_nodes_path_onion`). */
+  private pickTcpPathNodes(): [NodeInfo, NodeInfo, NodeInfo] | null {
+    const relays = this.opts.tcp?.relays() ?? [];
+    if (relays.length === 0) return null;
+    const relay = relays[randomU32() % relays.length]!;
+    const pool = this.pathNodes.length >= 2 ? this.pathNodes : this.bootstrapPathNodes;
+    if (pool.length < 2) return null;
+    const i = randomU32() % pool.length;
+    let j = randomU32() % (pool.length - 1);
+    if (j >= i) j++;
+    return [relay, pool[i]!, pool[j]!];
+  }
+
   private sendOnion(paths: OnionPathSet, pathNum: number | undefined, dest: IpPort, payload: Uint8Array) {
     const path = paths.use(pathNum, () => this.pickPathNodes(), this.opts.dht.dhtKeys());
     if (path === null) return null;
-    const packet = createOnionRequest(path.keys, { protocol: "udp", ipPort: dest }, payload, randomNonce());
-    this.opts.sink.send(path.keys.nodes[0].ipPort, packet);
-    return path;
+    return this.sendThrough(path.keys, dest, payload) ? path : null;
+  }
+
+  /** First hop over UDP (0x80), or through a TCP relay for paths that start at one. */
+  private sendThrough(keys: OnionPathKeys, dest: IpPort, payload: Uint8Array): boolean {
+    const first = keys.nodes[0];
+    if (first.protocol === "tcp") {
+      if (this.opts.tcp === undefined) return false;
+      const req = createTcpOnionRequest(keys, { protocol: "udp", ipPort: dest }, payload);
+      return this.opts.tcp.send(first, req.nonce, req.payload);
+    }
+    const packet = createOnionRequest(keys, { protocol: "udp", ipPort: dest }, payload, randomNonce());
+    this.opts.sink.send(first.ipPort, packet);
+    return true;
   }
 
   private newSendback(s: Sendback): Uint8Array {
@@ -471,14 +520,7 @@ export class OnionClient {
             // Searches always carry a zero ping id and data pk (tox-rs interop fix).
             { pingId: zero, searchedPk: friend.realPk, dataPk: zero, sendback, extra: new Uint8Array(0) },
           );
-    const packet = createOnionRequest(
-      path.keys,
-      { protocol: "udp", ipPort: node.ipPort },
-      request,
-      randomNonce(),
-    );
-    this.opts.sink.send(path.keys.nodes[0].ipPort, packet);
-    return true;
+    return this.sendThrough(path.keys, node.ipPort, request);
   }
 
   private sendDataTo(friend: OnionFriend, data: Uint8Array): number {
@@ -670,7 +712,7 @@ export class OnionClient {
   // ------------------------------------------------------------------------------------------
   // Receiving
 
-  private handleAnnounceResponse(from: IpPort, data: Uint8Array): boolean {
+  private handleAnnounceResponse(from: IpPort | null, data: Uint8Array): boolean {
     const parsed = parseAnnounceResponse(data);
     if (!parsed.ok) return false;
     const res = parsed.value;
@@ -758,11 +800,12 @@ export class OnionClient {
   }
 
   /** `client_ping_nodes`: ask returned nodes that would improve our list (rate-limited per node). */
-  private pingNodes(friend: OnionFriend | null, nodes: NodeInfo[], source: IpPort): void {
+  private pingNodes(friend: OnionFriend | null, nodes: NodeInfo[], source: IpPort | null): void {
     const list = friend === null ? this.announceList : friend.nodes;
     const reference = friend === null ? this.opts.realKeys.publicKey : friend.realPk;
     const lastPinged = friend === null ? this.selfLastPinged : friend.lastPinged;
-    const lanOk = isLanAddress(source);
+    // Through TCP the source is the relay, never a LAN peer (c-toxcore: TCP family, not LAN).
+    const lanOk = source !== null && isLanAddress(source);
     for (const n of nodes) {
       if (n.protocol !== "udp") continue;
       if (!lanOk && isLanAddress(n.ipPort)) continue;

@@ -14,6 +14,7 @@ export interface DhtForOnion {
   readonly keyPair: KeyPair;
   getCloseNodes(pk: Uint8Array, forLan: boolean, max?: number): NodeInfo[];
   randomGoodNodes(n: number): NodeInfo[];
+  isConnected(): boolean;
   sendCryptoPacket(toDhtPk: Uint8Array, innerId: number, payload: Uint8Array): number;
   onCryptoPacket(
     id: number,
@@ -26,6 +27,7 @@ export function onionDhtView(dht: DhtForOnion): OnionDhtView {
     dhtKeys: () => dht.keyPair,
     closeNodes: (pk, n, allowLan) => dht.getCloseNodes(pk, allowLan, n),
     randomNodes: (n) => dht.randomGoodNodes(n),
+    isConnected: () => dht.isConnected(),
     routeDhtPk: (friendDhtPk, data) => dht.sendCryptoPacket(friendDhtPk, ONION_DATA_DHTPK, data) > 0,
   };
 }

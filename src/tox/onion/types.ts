@@ -15,6 +15,8 @@ export interface OnionDhtView {
   closeNodes(pk: Uint8Array, n: number, allowLan: boolean): NodeInfo[];
   /** Up to `n` random good nodes to build onion paths from (`randfriends_nodes`). */
   randomNodes(n: number): NodeInfo[];
+  /** `dht_isconnected`; when false the client builds paths from TCP relays (if it has any). */
+  isConnected?(): boolean;
   /**
    * Optional: sends our DHT-PK to a friend through the DHT, as crypto request 156 addressed to
    * the friend's DHT pk (`route_to_friend`). The DHT adds the outer DHT-key box.

@@ -2,6 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { bytesEqual, toHex } from "../../../src/tox/bytes.js";
 import { newKeyPair } from "../../../src/tox/crypto.js";
+import type { OnionClient } from "../../../src/tox/onion/client.js";
 import { type IpPort, ipPort, type NodeInfo } from "../../../src/tox/wire/ipport.js";
 import { ONION_DATA_FRIEND_REQUEST } from "../../../src/tox/wire/onion.js";
 import { OnionTestNetwork } from "./network.js";
@@ -164,5 +165,43 @@ describe("handlers never throw on arbitrary input", () => {
       { numRuns: 20_000 },
     );
     net.net.run();
+  });
+});
+
+describe("TCP-only client (no DHT): paths start at a TCP relay", () => {
+  it("announces through the relay and finds a UDP friend; DHT-PKs flow both ways", () => {
+    const net = new OnionTestNetwork(10);
+    const relayServer = net.servers[0]!;
+    const learned: string[] = [];
+    const viaTcp = { sent: 0, replies: 0 };
+    let tcpClient: OnionClient | undefined;
+    const clientKey = newKeyPair().publicKey;
+    const a = net.addClient(
+      { onDhtPk: (f) => learned.push(`a:${toHex(f)}`) },
+      { isConnected: () => false, randomNodes: () => [], closeNodes: () => [] },
+      {
+        relays: () => [{ ...relayServer.info, protocol: "tcp" }],
+        send: (_relay, nonce, payload) => {
+          viaTcp.sent++;
+          return relayServer.relay.handleTcpRequest(clientKey, nonce, payload, (d) =>
+            net.net.later(() => {
+              viaTcp.replies++;
+              tcpClient!.handleTcpResponse(d);
+            }),
+          );
+        },
+      },
+    );
+    tcpClient = a.client;
+    for (const s of net.servers.slice(1, 4)) a.client.addBootstrapPathNode(s.info);
+    const b = net.addClient({ onDhtPk: (f) => learned.push(`b:${toHex(f)}`) });
+    a.client.addFriend(b.realKeys.publicKey);
+    b.client.addFriend(a.realKeys.publicKey);
+    const both = () =>
+      learned.includes(`a:${toHex(b.realKeys.publicKey)}`) &&
+      learned.includes(`b:${toHex(a.realKeys.publicKey)}`);
+    expect(net.runUntil([a.client, b.client], both, 120)).toBeGreaterThan(0);
+    expect(viaTcp.sent).toBeGreaterThan(0);
+    expect(viaTcp.replies).toBeGreaterThan(0);
   });
 });

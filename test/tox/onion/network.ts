@@ -6,7 +6,7 @@ import { toHex } from "../../../src/tox/bytes.js";
 import { ManualClock } from "../../../src/tox/clock.js";
 import { type KeyPair, newKeyPair } from "../../../src/tox/crypto.js";
 import { OnionAnnounceServer } from "../../../src/tox/onion/announce-server.js";
-import { OnionClient, type OnionClientEvents } from "../../../src/tox/onion/client.js";
+import { OnionClient, type OnionClientEvents, type OnionTcpFirstHop } from "../../../src/tox/onion/client.js";
 import { compareDistance } from "../../../src/tox/onion/distance.js";
 import { OnionRelay } from "../../../src/tox/onion/relay.js";
 import type { OnionDhtView } from "../../../src/tox/onion/types.js";
@@ -18,13 +18,18 @@ type Handler = (from: IpPort, data: Uint8Array) => void;
 export class FakeNet {
   readonly clock = new ManualClock();
   private readonly handlers = new Map<string, Handler>();
-  private queue: { from: IpPort; to: IpPort; data: Uint8Array }[] = [];
+  private queue: ({ from: IpPort; to: IpPort; data: Uint8Array } | (() => void))[] = [];
   delivered = 0;
   /** Packets to drop (return true) – for loss tests. */
   filter: ((from: IpPort, to: IpPort, data: Uint8Array) => boolean) | null = null;
 
   sinkFor(from: IpPort): PacketSink {
     return { send: (to, data) => this.queue.push({ from, to, data: Uint8Array.from(data) }) };
+  }
+
+  /** Runs `fn` in delivery order (e.g. a TCP relay's reply to its client). */
+  later(fn: () => void): void {
+    this.queue.push(fn);
   }
 
   listen(at: IpPort, handler: Handler): void {
@@ -37,6 +42,10 @@ export class FakeNet {
     while (this.queue.length > 0) {
       if (n++ > maxPackets) throw new Error("packet storm in fake network");
       const p = this.queue.shift()!;
+      if (typeof p === "function") {
+        p();
+        continue;
+      }
       if (this.filter?.(p.from, p.to, p.data)) continue;
       const h = this.handlers.get(ipPortKey(p.to));
       if (h === undefined) continue;
@@ -108,7 +117,7 @@ export class OnionTestNetwork {
     return node;
   }
 
-  addClient(events: OnionClientEvents = {}, extraDht: Partial<OnionDhtView> = {}) {
+  addClient(events: OnionClientEvents = {}, extraDht: Partial<OnionDhtView> = {}, tcp?: OnionTcpFirstHop) {
     const realKeys = newKeyPair();
     const dhtKeys = newKeyPair();
     const at = ipPort("127.0.0.1", this.nextPort++);
@@ -118,6 +127,7 @@ export class OnionTestNetwork {
       dht: this.dhtView(dhtKeys, extraDht),
       sink: this.net.sinkFor(at),
       events,
+      ...(tcp ? { tcp } : {}),
     });
     this.net.listen(at, (from, data) => {
       client.handlePacket(from, data);
