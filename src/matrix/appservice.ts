@@ -3,8 +3,8 @@
  * the encryption-tolerant loader, feeds it our registration, routes its logs into pino, and serves
  * the appservice HTTP API on a port we can read back (port 0 in tests).
  *
- * The HTTP side fixes two gaps of the `matrix-appservice` package the library uses, so the bridge
- * works with old and new homeservers alike:
+ * The HTTP side fixes gaps of the `matrix-appservice` package the library uses, so the bridge works
+ * with old and new homeservers alike and answers as the AS API says:
  * - it only reads EDUs from the unstable `de.sorunome.msc2409.ephemeral` key; homeservers that
  *   implement spec v1.13 send the stable `ephemeral` key, which we copy across;
  * - a body that is not JSON got express's HTML error page; it gets a Matrix error now;
@@ -303,7 +303,12 @@ export async function startMatrixAppservice(opts: MatrixAppserviceOptions): Prom
   await bridge.listen(port, host, 10, appService);
   const address = server ? (server as Server).address() : undefined;
   const boundPort = address ? (address as AddressInfo).port : undefined;
-  await opts.onListening?.(boundPort, router);
+  try {
+    await opts.onListening?.(boundPort, router);
+  } catch (err) {
+    await bridge.close().catch(() => {});
+    throw err;
+  }
   let ping: PingResult | undefined;
   if (opts.startupChecks?.ping !== false) {
     ping = await pingFromHomeserver({
