@@ -7,6 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { toHex } from "../../../src/tox/bytes.js";
 import { newKeyPair, precompute, randomBytes } from "../../../src/tox/crypto.js";
 import {
+  CRYPTO_PACKET_DHTPK,
+  createCryptoRequest,
   motdText,
   parseBootstrapInfo,
   parseNodesResponse,
@@ -132,6 +134,33 @@ describe("DHT interop with c-toxcore 0.2.18", () => {
       peer.kill();
     }
   }, 40_000);
+
+  it("(d) tox-bootstrapd forwards a 0x20 crypto request to our node, which it keeps in its close list", async () => {
+    const second = await startUdpDht(34201);
+    try {
+      const d = daemons[1]!;
+      second.dht.bootstrap({ ipPort: ipPort("127.0.0.1", d.port), publicKey: d.publicKey });
+      // The daemon adds us after its to-ping round (every 2 s) and our pong.
+      await until(() => second.dht.stats.pingsAnswered >= 1, 10_000, "the daemon pinging us");
+      await new Promise((r) => setTimeout(r, 500));
+      const got: string[] = [];
+      second.dht.onCryptoPacket(CRYPTO_PACKET_DHTPK, (_from, sender, data) =>
+        got.push(`${toHex(sender)}:${toHex(data)}`),
+      );
+      const sender = newKeyPair();
+      const payload = randomBytes(64);
+      const pkt = createCryptoRequest(second.dht.publicKey, sender, {
+        id: CRYPTO_PACKET_DHTPK,
+        data: payload,
+      });
+      const sock = dgram.createSocket("udp4");
+      sock.send(pkt, d.port, "127.0.0.1");
+      await until(() => got.length > 0, 3_000, "the routed packet").finally(() => sock.close());
+      expect(got).toEqual([`${toHex(sender.publicKey)}:${toHex(payload)}`]);
+    } finally {
+      await second.stop();
+    }
+  }, 20_000);
 
   // Opt-in (DHT_SOAK=1, ~150 s): past c-toxcore's 60 s ping interval and 122 s bad-node timeout,
   // the daemons and a client still list us, i.e. we answer their liveness requests correctly.
