@@ -59,6 +59,31 @@ export async function pgliteTemplate(): Promise<string> {
   return finalDir;
 }
 
+/**
+ * For other suites (core, frontends) that need a real store: a migrated embedded database in a
+ * temp dir, ready in well under a second after the first use. `close()` also deletes it.
+ */
+export async function openTestStore(): Promise<{ store: Store; db: Db; close(): Promise<void> }> {
+  const dir = tempDir("toxbridge-teststore-");
+  cpSync(await pgliteTemplate(), dir, { recursive: true });
+  const { store, db } = await openStoreWithDb({ dataDir: dir, encryptionKey: TEST_KEY });
+  try {
+    await store.migrate();
+  } catch (err) {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+  return {
+    store,
+    db,
+    async close() {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
 class PgliteBackend implements Backend {
   readonly name = "pglite" as const;
   private root = "";

@@ -4,8 +4,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { openStore, redactUrl, StoreError } from "../../src/store/index.js";
+import { loadMigrations } from "../../src/store/migrate.js";
 import { newKeyPair } from "../../src/tox/crypto.js";
-import { pgliteTemplate, TEST_KEY } from "./backends.js";
+import { openTestStore, pgliteTemplate, TEST_KEY } from "./backends.js";
 
 const root = mkdtempSync(join(tmpdir(), "toxbridge-lifecycle-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -71,6 +72,17 @@ describe("embedded PGlite store", () => {
     const again = await openStore({ dataDir, encryptionKey: TEST_KEY });
     expect(await again.ping()).toBe(true);
     await again.close();
+  });
+
+  it("openTestStore hands out a migrated store and deletes it on close", async () => {
+    const { store, db, close } = await openTestStore();
+    expect((await db.query("SELECT count(*)::int8 AS n FROM schema_migrations")).rows).toEqual([
+      { n: loadMigrations().length },
+    ]);
+    expect(await store.migrate()).toEqual({ applied: [] });
+    expect(await store.accounts.list()).toEqual([]);
+    await close();
+    expect(await store.ping()).toBe(false);
   });
 
   it("refuses an empty encryption key", async () => {
