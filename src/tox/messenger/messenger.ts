@@ -219,6 +219,22 @@ export class Messenger {
     });
   }
 
+  /**
+   * Restores what a save file keeps of a friend (name, status message, user status, last
+   * seen), so a restored identity shows them before the friend comes online.
+   */
+  restoreFriend(
+    pk: Uint8Array,
+    saved: { name: string; statusMessage: string; status: UserStatus; lastSeen: number },
+  ): void {
+    this.addFriend(pk);
+    const f = this.friends.get(keyHex(pk))!;
+    f.name = saved.name;
+    f.statusMessage = saved.statusMessage;
+    f.status = saved.status;
+    f.lastSeen = saved.lastSeen;
+  }
+
   /** Forgets a friend; tells it with OFFLINE first when online (`m_delfriend`). */
   removeFriend(pk: Uint8Array): void {
     const f = this.friends.get(keyHex(pk));

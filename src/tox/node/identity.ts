@@ -10,8 +10,9 @@ import { type KeyPair, keyPairFromSecret, newKeyPair, PUBLIC_KEY_SIZE, randomByt
 import { ToxProtocolError } from "../errors.js";
 import { FriendConnections } from "../friend-connection/friend-connections.js";
 import { Messenger } from "../messenger/messenger.js";
-import type { MessageKind, UserStatus } from "../messenger/packets.js";
+import { type MessageKind, USER_STATUS_CODES, type UserStatus } from "../messenger/packets.js";
 import { NetCrypto, type NetCryptoLogger } from "../netcrypto/netcrypto.js";
+import { parseSaveData, type SaveData, serializeSaveData } from "../state/savefile.js";
 import { PacketRouter } from "../transport/router.js";
 import type { UdpTransport } from "../transport/udp.js";
 import type { IpPort } from "../wire/ipport.js";
@@ -31,7 +32,13 @@ export function toKey(pk: PublicKeyInput, what = "public key"): Uint8Array {
 }
 
 export interface IdentityOptions {
-  secretKey: Uint8Array;
+  /** The identity's secret key; may be omitted when `savedata` carries one. */
+  secretKey?: Uint8Array;
+  /**
+   * A c-toxcore save file (`tox_get_savedata`, unencrypted) or its parsed form: keys, nospam,
+   * name, status message, status and friends are restored from it (explicit options win).
+   */
+  savedata?: Uint8Array | SaveData;
   /** 4 bytes; random when absent. */
   nospam?: Uint8Array;
   name?: string;
@@ -86,12 +93,27 @@ export class Identity {
   private readonly wakeNode: (identity: Identity) => void;
   private removed = false;
 
+  /** Parts of an imported save file we do not interpret, kept for a lossless export. */
+  private readonly saveExtras: Pick<SaveData, "conferences" | "unknownSections" | "tcpRelays" | "pathNodes">;
+  /** Friend records from an imported save file, by key (request fields kept for export). */
+  private readonly savedFriends = new Map<string, SaveData["friends"][number]>();
+
   constructor(opts: IdentityOptions, wiring: IdentityWiring) {
-    this.realKeys = keyPairFromSecret(opts.secretKey);
+    const save = resolveSavedata(opts.savedata);
+    const secretKey = opts.secretKey ?? save?.secretKey;
+    if (secretKey === undefined)
+      throw new ToxProtocolError("an identity needs a secret key or a save file", { code: "no-key" });
+    this.realKeys = keyPairFromSecret(secretKey);
+    this.saveExtras = {
+      conferences: save?.conferences ?? [],
+      unknownSections: save?.unknownSections ?? [],
+      tcpRelays: save?.tcpRelays ?? [],
+      pathNodes: save?.pathNodes ?? [],
+    };
     this.dhtKeys = newKeyPair(); // c-toxcore makes a fresh DHT key every run
     this.publicKeyBytes = this.realKeys.publicKey;
     this.publicKey = toHex(this.realKeys.publicKey);
-    this.nospam = opts.nospam ?? randomBytes(4);
+    this.nospam = opts.nospam ?? save?.nospam ?? randomBytes(4);
     this.toxId = formatAddress({ publicKey: this.realKeys.publicKey, nospam: this.nospam });
     this.dhtPublicKey = toHex(this.dhtKeys.publicKey);
     this.udpPort = wiring.socket.local.port;
@@ -103,9 +125,9 @@ export class Identity {
     this.messenger = new Messenger({
       clock: wiring.clock,
       transport: { sendLossless: (pk, data, cc) => this.fc.sendLossless(pk, data, cc) },
-      name: opts.name,
-      statusMessage: opts.statusMessage,
-      status: opts.status,
+      name: opts.name ?? (save ? utf8.decode(save.name) : undefined),
+      statusMessage: opts.statusMessage ?? (save ? utf8.decode(save.statusMessage) : undefined),
+      status: opts.status ?? (save ? (USER_STATUS_CODES[save.userStatus] ?? "none") : undefined),
       events: {
         onConnection: (pk, online, unconfirmed) =>
           this.emit("friendConnection", {
@@ -146,6 +168,16 @@ export class Identity {
       log: wiring.log,
     });
     this.fc.attach(this.nc);
+    for (const f of save?.friends ?? []) {
+      this.savedFriends.set(toHex(f.publicKey), f);
+      this.messenger.restoreFriend(f.publicKey, {
+        name: utf8.decode(f.name),
+        statusMessage: utf8.decode(f.statusMessage),
+        status: USER_STATUS_CODES[f.userStatus] ?? "none",
+        lastSeen: Number(f.lastSeen),
+      });
+      this.fc.add(f.publicKey);
+    }
     this.router = new PacketRouter((e) =>
       wiring.log?.debug({ identity: me.slice(0, 16), id: e.packetId, err: String(e.error) }, "handler threw"),
     );
@@ -223,6 +255,40 @@ export class Identity {
     return this.friendInfo(toKey(pk, "friend public key"))?.connection ?? "none";
   }
 
+  /** The identity as a c-toxcore 0.2.18 save file (what `tox_get_savedata` would write). */
+  async getSavedata(): Promise<Uint8Array> {
+    return serializeSaveData(this.saveData());
+  }
+
+  /** The identity in parsed save-file form. */
+  saveData(): SaveData {
+    const friends = this.messenger.friendPublicKeys().map((pk) => {
+      const f = this.messenger.friend(pk)!;
+      const imported = this.savedFriends.get(toHex(pk));
+      return {
+        status: imported?.status ?? 3,
+        publicKey: pk,
+        requestMessage: imported?.requestMessage ?? new Uint8Array(0),
+        requestNospam: imported?.requestNospam ?? new Uint8Array(4),
+        name: utf8Encoder.encode(f.name),
+        statusMessage: utf8Encoder.encode(f.statusMessage),
+        userStatus: USER_STATUS_CODES.indexOf(f.status),
+        lastSeen: BigInt(f.lastSeen),
+      };
+    });
+    return {
+      secretKey: this.realKeys.secretKey,
+      publicKey: this.realKeys.publicKey,
+      nospam: this.nospam,
+      name: utf8Encoder.encode(this.messenger.selfName),
+      statusMessage: utf8Encoder.encode(this.messenger.selfStatusMessage),
+      userStatus: USER_STATUS_CODES.indexOf(this.messenger.selfStatus),
+      friends,
+      dhtNodes: [],
+      ...this.saveExtras,
+    };
+  }
+
   get name(): string {
     return this.messenger.selfName;
   }
@@ -287,4 +353,15 @@ export class Identity {
       lastSeen: f.lastSeen,
     };
   }
+}
+
+const utf8 = new TextDecoder("utf-8", { fatal: false });
+const utf8Encoder = new TextEncoder();
+
+function resolveSavedata(savedata: Uint8Array | SaveData | undefined): SaveData | undefined {
+  if (savedata === undefined) return undefined;
+  if (!(savedata instanceof Uint8Array)) return savedata;
+  const parsed = parseSaveData(savedata);
+  if (!parsed.ok) throw parsed.error;
+  return parsed.value;
 }

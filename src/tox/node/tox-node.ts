@@ -9,7 +9,9 @@ import { EventEmitter } from "node:events";
 import { toHex } from "../bytes.js";
 import { type Clock, systemClock } from "../clock.js";
 import { keyPairFromSecret } from "../crypto.js";
+import { ToxProtocolError, unwrap } from "../errors.js";
 import type { NetCryptoLogger } from "../netcrypto/netcrypto.js";
+import { parseSaveData } from "../state/savefile.js";
 import { UdpTransport } from "../transport/udp.js";
 import { DeadlineQueue } from "./deadline-queue.js";
 import type { ToxNodeEvents } from "./events.js";
@@ -66,7 +68,11 @@ export class ToxNode extends EventEmitter<ToxNodeEvents> {
   /** Starts hosting an identity; resolves once its UDP socket is bound. */
   async addIdentity(opts: IdentityOptions): Promise<Identity> {
     if (this.closed) throw new Error("ToxNode is closed");
-    const pkHex = toHex(keyPairFromSecret(opts.secretKey).publicKey);
+    const secretKey =
+      opts.secretKey ??
+      (opts.savedata instanceof Uint8Array ? unwrap(parseSaveData(opts.savedata)) : opts.savedata)?.secretKey;
+    if (secretKey === undefined) throw new ToxProtocolError("an identity needs a secret key or a save file");
+    const pkHex = toHex(keyPairFromSecret(secretKey).publicKey);
     const existing = this.hosted.get(pkHex);
     if (existing !== undefined) return existing;
     let identity: Identity | undefined;

@@ -289,6 +289,39 @@ describe("ToxNode <-> c-toxcore 0.2.18 (direct UDP, loopback)", () => {
     await waitUntil(() => s.msgs.some((m) => m.text === "thanks"), 5000, "reply");
   });
 
+  it("save files move both ways: c-toxcore loads our profile, we load c-toxcore's", async () => {
+    const s = await session();
+    await waitUntil(() => s.names.includes("ctox"), 5000, "C name");
+    // Ours -> c-toxcore: tox_new with our save file is us, with our friend and its name.
+    const mine = await s.me.getSavedata();
+    const cAsUs = await CToxPeer.create({ ...C_PORTS, savedata: mine, label: "c-as-us" });
+    cleanup.push(() => cAsUs.kill());
+    expect(cAsUs.publicKeyHex.toLowerCase()).toBe(s.me.publicKey);
+    expect(cAsUs.addressHex.toUpperCase()).toBe(s.me.toxId);
+    const f = cAsUs.friendByPublicKey(s.c.publicKey);
+    expect(f).toBeDefined();
+    expect(cAsUs.friendName(f!)).toBe("ctox");
+    // c-toxcore -> ours: the C peer's profile becomes an identity with its keys and friend list.
+    await waitUntil(
+      () => {
+        try {
+          return s.c.friendName(s.friend) === "ours";
+        } catch {
+          return false;
+        }
+      },
+      5000,
+      "our name at C",
+    );
+    const theirs = s.c.getSavedata();
+    const asC = await s.node.addIdentity({ savedata: theirs });
+    expect(asC.publicKey).toBe(s.c.publicKeyHex.toLowerCase());
+    expect(asC.toxId).toBe(s.c.addressHex.toUpperCase());
+    expect(asC.name).toBe("ctox");
+    const friends = await asC.friends();
+    expect(friends.map((x) => [x.publicKey, x.name])).toEqual([[s.me.publicKey, "ours"]]);
+  });
+
   it("notices the peer removing us (OFFLINE + KILL)", async () => {
     const s = await session();
     s.c.friendDelete(s.friend);

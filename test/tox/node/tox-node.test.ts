@@ -185,4 +185,27 @@ describe("ToxNode (ours <-> ours, loopback)", () => {
     const back = await node.addIdentity({ secretKey: newKeyPair().secretKey });
     expect(node.identity(back.publicKey)).toBe(back);
   }, 30_000);
+
+  it("an identity round-trips through a save file and reconnects from it", async () => {
+    const { node, log, a, b } = await pair();
+    await waitFor(() => log.friendName.length >= 2, 3000, "names");
+    await a.setStatus("busy");
+    const saved = await a.getSavedata();
+    await node.removeIdentity(a.publicKey);
+    const again = await node.addIdentity({ savedata: saved });
+    expect(again.publicKey).toBe(a.publicKey);
+    expect(again.toxId).toBe(a.toxId);
+    expect([again.name, again.statusMessage, again.status]).toEqual(["alice", "hi", "busy"]);
+    const friends = await again.friends();
+    expect(friends.map((f) => [f.publicKey, f.name, f.connection])).toEqual([[b.publicKey, "bob", "none"]]);
+    expect(friends[0]!.lastSeen).toBeGreaterThan(0);
+    const online = log.friendConnection.filter((e) => e.status === "udp").length;
+    await again.connectFriendDirect(b.publicKey, b.dhtPublicKey, ipPort("127.0.0.1", b.udpPort));
+    await waitFor(
+      () => log.friendConnection.filter((e) => e.status === "udp").length >= online + 2,
+      5000,
+      "back online",
+    );
+    await expect(node.addIdentity({})).rejects.toThrow(/secret key or a save file/);
+  });
 });
