@@ -1,6 +1,15 @@
 /**
  * Public surface of the Tox library. The bridge imports from here only; everything else under
  * src/tox is internal and may change.
+ *
+ *   const node = await ToxNode.create({ host: "0.0.0.0" });
+ *   node.on("friendMessage", ({ identity, friend, kind, text }) => ...);
+ *   node.on("readReceipt", ({ identity, friend, messageId }) => ...);
+ *   const alice = await node.addIdentity({ secretKey, name: "Alice" }); // or { savedata }
+ *   await alice.connectFriendDirect(friendPk, friendDhtPk, ipPort("203.0.113.7", 33445));
+ *   const ids = await alice.sendMessage(friendPk, longText); // split at 1372 bytes
+ *
+ * Keys in events are lower-case hex; Tox IDs are upper-case hex (as clients show them).
  */
 export { formatAddress, parseAddress, type ToxAddress } from "./address.js";
 export { fromHex, toHex } from "./bytes.js";
@@ -28,4 +37,6 @@ export type {
 } from "./node/events.js";
 export type { FriendInfo, Identity, IdentityOptions, PublicKeyInput } from "./node/identity.js";
 export { DEFAULT_PORT_RANGE, ToxNode, type ToxNodeLogger, type ToxNodeOptions } from "./node/tox-node.js";
+export { isEncryptedSave, PassDecryptError, passDecrypt, passEncrypt } from "./state/encryptsave.js";
+export { parseSaveData, type SaveData, type SavedFriend, serializeSaveData } from "./state/savefile.js";
 export { type IpPort, ipPort } from "./wire/ipport.js";
