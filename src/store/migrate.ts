@@ -131,7 +131,10 @@ async function migrateLocked(
       }
       return { applied };
     } finally {
-      await conn.query("SELECT pg_advisory_unlock($1)", [MIGRATION_LOCK_KEY]);
+      // Must not mask the real error; a session that died has released its locks anyway.
+      await conn
+        .query("SELECT pg_advisory_unlock($1)", [MIGRATION_LOCK_KEY])
+        .catch((err: unknown) => logger?.warn(`store: releasing the migration lock failed: ${String(err)}`));
     }
   });
 }
