@@ -78,6 +78,14 @@ export interface NetCryptoOptions {
   events: NetCryptoEvents;
   log?: NetCryptoLogger;
   route?: PacketRoute;
+  /**
+   * Optional cap on a session's unacknowledged lossless bytes (estimated as packets in flight
+   * times the size of the packet being sent); `sendLossless` returns -1 beyond it, in both
+   * congestion modes. The TCP relay glue sets it while a session runs over relays: c-toxcore
+   * 0.2.18 truncates a socket's pending byte count to 16 bits when reading TCP frames, so more
+   * than 64 KiB unread at a relay or peer can stall that connection for good.
+   */
+  maxInFlightBytes?: (conn: ConnectionId) => number;
 }
 
 interface Entry {
@@ -107,6 +115,7 @@ export class NetCrypto implements NetCryptoApi {
   private readonly events: NetCryptoEvents;
   private readonly log: NetCryptoLogger | undefined;
   private readonly route: PacketRoute;
+  private readonly maxInFlightBytes: ((conn: ConnectionId) => number) | undefined;
   /** Random per-instance key for the cookies we issue (`secret_symmetric_key`). */
   private readonly cookieKey = randomBytes(32);
   private readonly entries = new Map<ConnectionId, Entry>();
@@ -121,6 +130,7 @@ export class NetCrypto implements NetCryptoApi {
     this.sink = opts.sink;
     this.events = opts.events;
     this.log = opts.log;
+    this.maxInFlightBytes = opts.maxInFlightBytes;
     this.route =
       opts.route ??
       ((_conn, data, direct) => {
@@ -165,6 +175,11 @@ export class NetCrypto implements NetCryptoApi {
       throw new ToxProtocolError("lossless packet id must be 16..191", { conn, id: data[0] });
     const entry = this.entries.get(conn);
     if (entry === undefined) return -1;
+    if (this.maxInFlightBytes !== undefined) {
+      const cap = this.maxInFlightBytes(conn);
+      const perPacket = data.length + CRYPTO_DATA_PACKET_MIN_SIZE;
+      if ((entry.session.getStats().inFlight + 1) * perPacket > cap) return -1;
+    }
     return entry.session.sendLossless(data, congestionControl);
   }
 

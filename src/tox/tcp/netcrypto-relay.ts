@@ -8,6 +8,9 @@
  * working direct path is rediscovered. The first packet for a session registers its peer's DHT
  * key in the pool (routing requests on our relays), as `new_crypto_connection` does in C.
  *
+ * Flow (`maxInFlightBytes`, passed as NetCryptoOptions.maxInFlightBytes): while a session runs
+ * over relays its unacknowledged bytes are capped (see RELAY_MAX_IN_FLIGHT_BYTES).
+ *
  * Incoming (`handlePoolPacket`, wired to the pool's onPacket): handed to
  * `NetCrypto.handleRelayedPacket` keyed by the relay-vouched sender key; replies (cookie
  * responses) go back through the same relay.
@@ -26,6 +29,13 @@ import type { TcpRelayPool } from "./pool.js";
 export const UDP_DIRECT_TIMEOUT_MS = 8_000;
 /** How often a stale direct address is probed while traffic goes through relays. */
 export const UDP_PROBE_INTERVAL_MS = 2_000;
+/**
+ * Unacknowledged bytes one session may have on a relay path. c-toxcore 0.2.18 reads TCP frames
+ * only when `FIONREAD` truncated to 16 bits covers the next frame, so a connection with more than
+ * 64 KiB unread can stall for good (seen here: a 2,000-message burst to a UDP-less c-toxcore peer
+ * froze after ~800 messages; with this cap it runs at ~4-5k msg/s).
+ */
+export const RELAY_MAX_IN_FLIGHT_BYTES = 48 * 1024;
 
 export interface NetCryptoRelayStats {
   udpPackets: number;
@@ -85,6 +95,16 @@ export class NetCryptoRelayGlue {
       }
     }
     return viaRelay;
+  };
+
+  /** Pass as NetCryptoOptions.maxInFlightBytes: caps sessions while they use relays. */
+  readonly maxInFlightBytes = (conn: ConnectionId): number => {
+    const path = this.netCrypto?.pathInfo(conn);
+    if (path === undefined) return Number.POSITIVE_INFINITY;
+    const now = this.opts.clock.now();
+    if (path.lastDirectRecvAt > 0 && now - path.lastDirectRecvAt < UDP_DIRECT_TIMEOUT_MS)
+      return Number.POSITIVE_INFINITY;
+    return this.opts.pool.hasPeer(path.peerDhtPk) ? RELAY_MAX_IN_FLIGHT_BYTES : Number.POSITIVE_INFINITY;
   };
 
   /** Wire to TcpRelayPoolEvents.onPacket. */

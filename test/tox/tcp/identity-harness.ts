@@ -44,6 +44,7 @@ export class RelayIdentity {
       dhtKeys: () => this.dhtKeys,
       sink: udp,
       route: this.glue.route,
+      maxInFlightBytes: this.glue.maxInFlightBytes,
       events: {
         onStatus: (c, s) => this.status.push([c, s]),
         onLossless: (_c, d) => this.received.push(d),

@@ -39,6 +39,7 @@ export class LiveRelayIdentity {
       dhtKeys: () => this.dhtKeys,
       sink: udp,
       route: this.glue.route,
+      maxInFlightBytes: this.glue.maxInFlightBytes,
       events: {
         onStatus: (_c, s) => this.status.push(s),
         onLossless: (_c, d) => this.lossless.push(d),
