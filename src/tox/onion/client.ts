@@ -27,7 +27,6 @@ import {
   type KeyPair,
   newKeyPair,
   PUBLIC_KEY_SIZE,
-  precompute,
   randomBytes,
   randomNonce,
   randomU32,
@@ -118,6 +117,8 @@ interface OnionFriend {
   realPk: Uint8Array;
   /** Random key pair for searches, so nodes cannot link our searches to us. */
   searchKeys: KeyPair;
+  /** Box keys between `searchKeys` and the nodes asked (each is asked every few seconds). */
+  searchSharedKeys: SharedKeyCache;
   dhtPk: Uint8Array | null;
   isOnline: boolean;
   nodes: OnionNode[];
@@ -233,6 +234,7 @@ export class OnionClient {
     this.friends.set(id, {
       realPk: Uint8Array.from(realPk),
       searchKeys: newKeyPair(),
+      searchSharedKeys: new SharedKeyCache(64),
       dhtPk: null,
       isOnline: false,
       nodes: Array.from({ length: MAX_ONION_CLIENTS }, emptyNode),
@@ -514,7 +516,7 @@ export class OnionClient {
           )
         : createAnnounceRequest(
             "old",
-            precompute(node.publicKey, friend.searchKeys.secretKey),
+            friend.searchSharedKeys.get(node.publicKey, friend.searchKeys.secretKey),
             friend.searchKeys.publicKey,
             randomNonce(),
             // Searches always carry a zero ping id and data pk (tox-rs interop fix).
@@ -725,7 +727,7 @@ export class OnionClient {
     const key =
       friend === null
         ? this.realSharedKeys.get(sb.nodePk, this.opts.realKeys.secretKey)
-        : precompute(sb.nodePk, friend.searchKeys.secretKey);
+        : friend.searchSharedKeys.get(sb.nodePk, friend.searchKeys.secretKey);
     const opened = openAnnounceResponse(key, res);
     if (!opened.ok) return false;
     const plain = opened.value;

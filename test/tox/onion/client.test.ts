@@ -170,7 +170,8 @@ describe("handlers never throw on arbitrary input", () => {
 
 describe("TCP-only client (no DHT): paths start at a TCP relay", () => {
   it("announces through the relay and finds a UDP friend; DHT-PKs flow both ways", () => {
-    const net = new OnionTestNetwork(10);
+    // Public-looking addresses: over TCP, LAN nodes in responses are (rightly) not followed.
+    const net = new OnionTestNetwork(10, "198.51.100.1");
     const relayServer = net.servers[0]!;
     const learned: string[] = [];
     const viaTcp = { sent: 0, replies: 0 };

@@ -68,7 +68,15 @@ export class OnionTestNetwork {
   readonly servers: ServerNode[] = [];
   private nextPort = 34800;
 
-  constructor(serverCount: number) {
+  /**
+   * `host`: the address every node gets. Loopback makes every node a LAN node, which the onion
+   * treats specially (LAN addresses are not passed on to non-LAN requesters, nor learned over TCP);
+   * a public-looking test address (198.51.100.1, TEST-NET-2) avoids that.
+   */
+  constructor(
+    serverCount: number,
+    private readonly host = "127.0.0.1",
+  ) {
     for (let i = 0; i < serverCount; i++) this.addServer();
   }
 
@@ -98,7 +106,7 @@ export class OnionTestNetwork {
 
   addServer(): ServerNode {
     const keys = newKeyPair();
-    const at = ipPort("127.0.0.1", this.nextPort++);
+    const at = ipPort(this.host, this.nextPort++);
     const sink = this.net.sinkFor(at);
     const dht = this.dhtView(keys);
     const relay = new OnionRelay({ clock: this.clock, dht, sink });
@@ -120,7 +128,7 @@ export class OnionTestNetwork {
   addClient(events: OnionClientEvents = {}, extraDht: Partial<OnionDhtView> = {}, tcp?: OnionTcpFirstHop) {
     const realKeys = newKeyPair();
     const dhtKeys = newKeyPair();
-    const at = ipPort("127.0.0.1", this.nextPort++);
+    const at = ipPort(this.host, this.nextPort++);
     const client = new OnionClient({
       clock: this.clock,
       realKeys,
