@@ -81,9 +81,8 @@ export interface NetCryptoOptions {
   /**
    * Optional cap on a session's unacknowledged lossless bytes (estimated as packets in flight
    * times the size of the packet being sent); `sendLossless` returns -1 beyond it, in both
-   * congestion modes. The TCP relay glue sets it while a session runs over relays: c-toxcore
-   * 0.2.18 truncates a socket's pending byte count to 16 bits when reading TCP frames, so more
-   * than 64 KiB unread at a relay or peer can stall that connection for good.
+   * congestion modes. The TCP relay glue sets it while a session runs over relays, where large
+   * bursts stalled c-toxcore 0.2.18 peers for good (see tcp/netcrypto-relay.ts).
    */
   maxInFlightBytes?: (conn: ConnectionId) => number;
 }

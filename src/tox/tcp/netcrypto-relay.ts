@@ -30,10 +30,12 @@ export const UDP_DIRECT_TIMEOUT_MS = 8_000;
 /** How often a stale direct address is probed while traffic goes through relays. */
 export const UDP_PROBE_INTERVAL_MS = 2_000;
 /**
- * Unacknowledged bytes one session may have on a relay path. c-toxcore 0.2.18 reads TCP frames
- * only when `FIONREAD` truncated to 16 bits covers the next frame, so a connection with more than
- * 64 KiB unread can stall for good (seen here: a 2,000-message burst to a UDP-less c-toxcore peer
- * froze after ~800 messages; with this cap it runs at ~4-5k msg/s).
+ * Unacknowledged bytes one session may have on a relay path. Measured, not derived: a
+ * 2,000-message burst (all in flight at once) to a UDP-less c-toxcore 0.2.18 peer stalled for
+ * good after 775-1,625 messages, through tox-bootstrapd's relay and through ours alike (the peer
+ * kept requesting the first missing packet, our resends of it never took; ours-to-ours bursts of
+ * 5,000 are fine). Root cause inside c-toxcore not identified. With at most ~800 small packets in
+ * flight it never stalled; this cap keeps messages at ~2.6k/s (bootstrapd) to ~3.8k/s (ours).
  */
 export const RELAY_MAX_IN_FLIGHT_BYTES = 48 * 1024;
 
