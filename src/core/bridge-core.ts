@@ -1,0 +1,297 @@
+/**
+ * BridgeCore: the network-agnostic bridge domain around one Tox gateway (a ToxNode) and one
+ * Store. Frontends register themselves and call the CoreApi; Tox events are applied to the store
+ * and passed on to the account's frontend.
+ *
+ * The only timer lives here (the edge): every `tickMs` it retries due outbound and inbound
+ * messages. Tests pass `tickMs: 0` and call `tick()` with a ManualClock.
+ */
+
+import type { PermissionLevel } from "../config/permissions.js";
+import type { Queryable, Store } from "../store/index.js";
+import { createInboxRepo, type InboxRepo } from "../store/repos/inbox.js";
+import { createOutboxEventsRepo, type OutboxEventsRepo } from "../store/repos/outbox-events.js";
+import { type Clock, systemClock } from "../tox/index.js";
+import { Accounts } from "./accounts.js";
+import { CommandRunner } from "./commands.js";
+import { Contacts } from "./contacts.js";
+import { CoreError, type CoreLogger, errorText, silentLogger } from "./errors.js";
+import type {
+  AccountRef,
+  CommandReply,
+  CoreApi,
+  FriendView,
+  Frontend,
+  Owner,
+  SendRequest,
+  SendResult,
+} from "./frontend.js";
+import { FrontendHub } from "./frontends.js";
+import { Inbox, type InboxOptions } from "./inbox.js";
+import { hex, keyBytes } from "./keys.js";
+import { type CoreGauges, CoreMetrics } from "./metrics.js";
+import { Outbox, type OutboxOptions } from "./outbox.js";
+import type { ToxGateway } from "./tox-gateway.js";
+
+/** Tables the core needs beyond the Store's repositories (see migrations/002_inbox.sql). */
+export interface CoreRepos {
+  inbox: InboxRepo;
+  outboxEvents: OutboxEventsRepo;
+}
+
+/** Builds the core's extra repositories over the Db from `openStoreWithDb`. */
+export function coreRepos(db: Queryable): CoreRepos {
+  return { inbox: createInboxRepo(db), outboxEvents: createOutboxEventsRepo(db) };
+}
+
+export interface BridgeCoreOptions {
+  store: Store;
+  repos: CoreRepos;
+  tox: ToxGateway;
+  clock?: Clock;
+  log?: CoreLogger;
+  outbox?: OutboxOptions;
+  inbox?: InboxOptions;
+  /** Period of the retry timer; 0 = no timer (call `tick()` yourself). Default 1000 ms. */
+  tickMs?: number;
+}
+
+export class BridgeCore implements CoreApi {
+  readonly metrics = new CoreMetrics();
+  readonly accounts: Accounts;
+  readonly contacts: Contacts;
+  readonly outbox: Outbox;
+  readonly inbox: Inbox;
+  readonly commands: CommandRunner;
+  private readonly frontends: FrontendHub;
+  private readonly store: Store;
+  private readonly repos: CoreRepos;
+  private readonly tox: ToxGateway;
+  private readonly clock: Clock;
+  private readonly log: CoreLogger;
+  private readonly tickMs: number;
+  /** `${accountId}:${friend}` of friends online now, for the gauge. */
+  private readonly friendsOnline = new Set<string>();
+  private unsubscribe: (() => void) | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private ticking: Promise<void> | undefined;
+  private started = false;
+
+  constructor(opts: BridgeCoreOptions) {
+    this.store = opts.store;
+    this.repos = opts.repos;
+    this.tox = opts.tox;
+    this.clock = opts.clock ?? systemClock;
+    this.log = opts.log ?? silentLogger;
+    this.tickMs = opts.tickMs ?? 1000;
+    const now = () => new Date(this.clock.now());
+    this.frontends = new FrontendHub(this.log);
+    this.accounts = new Accounts(this.store, this.tox, this.log);
+    this.contacts = new Contacts(this.store, this.tox, this.accounts, this.frontends, this.log, now);
+    this.outbox = new Outbox(
+      {
+        store: this.store,
+        outboxEvents: this.repos.outboxEvents,
+        tox: this.tox,
+        frontends: this.frontends,
+        metrics: this.metrics,
+        clock: this.clock,
+        log: this.log,
+      },
+      opts.outbox,
+    );
+    this.inbox = new Inbox(
+      {
+        inbox: this.repos.inbox,
+        frontends: this.frontends,
+        metrics: this.metrics,
+        clock: this.clock,
+        log: this.log,
+      },
+      opts.inbox,
+    );
+    this.commands = new CommandRunner(this.accounts, this.contacts, this.log);
+    this.frontends.onRegister(() => void this.inbox.tick((id) => this.accounts.byId(id)));
+  }
+
+  /** Crash recovery, then every account online, then queued messages on their way. */
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    await this.outbox.recover();
+    this.unsubscribe = this.subscribe();
+    const { online, failed } = await this.accounts.bringAllOnline();
+    this.log.info({ online, failed }, "core: accounts online");
+    await this.tick();
+    if (this.tickMs > 0) {
+      this.timer = setInterval(() => {
+        if (this.ticking !== undefined) return; // the previous round is still running
+        this.ticking = this.tick()
+          .catch((err: unknown) => this.log.warn({ err: errorText(err) }, "core: tick failed"))
+          .finally(() => {
+            this.ticking = undefined;
+          });
+      }, this.tickMs);
+      this.timer.unref();
+    }
+  }
+
+  /** Stops the timer, lets work in progress finish and takes every identity offline. */
+  async stop(): Promise<void> {
+    if (!this.started) return;
+    this.started = false;
+    if (this.timer !== undefined) clearInterval(this.timer);
+    this.timer = undefined;
+    await this.ticking;
+    this.unsubscribe?.();
+    this.unsubscribe = undefined;
+    await this.idle();
+    await this.accounts.takeAllOffline();
+    this.friendsOnline.clear();
+  }
+
+  /** One round of periodic work: retries that came due, age limits. */
+  async tick(): Promise<void> {
+    await this.outbox.tick(this.accounts.onlineAccounts());
+    await this.inbox.tick((id) => this.accounts.byId(id));
+  }
+
+  /** Resolves when all queued deliveries and event handling have settled (tests, shutdown). */
+  async idle(): Promise<void> {
+    await Promise.all([this.outbox.idle(), this.inbox.idle()]);
+    // Handling may have queued more (a receipt after a send): settle once more.
+    await Promise.all([this.outbox.idle(), this.inbox.idle()]);
+  }
+
+  async gauges(): Promise<CoreGauges> {
+    const depth = await this.store.outbox.depth();
+    return {
+      accountsOnline: this.accounts.onlineCount(),
+      friendsOnline: this.friendsOnline.size,
+      outboxQueued: depth.queued,
+      outboxSending: depth.sending,
+      inboxWaiting: await this.repos.inbox.count(),
+      outboxOldestMs:
+        depth.oldestPendingAt === null ? 0 : Math.max(0, this.clock.now() - depth.oldestPendingAt.getTime()),
+    };
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // CoreApi
+
+  registerFrontend(frontend: Frontend): void {
+    this.frontends.register(frontend);
+  }
+
+  async send(request: SendRequest): Promise<SendResult> {
+    const account = await this.ref(request.owner);
+    keyBytes(request.friend);
+    return this.outbox.send(
+      account,
+      request.friend.toLowerCase(),
+      request.text,
+      request.kind,
+      request.sourceEventId,
+    );
+  }
+
+  async setTyping(owner: Owner, friend: string, typing: boolean): Promise<void> {
+    const account = await this.ref(owner);
+    keyBytes(friend);
+    try {
+      await this.tox.setTyping(account.publicKey, friend.toLowerCase(), typing);
+    } catch (err) {
+      // Typing to an offline or unknown friend is not worth an error to the user.
+      this.log.debug({ account: account.id, err: errorText(err) }, "core: typing not sent");
+    }
+  }
+
+  command(owner: Owner, text: string, permission: PermissionLevel | null): Promise<CommandReply> {
+    return this.commands.run(owner, text, permission);
+  }
+
+  async account(owner: Owner): Promise<AccountRef | null> {
+    const account = await this.accounts.get(owner);
+    if (account === null) return null;
+    return this.accounts.byIdentity(hex(account.publicKey)) ?? this.ref(owner);
+  }
+
+  friends(owner: Owner): Promise<FriendView[]> {
+    return this.contacts.list(owner);
+  }
+
+  friend(owner: Owner, friend: string): Promise<FriendView | null> {
+    return this.contacts.get(owner, friend.toLowerCase());
+  }
+
+  // -------------------------------------------------------------------------------------------
+
+  private async ref(owner: Owner): Promise<AccountRef> {
+    const account = await this.accounts.require(owner);
+    const ref = this.accounts.byIdentity(hex(account.publicKey));
+    if (ref === undefined)
+      throw new CoreError(
+        "no-account",
+        "Your Tox identity is not online right now; please try again later.",
+        {
+          owner: owner.id,
+        },
+      );
+    return ref;
+  }
+
+  private subscribe(): () => void {
+    const on =
+      <E extends { identity: string }>(
+        what: string,
+        handle: (account: AccountRef, e: E) => Promise<unknown>,
+      ) =>
+      (e: E) => {
+        const account = this.accounts.byIdentity(e.identity);
+        if (account === undefined) return;
+        try {
+          handle(account, e).catch((err: unknown) =>
+            this.log.warn(
+              { account: account.id, what, err: errorText(err) },
+              "core: Tox event handling failed",
+            ),
+          );
+        } catch (err) {
+          this.log.warn(
+            { account: account.id, what, err: errorText(err) },
+            "core: Tox event handling failed",
+          );
+        }
+      };
+    return this.tox.subscribe({
+      friendConnection: on("friendConnection", (account, e) => {
+        const key = `${account.id}:${e.friend}`;
+        if (e.online) this.friendsOnline.add(key);
+        else this.friendsOnline.delete(key);
+        return Promise.all([
+          this.contacts.onConnection(account, e.friend, e.online),
+          this.outbox.onConnection(account, e.friend, e.online),
+        ]);
+      }),
+      friendMessage: on("friendMessage", (account, e) =>
+        this.inbox.onMessage(account, e.friend, e.kind, e.text),
+      ),
+      readReceipt: on("readReceipt", (account, e) => this.outbox.onReceipt(account, e.friend, e.messageId)),
+      friendName: on("friendName", (account, e) =>
+        this.contacts.onProfile(account, e.friend, { name: e.name }),
+      ),
+      friendStatusMessage: on("friendStatusMessage", (account, e) =>
+        this.contacts.onProfile(account, e.friend, { statusMessage: e.statusMessage }),
+      ),
+      friendStatus: on("friendStatus", (account, e) =>
+        this.contacts.onProfile(account, e.friend, { status: e.status }),
+      ),
+      friendTyping: on("friendTyping", (account, e) =>
+        this.frontends.tell(account, "friendTyping", (f) => f.friendTyping(account, e.friend, e.typing)),
+      ),
+      friendRequest: on("friendRequest", (account, e) =>
+        this.contacts.onRequest(account, e.friend, e.message),
+      ),
+    });
+  }
+}

@@ -1,0 +1,259 @@
+/**
+ * The outbound half of store-and-forward: messages from Matrix/XMPP users to Tox friends.
+ *
+ * - `send` persists first (one row per 1372-byte part, in one transaction; idempotent on the
+ *   frontend's event id) and resolves only then, so the frontend acknowledges its transaction
+ *   after the message is durable.
+ * - A per-friend pump hands due items to Tox in id order while the friend is online and records
+ *   each Tox message id (`sending`). One friend's queue never waits for another's.
+ * - The friend's read receipt marks the item delivered; when every part of a source event is
+ *   delivered the frontend is told, with its own event id.
+ * - The friend going offline before the receipts puts the `sending` items back in the queue, in
+ *   order, and they go again on the next connection: c-toxcore does the same with unreceipted
+ *   messages on reconnect, so delivery is at-least-once, like Tox's own.
+ * - An item older than `maxAgeMs`, or handed over `maxAttempts` times without a receipt, is
+ *   given up with a notice to the frontend. At startup `recover()` requeues `sending` rows left
+ *   by a crash.
+ */
+import type { OutboxItem, Store } from "../store/index.js";
+import type { OutboxEventsRepo } from "../store/repos/outbox-events.js";
+import { type Clock, fromHex, splitMessage } from "../tox/index.js";
+import { CoreError, type CoreLogger, errorText } from "./errors.js";
+import type { AccountRef, MessageKind, SendResult } from "./frontend.js";
+import type { FrontendHub } from "./frontends.js";
+import { hex } from "./keys.js";
+import { Lanes } from "./lanes.js";
+import type { CoreMetrics } from "./metrics.js";
+import type { ToxGateway } from "./tox-gateway.js";
+
+export interface OutboxOptions {
+  /** Give up on a message not delivered this long after it was queued. Default 7 days. */
+  maxAgeMs?: number;
+  /** Give up after handing a message to Tox this many times without a receipt. Default 20. */
+  maxAttempts?: number;
+  /** Wait before retrying after Tox refused a message for a reason other than "offline". */
+  retryDelayMs?: (attempts: number) => number;
+  /** Items read per database round trip while pumping. Default 50. */
+  batchSize?: number;
+}
+
+const DAY_MS = 24 * 3600 * 1000;
+const defaultRetryDelay = (attempts: number) => Math.min(1000 * 2 ** attempts, 5 * 60_000);
+
+/** Prefix of our processed_events ids, apart from whatever ids a frontend records itself. */
+const PROCESSED_PREFIX = "core.outbox:";
+
+export class Outbox {
+  private readonly lanes: Lanes;
+  private readonly maxAgeMs: number;
+  private readonly maxAttempts: number;
+  private readonly retryDelayMs: (attempts: number) => number;
+  private readonly batchSize: number;
+  /** Source events already reported as failed in this run (one notice per event, not per part). */
+  private readonly failedNoticed = new Set<string>();
+
+  constructor(
+    private readonly deps: {
+      store: Store;
+      outboxEvents: OutboxEventsRepo;
+      tox: ToxGateway;
+      frontends: FrontendHub;
+      metrics: CoreMetrics;
+      clock: Clock;
+      log: CoreLogger;
+    },
+    opts: OutboxOptions = {},
+  ) {
+    this.lanes = new Lanes(deps.log, "outbox");
+    this.maxAgeMs = opts.maxAgeMs ?? 7 * DAY_MS;
+    this.maxAttempts = opts.maxAttempts ?? 20;
+    this.retryDelayMs = opts.retryDelayMs ?? defaultRetryDelay;
+    this.batchSize = opts.batchSize ?? 50;
+  }
+
+  /** Persists a message for a friend and starts delivering it; resolves once it is durable. */
+  async send(
+    account: AccountRef,
+    friend: string,
+    text: string,
+    kind: MessageKind = "normal",
+    sourceEventId?: string,
+  ): Promise<SendResult> {
+    if (text.length === 0) throw new CoreError("empty-message", "An empty message cannot be sent to Tox.");
+    const { store } = this.deps;
+    const friendPk = fromHex(friend);
+    const row = await store.friends.get(account.id, friendPk);
+    if (row === null)
+      throw new CoreError("unknown-friend", `${friend.slice(0, 8)}… is not one of your Tox friends.`, {
+        friend,
+      });
+    const decoder = new TextDecoder();
+    const pieces = splitMessage(text).map((p) => decoder.decode(p));
+    const network = account.owner.kind;
+    const created = await store.transaction(async (tx) => {
+      // The processed-event mark outlives pruned outbox rows: a very late redelivery stays a no-op.
+      if (
+        sourceEventId !== undefined &&
+        !(await tx.processedEvents.markProcessed(network, PROCESSED_PREFIX + sourceEventId))
+      )
+        return false;
+      let fresh = false;
+      for (const [part, body] of pieces.entries()) {
+        const { created } = await tx.outbox.enqueue({
+          accountId: account.id,
+          friendPk,
+          kind,
+          body,
+          part,
+          sourceNetwork: sourceEventId === undefined ? null : network,
+          sourceEventId: sourceEventId ?? null,
+        });
+        fresh ||= created;
+      }
+      return fresh;
+    });
+    if (created) this.deps.metrics.messagesQueued++;
+    this.kick(account, friend);
+    return { created, parts: pieces.length };
+  }
+
+  /** Schedules a pump of this friend's queue (coalesced with one already waiting). */
+  kick(account: AccountRef, friend: string): Promise<void> {
+    return this.lanes.runOnce(laneKey(account, friend), "pump", () => this.pump(account, friend));
+  }
+
+  onConnection(account: AccountRef, friend: string, online: boolean): Promise<void> {
+    if (online) return this.kick(account, friend);
+    return this.lanes.run(laneKey(account, friend), async () => {
+      const n = await this.deps.store.outbox.requeueSending(account.id, fromHex(friend));
+      if (n > 0) {
+        this.deps.metrics.messagesRequeued += n;
+        this.deps.log.debug(
+          { account: account.id, friend: friend.slice(0, 16), n },
+          "core: requeued unreceipted",
+        );
+      }
+    });
+  }
+
+  onReceipt(account: AccountRef, friend: string, messageId: number): Promise<void> {
+    return this.lanes.run(laneKey(account, friend), async () => {
+      const friendPk = fromHex(friend);
+      const item = await this.deps.store.outbox.markDelivered(account.id, friendPk, messageId);
+      if (item === null) return; // a receipt for a message we did not send, or a duplicate
+      this.deps.metrics.messagesDelivered++;
+      if (item.sourceNetwork === null || item.sourceEventId === null) return;
+      const left = await this.deps.outboxEvents.pendingParts(
+        account.id,
+        friendPk,
+        item.sourceNetwork,
+        item.sourceEventId,
+      );
+      if (left > 0) return;
+      const eventId = item.sourceEventId;
+      await this.deps.frontends.tell(account, "readReceipt", (f) => f.readReceipt(account, friend, eventId));
+    });
+  }
+
+  /** Startup: messages handed to Tox by a previous run get no receipt now; queue them again. */
+  async recover(): Promise<number> {
+    const n = await this.deps.store.outbox.requeueAllSending();
+    if (n > 0) this.deps.log.info({ n }, "core: requeued messages in flight at last shutdown");
+    return n;
+  }
+
+  /** Periodic: retries that came due, and the age limit for friends that stay offline. */
+  async tick(accounts: AccountRef[]): Promise<void> {
+    for (const account of accounts) {
+      for (const friendPk of await this.deps.store.outbox.friendsWithQueued(account.id))
+        void this.kick(account, hex(friendPk));
+    }
+  }
+
+  idle(): Promise<void> {
+    return this.lanes.idle();
+  }
+
+  // -------------------------------------------------------------------------------------------
+
+  private async pump(account: AccountRef, friend: string): Promise<void> {
+    const { store, tox, metrics } = this.deps;
+    const friendPk = fromHex(friend);
+    for (;;) {
+      const now = new Date(this.deps.clock.now());
+      const due = await store.outbox.listDue(account.id, friendPk, now, this.batchSize);
+      for (const item of due) {
+        const reason = this.giveUpReason(item, now);
+        if (reason !== null) {
+          await this.giveUp(account, friend, item, reason);
+          continue;
+        }
+        if (!this.friendOnline(account, friend)) return;
+        let messageId: number;
+        try {
+          messageId = await tox.sendMessage(account.publicKey, friend, item.body, item.kind);
+        } catch (err) {
+          // Went offline between the check and the send: the item waits for the next connection.
+          if (!this.friendOnline(account, friend)) return;
+          const retryAt = new Date(now.getTime() + this.retryDelayMs(item.attempts));
+          await store.outbox.markFailed(item.id, `Tox refused the message: ${errorText(err)}`, retryAt);
+          this.deps.log.warn(
+            { account: account.id, friend: friend.slice(0, 16), item: item.id, err: errorText(err) },
+            "core: Tox refused a message; will retry",
+          );
+          return;
+        }
+        await store.outbox.markSending(item.id, messageId);
+        metrics.messagesToTox++;
+      }
+      if (due.length < this.batchSize) return;
+    }
+  }
+
+  private friendOnline(account: AccountRef, friend: string): boolean {
+    const { tox } = this.deps;
+    return tox.isOnline(account.publicKey) && tox.friendPresence(account.publicKey, friend).online;
+  }
+
+  private giveUpReason(item: OutboxItem, now: Date): string | null {
+    if (now.getTime() - item.createdAt.getTime() > this.maxAgeMs)
+      return `not delivered within ${formatDuration(this.maxAgeMs)}`;
+    if (item.attempts >= this.maxAttempts) return `no read receipt after ${item.attempts} attempts`;
+    return null;
+  }
+
+  private async giveUp(account: AccountRef, friend: string, item: OutboxItem, reason: string): Promise<void> {
+    const failed = await this.deps.store.outbox.markFailed(item.id, reason);
+    if (failed === null) return;
+    this.deps.metrics.messagesFailed++;
+    this.deps.log.info(
+      { account: account.id, friend: friend.slice(0, 16), item: item.id, reason },
+      "core: gave up",
+    );
+    const eventKey =
+      item.sourceEventId === null ? `item:${item.id}` : `event:${account.id}:${item.sourceEventId}`;
+    if (this.failedNoticed.has(eventKey)) return;
+    this.failedNoticed.add(eventKey);
+    if (this.failedNoticed.size > 10_000) this.failedNoticed.clear();
+    const preview = item.body.length > 60 ? `${item.body.slice(0, 60)}…` : item.body;
+    await this.deps.frontends.tell(account, "notice", (f) =>
+      f.notice(account, {
+        code: "delivery-failed",
+        text: `Your message "${preview}" could not be delivered to Tox (${reason}).`,
+        friend,
+        ...(item.sourceEventId === null ? {} : { sourceEventId: item.sourceEventId }),
+      }),
+    );
+  }
+}
+
+function laneKey(account: AccountRef, friend: string): string {
+  return `${account.id}:${friend}`;
+}
+
+function formatDuration(ms: number): string {
+  if (ms % DAY_MS === 0) return `${ms / DAY_MS} day${ms === DAY_MS ? "" : "s"}`;
+  if (ms % 3_600_000 === 0) return `${ms / 3_600_000} h`;
+  if (ms % 60_000 === 0) return `${ms / 60_000} min`;
+  return `${ms / 1000} s`;
+}

@@ -1,0 +1,62 @@
+/**
+ * The narrow view of the Tox library that the bridge core needs. ToxNode satisfies it through
+ * `tox-adapter.ts`; core tests run against an in-memory fake. Keys are lower-case hex strings
+ * (the form ToxNode events use), so a frontend can put them in JIDs and Matrix ids as they are.
+ */
+import type { MessageKind, UserStatus } from "../tox/index.js";
+
+export type { MessageKind, UserStatus };
+
+export interface IdentitySpec {
+  secretKey: Uint8Array;
+  /** Nospam as an unsigned 32-bit number (the store's form). */
+  nospam: number;
+  name: string;
+  statusMessage: string;
+  status: UserStatus;
+  /** Accepted friends, to add without a request. */
+  friends: string[];
+  /** Friends we asked and who have not answered yet: the request is sent again. */
+  pendingRequests: { address: Uint8Array; message: string }[];
+}
+
+export interface FriendPresence {
+  online: boolean;
+  status: UserStatus;
+}
+
+export interface ToxGatewayEvents {
+  friendConnection(e: { identity: string; friend: string; online: boolean }): void;
+  friendMessage(e: { identity: string; friend: string; kind: MessageKind; text: string }): void;
+  readReceipt(e: { identity: string; friend: string; messageId: number }): void;
+  friendName(e: { identity: string; friend: string; name: string }): void;
+  friendStatusMessage(e: { identity: string; friend: string; statusMessage: string }): void;
+  friendStatus(e: { identity: string; friend: string; status: UserStatus }): void;
+  friendTyping(e: { identity: string; friend: string; typing: boolean }): void;
+  friendRequest(e: { identity: string; friend: string; message: string }): void;
+}
+
+export interface ToxGateway {
+  /** Hosts an identity and keeps it online; resolves to its public key (hex). Idempotent. */
+  bringOnline(spec: IdentitySpec): Promise<string>;
+  /** Stops hosting it (its friends see it go offline). No-op when not hosted. */
+  takeOffline(identity: string): Promise<void>;
+  isOnline(identity: string): boolean;
+  /** Sends a friend request to a 38-byte Tox address, and keeps sending it until answered. */
+  addFriend(identity: string, address: Uint8Array, message: string): Promise<void>;
+  /** Adds a friend without a request (accepting theirs, or restoring one at startup). */
+  addFriendNoRequest(identity: string, friend: string): Promise<void>;
+  removeFriend(identity: string, friend: string): Promise<void>;
+  /**
+   * Sends one message of at most MAX_MESSAGE_LENGTH bytes; resolves to its Tox message id (whose
+   * read receipt arrives as `readReceipt`). Rejects when the friend is not online.
+   */
+  sendMessage(identity: string, friend: string, text: string, kind: MessageKind): Promise<number>;
+  friendPresence(identity: string, friend: string): FriendPresence;
+  setName(identity: string, name: string): Promise<void>;
+  setStatusMessage(identity: string, message: string): Promise<void>;
+  setStatus(identity: string, status: UserStatus): Promise<void>;
+  setTyping(identity: string, friend: string, typing: boolean): Promise<void>;
+  /** Subscribes to events of every hosted identity; returns the unsubscribe function. */
+  subscribe(listener: ToxGatewayEvents): () => void;
+}

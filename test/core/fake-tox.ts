@@ -1,0 +1,168 @@
+/**
+ * An in-memory ToxGateway for core tests: identities and friends as plain maps, message ids
+ * counted per friend, and methods to play the friend's side (come online, send, acknowledge).
+ */
+import type {
+  FriendPresence,
+  IdentitySpec,
+  ToxGateway,
+  ToxGatewayEvents,
+} from "../../src/core/tox-gateway.js";
+import { toHex } from "../../src/tox/bytes.js";
+import { keyPairFromSecret } from "../../src/tox/crypto.js";
+import type { MessageKind, UserStatus } from "../../src/tox/index.js";
+
+export interface FakeIdentity {
+  publicKey: string;
+  spec: IdentitySpec;
+  friends: Set<string>;
+  requestsSent: { friend: string; message: string }[];
+  name: string;
+  statusMessage: string;
+  status: UserStatus;
+  typing: Map<string, boolean>;
+}
+
+export interface SentMessage {
+  identity: string;
+  friend: string;
+  text: string;
+  kind: MessageKind;
+  id: number;
+}
+
+export class FakeTox implements ToxGateway {
+  readonly identities = new Map<string, FakeIdentity>();
+  readonly sent: SentMessage[] = [];
+  private readonly presence = new Map<string, FriendPresence>();
+  private readonly nextId = new Map<string, number>();
+  private readonly listeners = new Set<ToxGatewayEvents>();
+  /** When set, sendMessage rejects with it (once per call) although the friend is online. */
+  refuseSends: Error | undefined;
+
+  async bringOnline(spec: IdentitySpec): Promise<string> {
+    const publicKey = toHex(keyPairFromSecret(spec.secretKey).publicKey);
+    if (!this.identities.has(publicKey))
+      this.identities.set(publicKey, {
+        publicKey,
+        spec,
+        friends: new Set([
+          ...spec.friends,
+          ...spec.pendingRequests.map((r) => toHex(r.address.subarray(0, 32))),
+        ]),
+        requestsSent: spec.pendingRequests.map((r) => ({
+          friend: toHex(r.address.subarray(0, 32)),
+          message: r.message,
+        })),
+        name: spec.name,
+        statusMessage: spec.statusMessage,
+        status: spec.status,
+        typing: new Map(),
+      });
+    return publicKey;
+  }
+
+  async takeOffline(identity: string): Promise<void> {
+    this.identities.delete(identity);
+    for (const key of [...this.presence.keys()]) if (key.startsWith(identity)) this.presence.delete(key);
+  }
+
+  isOnline(identity: string): boolean {
+    return this.identities.has(identity);
+  }
+
+  async addFriend(identity: string, address: Uint8Array, message: string): Promise<void> {
+    const id = this.get(identity);
+    const friend = toHex(address.subarray(0, 32));
+    id.friends.add(friend);
+    id.requestsSent.push({ friend, message });
+  }
+
+  async addFriendNoRequest(identity: string, friend: string): Promise<void> {
+    this.get(identity).friends.add(friend);
+  }
+
+  async removeFriend(identity: string, friend: string): Promise<void> {
+    this.get(identity).friends.delete(friend);
+    this.presence.delete(`${identity}:${friend}`);
+  }
+
+  async sendMessage(identity: string, friend: string, text: string, kind: MessageKind): Promise<number> {
+    this.get(identity);
+    if (!this.friendPresence(identity, friend).online) throw new Error("friend is not online");
+    if (this.refuseSends !== undefined) throw this.refuseSends;
+    if (Buffer.byteLength(text) > 1372) throw new Error("too long");
+    const key = `${identity}:${friend}`;
+    const id = this.nextId.get(key) ?? 1;
+    this.nextId.set(key, id + 1);
+    this.sent.push({ identity, friend, text, kind, id });
+    return id;
+  }
+
+  friendPresence(identity: string, friend: string): FriendPresence {
+    return this.presence.get(`${identity}:${friend}`) ?? { online: false, status: "none" };
+  }
+
+  async setName(identity: string, name: string): Promise<void> {
+    this.get(identity).name = name;
+  }
+  async setStatusMessage(identity: string, message: string): Promise<void> {
+    this.get(identity).statusMessage = message;
+  }
+  async setStatus(identity: string, status: UserStatus): Promise<void> {
+    this.get(identity).status = status;
+  }
+  async setTyping(identity: string, friend: string, typing: boolean): Promise<void> {
+    this.get(identity).typing.set(friend, typing);
+  }
+
+  subscribe(listener: ToxGatewayEvents): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // The friend's side
+
+  setOnline(identity: string, friend: string, online: boolean): void {
+    this.presence.set(`${identity}:${friend}`, { online, status: "none" });
+    for (const l of this.listeners) l.friendConnection({ identity, friend, online });
+  }
+
+  /** Acknowledges (read receipt) every message sent to this friend so far that is not yet acked. */
+  ackAll(identity: string, friend: string, acked = new Set<number>()): void {
+    for (const m of this.sent)
+      if (m.identity === identity && m.friend === friend && !acked.has(m.id))
+        this.receipt(identity, friend, m.id);
+  }
+
+  receipt(identity: string, friend: string, messageId: number): void {
+    for (const l of this.listeners) l.readReceipt({ identity, friend, messageId });
+  }
+
+  message(identity: string, friend: string, text: string, kind: MessageKind = "normal"): void {
+    for (const l of this.listeners) l.friendMessage({ identity, friend, kind, text });
+  }
+
+  request(identity: string, friend: string, message: string): void {
+    for (const l of this.listeners) l.friendRequest({ identity, friend, message });
+  }
+
+  name(identity: string, friend: string, name: string): void {
+    for (const l of this.listeners) l.friendName({ identity, friend, name });
+  }
+
+  typing(identity: string, friend: string, typing: boolean): void {
+    for (const l of this.listeners) l.friendTyping({ identity, friend, typing });
+  }
+
+  sentTo(identity: string, friend: string): SentMessage[] {
+    return this.sent.filter((m) => m.identity === identity && m.friend === friend);
+  }
+
+  private get(identity: string): FakeIdentity {
+    const id = this.identities.get(identity);
+    if (id === undefined) throw new Error(`identity ${identity.slice(0, 8)} not online`);
+    return id;
+  }
+}
