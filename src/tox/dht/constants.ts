@@ -45,5 +45,8 @@ export const MAX_NORMAL_PUNCHING_TRIES = 5;
 export const DHT_TICK_MS = 1_000;
 /** Our own pacing of `bootstrap()` calls: at most this many nodes requests per tick. */
 export const BOOTSTRAP_PER_TICK = 8;
+/** While not connected, bootstrap nodes are asked again this often (ours, not c-toxcore's). */
+export const BOOTSTRAP_RETRY_MS = 5_000;
+export const MAX_REMEMBERED_BOOTSTRAP_NODES = 32;
 /** LAN discovery interval (friend_connection.c `LAN_DISCOVERY_INTERVAL`). */
 export const LAN_DISCOVERY_INTERVAL_MS = 10_000;

@@ -66,6 +66,7 @@ import {
 import {
   BAD_NODE_TIMEOUT_MS,
   BOOTSTRAP_PER_TICK,
+  BOOTSTRAP_RETRY_MS,
   DHT_FAKE_FRIEND_NUMBER,
   DHT_FRIEND_MAX_LOCKS,
   DHT_TICK_MS,
@@ -77,6 +78,7 @@ import {
   MAX_BOOTSTRAP_TIMES,
   MAX_CLOSE_TO_BOOTSTRAP_NODES,
   MAX_FRIEND_CLIENTS,
+  MAX_REMEMBERED_BOOTSTRAP_NODES,
   MAX_TO_PING,
   PING_ARRAY_SIZE,
   PING_INTERVAL_MS,
@@ -190,6 +192,9 @@ export class Dht {
   /** Caller-requested bootstraps, paced by BOOTSTRAP_PER_TICK. */
   private readonly bootstrapQueue: Candidate[] = [];
   private bootstrapsThisTick = 0;
+  /** Nodes given to bootstrap(), asked again while we have no good node. */
+  private readonly bootstrapNodes: Candidate[] = [];
+  private lastBootstrapRetryAt = 0;
 
   private readonly cryptoHandlers = new Map<number, CryptoPacketHandler>();
   private readonly nodesResponseListeners = new Set<(node: NodeInfo, from: Uint8Array) => void>();
@@ -232,6 +237,8 @@ export class Dht {
   bootstrap(node: { ipPort: IpPort; publicKey: Uint8Array }): void {
     if (node.publicKey.length !== PUBLIC_KEY_SIZE) throw new RangeError("bootstrap key must be 32 bytes");
     if (keysEqual(node.publicKey, this.publicKey)) return;
+    this.rememberBootstrap({ publicKey: Uint8Array.from(node.publicKey), ipPort: node.ipPort });
+    this.lastBootstrapRetryAt = this.clock.now();
     if (this.bootstrapsThisTick < BOOTSTRAP_PER_TICK) {
       this.bootstrapsThisTick++;
       this.getNodes(node.ipPort, node.publicKey, this.publicKey);
@@ -742,6 +749,7 @@ export class Dht {
     this.lastTickAt = now;
     this.nodesRequests.expire(now);
     this.pings.expire(now);
+    this.retryBootstrap(now);
     this.flushBootstrapQueue();
     this.doClose(now);
     this.doFriends(now);
@@ -752,6 +760,26 @@ export class Dht {
   /** Milliseconds until `tick()` has work. */
   nextTickIn(): number {
     return Math.max(0, this.lastTickAt + DHT_TICK_MS - this.clock.now());
+  }
+
+  private rememberBootstrap(c: Candidate): void {
+    const i = this.bootstrapNodes.findIndex((b) => keysEqual(b.publicKey, c.publicKey));
+    if (i >= 0) this.bootstrapNodes.splice(i, 1);
+    this.bootstrapNodes.push(c);
+    if (this.bootstrapNodes.length > MAX_REMEMBERED_BOOTSTRAP_NODES) this.bootstrapNodes.shift();
+  }
+
+  /**
+   * While no node is good, ask the bootstrap nodes again every BOOTSTRAP_RETRY_MS: one lost
+   * datagram must not leave us cut off (c-toxcore leaves this to the client application).
+   */
+  private retryBootstrap(now: number): void {
+    if (this.bootstrapNodes.length === 0 || now - this.lastBootstrapRetryAt < BOOTSTRAP_RETRY_MS) return;
+    if (this.isConnected()) return;
+    this.lastBootstrapRetryAt = now;
+    for (const b of this.bootstrapNodes) {
+      if (!this.bootstrapQueue.some((q) => keysEqual(q.publicKey, b.publicKey))) this.bootstrapQueue.push(b);
+    }
   }
 
   private flushBootstrapQueue(): void {
