@@ -1,0 +1,480 @@
+/**
+ * The Matrix frontend: translates between Matrix (through matrix-appservice-bridge intents) and
+ * the bridge core. It holds no business rules: commands, friends, queues and retries are the
+ * core's; this module decides only which Matrix room or user a core event belongs to.
+ *
+ * - The bot (`@toxbot`) answers commands in the rooms users invited it to (its "bot rooms").
+ * - Each Tox friend is a ghost `@_tox_<pk>` and gets one DM portal room per bridged user, made on
+ *   first contact either way: a Tox message (the ghost creates the room and invites the user) or
+ *   the user inviting the ghost to a room of their own.
+ * - Everything a homeserver pushes is handled in `onTransaction`, before the transaction is
+ *   acknowledged: a portal message is acknowledged only once the core has it in its outbox, and
+ *   a failure to persist answers 500 so the homeserver sends the transaction again. Events the
+ *   core already has (same event id) are no-ops, so redelivery never sends twice.
+ */
+import type { BridgeController, Intent } from "matrix-appservice-bridge";
+import { type PermissionLevel, permissionFor } from "../config/permissions.js";
+import { CoreError } from "../core/errors.js";
+import type {
+  AccountRef,
+  CommandReply,
+  CoreApi,
+  FriendView,
+  Frontend,
+  InboundMessage,
+  Notice,
+  Owner,
+} from "../core/frontend.js";
+import type { Logger } from "../logger.js";
+import type { Portal, Store } from "../store/index.js";
+import { fromHex } from "../tox/index.js";
+import type { AppserviceTransaction } from "./appservice.js";
+import { matrixEventToTox, toxToMatrixContent } from "./convert.js";
+import { botUserId, friendKeyOfGhost, ghostUserId, isBridgeUser, type MatrixNames } from "./ids.js";
+
+type Json = Record<string, unknown>;
+
+export interface MatrixFrontendOptions {
+  core: CoreApi;
+  store: Store;
+  names: MatrixNames;
+  permissions: Readonly<Record<string, PermissionLevel>>;
+  degradeRich: boolean;
+  log: Logger;
+}
+
+/** Event types that may carry something for a Tox friend. */
+const BRIDGED_TYPES = new Set(["m.room.message", "m.reaction", "m.room.redaction"]);
+
+const botRoomKey = (roomId: string) => `matrix.botroom.room:${roomId}`;
+const userBotRoomKey = (userId: string) => `matrix.botroom.user:${userId}`;
+const refusedKey = (userId: string) => `matrix.refused:${userId}`;
+const COMMAND_PREFIX = "matrix.command:";
+
+export class MatrixFrontend implements Frontend {
+  readonly network = "matrix" as const;
+  private intentFor: ((userId?: string) => Intent) | undefined;
+  /** Ghosts known to be registered in this run (registration is idempotent, but costs a request). */
+  private readonly registered = new Set<string>();
+  /** Last display name set per ghost, to skip no-op profile writes. */
+  private readonly ghostNames = new Map<string, string>();
+  /** Portal creation in progress per account+friend: two first contacts must not make two rooms. */
+  private readonly creating = new Map<string, Promise<string>>();
+  /** Owners typing in portal rooms now (roomId -> typing), from m.typing EDUs. */
+  private readonly typing = new Map<string, boolean>();
+  private readonly botId: string;
+
+  constructor(private readonly opts: MatrixFrontendOptions) {
+    this.botId = botUserId(opts.names);
+  }
+
+  /** Connects the frontend to a started bridge (`bridge.getIntent`). */
+  attach(intentFor: (userId?: string) => Intent): void {
+    this.intentFor = intentFor;
+  }
+
+  /**
+   * The library controller: everything is handled in `onTransaction`, so its per-event callbacks
+   * only resolve the request.
+   */
+  controller(): BridgeController {
+    return {
+      onEvent: (request) => {
+        request.resolve(undefined);
+      },
+    };
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Matrix -> core
+
+  /** Handles one pushed transaction; rejects (-> 500, retried) only when something was not stored. */
+  async onTransaction(txn: AppserviceTransaction): Promise<void> {
+    for (const ev of txn.events) await this.onRoomEvent(ev);
+    for (const edu of txn.ephemeral) {
+      try {
+        await this.onEphemeral(edu);
+      } catch (err) {
+        this.opts.log.warn({ err, type: edu.type }, "Matrix: ephemeral event not handled");
+      }
+    }
+  }
+
+  private async onRoomEvent(ev: Json): Promise<void> {
+    const type = typeof ev.type === "string" ? ev.type : "";
+    const roomId = typeof ev.room_id === "string" ? ev.room_id : "";
+    const sender = typeof ev.sender === "string" ? ev.sender : "";
+    const eventId = typeof ev.event_id === "string" ? ev.event_id : "";
+    if (roomId === "" || sender === "" || eventId === "") return;
+    const ctx = { roomId, sender, eventId, type };
+    if (type === "m.room.member") {
+      try {
+        await this.onMembership(ev, roomId, sender);
+      } catch (err) {
+        this.opts.log.warn({ err, ...ctx }, "Matrix: membership event not handled");
+      }
+      return;
+    }
+    if (!BRIDGED_TYPES.has(type) || isBridgeUser(this.opts.names, sender)) return;
+
+    const portal = await this.opts.store.portals.getByRemote("matrix", roomId);
+    if (portal !== null) {
+      // Durable path: errors other than the user's own mistakes propagate and fail the transaction.
+      await this.onPortalEvent(portal, ev, type, sender, eventId);
+      return;
+    }
+    if (type !== "m.room.message") return;
+    try {
+      await this.onBotRoomMessage(ev, roomId, sender, eventId);
+    } catch (err) {
+      this.opts.log.warn({ err, ...ctx }, "Matrix: bot command not handled");
+    }
+  }
+
+  private async onPortalEvent(portal: Portal, ev: Json, type: string, sender: string, eventId: string) {
+    const account = await this.opts.store.accounts.get(portal.accountId);
+    // Only the portal's owner speaks for their Tox identity; others in the room are not bridged.
+    if (account === null || account.ownerId !== sender) return;
+    const converted = matrixEventToTox(type, ev.content, { degradeRich: this.opts.degradeRich });
+    if (converted === null) return;
+    const friend = hexKey(portal.targetKey);
+    const owner: Owner = { kind: "matrix", id: sender };
+    try {
+      await this.opts.core.send({
+        owner,
+        friend,
+        text: converted.text,
+        kind: converted.kind,
+        sourceEventId: eventId,
+      });
+    } catch (err) {
+      if (!(err instanceof CoreError)) throw err;
+      this.opts.log.info(
+        { code: err.code, eventId, roomId: portal.remoteId },
+        "Matrix: message refused by the core",
+      );
+      await this.botSay(sender, `Your message was not sent to Tox: ${err.message}`);
+    }
+  }
+
+  private async onBotRoomMessage(ev: Json, roomId: string, sender: string, eventId: string): Promise<void> {
+    const owner = await this.opts.store.bridgeState.get<string>(botRoomKey(roomId));
+    if (owner === null) return; // not a room we answer commands in
+    const content = (ev.content ?? {}) as Json;
+    const body = typeof content.body === "string" ? content.body : "";
+    if (content.msgtype !== "m.text" || body.trim() === "") return;
+    if (content["m.relates_to"] !== undefined) return; // edits and replies to the bot are not commands
+    const permission = permissionFor(this.opts.permissions, sender);
+    if (permission === null) {
+      await this.refuseOnce(roomId, sender);
+      return;
+    }
+    // At most once: a redelivered transaction must not run `create` or `add` again.
+    if (!(await this.opts.store.processedEvents.markProcessed("matrix", COMMAND_PREFIX + eventId))) return;
+    const reply = await this.opts.core.command({ kind: "matrix", id: sender }, body, permission);
+    await this.sendReply(roomId, reply);
+  }
+
+  private async sendReply(roomId: string, reply: CommandReply): Promise<void> {
+    const bot = this.intent();
+    await bot.sendMessage(roomId, { msgtype: "m.notice", body: reply.text });
+    for (const a of reply.attachments ?? []) {
+      const url = await bot.uploadContent(Buffer.from(a.data), { name: a.fileName, type: a.mimeType });
+      await bot.sendMessage(roomId, {
+        msgtype: "m.image",
+        body: a.alt,
+        filename: a.fileName,
+        url,
+        info: { mimetype: a.mimeType, size: a.data.byteLength },
+      });
+    }
+  }
+
+  private async refuseOnce(roomId: string, userId: string): Promise<boolean> {
+    if (!(await this.opts.store.bridgeState.setIfAbsent(refusedKey(userId), true))) return false;
+    await this.intent().sendMessage(roomId, {
+      msgtype: "m.notice",
+      body: "Sorry, you are not permitted to use this Tox bridge. Ask its operator if you think you should be.",
+    });
+    return true;
+  }
+
+  private async onMembership(ev: Json, roomId: string, sender: string): Promise<void> {
+    const target = typeof ev.state_key === "string" ? ev.state_key : "";
+    const content = (ev.content ?? {}) as Json;
+    const membership = content.membership;
+    if (membership === "invite" && target === this.botId) return this.onBotInvited(roomId, sender);
+    const friend = friendKeyOfGhost(this.opts.names, target);
+    if (membership === "invite" && friend !== null)
+      return this.onGhostInvited(roomId, sender, target, friend);
+    if ((membership === "leave" || membership === "ban") && !isBridgeUser(this.opts.names, target)) {
+      const portal = await this.opts.store.portals.getByRemote("matrix", roomId);
+      const account = portal === null ? null : await this.opts.store.accounts.get(portal.accountId);
+      if (portal !== null && account?.ownerId === target) {
+        // The owner left their DM: forget it; the next message either way makes a new one.
+        await this.opts.store.portals.delete(portal.id);
+        await this.intent(ghostUserId(this.opts.names, hexKey(portal.targetKey)))
+          .leave(roomId)
+          .catch(() => {});
+      }
+      if ((await this.opts.store.bridgeState.get<string>(botRoomKey(roomId))) === target) {
+        await this.opts.store.bridgeState.delete(botRoomKey(roomId));
+        if ((await this.opts.store.bridgeState.get<string>(userBotRoomKey(target))) === roomId)
+          await this.opts.store.bridgeState.delete(userBotRoomKey(target));
+        await this.intent()
+          .leave(roomId)
+          .catch(() => {});
+      }
+    }
+  }
+
+  private async onBotInvited(roomId: string, sender: string): Promise<void> {
+    const bot = this.intent();
+    await bot.join(roomId);
+    if (permissionFor(this.opts.permissions, sender) === null) {
+      await this.refuseOnce(roomId, sender);
+      await bot.leave(roomId);
+      return;
+    }
+    await this.opts.store.bridgeState.set(botRoomKey(roomId), sender);
+    await this.opts.store.bridgeState.set(userBotRoomKey(sender), roomId);
+    const account = await this.opts.core.account({ kind: "matrix", id: sender });
+    await bot.sendMessage(roomId, {
+      msgtype: "m.notice",
+      body:
+        account === null
+          ? "Hello! I bridge you to Tox. Send `create` to get your Tox identity, or `help` for all commands."
+          : "Hello again! Send `help` for the commands.",
+    });
+  }
+
+  private async onGhostInvited(
+    roomId: string,
+    sender: string,
+    ghostId: string,
+    friend: string,
+  ): Promise<void> {
+    const ghost = this.intent(ghostId);
+    const refuse = async (why: string) => {
+      await ghost.join(roomId).catch(() => {});
+      await ghost.leave(roomId, why).catch(() => {});
+    };
+    const permission = permissionFor(this.opts.permissions, sender);
+    const account = permission === null ? null : await this.opts.core.account({ kind: "matrix", id: sender });
+    if (account === null) return refuse("You have no Tox account on this bridge.");
+    const view = await this.opts.core.friend({ kind: "matrix", id: sender }, friend);
+    if (view === null || view.state !== "accepted") return refuse("This Tox user is not your friend (yet).");
+    await this.ensureGhost(ghostId, view);
+    await ghost.join(roomId);
+    const existing = await this.opts.store.portals.getByTarget(
+      account.id,
+      "friend",
+      fromHex(friend),
+      "matrix",
+    );
+    if (existing !== null) await this.opts.store.portals.delete(existing.id);
+    await this.opts.store.portals.create({
+      accountId: account.id,
+      kind: "friend",
+      targetKey: fromHex(friend),
+      network: "matrix",
+      remoteId: roomId,
+    });
+    await ghost
+      .sendStateEvent(roomId, "m.bridge", bridgeStateKey(friend), this.bridgeInfo(friend, view))
+      .catch(() => {});
+  }
+
+  private async onEphemeral(edu: Json): Promise<void> {
+    if (edu.type !== "m.typing") return;
+    const roomId = typeof edu.room_id === "string" ? edu.room_id : "";
+    const userIds = ((edu.content ?? {}) as Json).user_ids;
+    if (roomId === "" || !Array.isArray(userIds)) return;
+    const portal = await this.opts.store.portals.getByRemote("matrix", roomId);
+    if (portal === null) return;
+    const account = await this.opts.store.accounts.get(portal.accountId);
+    if (account === null) return;
+    const typing = userIds.includes(account.ownerId);
+    if ((this.typing.get(roomId) ?? false) === typing) return;
+    this.typing.set(roomId, typing);
+    await this.opts.core.setTyping({ kind: "matrix", id: account.ownerId }, hexKey(portal.targetKey), typing);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // core -> Matrix (the Frontend interface)
+
+  async deliverMessage(account: AccountRef, message: InboundMessage): Promise<void> {
+    const roomId = await this.ensurePortal(account, message.friend);
+    const ghost = this.intent(ghostUserId(this.opts.names, message.friend));
+    // A transaction id derived from the inbox row: when we retry after a lost answer, the
+    // homeserver recognises the retry and does not post the message twice.
+    const txnId = `toxin.${account.id}.${message.id}`;
+    await ghost.matrixClient.doRequest(
+      "PUT",
+      `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/send/m.room.message/${encodeURIComponent(txnId)}`,
+      null,
+      toxToMatrixContent(message.kind, message.text),
+    );
+  }
+
+  async friendUpdated(account: AccountRef, friend: FriendView): Promise<void> {
+    if (friend.state !== "accepted") return;
+    const ghostId = ghostUserId(this.opts.names, friend.publicKey);
+    await this.ensureGhost(ghostId, friend);
+    const presence = !friend.online ? "offline" : friend.status === "none" ? "online" : "unavailable";
+    await this.intent(ghostId)
+      .setPresence(presence, friend.statusMessage === "" ? undefined : friend.statusMessage)
+      .catch((err: unknown) => this.opts.log.debug({ err, ghostId }, "Matrix: presence not set"));
+    void account;
+  }
+
+  async friendTyping(account: AccountRef, friend: string, typing: boolean): Promise<void> {
+    const portal = await this.portalOf(account, friend);
+    if (portal === null) return;
+    await this.intent(ghostUserId(this.opts.names, friend)).sendTyping(portal.remoteId, typing);
+  }
+
+  async friendRequest(account: AccountRef, request: { friend: string; message: string }): Promise<void> {
+    const text =
+      `Friend request from Tox user ${request.friend}:\n"${request.message.slice(0, 500)}"\n` +
+      "Send `requests` to list requests, then `accept <number>` or `decline <number>`.";
+    await this.botSay(account.owner.id, text);
+  }
+
+  async friendRemoved(account: AccountRef, friend: string): Promise<void> {
+    const portal = await this.portalOf(account, friend);
+    if (portal === null) return;
+    await this.opts.store.portals.delete(portal.id);
+    await this.intent(ghostUserId(this.opts.names, friend))
+      .leave(portal.remoteId)
+      .catch(() => {});
+  }
+
+  async readReceipt(account: AccountRef, friend: string, sourceEventId: string): Promise<void> {
+    const portal = await this.portalOf(account, friend);
+    if (portal === null) return;
+    await this.intent(ghostUserId(this.opts.names, friend)).sendReadReceipt(portal.remoteId, sourceEventId);
+  }
+
+  async notice(account: AccountRef, notice: Notice): Promise<void> {
+    await this.botSay(account.owner.id, notice.text);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+
+  private intent(userId?: string): Intent {
+    if (this.intentFor === undefined) throw new Error("Matrix frontend used before attach()");
+    return this.intentFor(userId);
+  }
+
+  private async portalOf(account: AccountRef, friend: string): Promise<Portal | null> {
+    return this.opts.store.portals.getByTarget(account.id, "friend", fromHex(friend), "matrix");
+  }
+
+  /** The friend's portal room, created by its ghost (inviting the user) when there is none. */
+  private ensurePortal(account: AccountRef, friend: string): Promise<string> {
+    const key = `${account.id}:${friend}`;
+    let pending = this.creating.get(key);
+    if (pending === undefined) {
+      pending = this.createPortal(account, friend).finally(() => this.creating.delete(key));
+      this.creating.set(key, pending);
+    }
+    return pending;
+  }
+
+  private async createPortal(account: AccountRef, friend: string): Promise<string> {
+    const existing = await this.portalOf(account, friend);
+    if (existing !== null) return existing.remoteId;
+    const view = await this.opts.core.friend(account.owner, friend);
+    const ghostId = ghostUserId(this.opts.names, friend);
+    await this.ensureGhost(ghostId, view);
+    const ghost = this.intent(ghostId);
+    const info = this.bridgeInfo(friend, view);
+    const { room_id: roomId } = await ghost.createRoom({
+      createAsClient: true,
+      options: {
+        preset: "trusted_private_chat",
+        is_direct: true,
+        visibility: "private",
+        invite: [account.owner.id],
+        initial_state: [
+          { type: "m.bridge", state_key: bridgeStateKey(friend), content: info },
+          { type: "uk.half-shot.bridge", state_key: bridgeStateKey(friend), content: info },
+        ],
+      },
+    });
+    await this.opts.store.portals.create({
+      accountId: account.id,
+      kind: "friend",
+      targetKey: fromHex(friend),
+      network: "matrix",
+      remoteId: roomId,
+    });
+    // The ghost's own m.direct, so the ghost's side of the DM is marked like the user's invite.
+    await ghost.matrixClient
+      .setAccountData("m.direct", { [account.owner.id]: [roomId] })
+      .catch((err: unknown) => this.opts.log.debug({ err, ghostId }, "Matrix: ghost m.direct not set"));
+    this.opts.log.info(
+      { account: account.id, friend: friend.slice(0, 16), roomId },
+      "Matrix: portal created",
+    );
+    return roomId;
+  }
+
+  private async ensureGhost(ghostId: string, view: FriendView | null): Promise<void> {
+    const ghost = this.intent(ghostId);
+    if (!this.registered.has(ghostId)) {
+      await ghost.ensureRegistered();
+      this.registered.add(ghostId);
+    }
+    const name = displayName(view, friendKeyOfGhost(this.opts.names, ghostId) ?? "");
+    if (this.ghostNames.get(ghostId) === name) return;
+    await ghost.setDisplayName(name);
+    this.ghostNames.set(ghostId, name);
+  }
+
+  private bridgeInfo(friend: string, view: FriendView | null): Json {
+    return {
+      bridgebot: this.botId,
+      protocol: { id: "tox", displayname: "Tox" },
+      channel: { id: friend, displayname: displayName(view, friend) },
+    };
+  }
+
+  /** A notice from the bot in the user's bot room, creating one when the user has none. */
+  private async botSay(userId: string, text: string): Promise<void> {
+    const roomId = await this.botRoomOf(userId);
+    await this.intent().sendMessage(roomId, { msgtype: "m.notice", body: text });
+  }
+
+  private async botRoomOf(userId: string): Promise<string> {
+    const known = await this.opts.store.bridgeState.get<string>(userBotRoomKey(userId));
+    if (known !== null) return known;
+    const { room_id: roomId } = await this.intent().createRoom({
+      createAsClient: true,
+      options: {
+        preset: "trusted_private_chat",
+        is_direct: true,
+        visibility: "private",
+        invite: [userId],
+        name: "Tox bridge",
+      },
+    });
+    await this.opts.store.bridgeState.set(botRoomKey(roomId), userId);
+    await this.opts.store.bridgeState.set(userBotRoomKey(userId), roomId);
+    return roomId;
+  }
+}
+
+function hexKey(key: Uint8Array): string {
+  return Buffer.from(key).toString("hex");
+}
+
+function bridgeStateKey(friend: string): string {
+  return `toxbridge://tox/${friend}`;
+}
+
+function displayName(view: FriendView | null, friend: string): string {
+  const name = view?.name.trim() ?? "";
+  return name !== "" ? `${name} (Tox)` : `Tox ${friend.slice(0, 8)}`;
+}

@@ -1,0 +1,92 @@
+/**
+ * The Matrix frontend end to end in one process: the homeserver double (real HTTP), the real
+ * matrix-appservice-bridge through startMatrixAppservice, the bridge core on a PGlite store, and a
+ * ToxGateway (the in-memory FakeTox by default, or a real ToxNode adapter).
+ */
+import { BridgeCore, coreRepos } from "../../src/core/bridge-core.js";
+import type { ToxGateway } from "../../src/core/tox-gateway.js";
+import { createLogger } from "../../src/logger.js";
+import { type RunningMatrixAppservice, startMatrixAppservice } from "../../src/matrix/appservice.js";
+import { MatrixFrontend } from "../../src/matrix/frontend.js";
+import type { Store } from "../../src/store/index.js";
+import { FakeTox } from "../core/fake-tox.js";
+import { type HomeserverDouble, startHomeserver } from "../helpers/homeserver/index.js";
+import { openTestStore } from "../store/backends.js";
+import { type LogLine, testRegistration } from "./bridge-harness.js";
+
+export interface FrontendRig<T extends ToxGateway = FakeTox> {
+  hs: HomeserverDouble;
+  store: Store;
+  core: BridgeCore;
+  tox: T;
+  frontend: MatrixFrontend;
+  appservice: RunningMatrixAppservice;
+  logLines: LogLine[];
+  stop(): Promise<void>;
+}
+
+export interface RigOptions<T extends ToxGateway> {
+  tox?: T;
+  permissions?: Record<string, "user" | "admin">;
+  degradeRich?: boolean;
+  /** Reuse a store (restart tests); closed by the caller then. */
+  store?: { store: Store; db: Parameters<typeof coreRepos>[0] };
+}
+
+export async function startFrontendRig<T extends ToxGateway = FakeTox>(
+  opts: RigOptions<T> = {},
+): Promise<FrontendRig<T>> {
+  const registration = testRegistration();
+  const hs = await startHomeserver({ registration, startPaused: true });
+  const opened = opts.store === undefined ? await openTestStore() : undefined;
+  const { store, db } = opts.store ?? opened!;
+  const tox = (opts.tox ?? new FakeTox()) as T;
+  const logLines: LogLine[] = [];
+  const log = createLogger({
+    level: "debug",
+    destination: { write: (l: string) => logLines.push(JSON.parse(l)) },
+  });
+  const core = new BridgeCore({
+    store,
+    repos: coreRepos(db),
+    tox,
+    tickMs: 50,
+    inbox: { retryDelayMs: () => 50 },
+  });
+  const frontend = new MatrixFrontend({
+    core,
+    store,
+    names: { domain: hs.domain, botLocalpart: registration.sender_localpart, userPrefix: "_tox_" },
+    permissions: opts.permissions ?? { localhost: "user" },
+    degradeRich: opts.degradeRich ?? true,
+    log,
+  });
+  const appservice = await startMatrixAppservice({
+    registration,
+    homeserverUrl: hs.url,
+    domain: hs.domain,
+    log,
+    listen: { port: 0 },
+    controller: frontend.controller(),
+    onTransaction: (txn) => frontend.onTransaction(txn),
+    onListening: (port) => hs.setAppserviceUrl(`http://127.0.0.1:${port}`),
+  });
+  frontend.attach((userId) => appservice.bridge.getIntent(userId));
+  core.registerFrontend(frontend);
+  await core.start();
+  return {
+    hs,
+    store,
+    core,
+    tox,
+    frontend,
+    appservice,
+    logLines,
+    async stop() {
+      await core.stop();
+      await appservice.stop();
+      await hs.close();
+      await opened?.close();
+    },
+  };
+}

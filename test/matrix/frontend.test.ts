@@ -1,0 +1,256 @@
+/**
+ * The Matrix frontend over real HTTP: homeserver double <-> matrix-appservice-bridge <-> frontend
+ * <-> bridge core (PGlite) <-> the in-memory Tox gateway. Proves the bot, ghosts, portals, both
+ * message directions with receipts, typing, permissions and transaction durability.
+ */
+import { afterEach, describe, expect, it } from "vitest";
+import { ghostUserId } from "../../src/matrix/ids.js";
+import { FakeTox } from "../core/fake-tox.js";
+import { stranger } from "../core/helpers.js";
+import type { TestClient } from "../helpers/homeserver/index.js";
+import { type FrontendRig, startFrontendRig } from "./frontend-harness.js";
+
+let rig: FrontendRig | undefined;
+afterEach(async () => {
+  await rig?.stop();
+  rig = undefined;
+});
+
+const names = { domain: "localhost", botLocalpart: "toxbot", userPrefix: "_tox_" };
+
+async function until(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 5000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** Alice with a bot room and a Tox identity. */
+async function aliceWithAccount(r: FrontendRig) {
+  const alice = r.hs.asUser(r.hs.createUser("alice"));
+  const botRoom = await alice.createDirectRoom(r.hs.botUserId);
+  await r.hs.waitForMembership(botRoom, r.hs.botUserId, "join");
+  await r.hs.waitForMessage({ roomId: botRoom, sender: r.hs.botUserId, body: /send `create`/i });
+  await alice.sendMessage(botRoom, "create");
+  await r.hs.waitForMessage({ roomId: botRoom, sender: r.hs.botUserId, msgtype: "m.image" });
+  const account = (await r.core.account({ kind: "matrix", id: alice.userId }))!;
+  return { alice, botRoom, account };
+}
+
+/** An accepted Tox friend of alice's, online. */
+async function onlineFriend(r: FrontendRig, alice: TestClient, identity: string) {
+  const f = stranger();
+  await r.core.contacts.add({ kind: "matrix", id: alice.userId }, f.toxId);
+  r.tox.setOnline(identity, f.publicKey, true);
+  await r.core.idle();
+  return f.publicKey;
+}
+
+describe("Matrix frontend: bot", () => {
+  it("answers commands in its DM: create (Tox ID and QR code image), help, clear errors", async () => {
+    rig = await startFrontendRig();
+    const r = rig;
+    const { alice, botRoom, account } = await aliceWithAccount(r);
+    expect(r.tox.isOnline(account.publicKey)).toBe(true);
+    const created = await r.hs.waitForMessage({
+      roomId: botRoom,
+      sender: r.hs.botUserId,
+      body: /Your Tox ID: /,
+    });
+    expect(created.content.msgtype).toBe("m.notice");
+    expect(String(created.content.body)).toContain(account.publicKey.toUpperCase());
+    const image = await r.hs.waitForMessage({ roomId: botRoom, msgtype: "m.image" });
+    expect(String(image.content.body)).toMatch(/^tox:[0-9A-F]{76}$/);
+    const media = await alice.download(String(image.content.url));
+    expect(media.contentType).toBe("image/png");
+    expect(media.data.subarray(1, 4).toString()).toBe("PNG");
+
+    await alice.sendMessage(botRoom, "help");
+    await r.hs.waitForMessage({ roomId: botRoom, sender: r.hs.botUserId, body: /^Commands:/ });
+    await alice.sendMessage(botRoom, "add 1234");
+    await r.hs.waitForMessage({ roomId: botRoom, sender: r.hs.botUserId, body: /not a valid Tox ID/ });
+    await alice.sendMessage(botRoom, "frobnicate");
+    await r.hs.waitForMessage({ roomId: botRoom, sender: r.hs.botUserId, body: /Unknown command/ });
+  });
+
+  it("refuses a user without permission once, politely, and changes nothing", async () => {
+    rig = await startFrontendRig({ permissions: { "@alice:localhost": "user" } });
+    const r = rig;
+    const eve = r.hs.asUser(r.hs.createUser("eve"));
+    const room1 = await eve.createDirectRoom(r.hs.botUserId);
+    await r.hs.waitForMessage({ roomId: room1, sender: r.hs.botUserId, body: /not permitted/ });
+    await r.hs.waitForMembership(room1, r.hs.botUserId, "leave");
+    const room2 = await eve.createDirectRoom(r.hs.botUserId);
+    await r.hs.waitForMembership(room2, r.hs.botUserId, "leave");
+    await r.hs.pushIdle();
+    const refusals = [room1, room2]
+      .flatMap((id) => r.hs.messages(id))
+      .filter((m) => /not permitted/.test(String(m.body)));
+    expect(refusals).toHaveLength(1);
+    expect(await r.core.account({ kind: "matrix", id: eve.userId })).toBeNull();
+  });
+});
+
+describe("Matrix frontend: ghosts and portals", () => {
+  it("Tox -> Matrix: the ghost makes a DM portal on first contact, messages and emotes arrive, typing too", async () => {
+    rig = await startFrontendRig();
+    const r = rig;
+    const { alice, account } = await aliceWithAccount(r);
+    const friend = await onlineFriend(r, alice, account.publicKey);
+    r.tox.name(account.publicKey, friend, "Bob");
+    await r.core.idle();
+    r.tox.message(account.publicKey, friend, "hello from Tox");
+    const ghost = ghostUserId(names, friend);
+    const msg = await r.hs.waitForMessage({ sender: ghost, body: "hello from Tox" });
+    const room = r.hs.room(msg.room_id);
+    expect(room.membership(alice.userId)).toBe("invite");
+    const bridgeState = r.hs.events(msg.room_id, "m.bridge");
+    expect(bridgeState[0]?.content).toMatchObject({ bridgebot: r.hs.botUserId, channel: { id: friend } });
+    expect(r.hs.events(msg.room_id, "uk.half-shot.bridge")).toHaveLength(1);
+    const invite = r.hs.events(msg.room_id, "m.room.member").find((e) => e.state_key === alice.userId);
+    expect(invite?.content.is_direct).toBe(true);
+    const profile = await alice.request<{ displayname?: string }>(
+      "GET",
+      `/_matrix/client/v3/profile/${encodeURIComponent(ghost)}`,
+    );
+    expect(profile.displayname).toBe("Bob (Tox)");
+
+    r.tox.message(account.publicKey, friend, "waves", "action");
+    const emote = await r.hs.waitForMessage({ sender: ghost, body: "waves" });
+    expect(emote.content.msgtype).toBe("m.emote");
+    expect(emote.room_id).toBe(msg.room_id);
+    r.tox.typing(account.publicKey, friend, true);
+    await until(() => r.hs.state.typingIn(msg.room_id).includes(ghost), "ghost typing");
+    const portals = await r.store.portals.listForAccount(account.id, "matrix");
+    expect(portals.map((p) => p.remoteId)).toEqual([msg.room_id]);
+  });
+
+  it("Matrix -> Tox with receipts; emotes become actions, edits and reactions readable text; typing", async () => {
+    rig = await startFrontendRig();
+    const r = rig;
+    const { alice, account } = await aliceWithAccount(r);
+    const friend = await onlineFriend(r, alice, account.publicKey);
+    const ghost = ghostUserId(names, friend);
+    // Alice opens the DM herself by inviting the ghost.
+    const room = await alice.createDirectRoom(ghost);
+    await r.hs.waitForMembership(room, ghost, "join");
+    const e1 = await alice.sendMessage(room, "hi Bob");
+    await until(() => r.tox.sentTo(account.publicKey, friend).length === 1, "message to Tox");
+    expect(r.tox.sentTo(account.publicKey, friend)[0]).toMatchObject({ text: "hi Bob", kind: "normal" });
+    r.tox.ackAll(account.publicKey, friend);
+    await until(
+      () => r.hs.state.receipts.some((x) => x.userId === ghost && x.eventId === e1 && x.roomId === room),
+      "ghost read receipt",
+    );
+    await alice.sendMessage(room, "dances", "m.emote");
+    await alice.sendEvent(room, "m.room.message", {
+      msgtype: "m.text",
+      body: "* hi bob!",
+      "m.new_content": { msgtype: "m.text", body: "hi bob!" },
+      "m.relates_to": { rel_type: "m.replace", event_id: e1 },
+    });
+    await alice.sendEvent(room, "m.reaction", {
+      "m.relates_to": { rel_type: "m.annotation", event_id: e1, key: "👍" },
+    });
+    await until(() => r.tox.sentTo(account.publicKey, friend).length === 4, "4 messages to Tox");
+    expect(r.tox.sentTo(account.publicKey, friend).map((m) => [m.kind, m.text])).toEqual([
+      ["normal", "hi Bob"],
+      ["action", "dances"],
+      ["normal", "* hi bob!"],
+      ["action", "reacted 👍"],
+    ]);
+    await alice.setTyping(room, true);
+    await until(() => r.tox.identities.get(account.publicKey)?.typing.get(friend) === true, "typing to Tox");
+  });
+
+  it("a ghost refuses an invite from a user it is not a friend of", async () => {
+    rig = await startFrontendRig();
+    const r = rig;
+    const { alice } = await aliceWithAccount(r);
+    const ghost = ghostUserId(names, stranger().publicKey);
+    const room = await alice.createDirectRoom(ghost);
+    await r.hs.waitForMembership(room, ghost, "leave");
+  });
+});
+
+describe("Matrix frontend: durability", () => {
+  it("a redelivered transaction sends once; bad transactions are refused and change nothing", async () => {
+    rig = await startFrontendRig();
+    const r = rig;
+    const { alice, account } = await aliceWithAccount(r);
+    const friend = await onlineFriend(r, alice, account.publicKey);
+    const ghost = ghostUserId(names, friend);
+    const room = await alice.createDirectRoom(ghost);
+    await r.hs.waitForMembership(room, ghost, "join");
+    await alice.sendMessage(room, "once");
+    await until(() => r.tox.sentTo(account.publicKey, friend).length === 1, "first send");
+    await r.hs.pushIdle();
+    const asUrl = `http://127.0.0.1:${r.appservice.port}`;
+    const ev = r.hs.events(room, "m.room.message").at(-1)!;
+    const put = (path: string, body: string, token = "test-hs-token") =>
+      fetch(`${asUrl}${path}`, {
+        method: "PUT",
+        headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
+        body,
+      });
+    // The same event again under a new transaction id (a homeserver that restarted its counter).
+    expect((await put("/_matrix/app/v1/transactions/again-1", JSON.stringify({ events: [ev] }))).status).toBe(
+      200,
+    );
+    // Wrong token, malformed JSON, a body without events, an event in a room we do not know.
+    const forged = { ...ev, event_id: "$forged", content: { msgtype: "m.text", body: "forged" } };
+    expect(
+      (await put("/_matrix/app/v1/transactions/bad-1", JSON.stringify({ events: [forged] }), "wrong")).status,
+    ).toBe(403);
+    expect((await put("/_matrix/app/v1/transactions/bad-2", "{not json")).status).toBe(400);
+    expect((await put("/_matrix/app/v1/transactions/bad-3", JSON.stringify({ nope: 1 }))).status).toBe(400);
+    const unknownRoom = { ...forged, event_id: "$elsewhere", room_id: "!nowhere:localhost" };
+    expect(
+      (await put("/_matrix/app/v1/transactions/bad-4", JSON.stringify({ events: [unknownRoom] }))).status,
+    ).toBe(200);
+    await r.core.idle();
+    expect(r.tox.sentTo(account.publicKey, friend).map((m) => m.text)).toEqual(["once"]);
+    expect(await r.store.outbox.depth()).toMatchObject({ queued: 0 });
+  });
+
+  it("a message is acknowledged only once it is in the outbox; a friend offline gets it when back", async () => {
+    rig = await startFrontendRig();
+    const r = rig;
+    const { alice, account } = await aliceWithAccount(r);
+    const friend = await onlineFriend(r, alice, account.publicKey);
+    const ghost = ghostUserId(names, friend);
+    const room = await alice.createDirectRoom(ghost);
+    await r.hs.waitForMembership(room, ghost, "join");
+    r.tox.setOnline(account.publicKey, friend, false);
+    await r.core.idle();
+    await alice.sendMessage(room, "while you were away");
+    await r.hs.pushIdle();
+    expect(await r.store.outbox.depth()).toMatchObject({ queued: 1 });
+    expect(r.tox.sentTo(account.publicKey, friend)).toHaveLength(0);
+    r.tox.setOnline(account.publicKey, friend, true);
+    await until(() => r.tox.sentTo(account.publicKey, friend).length === 1, "delivery after reconnect");
+  });
+
+  it("Tox -> Matrix survives homeserver errors: retried until accepted, posted once", async () => {
+    rig = await startFrontendRig();
+    const r = rig;
+    const { alice, account } = await aliceWithAccount(r);
+    const friend = await onlineFriend(r, alice, account.publicKey);
+    const ghost = ghostUserId(names, friend);
+    r.tox.message(account.publicKey, friend, "first");
+    await r.hs.waitForMessage({ sender: ghost, body: "first" });
+    r.hs.failNext(3, { status: 502, match: (req) => req.method === "PUT" && req.path.includes("/send/") });
+    r.tox.message(account.publicKey, friend, "second");
+    const second = await r.hs.waitForMessage({ sender: ghost, body: "second" }, { timeoutMs: 8000 });
+    await r.core.idle();
+    expect(
+      r.hs
+        .messages(second.room_id)
+        .filter((m) => m.sender === ghost)
+        .map((m) => m.body),
+    ).toEqual(["first", "second"]);
+  });
+});
+
+void FakeTox;
