@@ -223,4 +223,60 @@ describe("Messenger", () => {
       { numRuns: 100_000 },
     );
   });
+
+  it("property: every message id ends in exactly one receipt or one 'unconfirmed' report, in order", () => {
+    type Op =
+      | { op: "send"; pieces: number }
+      | { op: "ack"; upTo: number }
+      | { op: "window"; size: number }
+      | { op: "bounce" };
+    const opArb: fc.Arbitrary<Op> = fc.oneof(
+      { weight: 5, arbitrary: fc.integer({ min: 1, max: 3 }).map((pieces): Op => ({ op: "send", pieces })) },
+      { weight: 3, arbitrary: fc.integer({ min: 0, max: 40 }).map((upTo): Op => ({ op: "ack", upTo })) },
+      { weight: 2, arbitrary: fc.integer({ min: 0, max: 8 }).map((size): Op => ({ op: "window", size })) },
+      { weight: 1, arbitrary: fc.constant<Op>({ op: "bounce" }) },
+    );
+    fc.assert(
+      fc.property(fc.nat(0xffffffff), fc.array(opArb, { maxLength: 80 }), (start, ops) => {
+        const { t, ev, m, pk, online } = setup();
+        t.next = start; // packet numbers wrap around u32 somewhere in the run
+        online();
+        const issued: number[] = [];
+        let acked = t.next;
+        for (const o of ops) {
+          if (o.op === "send") {
+            if (!m.friend(pk)?.online) continue;
+            const text = "x".repeat(o.pieces === 1 ? 10 : 1372 * (o.pieces - 1) + 5);
+            issued.push(...m.sendMessage(pk, text));
+          } else if (o.op === "ack") {
+            // The peer acknowledges part of what was actually sent.
+            const sent = (t.next - acked) >>> 0;
+            acked = (acked + Math.min(o.upTo, sent)) >>> 0;
+            m.handleAcked(pk, acked);
+          } else if (o.op === "window") {
+            t.window = o.size;
+            m.tick();
+          } else {
+            m.handleConnection(pk, false);
+            t.window = 1000;
+            acked = t.next = (t.next + 12345) >>> 0; // a new session numbers afresh
+            online();
+          }
+        }
+        // Drain: open the window, ack everything.
+        t.window = 100_000;
+        m.tick();
+        m.handleAcked(pk, t.next);
+        const unconfirmed = ev.conn.flatMap(([, u]) => u);
+        const outcomes = [...ev.receipts, ...unconfirmed].sort((a, b) => a - b);
+        expect(outcomes).toEqual(issued);
+        // Receipts fire in send order; ids count up from 1 with no gaps.
+        expect(ev.receipts).toEqual([...ev.receipts].sort((a, b) => a - b));
+        expect(issued).toEqual(issued.map((_, i) => i + 1));
+        expect(m.friend(pk)?.queued).toBe(0);
+        expect(m.friend(pk)?.awaitingReceipt).toBe(0);
+      }),
+      { numRuns: 2000 },
+    );
+  });
 });
