@@ -44,6 +44,8 @@ export class ToxNode extends EventEmitter<ToxNodeEvents> {
   private readonly lossRate: number;
   private readonly logger: ToxNodeLogger | undefined;
   private readonly hosted = new Map<string, Identity>();
+  /** Identities whose socket is still being bound (so a concurrent add of the same key waits). */
+  private readonly adding = new Map<string, Promise<Identity>>();
   private timer: NodeJS.Timeout | undefined;
   private timerAt = Number.POSITIVE_INFINITY;
   private closed = false;
@@ -67,14 +69,24 @@ export class ToxNode extends EventEmitter<ToxNodeEvents> {
 
   /** Starts hosting an identity; resolves once its UDP socket is bound. */
   async addIdentity(opts: IdentityOptions): Promise<Identity> {
-    if (this.closed) throw new Error("ToxNode is closed");
+    if (this.closed) throw new ToxProtocolError("ToxNode is closed", { code: "closed" });
     const secretKey =
       opts.secretKey ??
       (opts.savedata instanceof Uint8Array ? unwrap(parseSaveData(opts.savedata)) : opts.savedata)?.secretKey;
     if (secretKey === undefined) throw new ToxProtocolError("an identity needs a secret key or a save file");
     const pkHex = toHex(keyPairFromSecret(secretKey).publicKey);
-    const existing = this.hosted.get(pkHex);
+    const existing = this.hosted.get(pkHex) ?? this.adding.get(pkHex);
     if (existing !== undefined) return existing;
+    const adding = this.startIdentity(opts);
+    this.adding.set(pkHex, adding);
+    try {
+      return await adding;
+    } finally {
+      this.adding.delete(pkHex);
+    }
+  }
+
+  private async startIdentity(opts: IdentityOptions): Promise<Identity> {
     let identity: Identity | undefined;
     const socket = await UdpTransport.open({
       host: this.host,

@@ -207,5 +207,12 @@ describe("ToxNode (ours <-> ours, loopback)", () => {
       "back online",
     );
     await expect(node.addIdentity({})).rejects.toThrow(/secret key or a save file/);
+    // Concurrent adds of one key give one identity.
+    const key = newKeyPair().secretKey;
+    const [x, y] = await Promise.all([
+      node.addIdentity({ secretKey: key }),
+      node.addIdentity({ secretKey: key }),
+    ]);
+    expect(x).toBe(y);
   });
 });
