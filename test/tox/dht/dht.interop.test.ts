@@ -17,7 +17,7 @@ import {
 } from "../../../src/tox/wire/dht.js";
 import { ipPort, type NodeInfo } from "../../../src/tox/wire/ipport.js";
 import { type Bootstrapd, startBootstrapNetwork } from "../../interop/bootstrapd.js";
-import { CToxPeer } from "../../interop/ctoxcore.js";
+import { befriend, CToxPeer } from "../../interop/ctoxcore.js";
 import { startUdpDht, type UdpDht } from "./udp-dht.js";
 
 async function until(pred: () => boolean, ms: number, what: string): Promise<number> {
@@ -161,6 +161,26 @@ describe("DHT interop with c-toxcore 0.2.18", () => {
       await second.stop();
     }
   }, 20_000);
+
+  it("(e) two c-toxcore clients bootstrapping only from us befriend each other and connect", async () => {
+    const x = await CToxPeer.create({ startPort: 34230, endPort: 34239, label: "ctox-x" });
+    const y = await CToxPeer.create({ startPort: 34240, endPort: 34249, label: "ctox-y" });
+    try {
+      for (const p of [x, y]) p.bootstrap("127.0.0.1", 34200, ours.dht.publicKey);
+      const t0 = Date.now();
+      const { aFriend } = await befriend(x, y, { timeoutMs: 30_000 });
+      console.log(
+        `friends connected (${x.friendConnectionStatus(aFriend)}) after ${Date.now() - t0} ms; ` +
+          `our node answered ${ours.dht.stats.nodesRequestsAnswered} nodes requests, routed ${ours.dht.stats.routed} packets`,
+      );
+      expect(ours.dht.closeNodes().map((n) => toHex(n.publicKey))).toEqual(
+        expect.arrayContaining([toHex(x.dhtId), toHex(y.dhtId)]),
+      );
+    } finally {
+      x.kill();
+      y.kill();
+    }
+  }, 40_000);
 
   // Opt-in (DHT_SOAK=1, ~150 s): past c-toxcore's 60 s ping interval and 122 s bad-node timeout,
   // the daemons and a client still list us, i.e. we answer their liveness requests correctly.
