@@ -30,12 +30,15 @@ export const UDP_DIRECT_TIMEOUT_MS = 8_000;
 /** How often a stale direct address is probed while traffic goes through relays. */
 export const UDP_PROBE_INTERVAL_MS = 2_000;
 /**
- * Unacknowledged bytes one session may have on a relay path. Measured, not derived: a
- * 2,000-message burst (all in flight at once) to a UDP-less c-toxcore 0.2.18 peer stalled for
- * good after 775-1,625 messages, through tox-bootstrapd's relay and through ours alike (the peer
- * kept requesting the first missing packet, our resends of it never took; ours-to-ours bursts of
- * 5,000 are fine). Root cause inside c-toxcore not identified. With at most ~800 small packets in
- * flight it never stalled; this cap keeps messages at ~2.6k/s (bootstrapd) to ~3.8k/s (ours).
+ * Unacknowledged bytes one session may have on a relay path. Measured, not derived: a burst of
+ * 2,000 messages (all in flight at once) to a UDP-less c-toxcore 0.2.18 peer stalled for good
+ * after 775 (99-byte texts) or 288 (500-byte texts), through tox-bootstrapd's relay and through
+ * ours alike; 10-byte texts or a 5 ms pause every 50 messages did not stall. Once stalled, the
+ * peer kept sending REQUESTs for the first missing packet but never took our resends, nor
+ * answered a new OOB cookie request: its relay connection stops processing what it receives.
+ * Root cause inside c-toxcore not identified (it clamps FIONREAD at 64 KiB, so not that).
+ * Ours-to-ours bursts of 5,000 are fine. With this cap 5,000 texts run at ~2.6k/s (bootstrapd)
+ * to ~3.8k/s (our relay).
  */
 export const RELAY_MAX_IN_FLIGHT_BYTES = 48 * 1024;
 
