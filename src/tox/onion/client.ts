@@ -289,6 +289,20 @@ export class OnionClient {
     return friend.nodes.filter((n) => !this.nodeTimedOut(n) && n.isStored !== 0).length;
   }
 
+  /**
+   * `onion_backup_nodes`: the most recent path nodes (nodes that answered us), then bootstrap
+   * nodes, for the save file's "path nodes" section (c-toxcore saves up to 4 and bootstraps
+   * from them at the next start).
+   */
+  backupNodes(max = 4): NodeInfo[] {
+    const out = this.pathNodes.slice(-max).reverse();
+    for (const n of this.bootstrapPathNodes) {
+      if (out.length >= max) break;
+      if (!out.some((o) => bytesEqual(o.publicKey, n.publicKey))) out.push(n);
+    }
+    return out;
+  }
+
   /** A known node to build paths from before the DHT has any (`onion_add_bs_path_node`). */
   addBootstrapPathNode(node: NodeInfo): void {
     addPathNode(this.bootstrapPathNodes, node);

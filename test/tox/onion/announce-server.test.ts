@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { bytesEqual } from "../../../src/tox/bytes.js";
 import { type KeyPair, newKeyPair, precompute, randomBytes, randomNonce } from "../../../src/tox/crypto.js";
 import { unwrap } from "../../../src/tox/errors.js";
-import { ONION_ANNOUNCE_TIMEOUT_MS } from "../../../src/tox/onion/announce-server.js";
+import { ONION_ANNOUNCE_TIMEOUT_MS, OnionAnnounceServer } from "../../../src/tox/onion/announce-server.js";
 import { type IpPort, ipPort } from "../../../src/tox/wire/ipport.js";
 import {
   type AnnounceFormat,
@@ -204,5 +204,69 @@ describe("onion announce server", () => {
     net.net.run();
     expect(inbox).toHaveLength(0);
     expect(server.announce.stats.dropped).toBe(15);
+  });
+});
+
+describe("onion announce server details", () => {
+  it("answers a 0x87 carrying NGC extra data like a plain one (no extra data back)", () => {
+    const { server, relayAt, net, inbox } = setup();
+    const me = newKeyPair();
+    const key = precompute(server.keys.publicKey, me.secretKey);
+    const req = createAnnounceRequest("new", key, me.publicKey, randomNonce(), {
+      pingId: new Uint8Array(32),
+      searchedPk: me.publicKey,
+      dataPk: randomBytes(32),
+      sendback: randomBytes(8),
+      extra: randomBytes(100),
+    });
+    net.net.sinkFor(relayAt).send(server.ipPort, Uint8Array.from([...req, ...randomBytes(ONION_RETURN_3)]));
+    net.net.run();
+    expect(inbox).toHaveLength(1);
+    const res = unwrap(parseAnnounceResponse(inbox[0]!.data));
+    expect(res.format).toBe("new");
+    const plain = unwrap(openAnnounceResponse(key, res));
+    expect(plain.status).toBe(0);
+    expect(plain.extra.length).toBe(0);
+  });
+
+  it("asks the DHT for LAN nodes only when the request came from a LAN address", () => {
+    const net = new OnionTestNetwork(1);
+    const calls: boolean[] = [];
+    const keys = newKeyPair();
+    const sent: Uint8Array[] = [];
+    const server = new OnionAnnounceServer({
+      clock: net.clock,
+      dht: {
+        dhtKeys: () => keys,
+        closeNodes: (_pk, _n, allowLan) => {
+          calls.push(allowLan);
+          return [];
+        },
+      },
+      sink: { send: (_to, d) => sent.push(d) },
+    });
+    const me = newKeyPair();
+    const mk = () =>
+      Uint8Array.from([
+        ...createAnnounceRequest(
+          "old",
+          precompute(keys.publicKey, me.secretKey),
+          me.publicKey,
+          randomNonce(),
+          {
+            pingId: new Uint8Array(32),
+            searchedPk: me.publicKey,
+            dataPk: randomBytes(32),
+            sendback: randomBytes(8),
+            extra: new Uint8Array(0),
+          },
+        ),
+        ...randomBytes(ONION_RETURN_3),
+      ]);
+    server.handlePacket(ipPort("192.168.1.5", 33445), mk());
+    server.handlePacket(ipPort("198.51.100.7", 33445), mk());
+    expect(calls).toEqual([true, false]);
+    expect(sent).toHaveLength(2);
+    expect(sent.every((d) => d[0] === 0x8c)).toBe(true);
   });
 });

@@ -206,3 +206,17 @@ describe("TCP-only client (no DHT): paths start at a TCP relay", () => {
     expect(viaTcp.replies).toBeGreaterThan(0);
   });
 });
+
+describe("onion backup nodes (save file path nodes)", () => {
+  it("lists recent path nodes first, then bootstrap nodes, without duplicates", () => {
+    const net = new OnionTestNetwork(6);
+    const a = net.addClient();
+    const bs = net.servers.slice(0, 2).map((s) => s.info);
+    for (const n of bs) a.client.addBootstrapPathNode(n);
+    expect(a.client.backupNodes().map((n) => n.ipPort.port)).toEqual(bs.map((n) => n.ipPort.port));
+    net.runUntil([a.client], () => a.client.isConnected(), 60);
+    const backup = a.client.backupNodes(4);
+    expect(backup).toHaveLength(4);
+    expect(new Set(backup.map((n) => toHex(n.publicKey))).size).toBe(4);
+  });
+});
