@@ -119,6 +119,8 @@ export interface DhtStats {
   packetsHandled: number;
   malformed: number;
   routed: number;
+  /** 0x20 packets for us whose inner id has no registered handler. */
+  cryptoUnhandled: number;
   pingsAnswered: number;
   nodesRequestsAnswered: number;
   nodesResponsesAccepted: number;
@@ -159,6 +161,7 @@ export class Dht {
     packetsHandled: 0,
     malformed: 0,
     routed: 0,
+    cryptoUnhandled: 0,
     pingsAnswered: 0,
     nodesRequestsAnswered: 0,
     nodesResponsesAccepted: 0,
@@ -617,7 +620,8 @@ export class Dht {
       }
       const handler = this.cryptoHandlers.get(inner.value.id);
       if (!handler) {
-        this.malformed(from, "crypto request", `no handler for inner id ${inner.value.id}`);
+        // Valid, just not something a registered layer wants (e.g. DHTPK before the onion is up).
+        this.stats.cryptoUnhandled++;
         return;
       }
       handler(from, h.value.senderPk, inner.value.data);
