@@ -110,6 +110,19 @@ describe.each([
       `${_name}: session established in ${establishMs} ms; relay packets out ${glue.stats.relayPackets}, in ${glue.stats.relayedIn}`,
     );
 
+    // A burst of 3,000 texts (Messenger sends texts without congestion control): without the
+    // relay in-flight cap this froze c-toxcore 0.2.18 after a few hundred (netcrypto-relay.ts).
+    const burst = 3000;
+    const burstText = new Uint8Array([PACKET_ID_MESSAGE, ...new TextEncoder().encode("b".repeat(99))]);
+    const textsBefore = texts.length;
+    const burstStart = Date.now();
+    for (let i = 0; i < burst; ) {
+      if (nc.sendLossless(conn, burstText, false) >= 0) i++;
+      else await new Promise((r) => setTimeout(r, 1));
+    }
+    await waitUntil(() => texts.length === textsBefore + burst, 15_000, "burst delivered");
+    console.log(`${_name}: ${burst} x 100 B texts in ${Date.now() - burstStart} ms`);
+
     // Phase 2: the C peer initiates. Tell it our relay (friend_connection SHARE_RELAYS, id 17),
     // then kill the session: its friend_connection reconnects by itself to our DHT key through
     // that relay, and we accept the relayed handshake.
