@@ -72,8 +72,9 @@ export const ANNOUNCE_REQUEST_MAX_SIZE = ANNOUNCE_REQUEST_SIZE + ONION_MAX_EXTRA
 /** id | sendback | nonce | MAC | status | ping id/key: the response without nodes (82). */
 export const ANNOUNCE_RESPONSE_MIN_SIZE = 2 + SENDBACK_SIZE + NONCE_SIZE + ONION_PING_ID_SIZE + MAC_SIZE;
 const PACKED_NODE_MAX = 51;
+/** c-toxcore's bound (room for NGC extra data per node in 0x88 answers): 626. */
 export const ANNOUNCE_RESPONSE_MAX_SIZE =
-  ANNOUNCE_RESPONSE_MIN_SIZE + 1 + MAX_SENT_NODES * PACKED_NODE_MAX + ONION_MAX_EXTRA_DATA_SIZE;
+  ANNOUNCE_RESPONSE_MIN_SIZE + ONION_MAX_EXTRA_DATA_SIZE * MAX_SENT_NODES;
 export const DATA_REQUEST_MIN_SIZE = 1 + PUBLIC_KEY_SIZE + NONCE_SIZE + PUBLIC_KEY_SIZE + MAC_SIZE; // 105
 export const DATA_RESPONSE_MIN_SIZE = 1 + NONCE_SIZE + PUBLIC_KEY_SIZE + MAC_SIZE; // 73
 /** `MAX_DATA_REQUEST_SIZE`: the largest inner blob of an onion data request (1069). */
