@@ -8,7 +8,7 @@
  */
 
 import type { PermissionLevel } from "../config/permissions.js";
-import type { Queryable, Store } from "../store/index.js";
+import type { Network, Queryable, Store } from "../store/index.js";
 import { createInboxRepo, type InboxRepo } from "../store/repos/inbox.js";
 import { createOutboxEventsRepo, type OutboxEventsRepo } from "../store/repos/outbox-events.js";
 import { type Clock, systemClock } from "../tox/index.js";
@@ -29,6 +29,7 @@ import type {
 import { FrontendHub } from "./frontends.js";
 import { Inbox, type InboxOptions } from "./inbox.js";
 import { hex, keyBytes } from "./keys.js";
+import { Lanes } from "./lanes.js";
 import { type CoreGauges, CoreMetrics } from "./metrics.js";
 import { Outbox, type OutboxOptions } from "./outbox.js";
 import type { ToxGateway } from "./tox-gateway.js";
@@ -72,6 +73,8 @@ export class BridgeCore implements CoreApi {
   private readonly tickMs: number;
   /** `${accountId}:${friend}` of friends online now, for the gauge. */
   private readonly friendsOnline = new Set<string>();
+  /** Contact events of one friend are applied in arrival order (they read-modify-write its row). */
+  private readonly contactEvents: Lanes;
   private unsubscribe: (() => void) | undefined;
   private timer: NodeJS.Timeout | undefined;
   private ticking: Promise<void> | undefined;
@@ -86,6 +89,7 @@ export class BridgeCore implements CoreApi {
     this.tickMs = opts.tickMs ?? 1000;
     const now = () => new Date(this.clock.now());
     this.frontends = new FrontendHub(this.log);
+    this.contactEvents = new Lanes(this.log, "contact events");
     this.accounts = new Accounts(this.store, this.tox, this.log);
     this.contacts = new Contacts(this.store, this.tox, this.accounts, this.frontends, this.log, now);
     this.outbox = new Outbox(
@@ -158,9 +162,9 @@ export class BridgeCore implements CoreApi {
 
   /** Resolves when all queued deliveries and event handling have settled (tests, shutdown). */
   async idle(): Promise<void> {
-    await Promise.all([this.outbox.idle(), this.inbox.idle()]);
-    // Handling may have queued more (a receipt after a send): settle once more.
-    await Promise.all([this.outbox.idle(), this.inbox.idle()]);
+    // Handling may queue more (a receipt after a send): settle twice.
+    for (let i = 0; i < 2; i++)
+      await Promise.all([this.contactEvents.idle(), this.outbox.idle(), this.inbox.idle()]);
   }
 
   async gauges(): Promise<CoreGauges> {
@@ -181,6 +185,11 @@ export class BridgeCore implements CoreApi {
 
   registerFrontend(frontend: Frontend): void {
     this.frontends.register(frontend);
+  }
+
+  /** A frontend shutting down: inbound messages for its accounts wait in the inbox meanwhile. */
+  unregisterFrontend(network: Network): void {
+    this.frontends.unregister(network);
   }
 
   async send(request: SendRequest): Promise<SendResult> {
@@ -263,13 +272,15 @@ export class BridgeCore implements CoreApi {
           );
         }
       };
+    const contact = (account: AccountRef, friend: string, job: () => Promise<void>) =>
+      this.contactEvents.run(`${account.id}:${friend}`, job);
     return this.tox.subscribe({
       friendConnection: on("friendConnection", (account, e) => {
         const key = `${account.id}:${e.friend}`;
         if (e.online) this.friendsOnline.add(key);
         else this.friendsOnline.delete(key);
         return Promise.all([
-          this.contacts.onConnection(account, e.friend, e.online),
+          contact(account, e.friend, () => this.contacts.onConnection(account, e.friend, e.online)),
           this.outbox.onConnection(account, e.friend, e.online),
         ]);
       }),
@@ -278,19 +289,23 @@ export class BridgeCore implements CoreApi {
       ),
       readReceipt: on("readReceipt", (account, e) => this.outbox.onReceipt(account, e.friend, e.messageId)),
       friendName: on("friendName", (account, e) =>
-        this.contacts.onProfile(account, e.friend, { name: e.name }),
+        contact(account, e.friend, () => this.contacts.onProfile(account, e.friend, { name: e.name })),
       ),
       friendStatusMessage: on("friendStatusMessage", (account, e) =>
-        this.contacts.onProfile(account, e.friend, { statusMessage: e.statusMessage }),
+        contact(account, e.friend, () =>
+          this.contacts.onProfile(account, e.friend, { statusMessage: e.statusMessage }),
+        ),
       ),
       friendStatus: on("friendStatus", (account, e) =>
-        this.contacts.onProfile(account, e.friend, { status: e.status }),
+        contact(account, e.friend, () => this.contacts.onProfile(account, e.friend, { status: e.status })),
       ),
       friendTyping: on("friendTyping", (account, e) =>
-        this.frontends.tell(account, "friendTyping", (f) => f.friendTyping(account, e.friend, e.typing)),
+        contact(account, e.friend, () =>
+          this.frontends.tell(account, "friendTyping", (f) => f.friendTyping(account, e.friend, e.typing)),
+        ),
       ),
       friendRequest: on("friendRequest", (account, e) =>
-        this.contacts.onRequest(account, e.friend, e.message),
+        contact(account, e.friend, () => this.contacts.onRequest(account, e.friend, e.message)),
       ),
     });
   }

@@ -10,7 +10,6 @@ import { alice, makeCore, RecordingFrontend, stranger, TestDb, withFriend } from
 
 const t = new TestDb();
 beforeAll(() => t.setup());
-beforeEach(() => t.reset());
 afterAll(() => t.teardown());
 
 const cores: BridgeCore[] = [];
@@ -21,6 +20,7 @@ async function core(opts: Parameters<typeof makeCore>[1] = {}) {
 }
 beforeEach(async () => {
   for (const c of cores.splice(0)) await c.stop();
+  await t.reset();
 });
 
 const send = (c: BridgeCore, friend: string, text: string, sourceEventId?: string) =>
@@ -319,7 +319,7 @@ describe("inbound", () => {
       kind: "xmpp",
       id: "carol@example.org",
     });
-    first.core["frontends"].unregister("xmpp");
+    first.core.unregisterFrontend("xmpp");
     first.tox.message(ref.publicKey, friend, "are you there?");
     await first.core.idle();
     await first.core.stop();
@@ -333,7 +333,7 @@ describe("inbound", () => {
   it("a frontend registering late gets what waited for it", async () => {
     const { core: c, tox } = await core();
     const { ref, friend } = await withFriend(c, tox, { kind: "xmpp", id: "dave@example.org" });
-    c["frontends"].unregister("xmpp");
+    c.unregisterFrontend("xmpp");
     tox.message(ref.publicKey, friend, "hello?");
     await c.idle();
     const late = new RecordingFrontend("xmpp");
