@@ -116,6 +116,11 @@ export class UdpTransport implements PacketSink {
     throw new Error(`no free UDP port on ${opts.host} in ${start}-${end}: ${String(lastError)}`);
   }
 
+  /** Allows sending to broadcast addresses (LAN discovery). */
+  setBroadcast(on: boolean): void {
+    this.socket.setBroadcast(on);
+  }
+
   /** Replaces the packet handler (usually a PacketRouter's `handle`). */
   setHandler(handler: PacketHandler): void {
     this.handler = handler;
