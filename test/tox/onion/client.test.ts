@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { bytesEqual, toHex } from "../../../src/tox/bytes.js";
 import { newKeyPair } from "../../../src/tox/crypto.js";
 import type { OnionClient } from "../../../src/tox/onion/client.js";
+import { compareDistance } from "../../../src/tox/onion/distance.js";
 import { type IpPort, ipPort, type NodeInfo } from "../../../src/tox/wire/ipport.js";
 import { ONION_DATA_FRIEND_REQUEST } from "../../../src/tox/wire/onion.js";
 import { OnionTestNetwork } from "./network.js";
@@ -218,5 +219,25 @@ describe("onion backup nodes (save file path nodes)", () => {
     const backup = a.client.backupNodes(4);
     expect(backup).toHaveLength(4);
     expect(new Set(backup.map((n) => toHex(n.publicKey))).size).toBe(4);
+  });
+});
+
+describe("announce list convergence", () => {
+  it("on 60 nodes, the client finds and is stored on the nodes closest to its real key", () => {
+    const net = new OnionTestNetwork(60);
+    const a = net.addClient();
+    net.runUntil([a.client], () => false, 90);
+    const storing = net.servers.filter((s) => s.announce.isAnnounced(a.realKeys.publicKey));
+    const closest = [...net.servers]
+      .sort((x, y) => compareDistance(a.realKeys.publicKey, x.keys.publicKey, y.keys.publicKey))
+      .slice(0, 12)
+      .map((s) => s.ipPort.port);
+    const st = a.client.status();
+    expect(st.connected).toBe(true);
+    expect(st.announceNodes).toBe(12);
+    expect(st.storedOn).toBe(12);
+    // Announce nodes answer with the 4 nodes they know closest to our key; here every node knows
+    // every other, so the 5 closest are all discovered and store us (the rest are random picks).
+    for (const port of closest.slice(0, 5)) expect(storing.map((s) => s.ipPort.port)).toContain(port);
   });
 });
