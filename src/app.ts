@@ -7,6 +7,7 @@
 import { mkdir } from "node:fs/promises";
 import type { Express } from "express";
 import type { Config } from "./config/schema.js";
+import type { BridgeCore } from "./core/bridge-core.js";
 import { type BridgeMetrics, createMetrics } from "./http/metrics.js";
 import {
   createHttpApp,
@@ -16,7 +17,9 @@ import {
   withTimeout,
 } from "./http/server.js";
 import type { Logger } from "./logger.js";
-import type { OpenStoreOptions, Store } from "./store/index.js";
+import { matrixComponent } from "./matrix/component.js";
+import type { OpenStoreOptions, Queryable, Store } from "./store/index.js";
+import type { ToxNode } from "./tox/index.js";
 import { VERSION } from "./version.js";
 
 /** What the Tox layer reports for /health and metrics; zeros until a Tox component sets it. */
@@ -29,6 +32,11 @@ export interface BridgeContext {
   config: Config;
   logger: Logger;
   store: Store;
+  /**
+   * The store's database handle, for repositories outside the Store (the core's inbox); absent
+   * when a test injected its own `openStore`.
+   */
+  db?: Queryable;
   metrics: BridgeMetrics;
   /** The appservice-port express app; components may mount routes (e.g. /_matrix/app/v1). */
   http: Express;
@@ -78,8 +86,53 @@ export async function openConfiguredStore(
  * shared BridgeContext in `start` and must release everything in `stop`.
  */
 export function bridgeComponents(config: Config): BridgeComponent[] {
-  void config;
-  return [];
+  // Frontends share one core; without a frontend there is nobody to bridge for.
+  if (!config.appservice.enabled) return [];
+  const tox = toxCoreComponent();
+  return [tox, matrixComponent({ core: () => tox.core() })];
+}
+
+/**
+ * The Tox node and the bridge core over it: every stored account is brought online at start and
+ * taken offline at stop. Frontends started after it reach the core through `core()`.
+ */
+export function toxCoreComponent(): BridgeComponent & { core(): BridgeCore } {
+  let node: ToxNode | undefined;
+  let core: BridgeCore | undefined;
+  return {
+    name: "tox",
+    core() {
+      if (core === undefined) throw new Error("the Tox core component has not started");
+      return core;
+    },
+    async start(ctx) {
+      if (ctx.db === undefined) throw new Error("the bridge core needs the store's database handle");
+      // Loaded here, not at import: the CLI's other commands need neither libsodium nor the core.
+      const [{ ToxNode }, { BridgeCore, coreRepos }, { ToxNodeGateway }] = await Promise.all([
+        import("./tox/index.js"),
+        import("./core/bridge-core.js"),
+        import("./core/tox-adapter.js"),
+      ]);
+      const range = ctx.config.tox.port_range;
+      node = await ToxNode.create({ portRange: [range.start, range.end] });
+      const log = ctx.logger;
+      core = new BridgeCore({
+        store: ctx.store,
+        repos: coreRepos(ctx.db),
+        tox: new ToxNodeGateway(node, log),
+        log,
+      });
+      await core.start();
+      const running = core;
+      ctx.setToxStatus(() => ({ nodes: 0, identities: running.accounts.onlineCount() }));
+    },
+    async stop() {
+      await core?.stop();
+      core = undefined;
+      await node?.close();
+      node = undefined;
+    },
+  };
 }
 
 export async function startBridge(
@@ -101,7 +154,17 @@ export async function startBridge(
   };
 
   try {
-    const store = await openConfiguredStore(config, logger, opts.openStore);
+    let db: Queryable | undefined;
+    const store = await openConfiguredStore(
+      config,
+      logger,
+      opts.openStore ??
+        (async (o) => {
+          const opened = await (await import("./store/index.js")).openStoreWithDb(o);
+          db = opened.db;
+          return opened.store;
+        }),
+    );
     started.push({ name: "store", stop: () => store.close() });
     const { applied } = await store.migrate();
     logger.info(
@@ -133,6 +196,7 @@ export async function startBridge(
       config,
       logger,
       store,
+      ...(db === undefined ? {} : { db }),
       metrics,
       http: app,
       setToxStatus(source) {

@@ -85,6 +85,9 @@ homeserver:
   domain: localhost
 
 appservice:
+  # Run the Matrix side (bot, ghosts, portals). Turn it on once registration.yaml is added to
+  # your homeserver: at start the bridge checks that the homeserver answers and knows its token.
+  enabled: false
   # The URL the homeserver uses to reach this bridge (goes into registration.yaml).
   address: http://localhost:29333
   # Where the bridge listens: appservice transactions, /health and /metrics share this port.

@@ -117,6 +117,8 @@ export const configSchema = z
         domain: serverName,
       }),
       appservice: section({
+        /** Run the Matrix side (appservice, bot, ghosts); off until the homeserver knows us. */
+        enabled: bool("whether the Matrix appservice runs").default(true),
         /** URL the homeserver uses to reach us; derived from hostname/port when absent. */
         address: httpUrl.optional(),
         hostname: z

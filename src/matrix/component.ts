@@ -1,0 +1,63 @@
+/**
+ * The Matrix side as a bridge component: the appservice (mounted on the bridge's shared HTTP
+ * server), the bot, ghosts and portals, over the bridge core another component started.
+ */
+import type { BridgeComponent, BridgeContext } from "../app.js";
+import { buildRegistration } from "../config/registration.js";
+import type { CoreApi } from "../core/frontend.js";
+import { type RunningMatrixAppservice, startMatrixAppservice } from "./appservice.js";
+import { MatrixFrontend } from "./frontend.js";
+
+export interface MatrixComponentOptions {
+  /** The started core (the Tox core component starts before this one). */
+  core: () => CoreApi;
+  /** Test hook: skip the homeserver start-up checks. */
+  startupChecks?: { homeserver?: boolean; ping?: boolean };
+}
+
+export function matrixComponent(
+  opts: MatrixComponentOptions,
+): BridgeComponent & { frontend?: MatrixFrontend } {
+  let appservice: RunningMatrixAppservice | undefined;
+  const component: BridgeComponent & { frontend?: MatrixFrontend } = {
+    name: "matrix",
+    async start(ctx: BridgeContext) {
+      const { config } = ctx;
+      const core = opts.core();
+      const frontend = new MatrixFrontend({
+        core,
+        store: ctx.store,
+        names: {
+          domain: config.homeserver.domain,
+          botLocalpart: config.appservice.bot_username,
+          userPrefix: config.appservice.user_prefix,
+        },
+        permissions: config.bridge.permissions,
+        degradeRich: config.bridge.degrade_rich_messages,
+        log: ctx.logger,
+      });
+      appservice = await startMatrixAppservice({
+        registration: buildRegistration(config),
+        homeserverUrl: config.homeserver.url,
+        domain: config.homeserver.domain,
+        log: ctx.logger,
+        controller: frontend.controller(),
+        listen: { external: true },
+        onTransaction: (txn) => frontend.onTransaction(txn),
+        onListening: (_port, router) => {
+          ctx.http.use(router);
+        },
+        ...(opts.startupChecks ? { startupChecks: opts.startupChecks } : {}),
+      });
+      const running = appservice;
+      frontend.attach((userId) => running.bridge.getIntent(userId));
+      core.registerFrontend(frontend);
+      component.frontend = frontend;
+    },
+    async stop() {
+      await appservice?.stop();
+      appservice = undefined;
+    },
+  };
+  return component;
+}
