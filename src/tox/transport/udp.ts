@@ -76,6 +76,8 @@ export class UdpTransport implements PacketSink {
     /** The bound address (with the actual port). */
     readonly local: IpPort,
     opts: UdpTransportOptions,
+    /** A dual-stack IPv6 socket reaches IPv4 peers at their IPv4-mapped address. */
+    private readonly ipv6Socket = false,
   ) {
     this.handler = opts.onPacket;
     this.lossRate = opts.lossRate ?? 0;
@@ -110,8 +112,8 @@ export class UdpTransport implements PacketSink {
         continue;
       }
       const bound = socket.address();
-      const localIp = opts.host === "0.0.0.0" || opts.host === "::" ? "127.0.0.1" : opts.host;
-      return new UdpTransport(socket, ipPort(localIp, bound.port), opts);
+      const localIp = opts.host === "0.0.0.0" ? "127.0.0.1" : opts.host === "::" ? "::1" : opts.host;
+      return new UdpTransport(socket, ipPort(localIp, bound.port), opts, type === "udp6");
     }
     throw new Error(`no free UDP port on ${opts.host} in ${start}-${end}: ${String(lastError)}`);
   }
@@ -135,7 +137,8 @@ export class UdpTransport implements PacketSink {
     this.counters.packetsOut++;
     this.counters.bytesOut += data.length;
     try {
-      this.socket.send(data, to.port, to.ip, (err) => {
+      const ip = this.ipv6Socket && to.family === 4 ? `::ffff:${to.ip}` : to.ip;
+      this.socket.send(data, to.port, ip, (err) => {
         if (err) this.counters.sendErrors++;
       });
     } catch {

@@ -82,6 +82,21 @@ describe("UdpTransport", () => {
     await until(() => b.t.counters.sendErrors === 1);
   });
 
+  it("a dual-stack socket talks to IPv4 peers and reports them as IPv4", async () => {
+    let dual: Awaited<ReturnType<typeof make>>;
+    try {
+      dual = await make(34242, { host: "::" });
+    } catch {
+      return; // no IPv6 in this environment
+    }
+    const v4 = await make(34243);
+    dual.t.send(v4.t.local, Uint8Array.of(9));
+    await until(() => v4.got.length === 1);
+    v4.t.send(v4.got[0]!.from, Uint8Array.of(8));
+    await until(() => dual.got.length === 1);
+    expect(dual.got[0]!.from).toEqual(ipPort("127.0.0.1", 34243));
+  });
+
   it("seededRandom is deterministic and uniform enough", () => {
     const r1 = seededRandom(7);
     const r2 = seededRandom(7);
