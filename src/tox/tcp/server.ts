@@ -38,13 +38,22 @@ export interface TcpServerIo {
   write(bytes: Uint8Array): void;
   /** Ends the socket (the server already forgot the connection). */
   close(): void;
+  /** Bytes written but not yet sent (e.g. `socket.writableLength`); enables dropping under load. */
+  buffered?(): number;
 }
+
+/** Above this many unsent bytes towards a client, relayed data and OOB to it are dropped. */
+export const TCP_SERVER_MAX_BUFFERED = 1 << 20;
+/** Default cap on simultaneous connections (any state). */
+export const TCP_SERVER_MAX_CONNECTIONS = 4096;
 
 export interface TcpRelayServerOptions {
   clock: Clock;
   /** The relay's key pair; its public key is what clients must know (a DHT key). */
   keys: KeyPair;
   log?: TcpClientLogger;
+  /** Connections beyond this are closed on accept (default {@link TCP_SERVER_MAX_CONNECTIONS}). */
+  maxConnections?: number;
   /**
    * An onion request from a client (we are its first hop). Without a hook they are dropped, like
    * a c-toxcore relay started without onion. `reply` sends an onion response to that client.
@@ -123,8 +132,18 @@ export class TcpRelayServer {
     return this.all.size;
   }
 
+  /** Counters for diagnostics. */
+  readonly stats = { accepted: 0, refused: 0, relayed: 0, droppedUnderLoad: 0 };
+
   accept(io: TcpServerIo): ServerConnection {
     const conn = new ServerConnection(this, io, this.clock.now());
+    if (this.all.size >= (this.opts.maxConnections ?? TCP_SERVER_MAX_CONNECTIONS)) {
+      this.stats.refused++;
+      conn.status = "closed";
+      io.close();
+      return conn;
+    }
+    this.stats.accepted++;
     this.all.add(conn);
     return conn;
   }
@@ -259,7 +278,8 @@ export class TcpRelayServer {
         return;
       case "oob-send": {
         const target = this.byPk.get(toHex(p.publicKey));
-        if (target !== undefined) this.send(target, { type: "oob-recv", publicKey: conn.pk!, data: p.data });
+        if (target !== undefined && this.hasRoom(target))
+          this.send(target, { type: "oob-recv", publicKey: conn.pk!, data: p.data });
         return;
       }
       case "onion-request":
@@ -269,7 +289,8 @@ export class TcpRelayServer {
         return;
       case "data": {
         const slot = conn.slots.get(p.connectionId);
-        if (slot?.other == null) return;
+        if (slot?.other == null || !this.hasRoom(slot.other.conn)) return;
+        this.stats.relayed++;
         this.send(slot.other.conn, { type: "data", connectionId: slot.other.id, data: p.data });
         return;
       }
@@ -328,6 +349,16 @@ export class TcpRelayServer {
           this.send(other, { type: "disconnect-notification", connectionId: otherId });
       }
     }
+  }
+
+  /**
+   * Whether relayed traffic to `conn` may be queued: like c-toxcore, which drops non-priority
+   * packets it cannot send at once, we drop rather than buffer without bound for a slow reader.
+   */
+  private hasRoom(conn: ServerConnection): boolean {
+    if ((conn.io.buffered?.() ?? 0) <= TCP_SERVER_MAX_BUFFERED) return true;
+    this.stats.droppedUnderLoad++;
+    return false;
   }
 
   private send(conn: ServerConnection, p: TcpPacket): void {

@@ -139,6 +139,7 @@ export async function listenTcpRelay(
         if (!socket.destroyed) socket.write(b);
       },
       close: () => socket.destroy(),
+      buffered: () => socket.writableLength,
     });
     socket.on("data", (chunk: Buffer) =>
       conn.receive(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length)),

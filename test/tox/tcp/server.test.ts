@@ -2,6 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ManualClock } from "../../../src/tox/clock.js";
 import { newKeyPair } from "../../../src/tox/crypto.js";
+import { TCP_SERVER_MAX_BUFFERED, TcpRelayServer } from "../../../src/tox/tcp/server.js";
 import { MemRelay } from "./memrelay.js";
 
 describe("TcpRelayServer", () => {
@@ -84,5 +85,40 @@ describe("TcpRelayServer robustness", () => {
       { numRuns: 300 },
     );
     expect(peer.client.status).toBe("confirmed");
+  });
+});
+
+describe("TcpRelayServer limits", () => {
+  it("refuses connections beyond maxConnections and drops relayed data to a client that does not read", () => {
+    const clock = new ManualClock();
+    const server = new TcpRelayServer({ clock, keys: newKeyPair(), maxConnections: 1 });
+    let closed = 0;
+    server.accept({ write: () => {}, close: () => {} });
+    server.accept({ write: () => {}, close: () => void closed++ });
+    expect(closed).toBe(1);
+    expect(server.connectionCount).toBe(1);
+    expect(server.stats.refused).toBe(1);
+
+    // A relay whose connection towards B reports a huge unsent backlog.
+    const relay = new MemRelay(clock);
+    const ka = newKeyPair();
+    const kb = newKeyPair();
+    let got = 0;
+    const a = relay.connect(ka, {});
+    const b = relay.connect(kb, { onData: () => void got++ });
+    relay.pump();
+    a.client.routingRequest(kb.publicKey);
+    b.client.routingRequest(ka.publicKey);
+    relay.pump();
+    a.client.sendData(kb.publicKey, new Uint8Array([1, 2]));
+    relay.pump();
+    expect(got).toBe(1);
+    (b.serverSide.io as { buffered?: () => number }).buffered = () => TCP_SERVER_MAX_BUFFERED + 1;
+    a.client.sendData(kb.publicKey, new Uint8Array([1, 2]));
+    a.client.sendOob(kb.publicKey, new Uint8Array([3]));
+    relay.pump();
+    expect(got).toBe(1);
+    expect(relay.server.stats.droppedUnderLoad).toBe(2);
+    expect(b.client.status).toBe("confirmed"); // pings and control packets still flow
   });
 });
