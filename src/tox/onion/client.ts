@@ -212,8 +212,8 @@ export class OnionClient {
   private lastAnnounce = 0;
   private lastPopulated = 0;
   private lastPacketRecv = 0;
-  private lastRun = 0;
-  private firstRun = 0;
+  private lastRun = Number.NEGATIVE_INFINITY;
+  private firstRun: number | null = null;
   private lastTimeConnected = 0;
   private onionConnected = 0;
   private wasConnected = false;
@@ -384,9 +384,9 @@ export class OnionClient {
   /** `do_onion_client`: announce, search friends, send DHT-PKs. Call about once a second. */
   tick(): void {
     const now = this.clock.now();
-    if (this.lastRun !== 0 && now - this.lastRun < S) return;
+    if (now - this.lastRun < S) return;
     this.expireSendbacks(now);
-    if (this.firstRun !== 0 && now - this.firstRun > ONION_CONNECTION_SECONDS * S) {
+    if (this.firstRun !== null && now - this.firstRun > ONION_CONNECTION_SECONDS * S) {
       for (const n of this.opts.dht.randomNodes(MAX_ONION_CLIENTS)) addPathNode(this.pathNodes, n);
       this.doAnnounce();
     }
@@ -405,7 +405,7 @@ export class OnionClient {
       this.opts.events?.onConnectionChange?.(connected);
     }
     if (connected) for (const f of this.friends.values()) this.doFriend(f);
-    if (this.lastRun === 0) this.firstRun = now;
+    if (this.firstRun === null) this.firstRun = now;
     this.lastRun = now;
   }
 
