@@ -36,6 +36,23 @@ export interface TcpRelayPoolEvents {
   onOnionResponse?(data: Uint8Array, relayKey: string): void;
 }
 
+/** One relay as seen by the pool, for a debug API or metrics. */
+export interface TcpRelaySnapshot {
+  key: string;
+  own: boolean;
+  status: TcpClientConnection["status"];
+  /** Peers routed through this relay, and how many of them are online on it. */
+  peers: number;
+  peersOnline: number;
+  failures: number;
+  /** Milliseconds until the next reconnect attempt while disconnected. */
+  retryInMs: number;
+  framesIn: number;
+  framesOut: number;
+  bytesIn: number;
+  bytesOut: number;
+}
+
 export interface TcpRelayPoolOptions {
   clock: Clock;
   /** Our DHT key pair (read at each connect: the DHT layer may replace it). */
@@ -215,6 +232,29 @@ export class TcpRelayPool {
     const k = key ?? this.connectedRelays()[0];
     if (k === undefined) return false;
     return this.relays.get(k)?.client?.sendOnionRequest(nonce, payload) ?? false;
+  }
+
+  /** Per-relay state and counters (cheap; for diagnostics). */
+  snapshot(): TcpRelaySnapshot[] {
+    const now = this.clock.now();
+    return [...this.relays.values()].map((r) => {
+      let online = 0;
+      for (const hex of r.peers) {
+        const peer = this.peers.get(hex);
+        if (peer !== undefined && r.client?.peerStatus(peer.pk) === "online") online++;
+      }
+      const stats = r.client?.stats ?? { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0 };
+      return {
+        key: r.key,
+        own: r.own,
+        status: r.client?.status ?? "disconnected",
+        peers: r.peers.size,
+        peersOnline: online,
+        failures: r.failures,
+        retryInMs: r.client === null || r.client.status === "disconnected" ? Math.max(0, r.retryAt - now) : 0,
+        ...stats,
+      };
+    });
   }
 
   // -------------------------------------------------------------------------------------------

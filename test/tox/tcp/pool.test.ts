@@ -123,5 +123,11 @@ describe("TcpRelayPool", () => {
     pump(100, [a, b]);
     expect(packets.map((p) => p.oob)).toEqual([true, false]);
     expect(a.send(newKeyPair().publicKey, new Uint8Array([1]))).toBe(false); // unknown peer
+    const snap = a.snapshot();
+    expect(snap.map((r) => [r.own, r.status, r.peers, r.peersOnline])).toEqual([
+      [true, "confirmed", 1, 1],
+      [false, "confirmed", 1, 0],
+    ]);
+    expect(snap[0]!.framesOut).toBeGreaterThan(2);
   });
 });
