@@ -1,0 +1,155 @@
+/**
+ * The XEP-0114 connection to the XMPP server (the edge: socket and timers live here). Connects
+ * with exponential backoff and keeps reconnecting after a drop; hands every received stanza to
+ * the router and sends its replies. A failure while handling one stanza never reaches the socket
+ * handler: the router answers with an XMPP error, and anything else is logged.
+ */
+import type { StanzaSink } from "./frontend.js";
+import type { GatewayRouter, XmppLogger } from "./router.js";
+import { silentXmppLogger } from "./router.js";
+import { type ComponentConnection, newComponentConnection, type XmlElement } from "./xml.js";
+
+export interface ComponentOptions {
+  /** `xmpp://host:port` of the server's component port. */
+  service: string;
+  /** The component's domain (the gateway JID). */
+  domain: string;
+  secret: string;
+  router: GatewayRouter;
+  log?: XmppLogger;
+  /** First retry delay (default 1 s), doubled up to `maxRetryMs` (default 60 s), with ±20 % jitter. */
+  initialRetryMs?: number;
+  maxRetryMs?: number;
+  /** Called on every (re)connection, e.g. to re-send presence of online friends. */
+  onOnline?: () => void;
+}
+
+export type ComponentState = "stopped" | "connecting" | "online" | "waiting";
+
+export class XmppComponent implements StanzaSink {
+  private conn: ComponentConnection | null = null;
+  private state: ComponentState = "stopped";
+  private attempt = 0;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private readonly log: XmppLogger;
+  private onlineWaiters: (() => void)[] = [];
+  /** Stanzas being handled, so stop() can let them finish. */
+  private readonly inFlight = new Set<Promise<void>>();
+
+  constructor(private readonly opts: ComponentOptions) {
+    this.log = opts.log ?? silentXmppLogger;
+  }
+
+  get status(): ComponentState {
+    return this.state;
+  }
+
+  /** Starts connecting; resolves when first online (keeps retrying in the background until then). */
+  start(): Promise<void> {
+    if (this.state === "stopped") {
+      this.state = "connecting";
+      void this.connect();
+    }
+    return this.waitOnline();
+  }
+
+  waitOnline(): Promise<void> {
+    if (this.state === "online") return Promise.resolve();
+    return new Promise((resolve) => this.onlineWaiters.push(resolve));
+  }
+
+  async stop(): Promise<void> {
+    this.state = "stopped";
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    await Promise.allSettled([...this.inFlight]);
+    const conn = this.conn;
+    this.conn = null;
+    if (conn) {
+      conn.removeAllListeners("disconnect");
+      await conn.stop().catch(() => undefined);
+      conn.removeAllListeners();
+      conn.on("error", () => undefined); // late socket errors after stop
+    }
+  }
+
+  async send(stanza: XmlElement): Promise<void> {
+    const conn = this.conn;
+    if (this.state !== "online" || conn === null) {
+      throw new Error(`xmpp component ${this.opts.domain} is not connected (${this.state})`);
+    }
+    await conn.send(stanza);
+  }
+
+  private async connect(): Promise<void> {
+    const { service, domain, secret } = this.opts;
+    const conn = newComponentConnection(service, domain);
+    this.conn = conn;
+    conn.on("error", (err) => {
+      this.log.warn({ domain, err: err.message }, "xmpp: component connection error");
+    });
+    conn.on("open", (el) => {
+      const id = el.attrs.id ?? "";
+      conn.authenticate(id, secret).catch((err: unknown) => {
+        this.log.error(
+          { domain, err: err instanceof Error ? err.message : String(err) },
+          "xmpp: handshake failed",
+        );
+        void conn.disconnect().catch(() => undefined);
+      });
+    });
+    conn.on("online", () => {
+      if (this.conn !== conn || this.state === "stopped") return;
+      this.state = "online";
+      this.attempt = 0;
+      this.log.info({ domain, service }, "xmpp: component online");
+      for (const w of this.onlineWaiters.splice(0)) w();
+      this.opts.onOnline?.();
+    });
+    conn.on("stanza", (stanza) => this.onStanza(stanza));
+    conn.on("disconnect", () => {
+      if (this.conn !== conn || this.state === "stopped") return;
+      this.log.warn({ domain, service }, "xmpp: component disconnected");
+      this.scheduleRetry();
+    });
+    try {
+      await conn.connect(service);
+      await conn.open({ domain });
+    } catch (err) {
+      if (this.conn !== conn || this.state === "stopped") return;
+      this.log.warn(
+        { domain, service, err: err instanceof Error ? err.message : String(err) },
+        "xmpp: connect failed",
+      );
+      conn.removeAllListeners("disconnect");
+      void conn.disconnect().catch(() => undefined);
+      this.scheduleRetry();
+    }
+  }
+
+  private scheduleRetry(): void {
+    if (this.state === "stopped" || this.retryTimer !== null) return;
+    this.state = "waiting";
+    const base = this.opts.initialRetryMs ?? 1000;
+    const max = this.opts.maxRetryMs ?? 60_000;
+    const delay = Math.min(max, base * 2 ** Math.min(this.attempt, 16)) * (0.8 + 0.4 * Math.random());
+    this.attempt++;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      if (this.state === "stopped") return;
+      this.state = "connecting";
+      void this.connect();
+    }, delay);
+  }
+
+  private onStanza(stanza: XmlElement): void {
+    const work = (async () => {
+      const replies = await this.opts.router.handle(stanza);
+      for (const r of replies) await this.send(r);
+    })().catch((err: unknown) => {
+      this.log.warn({ err: err instanceof Error ? err.message : String(err) }, "xmpp: reply not sent");
+    });
+    this.inFlight.add(work);
+    void work.finally(() => this.inFlight.delete(work));
+  }
+}

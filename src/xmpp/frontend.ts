@@ -1,0 +1,76 @@
+/**
+ * The core's view of XMPP: turns core events (messages from Tox friends, presence, typing,
+ * requests, receipts, notices) into stanzas from contact JIDs to the user's bare JID. Messages go
+ * to the bare JID so the server stores them while the user is offline (mod_offline/MAM) and
+ * delivers them to every device.
+ */
+import type { AccountRef, FriendView, Frontend, InboundMessage, Notice } from "./core-port.js";
+import { contactJid } from "./jid.js";
+import { chatMessage, chatStateMessage, receiptMessage, textMessage } from "./message.js";
+import { friendPresence, presenceOfType, subscribeRequest } from "./presence.js";
+import type { XmlElement } from "./xml.js";
+
+/** Where stanzas go: resolves once written to the server, rejects when not connected. */
+export interface StanzaSink {
+  send(stanza: XmlElement): Promise<void>;
+}
+
+export class XmppFrontend implements Frontend {
+  readonly network = "xmpp" as const;
+
+  constructor(
+    private readonly domain: string,
+    private readonly sink: StanzaSink,
+  ) {}
+
+  private contact(friend: string): string {
+    return contactJid(friend, this.domain);
+  }
+
+  async deliverMessage(account: AccountRef, message: InboundMessage): Promise<void> {
+    // A stable id per inbox row lets clients drop a copy the core re-sent after a lost ack.
+    await this.sink.send(
+      chatMessage({
+        from: this.contact(message.friend),
+        to: account.owner.id,
+        id: `tox-in-${message.id}`,
+        text: message.text,
+        kind: message.kind === "action" ? "action" : "normal",
+      }),
+    );
+  }
+
+  async friendUpdated(account: AccountRef, friend: FriendView): Promise<void> {
+    if (friend.state !== "accepted") return;
+    await this.sink.send(friendPresence(this.contact(friend.publicKey), account.owner.id, friend));
+  }
+
+  async friendTyping(account: AccountRef, friend: string, typing: boolean): Promise<void> {
+    await this.sink.send(
+      chatStateMessage(this.contact(friend), account.owner.id, typing ? "composing" : "paused"),
+    );
+  }
+
+  async friendRequest(account: AccountRef, request: { friend: string; message: string }): Promise<void> {
+    await this.sink.send(subscribeRequest(this.contact(request.friend), account.owner.id, request.message));
+  }
+
+  async friendRemoved(account: AccountRef, friend: string): Promise<void> {
+    const from = this.contact(friend);
+    const to = account.owner.id;
+    await this.sink.send(presenceOfType(from, to, "unavailable"));
+    await this.sink.send(presenceOfType(from, to, "unsubscribed"));
+    await this.sink.send(presenceOfType(from, to, "unsubscribe"));
+  }
+
+  async readReceipt(account: AccountRef, friend: string, sourceEventId: string): Promise<void> {
+    await this.sink.send(receiptMessage(this.contact(friend), account.owner.id, sourceEventId));
+  }
+
+  async notice(account: AccountRef, notice: Notice): Promise<void> {
+    // Notices about one friend show in that conversation; the rest come from the gateway.
+    const from = notice.friend ? this.contact(notice.friend) : this.domain;
+    const prefix = notice.code === "delivery-failed" ? "⚠ Not delivered: " : "";
+    await this.sink.send(textMessage(from, account.owner.id, prefix + notice.text));
+  }
+}

@@ -1,0 +1,7 @@
+/** The XMPP frontend: a XEP-0114 gateway component for the bridge core. */
+export { COMMANDS, type CommandSpec } from "./adhoc.js";
+export { type ComponentOptions, type ComponentState, XmppComponent } from "./component.js";
+export { type ErrorCondition, StanzaError } from "./errors.js";
+export { type StanzaSink, XmppFrontend } from "./frontend.js";
+export { contactJid, parseJid, publicKeyOfJid } from "./jid.js";
+export { GatewayRouter, type RouterOptions, silentXmppLogger, type XmppLogger } from "./router.js";

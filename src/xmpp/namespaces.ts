@@ -1,0 +1,22 @@
+/** XML namespaces the gateway speaks. */
+export const NS = {
+  stanzas: "urn:ietf:params:xml:ns:xmpp-stanzas",
+  discoInfo: "http://jabber.org/protocol/disco#info",
+  discoItems: "http://jabber.org/protocol/disco#items",
+  register: "jabber:iq:register",
+  gateway: "jabber:iq:gateway",
+  commands: "http://jabber.org/protocol/commands",
+  data: "jabber:x:data",
+  chatStates: "http://jabber.org/protocol/chatstates",
+  receipts: "urn:xmpp:receipts",
+  nick: "http://jabber.org/protocol/nick",
+  correct: "urn:xmpp:message-correct:0",
+  retract0: "urn:xmpp:message-retract:0",
+  retract1: "urn:xmpp:message-retract:1",
+  fasten: "urn:xmpp:fasten:0",
+  hints: "urn:xmpp:hints",
+  ping: "urn:xmpp:ping",
+  version: "jabber:iq:version",
+  oob: "jabber:x:oob",
+  caps: "http://jabber.org/protocol/caps",
+} as const;

@@ -1,0 +1,285 @@
+/**
+ * Starts a real Prosody (Debian `prosody` 0.12) on loopback for tests: a temp dir with its own
+ * config and data, run in the foreground (`-F`) with its log on stdout. One VirtualHost (default
+ * `localhost`) with plain-text auth over an unencrypted c2s port, offline messages, carbons and MAM;
+ * one XEP-0114 component per entry in `components`; an http_file_share component for later work.
+ *
+ * Prosody 0.12 refuses to start as root (mod_posix: "Danger, Will Robinson!") unless the config sets
+ * `run_as_root = true`, which we do: tests in CI containers run as root. `prosodyctl register` would
+ * try to switch to the `prosody` user and touch /etc/prosody, so users are written straight into
+ * the data dir in the format of mod_auth_internal_plain + mod_storage_internal instead.
+ *
+ * Ports come from 35200-35399 (this helper's range), picked at runtime among those that bind.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import net from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+export const PROSODY_PATH = "/usr/bin/prosody";
+const PORT_FIRST = Number(process.env.PROSODY_TEST_PORT_BASE ?? 35200);
+const PORT_COUNT = 200;
+
+/**
+ * Same trick as test/interop/bootstrapd.ts: a shell watchdog holds our stdin pipe; when we close
+ * it or this process dies (even by SIGKILL), the pipe reaches EOF and the watchdog stops Prosody
+ * and removes its temp dir. `$0 "$@"` is the Prosody command line.
+ */
+const WATCHDOG = [
+  "exec 3<&0",
+  '"$0" "$@" </dev/null &',
+  "pid=$!",
+  '( cat <&3 >/dev/null; kill $pid 2>/dev/null; sleep 2; kill -9 $pid 2>/dev/null; rm -rf "$PROSODY_DIR" ) &',
+  "exec 3<&-",
+  "wait $pid",
+].join("\n");
+
+export interface ProsodyComponent {
+  domain: string;
+  secret: string;
+}
+
+export interface ProsodyOptions {
+  /** The user host (default `localhost`). */
+  host?: string;
+  /** XEP-0114 components (default: `tox.localhost` with a random secret). */
+  components?: ProsodyComponent[];
+  /** Accounts on `host` created before start. */
+  users?: { username: string; password: string }[];
+  /** Extra lines for the global section (e.g. `"log = ..."`). */
+  extraConfig?: string[];
+  startTimeoutMs?: number;
+}
+
+export interface Prosody {
+  host: string;
+  c2sPort: number;
+  componentPort: number;
+  httpPort: number;
+  components: ProsodyComponent[];
+  /** `xmpp://127.0.0.1:<c2sPort>` for @xmpp/client. */
+  c2sService: string;
+  /** `xmpp://127.0.0.1:<componentPort>` for @xmpp/component. */
+  componentService: string;
+  dataDir: string;
+  /** Creates (or overwrites) an account; Prosody reads it from disk at the next login. */
+  addUser(username: string, password: string): Promise<void>;
+  /** Prosody's log so far (for failure messages). */
+  output(): string;
+  /** SIGTERM, then SIGKILL after 2 s; removes the temp dir. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/** mod_storage_internal's file-name encoding (util/datamanager: every non-alphanumeric byte as %xx). */
+export function storageEncode(s: string): string {
+  return Array.from(Buffer.from(s, "utf8"))
+    .map((b) => {
+      const c = String.fromCharCode(b);
+      return /[A-Za-z0-9]/.test(c) ? c : `%${b.toString(16).padStart(2, "0")}`;
+    })
+    .join("");
+}
+
+function luaString(s: string): string {
+  return `"${s.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n")}"`;
+}
+
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.once("error", () => resolve(false));
+    srv.listen({ host: "127.0.0.1", port, exclusive: true }, () => srv.close(() => resolve(true)));
+  });
+}
+
+/** `count` distinct free ports from this helper's range, starting at a random offset. */
+async function pickPorts(count: number): Promise<number[]> {
+  const picked: number[] = [];
+  const start = Math.floor(Math.random() * PORT_COUNT);
+  for (let i = 0; i < PORT_COUNT && picked.length < count; i++) {
+    const port = PORT_FIRST + ((start + i) % PORT_COUNT);
+    if (await portFree(port)) picked.push(port);
+  }
+  if (picked.length < count)
+    throw new Error(`prosody: no ${count} free ports in ${PORT_FIRST}+${PORT_COUNT}`);
+  return picked;
+}
+
+function tcpAccepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect({ host: "127.0.0.1", port });
+    s.once("connect", () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once("error", () => resolve(false));
+  });
+}
+
+interface Layout {
+  dir: string;
+  host: string;
+  c2sPort: number;
+  componentPort: number;
+  httpPort: number;
+  components: ProsodyComponent[];
+  extra: string[];
+}
+
+function configText(l: Layout): string {
+  const lines = [
+    "run_as_root = true",
+    "daemonize = false",
+    `pidfile = ${luaString(join(l.dir, "prosody.pid"))}`,
+    `data_path = ${luaString(join(l.dir, "data"))}`,
+    `certificates = ${luaString(join(l.dir, "certs"))}`,
+    'log = { debug = "*console" }',
+    'interfaces = { "127.0.0.1" }',
+    'local_interfaces = { "127.0.0.1" }',
+    `c2s_ports = { ${l.c2sPort} }`,
+    "c2s_direct_tls_ports = { }",
+    "legacy_ssl_ports = { }",
+    "s2s_ports = { }",
+    `component_ports = { ${l.componentPort} }`,
+    'component_interface = "127.0.0.1"',
+    `http_ports = { ${l.httpPort} }`,
+    'http_interfaces = { "127.0.0.1" }',
+    "https_ports = { }",
+    `http_external_url = "http://127.0.0.1:${l.httpPort}/"`,
+    'authentication = "internal_plain"',
+    'storage = "internal"',
+    "c2s_require_encryption = false",
+    "s2s_require_encryption = false",
+    "allow_unencrypted_plain_auth = true",
+    "allow_registration = false",
+    // Tests log in and out quickly; Prosody's default limits would throttle them.
+    "limits = { }",
+    "modules_enabled = {",
+    '  "roster"; "saslauth"; "disco"; "carbons"; "mam"; "offline"; "ping"; "posix";',
+    '  "private"; "vcard_legacy"; "version"; "time"; "uptime"; "blocklist"; "pep";',
+    "}",
+    'modules_disabled = { "s2s"; "tls" }',
+    'archive_expires_after = "1d"',
+    ...l.extra,
+    "",
+    `VirtualHost ${luaString(l.host)}`,
+    "",
+    ...l.components.flatMap((c) => [
+      `Component ${luaString(c.domain)}`,
+      `  component_secret = ${luaString(c.secret)}`,
+      "",
+    ]),
+    `Component ${luaString(`upload.${l.host}`)} "http_file_share"`,
+    `  http_file_share_size_limit = ${10 * 1024 * 1024}`,
+    "",
+  ];
+  return lines.join("\n");
+}
+
+async function writeUser(dataDir: string, host: string, username: string, password: string): Promise<void> {
+  const dir = join(dataDir, storageEncode(host), "accounts");
+  await mkdir(dir, { recursive: true });
+  await writeFile(
+    join(dir, `${storageEncode(username.toLowerCase())}.dat`),
+    `return {\n\t["password"] = ${luaString(password)};\n};\n`,
+  );
+}
+
+async function startOnce(opts: ProsodyOptions, deadline: number): Promise<Prosody> {
+  const host = opts.host ?? "localhost";
+  const components = opts.components ?? [
+    { domain: `tox.${host}`, secret: Math.random().toString(36).slice(2) },
+  ];
+  const [c2sPort, componentPort, httpPort] = (await pickPorts(3)) as [number, number, number];
+  const dir = await mkdtemp(join(tmpdir(), "toxbridge-prosody-"));
+  const dataDir = join(dir, "data");
+  await mkdir(join(dir, "certs"), { recursive: true });
+  await mkdir(dataDir, { recursive: true });
+  for (const u of opts.users ?? []) await writeUser(dataDir, host, u.username, u.password);
+  const configPath = join(dir, "prosody.cfg.lua");
+  await writeFile(
+    configPath,
+    configText({ dir, host, c2sPort, componentPort, httpPort, components, extra: opts.extraConfig ?? [] }),
+  );
+
+  const child: ChildProcess = spawn("/bin/sh", ["-c", WATCHDOG, PROSODY_PATH, "-F", "--config", configPath], {
+    stdio: ["pipe", "pipe", "pipe"],
+    env: { ...process.env, PROSODY_DIR: dir },
+  });
+  let out = "";
+  const collect = (d: Buffer) => {
+    out += d.toString();
+    // Keep the tail only: debug logging of a long test would otherwise grow without bound.
+    if (out.length > 2_000_000) out = out.slice(-1_000_000);
+  };
+  child.stdout?.on("data", collect);
+  child.stderr?.on("data", collect);
+  let exited: number | string | null = null;
+  child.once("exit", (code, signal) => {
+    exited = code ?? signal ?? "?";
+  });
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    if (exited === null) {
+      const gone = new Promise<void>((r) => child.once("exit", () => r()));
+      child.stdin?.end(); // the watchdog sends SIGTERM, then SIGKILL after 2 s
+      const t = setTimeout(() => child.kill("SIGKILL"), 4000);
+      await gone;
+      clearTimeout(t);
+    }
+    await rm(dir, { recursive: true, force: true });
+  };
+  const fail = async (why: string): Promise<never> => {
+    await stop();
+    throw new Error(`prosody (c2s ${c2sPort}, component ${componentPort}): ${why}\n--- output ---\n${out}`);
+  };
+
+  for (;;) {
+    if (exited !== null) return fail(`exited early (${exited})`);
+    if (Date.now() > deadline) return fail("not ready in time");
+    if (out.includes("Failed to open server port")) return fail("Failed to open server port");
+    if (
+      out.includes("Activated service 'component'") &&
+      out.includes("Activated service 'c2s'") &&
+      (await tcpAccepts(c2sPort)) &&
+      (await tcpAccepts(componentPort))
+    )
+      break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    host,
+    c2sPort,
+    componentPort,
+    httpPort,
+    components,
+    c2sService: `xmpp://127.0.0.1:${c2sPort}`,
+    componentService: `xmpp://127.0.0.1:${componentPort}`,
+    dataDir,
+    addUser: (username, password) => writeUser(dataDir, host, username, password),
+    output: () => out,
+    stop,
+  };
+}
+
+/**
+ * Starts Prosody and resolves once its c2s and component ports accept connections. Retries (with
+ * fresh ports) when another process took a port between our probe and Prosody's bind.
+ */
+export async function startProsody(opts: ProsodyOptions = {}): Promise<Prosody> {
+  const deadline = Date.now() + (opts.startTimeoutMs ?? 15_000);
+  let lastError: unknown;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      return await startOnce(opts, deadline);
+    } catch (err) {
+      lastError = err;
+      const text = String(err);
+      if (!/Failed to open server port|Address already in use/.test(text) || Date.now() > deadline) throw err;
+    }
+  }
+  throw lastError;
+}
