@@ -1,0 +1,97 @@
+/**
+ * End to end with a real c-toxcore 0.2.18 peer: a Matrix user (on the homeserver double, over real
+ * HTTP) makes a Tox identity through the bot, befriends the C peer, and they chat both ways with
+ * read receipts. Our identity runs in a real ToxNode and reaches the C peer directly over loopback
+ * UDP (no DHT/onion: ToxNode has no bootstrap yet). Ports: ours 35400-35449, C 35500-35599.
+ */
+import { afterEach, describe, expect, it } from "vitest";
+import { ToxNodeGateway } from "../../src/core/tox-adapter.js";
+import { ghostUserId } from "../../src/matrix/ids.js";
+import { ipPort, ToxNode } from "../../src/tox/index.js";
+import { CToxPeer, waitUntil } from "../interop/ctoxcore.js";
+import { type FrontendRig, startFrontendRig } from "./frontend-harness.js";
+
+const names = { domain: "localhost", botLocalpart: "toxbot", userPrefix: "_tox_" };
+
+const cleanup: Array<() => unknown> = [];
+afterEach(async () => {
+  for (const f of cleanup.splice(0).reverse()) await f();
+});
+
+describe("Matrix <-> c-toxcore through the bridge", () => {
+  it("create via the bot, befriend, chat both ways with receipts, typing", async () => {
+    const node = await ToxNode.create({ host: "127.0.0.1", portRange: [35400, 35449] });
+    cleanup.push(() => node.close());
+    const rig: FrontendRig<ToxNodeGateway> = await startFrontendRig({ tox: new ToxNodeGateway(node) });
+    cleanup.push(() => rig.stop());
+    const c = await CToxPeer.create({ startPort: 35500, endPort: 35599, name: "Carol", label: "c" });
+    cleanup.push(() => c.kill());
+    const { hs } = rig;
+
+    const alice = hs.asUser(hs.createUser("alice"));
+    const botRoom = await alice.createDirectRoom(hs.botUserId);
+    await hs.waitForMembership(botRoom, hs.botUserId, "join");
+    await alice.sendMessage(botRoom, "create");
+    await hs.waitForMessage({ roomId: botRoom, sender: hs.botUserId, body: /Your Tox ID: / });
+    const account = (await rig.core.account({ kind: "matrix", id: alice.userId }))!;
+    const me = node.identity(account.publicKey)!;
+    expect(me).toBeDefined();
+
+    await alice.sendMessage(botRoom, `add ${c.addressHex} hi from Matrix`);
+    await hs.waitForMessage({ roomId: botRoom, sender: hs.botUserId, body: /Friend request sent/ });
+    // Without onion friend requests, the C side adds us directly and we dial its UDP port.
+    const friendNo = c.friendAddNoRequest(me.publicKeyBytes);
+    await me.connectFriendDirect(c.publicKey, c.dhtId, ipPort("127.0.0.1", c.udpPort));
+    await waitUntil(() => c.friendConnectionStatus(friendNo) === "udp", 15_000, "C sees us online");
+    const friend = c.publicKeyHex.toLowerCase();
+    await waitUntil(
+      () => rig.tox.friendPresence(account.publicKey, friend).online,
+      10_000,
+      "we see Carol online",
+    );
+    await rig.core.idle();
+    expect(await rig.core.friend({ kind: "matrix", id: alice.userId }, friend)).toMatchObject({
+      state: "accepted",
+      online: true,
+    });
+
+    // Tox -> Matrix: the ghost opens a DM portal and posts.
+    const ghost = ghostUserId(names, friend);
+    c.sendMessage(friendNo, "hello from c-toxcore");
+    const first = await hs.waitForMessage(
+      { sender: ghost, body: "hello from c-toxcore" },
+      { timeoutMs: 10_000 },
+    );
+    const room = first.room_id;
+    await alice.join(room);
+    const profile = await alice.request<{ displayname?: string }>(
+      "GET",
+      `/_matrix/client/v3/profile/${encodeURIComponent(ghost)}`,
+    );
+    expect(profile.displayname).toBe("Carol (Tox)");
+
+    // Matrix -> Tox, and the C client's read receipt back as the ghost's receipt.
+    const got: Array<[string, string]> = [];
+    c.on("friendMessage", (_f, type, text) => got.push([type, text]));
+    const e1 = await alice.sendMessage(room, "hi Carol, from Matrix");
+    await alice.sendMessage(room, "waves", "m.emote");
+    await waitUntil(() => got.length === 2, 10_000, "C receives both");
+    expect(got).toEqual([
+      ["normal", "hi Carol, from Matrix"],
+      ["action", "waves"],
+    ]);
+    await waitUntil(
+      () => hs.state.receipts.some((r) => r.userId === ghost && r.eventId === e1),
+      10_000,
+      "ghost read receipt for the first message",
+    );
+
+    // Typing both ways.
+    c.setTyping(friendNo, true);
+    await waitUntil(() => hs.state.typingIn(room).includes(ghost), 10_000, "ghost typing");
+    const cTyping: boolean[] = [];
+    c.on("friendTyping", (_f, t) => cTyping.push(t));
+    await alice.setTyping(room, true);
+    await waitUntil(() => cTyping.includes(true), 10_000, "C sees us typing");
+  }, 60_000);
+});
