@@ -280,6 +280,18 @@ export class TcpRelayPool {
     return wait;
   }
 
+  /**
+   * Reconnects every relay with the current DHT key (`dhtKeys()`): relays know us by that key, so
+   * call this after the DHT layer replaced it. Routes are requested again on the new connections.
+   */
+  rekey(): void {
+    if (this.closed) return;
+    for (const relay of this.relays.values()) {
+      relay.failures = 0;
+      this.connect(relay);
+    }
+  }
+
   close(): void {
     this.closed = true;
     for (const relay of this.relays.values()) this.disconnect(relay);

@@ -131,3 +131,33 @@ describe("TcpRelayPool", () => {
     expect(snap[0]!.framesOut).toBeGreaterThan(2);
   });
 });
+
+describe("TcpRelayPool rekey", () => {
+  it("reconnects with the new DHT key and restores routes", () => {
+    const { clock, relays, make, pump, pkOf } = setup(1);
+    const r = relays[0]!;
+    const b = make();
+    b.addRelay(r.address(0));
+    let keys = newKeyPair();
+    const a = new TcpRelayPool({
+      clock,
+      dhtKeys: () => keys,
+      transport: r.transport,
+      events: { onPacket: () => {} },
+    });
+    a.addRelay(r.address(0));
+    a.addPeer(pkOf(b));
+    b.addPeer(keys.publicKey);
+    pump(200, [a, b]);
+    expect(a.isPeerOnline(pkOf(b))).toBe(true);
+    const old = keys.publicKey;
+    keys = newKeyPair();
+    a.rekey();
+    b.removePeer(old);
+    b.addPeer(keys.publicKey);
+    pump(200, [a, b]);
+    expect(a.isPeerOnline(pkOf(b))).toBe(true);
+    expect(b.isPeerOnline(keys.publicKey)).toBe(true);
+    expect(r.server.connectionCount).toBe(2);
+  });
+});
