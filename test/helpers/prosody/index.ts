@@ -49,6 +49,8 @@ export interface ProsodyOptions {
   users?: { username: string; password: string }[];
   /** Extra lines for the global section (e.g. `"log = ..."`). */
   extraConfig?: string[];
+  /** Fixed ports (e.g. to restart on the same ones); default: free ones from 35200-35399. */
+  ports?: { c2s: number; component: number; http: number };
   startTimeoutMs?: number;
 }
 
@@ -94,7 +96,7 @@ function portFree(port: number): Promise<boolean> {
 }
 
 /** `count` distinct free ports from this helper's range, starting at a random offset. */
-async function pickPorts(count: number): Promise<number[]> {
+export async function pickPorts(count: number): Promise<number[]> {
   const picked: number[] = [];
   const start = Math.floor(Math.random() * PORT_COUNT);
   for (let i = 0; i < PORT_COUNT && picked.length < count; i++) {
@@ -191,7 +193,9 @@ async function startOnce(opts: ProsodyOptions, deadline: number): Promise<Prosod
   const components = opts.components ?? [
     { domain: `tox.${host}`, secret: Math.random().toString(36).slice(2) },
   ];
-  const [c2sPort, componentPort, httpPort] = (await pickPorts(3)) as [number, number, number];
+  const [c2sPort, componentPort, httpPort] = opts.ports
+    ? [opts.ports.c2s, opts.ports.component, opts.ports.http]
+    : ((await pickPorts(3)) as [number, number, number]);
   const dir = await mkdtemp(join(tmpdir(), "toxbridge-prosody-"));
   const dataDir = join(dir, "data");
   await mkdir(join(dir, "certs"), { recursive: true });
@@ -278,7 +282,8 @@ export async function startProsody(opts: ProsodyOptions = {}): Promise<Prosody> 
     } catch (err) {
       lastError = err;
       const text = String(err);
-      if (!/Failed to open server port|Address already in use/.test(text) || Date.now() > deadline) throw err;
+      const retryable = /Failed to open server port|Address already in use/.test(text);
+      if (!retryable || opts.ports !== undefined || Date.now() > deadline) throw err;
     }
   }
   throw lastError;
