@@ -114,7 +114,18 @@ export class TcpRelayPool {
   /** Adds one of our own relays (kept connected, shared with friends, used for onion). */
   addRelay(addr: TcpRelayAddress): string {
     const entry = this.ensureRelay(addr);
+    if (entry.own) return entry.key;
     entry.own = true;
+    // Peers added before this relay use it too, within the same limits as addPeer.
+    for (const [hex, peer] of this.peers) {
+      if (peer.relays.size >= MAX_RELAYS_PER_PEER || peer.relays.has(entry.key)) continue;
+      let own = 0;
+      for (const key of peer.relays) if (this.relays.get(key)?.own) own++;
+      if (own >= RECOMMENDED_SHARED_RELAYS) continue;
+      peer.relays.add(entry.key);
+      entry.peers.add(hex);
+      entry.client?.routingRequest(peer.pk);
+    }
     return entry.key;
   }
 

@@ -161,3 +161,17 @@ describe("TcpRelayPool rekey", () => {
     expect(r.server.connectionCount).toBe(2);
   });
 });
+
+describe("TcpRelayPool relay added after peers", () => {
+  it("routes existing peers through a relay added later", () => {
+    const { relays, make, pump, pkOf } = setup(1);
+    const a = make();
+    const b = make();
+    a.addPeer(pkOf(b)); // no relays yet
+    b.addPeer(pkOf(a));
+    a.addRelay(relays[0]!.address(0));
+    b.addRelay(relays[0]!.address(0));
+    pump(200, [a, b]);
+    expect(a.isPeerOnline(pkOf(b))).toBe(true);
+  });
+});
