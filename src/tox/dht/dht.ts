@@ -16,7 +16,7 @@
  */
 import { toHex } from "../bytes.js";
 import type { Clock } from "../clock.js";
-import { type KeyPair, newKeyPair, PUBLIC_KEY_SIZE, randomU32 } from "../crypto.js";
+import { type KeyPair, newKeyPair, PUBLIC_KEY_SIZE } from "../crypto.js";
 import type { PacketSink } from "../transport/types.js";
 import {
   CRYPTO_PACKET_NAT_PING,
@@ -33,7 +33,6 @@ import {
   NET_PACKET_PING_REQUEST,
   NET_PACKET_PING_RESPONSE,
   openCryptoRequest,
-  PING_ID_SIZE,
   parseLanDiscovery,
   parseNatPing,
   parseNodesRequest,
@@ -56,13 +55,13 @@ import {
   type Candidate,
   type ClientEntry,
   entryGood,
-  freshEntry,
   friendListWouldStore,
   indexOfKey,
   refreshInList,
   type Slot,
   storeInFriendList,
 } from "./client-list.js";
+import { CloseList } from "./close-list.js";
 import {
   BAD_NODE_TIMEOUT_MS,
   BOOTSTRAP_PER_TICK,
@@ -72,9 +71,6 @@ import {
   DHT_TICK_MS,
   GET_NODE_INTERVAL_MS,
   KILL_NODE_TIMEOUT_MS,
-  LCLIENT_LENGTH,
-  LCLIENT_LIST,
-  LCLIENT_NODES,
   MAX_BOOTSTRAP_TIMES,
   MAX_CLOSE_TO_BOOTSTRAP_NODES,
   MAX_FRIEND_CLIENTS,
@@ -87,8 +83,9 @@ import {
   PUNCH_RESET_TIME_MS,
   TIME_TO_PING_MS,
 } from "./constants.js";
-import { commonPrefixBits, compareDistance, keysEqual } from "./distance.js";
-import { commonIp, type PunchState, portsOf, punchPorts } from "./nat.js";
+import { type DhtFriend, newDhtFriend, newPingId, relaysFor, reportedAddresses } from "./dht-friend.js";
+import { compareDistance, keysEqual } from "./distance.js";
+import { commonIp, portsOf, punchPorts } from "./nat.js";
 import { PingArray } from "./ping-array.js";
 import { SharedKeyCache } from "./shared-keys.js";
 
@@ -112,6 +109,9 @@ export interface DhtOptions {
   random?: () => number;
 }
 
+/** Why a packet was dropped as malformed (undefined: handled, or ignored as legitimate). */
+type DropReason = string | undefined;
+
 /** Handler of an inner packet of a 0x20 crypto request addressed to us. */
 export type CryptoPacketHandler = (from: IpPort, senderDhtPk: Uint8Array, data: Uint8Array) => void;
 
@@ -131,28 +131,6 @@ export interface DhtStats {
 interface PingTarget {
   publicKey: Uint8Array;
   ipPort: IpPort;
-}
-
-interface NatState extends PunchState {
-  pingId: Uint8Array;
-  pingSentAt: number;
-  /** Set when our NAT ping got its response: the friend is online, punch next round. */
-  readyToPunch: boolean;
-  recvPingAt: number;
-  punchedAt: number;
-}
-
-interface DhtFriend {
-  publicKey: Uint8Array;
-  clients: Slot[];
-  /** Lock id -> callback for "friend's address found". */
-  locks: Map<number, ((ipPort: IpPort) => void) | undefined>;
-  /** Close candidates learned from nodes responses, asked next tick. */
-  toBootstrap: Candidate[];
-  lastGetNodesAt: number;
-  bootstrapTimes: number;
-  nat: NatState;
-  fake: boolean;
 }
 
 export class Dht {
@@ -178,7 +156,7 @@ export class Dht {
   private readonly bootstrapInfo: Uint8Array | undefined;
   private readonly keys: SharedKeyCache;
 
-  private readonly close: Slot[] = new Array(LCLIENT_LIST);
+  private readonly close: CloseList;
   private closeToBootstrap: Candidate[] = [];
   private closeLastGetNodesAt = 0;
   private closeBootstrapTimes = 0;
@@ -212,6 +190,7 @@ export class Dht {
     this.lanDiscovery = opts.lanDiscovery ?? true;
     this.keyPair = opts.keyPair ?? newKeyPair();
     this.keys = new SharedKeyCache(this.keyPair.secretKey);
+    this.close = new CloseList(this.keyPair.publicKey);
     if (opts.bootstrapInfo) {
       this.bootstrapInfo = serializeBootstrapInfo({
         version: opts.bootstrapInfo.version,
@@ -288,7 +267,7 @@ export class Dht {
   closeNodes(): NodeInfo[] {
     const now = this.clock.now();
     const out: NodeInfo[] = [];
-    for (const e of this.close) {
+    for (const e of this.close.slots) {
       const a = e ? bestAssoc(e, now) : undefined;
       if (e && a) out.push({ protocol: "udp", ipPort: a.ipPort, publicKey: e.publicKey });
     }
@@ -350,7 +329,7 @@ export class Dht {
     const fromFake = this.shuffle(pool).slice(0, n);
     if (fromFake.length >= n) return fromFake;
     const before = pool.length;
-    take(this.close);
+    take(this.close.slots);
     return [...fromFake, ...this.shuffle(pool.slice(before)).slice(0, n - fromFake.length)];
   }
 
@@ -368,7 +347,7 @@ export class Dht {
       if (isLanAddress(a.ipPort) && !forLan) return;
       addClosest(best, max, { publicKey: e.publicKey, ipPort: a.ipPort }, pk);
     };
-    for (const e of this.close) consider(e);
+    for (const e of this.close.slots) consider(e);
     for (const f of this.friends) for (const e of f.clients) consider(e);
     return best.map((c) => ({ protocol: "udp", ipPort: c.ipPort, publicKey: c.publicKey }));
   }
@@ -376,13 +355,13 @@ export class Dht {
   /** Whether any close-list node is good (`dht_isconnected`). */
   isConnected(): boolean {
     const now = this.clock.now();
-    return this.close.some((e) => entryGood(e, now));
+    return this.close.slots.some((e) => entryGood(e, now));
   }
 
   /** Whether a good close-list node has a non-LAN address (`dht_non_lan_connected`). */
   isNonLanConnected(): boolean {
     const now = this.clock.now();
-    return this.close.some((e) => {
+    return this.close.slots.some((e) => {
       if (!e) return false;
       return (
         (assocGood(e.assoc4, now) && !isLanAddress(e.assoc4.ipPort)) ||
@@ -469,42 +448,42 @@ export class Dht {
         return false;
     }
     this.stats.packetsHandled++;
+    let reason: DropReason;
     try {
-      this.dispatch(id, from, data);
+      reason = this.dispatch(id, from, data);
     } catch (err) {
-      this.stats.malformed++;
-      this.log?.debug({ from: ipPortKey(from), packetId: id, err: String(err) }, "DHT packet handler failed");
+      reason = `handler failed: ${String(err)}`;
     }
+    if (reason !== undefined) this.malformed(from, id, reason);
     return true;
   }
 
-  private dispatch(id: number, from: IpPort, data: Uint8Array): void {
+  private dispatch(id: number, from: IpPort, data: Uint8Array): DropReason {
     switch (id) {
       case NET_PACKET_PING_REQUEST:
-        this.handlePingRequest(from, data);
-        return;
+        return this.handlePingRequest(from, data);
       case NET_PACKET_PING_RESPONSE:
-        this.handlePingResponse(from, data);
-        return;
+        return this.handlePingResponse(from, data);
       case NET_PACKET_NODES_REQUEST:
-        this.handleNodesRequest(from, data);
-        return;
+        return this.handleNodesRequest(from, data);
       case NET_PACKET_NODES_RESPONSE:
-        this.handleNodesResponse(from, data);
-        return;
+        return this.handleNodesResponse(from, data);
       case NET_PACKET_CRYPTO:
-        this.handleCryptoRequest(from, data);
-        return;
+        return this.handleCryptoRequest(from, data);
       case NET_PACKET_LAN_DISCOVERY:
-        this.handleLanDiscovery(from, data);
-        return;
-      case NET_PACKET_BOOTSTRAP_INFO:
+        return this.handleLanDiscovery(from, data);
+      default:
         if (this.bootstrapInfo && isBootstrapInfoRequest(data)) {
           this.stats.bootstrapInfoAnswered++;
           this.sink.send(from, this.bootstrapInfo);
         }
-        return;
+        return undefined;
     }
+  }
+
+  private malformed(from: IpPort, packetId: number, reason: string): void {
+    this.stats.malformed++;
+    this.log?.debug({ from: ipPortKey(from), packetId, reason }, "dropped DHT packet");
   }
 
   private senderKey(data: Uint8Array): { pk: Uint8Array; shared: Uint8Array } | undefined {
@@ -514,22 +493,12 @@ export class Dht {
     return { pk, shared: this.keys.get(pk) };
   }
 
-  private malformed(from: IpPort, what: string, reason: string): void {
-    this.stats.malformed++;
-    this.log?.debug({ from: ipPortKey(from), what, reason }, "dropped DHT packet");
-  }
-
-  private handlePingRequest(from: IpPort, data: Uint8Array): void {
+  private handlePingRequest(from: IpPort, data: Uint8Array): DropReason {
     const k = this.senderKey(data);
-    if (!k) {
-      this.malformed(from, "ping request", "no/own sender key");
-      return;
-    }
+    if (!k) return "no/own sender key";
     const r = parsePing(data, k.shared);
-    if (!r.ok || r.value.type !== NET_PACKET_PING_REQUEST) {
-      this.malformed(from, "ping request", r.ok ? "inner type" : r.error.message);
-      return;
-    }
+    if (!r.ok || r.value.type !== NET_PACKET_PING_REQUEST)
+      return r.ok ? "ping type does not match the packet id" : r.error.message;
     this.stats.pingsAnswered++;
     this.sink.send(
       from,
@@ -538,17 +507,12 @@ export class Dht {
     this.pingAdd(r.value.senderPk, from);
   }
 
-  private handlePingResponse(from: IpPort, data: Uint8Array): void {
+  private handlePingResponse(from: IpPort, data: Uint8Array): DropReason {
     const k = this.senderKey(data);
-    if (!k) {
-      this.malformed(from, "ping response", "no/own sender key");
-      return;
-    }
+    if (!k) return "no/own sender key";
     const r = parsePing(data, k.shared);
-    if (!r.ok || r.value.type !== NET_PACKET_PING_RESPONSE) {
-      this.malformed(from, "ping response", r.ok ? "inner type" : r.error.message);
-      return;
-    }
+    if (!r.ok || r.value.type !== NET_PACKET_PING_RESPONSE)
+      return r.ok ? "ping type does not match the packet id" : r.error.message;
     const asked = this.pings.take(this.clock.now(), r.value.pingId);
     if (!asked || !keysEqual(asked.publicKey, r.value.senderPk) || !ipPortEqual(asked.ipPort, from)) {
       this.stats.responsesRejected++;
@@ -557,39 +521,24 @@ export class Dht {
     this.addToLists(from, r.value.senderPk);
   }
 
-  private handleNodesRequest(from: IpPort, data: Uint8Array): void {
+  private handleNodesRequest(from: IpPort, data: Uint8Array): DropReason {
     const k = this.senderKey(data);
-    if (!k) {
-      this.malformed(from, "nodes request", "no/own sender key");
-      return;
-    }
+    if (!k) return "no/own sender key";
     const r = parseNodesRequest(data, k.shared);
-    if (!r.ok) {
-      this.malformed(from, "nodes request", r.error.message);
-      return;
-    }
+    if (!r.ok) return r.error.message;
     const nodes = this.getCloseNodes(r.value.searchedPk, isLanAddress(from));
     this.stats.nodesRequestsAnswered++;
     this.sink.send(from, serializeNodesResponse({ nodes, pingId: r.value.pingId }, this.publicKey, k.shared));
     this.pingAdd(r.value.senderPk, from);
   }
 
-  private handleNodesResponse(from: IpPort, data: Uint8Array): void {
+  private handleNodesResponse(from: IpPort, data: Uint8Array): DropReason {
     const k = this.senderKey(data);
-    if (!k) {
-      this.malformed(from, "nodes response", "no/own sender key");
-      return;
-    }
+    if (!k) return "no/own sender key";
     const r = parseNodesResponse(data, k.shared);
-    if (!r.ok) {
-      this.malformed(from, "nodes response", r.error.message);
-      return;
-    }
+    if (!r.ok) return r.error.message;
     // c-toxcore unpacks with TCP families disallowed: such a response is invalid as a whole.
-    if (r.value.nodes.some((n) => n.protocol !== "udp")) {
-      this.malformed(from, "nodes response", "TCP node in a UDP nodes response");
-      return;
-    }
+    if (r.value.nodes.some((n) => n.protocol !== "udp")) return "TCP node in a UDP nodes response";
     const asked = this.nodesRequests.take(this.clock.now(), r.value.pingId);
     if (!asked || !keysEqual(asked.publicKey, r.value.senderPk) || !ipPortEqual(asked.ipPort, from)) {
       this.stats.responsesRejected++;
@@ -605,19 +554,13 @@ export class Dht {
     }
   }
 
-  private handleCryptoRequest(from: IpPort, data: Uint8Array): void {
+  private handleCryptoRequest(from: IpPort, data: Uint8Array): DropReason {
     const h = splitCryptoRequest(data);
-    if (!h.ok) {
-      this.malformed(from, "crypto request", h.error.message);
-      return;
-    }
+    if (!h.ok) return h.error.message;
     if (keysEqual(h.value.receiverPk, this.publicKey)) {
       if (keysEqual(h.value.senderPk, this.publicKey)) return;
       const inner = openCryptoRequest(h.value, this.keys.get(h.value.senderPk));
-      if (!inner.ok) {
-        this.malformed(from, "crypto request", inner.error.message);
-        return;
-      }
+      if (!inner.ok) return inner.error.message;
       const handler = this.cryptoHandlers.get(inner.value.id);
       if (!handler) {
         // Valid, just not something a registered layer wants (e.g. DHTPK before the onion is up).
@@ -628,7 +571,7 @@ export class Dht {
       return;
     }
     // Not for us: forward unchanged if the receiver is in our close list (`route_packet`).
-    const e = this.closeEntry(h.value.receiverPk);
+    const e = this.close.entry(h.value.receiverPk);
     if (!e) return;
     // c-toxcore forwards to any known address, good or not: the target may just be quiet.
     const a =
@@ -642,13 +585,10 @@ export class Dht {
     this.sink.send(a.ipPort, data);
   }
 
-  private handleLanDiscovery(from: IpPort, data: Uint8Array): void {
+  private handleLanDiscovery(from: IpPort, data: Uint8Array): DropReason {
     if (!this.lanDiscovery || !isLanAddress(from)) return;
     const r = parseLanDiscovery(data);
-    if (!r.ok) {
-      this.malformed(from, "LAN discovery", r.error.message);
-      return;
-    }
+    if (!r.ok) return r.error.message;
     if (keysEqual(r.value.dhtPk, this.publicKey)) return;
     this.getNodes(from, r.value.dhtPk, this.publicKey);
   }
@@ -659,7 +599,7 @@ export class Dht {
   private handleNatPing(_from: IpPort, senderPk: Uint8Array, data: Uint8Array): void {
     const r = parseNatPing(data);
     if (!r.ok) {
-      this.malformed(_from, "NAT ping", r.error.message);
+      this.malformed(_from, NET_PACKET_CRYPTO, r.error.message);
       return;
     }
     const f = this.findFriend(senderPk);
@@ -674,7 +614,7 @@ export class Dht {
       );
       f.nat.recvPingAt = now;
     } else if (keysEqual(r.value.pingId, f.nat.pingId)) {
-      f.nat.pingId = this.randomPingId();
+      f.nat.pingId = newPingId();
       f.nat.readyToPunch = true;
     }
   }
@@ -685,29 +625,13 @@ export class Dht {
    */
   friendReportedAddresses(dhtPk: Uint8Array): IpPort[] {
     const f = this.findFriend(dhtPk);
-    return f ? this.reportedAddresses(f) : [];
-  }
-
-  private reportedAddresses(f: DhtFriend): IpPort[] {
-    const now = this.clock.now();
-    const v4: IpPort[] = [];
-    const v6: IpPort[] = [];
-    for (const e of f.clients) {
-      if (!e) continue;
-      if (keysEqual(e.publicKey, f.publicKey) && entryGood(e, now)) return [];
-      for (const a of [e.assoc4, e.assoc6]) {
-        if (a?.returnedIpPort && a.returnedAt + BAD_NODE_TIMEOUT_MS > now) {
-          (a.returnedIpPort.family === 4 ? v4 : v6).push(a.returnedIpPort);
-        }
-      }
-    }
-    return v6.length >= v4.length ? v6 : v4;
+    return f ? reportedAddresses(f, this.clock.now()) : [];
   }
 
   private doNat(now: number): void {
     for (const f of this.friends) {
       if (f.fake) continue;
-      const reported = this.reportedAddresses(f);
+      const reported = reportedAddresses(f, this.clock.now());
       if (reported.length < MAX_FRIEND_CLIENTS / 2) continue;
       if (f.nat.pingSentAt + PUNCH_INTERVAL_MS < now) {
         this.routeToFriend(
@@ -796,13 +720,13 @@ export class Dht {
     for (const c of this.closeToBootstrap) this.getNodes(c.ipPort, c.publicKey, this.publicKey);
     this.closeToBootstrap = [];
     const st = { lastGetNodesAt: this.closeLastGetNodesAt, bootstrapTimes: this.closeBootstrapTimes };
-    const alive = this.pingList(this.close, this.publicKey, st, now);
+    const alive = this.pingList(this.close.slots, this.publicKey, st, now);
     this.closeLastGetNodesAt = st.lastGetNodesAt;
     this.closeBootstrapTimes = st.bootstrapTimes;
     if (alive > 0) return;
     // Every node is past the kill timeout: we are probably the one who was cut off. Mark them
     // bad-but-not-dead so we keep asking them instead of going silent forever.
-    for (const e of this.close) {
+    for (const e of this.close.slots) {
       if (!e) continue;
       for (const a of [e.assoc4, e.assoc6]) if (a && a.heardAt !== 0) a.heardAt = now - BAD_NODE_TIMEOUT_MS;
     }
@@ -855,38 +779,14 @@ export class Dht {
 
   private pingIterate(now: number): void {
     if (now - this.lastToPingAt < TIME_TO_PING_MS || this.toPing.length === 0) return;
-    for (const c of this.toPing) if (this.addableToClose(c.publicKey)) this.sendPing(c.ipPort, c.publicKey);
+    for (const c of this.toPing)
+      if (this.close.addable(c.publicKey, now)) this.sendPing(c.ipPort, c.publicKey);
     this.toPing = [];
     this.lastToPingAt = now;
   }
 
   // -------------------------------------------------------------------------------------------
   // Lists
-
-  private bucketOf(pk: Uint8Array): number {
-    return Math.min(commonPrefixBits(pk, this.publicKey), LCLIENT_LENGTH - 1);
-  }
-
-  private closeEntry(pk: Uint8Array): ClientEntry | undefined {
-    const base = this.bucketOf(pk) * LCLIENT_NODES;
-    for (let i = base; i < base + LCLIENT_NODES; i++) {
-      const e = this.close[i];
-      if (e && keysEqual(e.publicKey, pk)) return e;
-    }
-    return undefined;
-  }
-
-  /** `add_to_close`: a free or bad slot in the key's bucket. */
-  private addableToClose(pk: Uint8Array): boolean {
-    return this.freeCloseSlot(pk) >= 0;
-  }
-
-  private freeCloseSlot(pk: Uint8Array): number {
-    const now = this.clock.now();
-    const base = this.bucketOf(pk) * LCLIENT_NODES;
-    for (let i = base; i < base + LCLIENT_NODES; i++) if (!entryGood(this.close[i], now)) return i;
-    return -1;
-  }
 
   /**
    * `addto_lists`: we heard from `pk` at `from` (a verified response, or a ping): refresh or add
@@ -895,20 +795,7 @@ export class Dht {
    */
   private addToLists(from: IpPort, pk: Uint8Array): void {
     const now = this.clock.now();
-    const bucket = this.bucketOf(pk) * LCLIENT_NODES;
-    const bucketSlots = this.close.slice(bucket, bucket + LCLIENT_NODES);
-    if (refreshInList(bucketSlots, pk, from, now)) {
-      for (let i = 0; i < LCLIENT_NODES; i++) this.close[bucket + i] = bucketSlots[i];
-    } else {
-      // A new key at a listed address: that node restarted with a fresh DHT key (c-toxcore makes
-      // one per start). Forget the old key's address so we stop handing it out.
-      for (const e of this.close) {
-        if (e?.assoc4 && ipPortEqual(e.assoc4.ipPort, from)) e.assoc4 = undefined;
-        if (e?.assoc6 && ipPortEqual(e.assoc6.ipPort, from)) e.assoc6 = undefined;
-      }
-      const slot = this.freeCloseSlot(pk);
-      if (slot >= 0) this.close[slot] = freshEntry(pk, from, now);
-    }
+    this.close.heardFrom(pk, from, now);
     for (const f of this.friends) {
       const stored =
         refreshInList(f.clients, pk, from, now) || storeInFriendList(f.clients, pk, from, f.publicKey, now);
@@ -923,10 +810,10 @@ export class Dht {
   private considerReturnedNode(pk: Uint8Array, ipPort: IpPort): void {
     if (keysEqual(pk, this.publicKey)) return;
     const now = this.clock.now();
-    const inClose = this.closeEntry(pk);
+    const inClose = this.close.entry(pk);
     const closeHasIt =
       inClose !== undefined && assocGood(ipPort.family === 4 ? inClose.assoc4 : inClose.assoc6, now);
-    if (this.addableToClose(pk) && !closeHasIt) {
+    if (this.close.addable(pk, now) && !closeHasIt) {
       addClosest(
         this.closeToBootstrap,
         MAX_CLOSE_TO_BOOTSTRAP_NODES,
@@ -962,7 +849,7 @@ export class Dht {
       return true;
     };
     if (keysEqual(pk, this.publicKey)) {
-      const e = this.closeEntry(reporterPk);
+      const e = this.close.entry(reporterPk);
       if (e) note([e]);
       return;
     }
@@ -971,9 +858,9 @@ export class Dht {
 
   /** ping.c `ping_add`: a node contacted us; ping it back soon if it could join our lists. */
   private pingAdd(pk: Uint8Array, from: IpPort): void {
-    if (!this.addableToClose(pk)) return;
     const now = this.clock.now();
-    const e = this.closeEntry(pk);
+    if (!this.close.addable(pk, now)) return;
+    const e = this.close.entry(pk);
     if (e) {
       const a = from.family === 4 ? e.assoc4 : e.assoc6;
       if (assocGood(a, now) && ipPortEqual(a.ipPort, from)) return;
@@ -991,30 +878,15 @@ export class Dht {
   private routeToFriend(toDhtPk: Uint8Array, packet: Uint8Array, oneRoute: boolean): number {
     const f = this.findFriend(toDhtPk);
     if (!f) return 0;
-    const now = this.clock.now();
-    const relays: IpPort[] = [];
-    const reporting: IpPort[] = [];
-    for (const e of f.clients) {
-      if (!e || keysEqual(e.publicKey, toDhtPk)) continue;
-      const a = bestAssoc(e, now);
-      if (!a) continue;
-      relays.push(a.ipPort);
-      if (
-        [e.assoc4, e.assoc6].some(
-          (x) => x?.returnedIpPort !== undefined && x.returnedAt + BAD_NODE_TIMEOUT_MS > now,
-        )
-      ) {
-        reporting.push(a.ipPort);
-      }
-    }
+    const { all, reporting } = relaysFor(f, this.clock.now());
     if (oneRoute) {
-      const pool = reporting.length > 0 ? reporting : relays;
+      const pool = reporting.length > 0 ? reporting : all;
       if (pool.length === 0) return 0;
       this.sink.send(pool[Math.floor(this.random() * pool.length)]!, packet);
       return 1;
     }
-    for (const ip of relays) this.sink.send(ip, packet);
-    return relays.length;
+    for (const ip of all) this.sink.send(ip, packet);
+    return all.length;
   }
 
   // -------------------------------------------------------------------------------------------
@@ -1045,37 +917,12 @@ export class Dht {
   private ensureFriend(pk: Uint8Array): DhtFriend {
     const existing = this.findFriend(pk);
     if (existing) return existing;
-    const f: DhtFriend = {
-      publicKey: Uint8Array.from(pk),
-      clients: new Array(MAX_FRIEND_CLIENTS),
-      locks: new Map(),
-      toBootstrap: [],
-      lastGetNodesAt: 0,
-      bootstrapTimes: 0,
-      nat: {
-        pingId: this.randomPingId(),
-        pingSentAt: 0,
-        readyToPunch: false,
-        recvPingAt: 0,
-        punchedAt: 0,
-        tries: 0,
-        index: 0,
-        index2: 0,
-      },
-      fake: false,
-    };
+    const f = newDhtFriend(pk);
     this.friends.push(f);
     // Start from what we already know (`dht_addfriend` seeds to_bootstrap from get_close_nodes).
     for (const n of this.getCloseNodes(pk, true))
       f.toBootstrap.push({ publicKey: n.publicKey, ipPort: n.ipPort });
     return f;
-  }
-
-  private randomPingId(): Uint8Array {
-    const id = new Uint8Array(PING_ID_SIZE);
-    new DataView(id.buffer).setUint32(0, randomU32());
-    new DataView(id.buffer).setUint32(4, randomU32() | 1);
-    return id;
   }
 
   private shuffle<T>(xs: T[]): T[] {
