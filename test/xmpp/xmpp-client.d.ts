@@ -41,5 +41,9 @@ declare module "@xmpp/client" {
     username: string;
     password: string;
     resource?: string;
+    credentials?: (
+      authenticate: (creds: { username: string; password: string }, mechanism: string) => Promise<void>,
+      mechanisms: string[],
+    ) => Promise<void>;
   }): XmppClient;
 }
