@@ -6,6 +6,7 @@
  */
 import { mkdir } from "node:fs/promises";
 import type { Express } from "express";
+import { Counter, Gauge } from "prom-client";
 import type { Config } from "./config/schema.js";
 import type { BridgeCore } from "./core/bridge-core.js";
 import { type BridgeMetrics, createMetrics } from "./http/metrics.js";
@@ -125,6 +126,7 @@ export function toxCoreComponent(): BridgeComponent & { core(): BridgeCore } {
       await core.start();
       const running = core;
       ctx.setToxStatus(() => ({ nodes: 0, identities: running.accounts.onlineCount() }));
+      registerCoreMetrics(ctx.metrics, running);
     },
     async stop() {
       await core?.stop();
@@ -133,6 +135,60 @@ export function toxCoreComponent(): BridgeComponent & { core(): BridgeCore } {
       node = undefined;
     },
   };
+}
+
+/**
+ * The core's numbers as Prometheus metrics, read at scrape time: puppets (identities) and friends
+ * online, messages each way, and the queues. Registered once per bridge (one registry each).
+ */
+function registerCoreMetrics(metrics: BridgeMetrics, core: BridgeCore): void {
+  const registers = [metrics.registry];
+  // The core keeps plain counters; a scrape adds what they grew by since the last one.
+  const seen: Record<string, number> = {};
+  new Counter({
+    name: "toxbridge_messages_total",
+    help:
+      "Messages bridged: to_tox = handed to Tox (each part), from_tox = received from Tox friends, " +
+      "delivered = confirmed by a Tox read receipt, failed = given up",
+    labelNames: ["direction"],
+    registers,
+    collect() {
+      const m = core.metrics;
+      const now = {
+        to_tox: m.messagesToTox,
+        from_tox: m.messagesFromTox,
+        delivered: m.messagesDelivered,
+        failed: m.messagesFailed,
+      };
+      for (const [direction, value] of Object.entries(now)) {
+        const delta = value - (seen[direction] ?? 0);
+        if (delta > 0) this.inc({ direction }, delta);
+        seen[direction] = value;
+      }
+    },
+  });
+  new Gauge({
+    name: "toxbridge_friends_online",
+    help: "Tox friends of bridged users that are online now",
+    registers,
+    async collect() {
+      const g = await core.gauges().catch(() => undefined);
+      if (g !== undefined) this.set(g.friendsOnline);
+    },
+  });
+  new Gauge({
+    name: "toxbridge_queue_depth",
+    help: "Messages waiting: outbox_queued/outbox_sending (to Tox), inbox (to the users' networks)",
+    labelNames: ["queue"],
+    registers,
+    async collect() {
+      const g = await core.gauges().catch(() => undefined);
+      if (g === undefined) return;
+      this.set({ queue: "outbox_queued" }, g.outboxQueued);
+      this.set({ queue: "outbox_sending" }, g.outboxSending);
+      this.set({ queue: "inbox" }, g.inboxWaiting);
+    },
+  });
 }
 
 export async function startBridge(

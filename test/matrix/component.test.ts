@@ -72,5 +72,10 @@ describe("bridgeComponents", () => {
     expect(String(reply.content.body)).toMatch(/[0-9A-F]{76}/);
     const health = await (await fetch(`http://127.0.0.1:${bridge.httpPort}/health`)).json();
     expect(health).toMatchObject({ status: "ok", tox: { identities: 1 } });
+    const metrics = await (await fetch(`http://127.0.0.1:${bridge.httpPort}/metrics`)).text();
+    expect(metrics).toContain("toxbridge_tox_identities 1");
+    expect(metrics).toContain("toxbridge_friends_online 0");
+    expect(metrics).toContain('toxbridge_queue_depth{queue="outbox_queued"} 0');
+    expect(metrics).toContain("# TYPE toxbridge_messages_total counter");
   }, 60_000);
 });
