@@ -85,6 +85,8 @@ export class CryptoSession {
   readonly recv = new RecvBuffer();
   readonly cc = new CongestionWindow();
   private lastRequestAt = Number.NEGATIVE_INFINITY;
+  /** Packets flagged for resend; an upper bound (flagged packets may since be acked), recounted by flushResends. */
+  private resendsFlagged = 0;
   /** Last time the peer's acks freed something, or we probed; drives the tail-loss probe. */
   private lastProgressAt = 0;
   private ackPending = false;
@@ -327,6 +329,7 @@ export class CryptoSession {
       if (want.has(off)) {
         if (!pkt.resend && now - pkt.sentAt > guard) {
           pkt.resend = true;
+          this.resendsFlagged++;
           lost++;
         }
       } else {
@@ -343,10 +346,16 @@ export class CryptoSession {
 
   /** Resends packets the peer asked for, at most a window's worth at a time. */
   private flushResends(now: number): void {
+    // Called on every tick: skip the walk over thousands of in-flight packets when none is flagged.
+    if (this.resendsFlagged === 0) return;
     let budget = Math.max(16, Math.floor(this.cc.cwnd));
+    let left = 0;
     for (const [num, pkt] of this.send.packets) {
-      if (budget <= 0) break;
       if (!pkt.resend) continue;
+      if (budget <= 0) {
+        left++;
+        continue;
+      }
       pkt.resend = false;
       pkt.sentAt = now;
       this.retransmitted.add(num);
@@ -354,6 +363,7 @@ export class CryptoSession {
       this.sendData(this.recv.start, num, pkt.data);
       budget--;
     }
+    this.resendsFlagged = left;
   }
 
   // -------------------------------------------------------------------------------------------
