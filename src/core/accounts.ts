@@ -49,6 +49,7 @@ export function toxIdOf(a: Account): string {
 export class Accounts {
   /** Accounts whose identity is online, by our public key (hex): how Tox events find their account. */
   private readonly online = new Map<string, AccountRef>();
+  private readonly onlineById = new Map<number, AccountRef>();
 
   constructor(
     private readonly store: Store,
@@ -77,12 +78,7 @@ export class Accounts {
 
   /** The online account with this id, if any. */
   byId(id: number): AccountRef | undefined {
-    for (const ref of this.online.values()) if (ref.id === id) return ref;
-    return undefined;
-  }
-
-  onlineAccounts(): AccountRef[] {
-    return [...this.online.values()];
+    return this.onlineById.get(id);
   }
 
   onlineCount(): number {
@@ -153,13 +149,15 @@ export class Accounts {
     });
     const ref = toAccountRef(account);
     this.online.set(identity, ref);
+    this.onlineById.set(ref.id, ref);
     return ref;
   }
 
   /** Takes every identity offline (bridge shutdown); the accounts stay. */
   async takeAllOffline(): Promise<void> {
-    for (const identity of [...this.online.keys()]) {
+    for (const [identity, ref] of [...this.online]) {
       this.online.delete(identity);
+      this.onlineById.delete(ref.id);
       await this.tox.takeOffline(identity);
     }
   }
@@ -170,6 +168,7 @@ export class Accounts {
     if (account === null) return false;
     const identity = hex(account.publicKey);
     this.online.delete(identity);
+    this.onlineById.delete(account.id);
     await this.tox.takeOffline(identity);
     await this.store.bridgeState.delete(presenceKey(account.id));
     const deleted = await this.store.accounts.delete(account.id);

@@ -12,10 +12,10 @@ import type { Network, Queryable, Store } from "../store/index.js";
 import { createInboxRepo, type InboxRepo } from "../store/repos/inbox.js";
 import { createOutboxEventsRepo, type OutboxEventsRepo } from "../store/repos/outbox-events.js";
 import { type Clock, systemClock } from "../tox/index.js";
-import { Accounts } from "./accounts.js";
+import { Accounts, type Presence, type Profile, toAccountRef } from "./accounts.js";
 import { CommandRunner } from "./commands.js";
 import { Contacts } from "./contacts.js";
-import { CoreError, type CoreLogger, errorText, silentLogger } from "./errors.js";
+import { type CoreLogger, errorText, silentLogger } from "./errors.js";
 import type {
   AccountRef,
   CommandReply,
@@ -156,7 +156,7 @@ export class BridgeCore implements CoreApi {
 
   /** One round of periodic work: retries that came due, age limits. */
   async tick(): Promise<void> {
-    await this.outbox.tick(this.accounts.onlineAccounts());
+    await this.outbox.tick((id) => this.accounts.byId(id));
     await this.inbox.tick((id) => this.accounts.byId(id));
   }
 
@@ -222,7 +222,7 @@ export class BridgeCore implements CoreApi {
   async account(owner: Owner): Promise<AccountRef | null> {
     const account = await this.accounts.get(owner);
     if (account === null) return null;
-    return this.accounts.byIdentity(hex(account.publicKey)) ?? this.ref(owner);
+    return this.accounts.byIdentity(hex(account.publicKey)) ?? toAccountRef(account);
   }
 
   friends(owner: Owner): Promise<FriendView[]> {
@@ -234,19 +234,58 @@ export class BridgeCore implements CoreApi {
   }
 
   // -------------------------------------------------------------------------------------------
+  // Structured operations (the same as the commands, for provisioning APIs and XMPP forms).
+  // Outside CoreApi so frontends' test doubles need not implement them; errors are CoreErrors.
 
+  async createAccount(owner: Owner): Promise<Profile> {
+    await this.accounts.create(owner);
+    return this.accounts.profile(owner);
+  }
+
+  deleteAccount(owner: Owner): Promise<boolean> {
+    return this.accounts.delete(owner);
+  }
+
+  profile(owner: Owner): Promise<Profile> {
+    return this.accounts.profile(owner);
+  }
+
+  async setProfile(owner: Owner, change: { name?: string; statusMessage?: string; presence?: Presence }) {
+    if (change.name !== undefined) await this.accounts.setName(owner, change.name);
+    if (change.statusMessage !== undefined) await this.accounts.setStatusMessage(owner, change.statusMessage);
+    if (change.presence !== undefined) await this.accounts.setPresence(owner, change.presence);
+  }
+
+  addFriend(owner: Owner, toxId: string, message?: string): Promise<FriendView> {
+    return this.contacts.add(owner, toxId, message);
+  }
+
+  requests(owner: Owner): Promise<FriendView[]> {
+    return this.contacts.requests(owner);
+  }
+
+  /** `friend`: public key, Tox ID, 1-based position in `requests`, or a unique name. */
+  acceptFriend(owner: Owner, friend: string): Promise<FriendView> {
+    return this.contacts.accept(owner, friend);
+  }
+
+  declineFriend(owner: Owner, friend: string): Promise<FriendView> {
+    return this.contacts.decline(owner, friend);
+  }
+
+  removeFriend(owner: Owner, friend: string): Promise<FriendView> {
+    return this.contacts.remove(owner, friend);
+  }
+
+  // -------------------------------------------------------------------------------------------
+
+  /**
+   * The owner's account. When its identity is not online (it failed to come up) the ref is built
+   * from the store: messages are still queued, and go out once it is online.
+   */
   private async ref(owner: Owner): Promise<AccountRef> {
     const account = await this.accounts.require(owner);
-    const ref = this.accounts.byIdentity(hex(account.publicKey));
-    if (ref === undefined)
-      throw new CoreError(
-        "no-account",
-        "Your Tox identity is not online right now; please try again later.",
-        {
-          owner: owner.id,
-        },
-      );
-    return ref;
+    return this.accounts.byIdentity(hex(account.publicKey)) ?? toAccountRef(account);
   }
 
   private subscribe(): () => void {

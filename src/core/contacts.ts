@@ -5,7 +5,7 @@
  */
 import type { Friend, Store } from "../store/index.js";
 import { formatAddress, fromHex, parseAddress, type UserStatus } from "../tox/index.js";
-import type { Accounts } from "./accounts.js";
+import { type Accounts, toAccountRef } from "./accounts.js";
 import { CoreError, type CoreLogger } from "./errors.js";
 import type { AccountRef, FriendView, Owner } from "./frontend.js";
 import type { FrontendHub } from "./frontends.js";
@@ -57,8 +57,9 @@ export class Contacts {
     return pending.map((f) => this.view(ref, f));
   }
 
+  /** One friend by public key; null when unknown, not a key, or the owner has no account. */
   async get(owner: Owner, friend: string): Promise<FriendView | null> {
-    if (!isHexKey(friend)) return null;
+    if (!isHexKey(friend) || (await this.accounts.get(owner)) === null) return null;
     const ref = await this.ref(owner);
     const f = await this.store.friends.get(ref.id, fromHex(friend));
     return f === null ? null : this.view(ref, f);
@@ -67,6 +68,19 @@ export class Contacts {
   /** Sends a friend request to a Tox ID (accepting theirs if they asked first). */
   async add(owner: Owner, toxId: string, message = DEFAULT_REQUEST_MESSAGE): Promise<FriendView> {
     const account = await this.accounts.require(owner);
+    const bare = toxId.trim().replace(/^tox:/i, "");
+    if (isHexKey(bare)) {
+      // A public key alone cannot carry a friend request (Tox needs the nospam), but it can
+      // answer one: that is what subscribing to a contact JID of a requester means.
+      const existing = await this.store.friends.get(account.id, fromHex(bare));
+      if (existing?.requestState === "pending_in") return this.acceptFriend(await this.ref(owner), existing);
+      if (existing?.requestState === "accepted")
+        throw new CoreError("already-friend", `${describe(existing)} is already your friend.`);
+      throw new CoreError(
+        "bad-tox-id",
+        "That is a public key, not a full Tox ID: ask your friend for their 76-character Tox ID.",
+      );
+    }
     const parsed = parseAddress(toxId);
     if (!parsed.ok) throw new CoreError("bad-tox-id", `That is not a valid Tox ID: ${parsed.error.message}.`);
     const pk = parsed.value.publicKey;
@@ -231,13 +245,7 @@ export class Contacts {
 
   private async ref(owner: Owner): Promise<AccountRef> {
     const account = await this.accounts.require(owner);
-    return (
-      this.accounts.byIdentity(hex(account.publicKey)) ?? {
-        id: account.id,
-        owner: { kind: account.ownerKind, id: account.ownerId },
-        publicKey: hex(account.publicKey),
-      }
-    );
+    return this.accounts.byIdentity(hex(account.publicKey)) ?? toAccountRef(account);
   }
 }
 

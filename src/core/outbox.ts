@@ -35,6 +35,8 @@ export interface OutboxOptions {
   retryDelayMs?: (attempts: number) => number;
   /** Items read per database round trip while pumping. Default 50. */
   batchSize?: number;
+  /** How often queues of offline friends are checked against the age limit. Default 60 s. */
+  expirySweepMs?: number;
 }
 
 const DAY_MS = 24 * 3600 * 1000;
@@ -49,6 +51,8 @@ export class Outbox {
   private readonly maxAttempts: number;
   private readonly retryDelayMs: (attempts: number) => number;
   private readonly batchSize: number;
+  private readonly expirySweepMs: number;
+  private lastExpirySweep = Number.NEGATIVE_INFINITY;
   /** Source events already reported as failed in this run (one notice per event, not per part). */
   private readonly failedNoticed = new Set<string>();
 
@@ -69,6 +73,7 @@ export class Outbox {
     this.maxAttempts = opts.maxAttempts ?? 20;
     this.retryDelayMs = opts.retryDelayMs ?? defaultRetryDelay;
     this.batchSize = opts.batchSize ?? 50;
+    this.expirySweepMs = opts.expirySweepMs ?? 60_000;
   }
 
   /** Persists a message for a friend and starts delivering it; resolves once it is durable. */
@@ -162,11 +167,19 @@ export class Outbox {
     return n;
   }
 
-  /** Periodic: retries that came due, and the age limit for friends that stay offline. */
-  async tick(accounts: AccountRef[]): Promise<void> {
-    for (const account of accounts) {
-      for (const friendPk of await this.deps.store.outbox.friendsWithQueued(account.id))
-        void this.kick(account, hex(friendPk));
+  /**
+   * Periodic: pumps online friends with queued items (retries that came due) and, at most every
+   * `expirySweepMs`, offline ones too so the age limit is applied while a friend stays away.
+   */
+  async tick(accountById: (id: number) => AccountRef | undefined): Promise<void> {
+    const now = this.deps.clock.now();
+    const sweep = now - this.lastExpirySweep >= this.expirySweepMs;
+    if (sweep) this.lastExpirySweep = now;
+    for (const { accountId, friendPk } of await this.deps.outboxEvents.queuedFriends()) {
+      const account = accountById(accountId);
+      if (account === undefined) continue;
+      const friend = hex(friendPk);
+      if (sweep || this.friendOnline(account, friend)) void this.kick(account, friend);
     }
   }
 

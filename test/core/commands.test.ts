@@ -298,4 +298,46 @@ describe("executing commands", () => {
     expect(last.lastSeenAt).toBeInstanceOf(Date);
     expect((await c.gauges()).friendsOnline).toBe(0);
   });
+
+  it("add with a bare public key answers a pending request, and explains otherwise", async () => {
+    const { core: c, tox } = await core();
+    await c.command(bob, "create", "user");
+    const ref = (await c.account(bob))!;
+    const [p, q] = [stranger(), stranger()];
+    tox.request(ref.publicKey, p.publicKey, "hello");
+    await c.idle();
+    expect(await c.command(bob, `add ${p.publicKey}`, "user")).toMatchObject({
+      ok: true,
+      text: /had asked you/,
+    });
+    expect(await c.command(bob, `add ${q.publicKey}`, "user")).toMatchObject({
+      ok: false,
+      text: /not a full Tox ID/,
+    });
+    expect(await c.command(bob, `add ${p.publicKey}`, "user")).toMatchObject({ ok: false, text: /already/ });
+  });
+
+  it("structured operations mirror the commands and raise CoreErrors", async () => {
+    const { core: c, tox } = await core();
+    expect(await c.friend(alice, stranger().publicKey)).toBeNull(); // no account: no friend, no throw
+    await expect(c.friends(alice)).rejects.toMatchObject({ name: "CoreError", code: "no-account" });
+    const profile = await c.createAccount(alice);
+    expect(profile).toMatchObject({ name: "alice", statusMessage: "", presence: "online" });
+    await expect(c.createAccount(alice)).rejects.toMatchObject({ code: "account-exists" });
+    await c.setProfile(alice, { name: "A", statusMessage: "s", presence: "away" });
+    expect(await c.profile(alice)).toMatchObject({ name: "A", statusMessage: "s", presence: "away" });
+    const p = stranger();
+    expect(await c.addFriend(alice, p.toxId)).toMatchObject({ state: "pending_out", publicKey: p.publicKey });
+    await expect(c.addFriend(alice, "nonsense")).rejects.toMatchObject({ code: "bad-tox-id" });
+    const ref = (await c.account(alice))!;
+    const q = stranger();
+    tox.request(ref.publicKey, q.publicKey, "hey");
+    await c.idle();
+    expect((await c.requests(alice)).map((f) => f.publicKey)).toEqual([q.publicKey]);
+    expect(await c.acceptFriend(alice, q.publicKey)).toMatchObject({ state: "accepted" });
+    await expect(c.declineFriend(alice, q.publicKey)).rejects.toMatchObject({ code: "unknown-friend" });
+    expect(await c.removeFriend(alice, p.publicKey)).toMatchObject({ publicKey: p.publicKey });
+    expect(await c.deleteAccount(alice)).toBe(true);
+    expect(tox.isOnline(ref.publicKey)).toBe(false);
+  });
 });

@@ -272,6 +272,22 @@ describe("outbound", () => {
   });
 });
 
+describe("outbound while the identity is not online", () => {
+  it("queues for an account whose identity failed to come up, and sends once it is online", async () => {
+    const { core: c, tox } = await core();
+    const { ref, friend } = await withFriend(c, tox);
+    await tox.takeOffline(ref.publicKey); // as if bringing it online had failed
+    expect(await send(c, friend, "still queued", "$q")).toEqual({ created: true, parts: 1 });
+    await c.idle();
+    expect(tox.sent).toEqual([]);
+    const account = (await t.store.accounts.get(ref.id))!;
+    await c.accounts.bringOnline(account);
+    tox.setOnline(ref.publicKey, friend, true);
+    await c.idle();
+    expect(tox.sent.map((m) => m.text)).toEqual(["still queued"]);
+  });
+});
+
 describe("inbound", () => {
   it("hands a Tox message to the account's frontend and keeps nothing afterwards", async () => {
     const { core: c, tox, frontend, xmpp } = await core();

@@ -8,12 +8,24 @@ import type { Network } from "../types.js";
 import { keyHint, withContext } from "./sql.js";
 
 export interface OutboxEventsRepo {
+  /** Every (account, friend) with at least one queued item, in one query (the retry sweep). */
+  queuedFriends(): Promise<{ accountId: number; friendPk: Uint8Array }[]>;
   /** Parts of this source event not yet delivered (queued or sending). */
   pendingParts(accountId: number, friendPk: Uint8Array, network: Network, eventId: string): Promise<number>;
 }
 
 export function createOutboxEventsRepo(db: Queryable): OutboxEventsRepo {
   return {
+    queuedFriends() {
+      return withContext("outboxEvents.queuedFriends", {}, async () => {
+        const { rows } = await db.query(
+          `SELECT DISTINCT account_id, friend_pk FROM outbox WHERE state = 'queued'
+           ORDER BY account_id, friend_pk`,
+        );
+        return rows.map((r) => ({ accountId: r.account_id as number, friendPk: r.friend_pk as Uint8Array }));
+      });
+    },
+
     pendingParts(accountId, friendPk, network, eventId) {
       return withContext(
         "outboxEvents.pendingParts",
