@@ -207,6 +207,14 @@ export class MatrixFrontend implements Frontend {
     const friend = friendKeyOfGhost(this.opts.names, target);
     if (membership === "invite" && friend !== null)
       return this.onGhostInvited(roomId, sender, target, friend);
+    if ((membership === "leave" || membership === "ban") && friend !== null && sender !== target) {
+      // The ghost was kicked or banned: the room no longer reaches the friend, so forget it (the
+      // next message from the friend opens a new DM instead of failing forever).
+      const portal = await this.opts.store.portals.getByRemote("matrix", roomId);
+      if (portal !== null && hexKey(portal.targetKey) === friend)
+        await this.opts.store.portals.delete(portal.id);
+      return;
+    }
     if ((membership === "leave" || membership === "ban") && !isBridgeUser(this.opts.names, target)) {
       const portal = await this.opts.store.portals.getByRemote("matrix", roomId);
       const account = portal === null ? null : await this.opts.store.accounts.get(portal.accountId);

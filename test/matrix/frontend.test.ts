@@ -254,3 +254,48 @@ describe("Matrix frontend: durability", () => {
 });
 
 void FakeTox;
+
+describe("Matrix frontend: notices and lifecycle", () => {
+  it("a Tox friend request and a failed delivery become bot notices", async () => {
+    rig = await startFrontendRig();
+    const r = rig;
+    const { alice, botRoom, account } = await aliceWithAccount(r);
+    const someone = stranger();
+    r.tox.request(account.publicKey, someone.publicKey, "let's be friends");
+    await r.hs.waitForMessage({
+      roomId: botRoom,
+      sender: r.hs.botUserId,
+      body: /Friend request from Tox user/,
+    });
+    await alice.sendMessage(botRoom, "requests");
+    await r.hs.waitForMessage({ roomId: botRoom, body: /let's be friends/ });
+    await alice.sendMessage(botRoom, "accept 1");
+    await r.hs.waitForMessage({ roomId: botRoom, body: /is now your friend/ });
+    r.tox.setOnline(account.publicKey, someone.publicKey, true);
+    await r.core.idle();
+    const room = await alice.createDirectRoom(ghostUserId(names, someone.publicKey));
+    await r.hs.waitForMembership(room, ghostUserId(names, someone.publicKey), "join");
+    // The core's give-up path is covered by its own tests; here: its notice reaches the bot room.
+    await r.frontend.notice(account, {
+      code: "delivery-failed",
+      text: 'Your message "x" could not be delivered to Tox (boom).',
+    });
+    await r.hs.waitForMessage({ roomId: botRoom, body: /could not be delivered/ });
+  });
+
+  it("a kicked ghost's portal is forgotten; the next Tox message opens a new DM", async () => {
+    rig = await startFrontendRig();
+    const r = rig;
+    const { alice, account } = await aliceWithAccount(r);
+    const friend = await onlineFriend(r, alice, account.publicKey);
+    const ghost = ghostUserId(names, friend);
+    // A plain private chat (not trusted_private_chat, where the invitee gets the creator's level).
+    const room = await alice.createRoom({ preset: "private_chat", is_direct: true, invite: [ghost] });
+    await r.hs.waitForMembership(room, ghost, "join");
+    await alice.kick(room, ghost);
+    await until(async () => (await r.store.portals.getByRemote("matrix", room)) === null, "portal forgotten");
+    r.tox.message(account.publicKey, friend, "still there?");
+    const msg = await r.hs.waitForMessage({ sender: ghost, body: "still there?" });
+    expect(msg.room_id).not.toBe(room);
+  });
+});
