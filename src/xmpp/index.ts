@@ -3,5 +3,6 @@ export { COMMANDS, type CommandSpec } from "./adhoc.js";
 export { type ComponentOptions, type ComponentState, XmppComponent } from "./component.js";
 export { type ErrorCondition, StanzaError } from "./errors.js";
 export { type StanzaSink, XmppFrontend } from "./frontend.js";
+export { XmppGateway, type XmppGatewayConfig, type XmppGatewayOptions } from "./gateway.js";
 export { contactJid, parseJid, publicKeyOfJid } from "./jid.js";
 export { GatewayRouter, type RouterOptions, silentXmppLogger, type XmppLogger } from "./router.js";
