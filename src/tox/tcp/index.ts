@@ -3,12 +3,8 @@
  * machines, the socket edge, the per-identity pool, net_crypto glue and onion-over-TCP packets.
  * Wire formats are in ../wire/tcp.ts.
  *
- * Wiring one identity (see test/tox/tcp/live-identity.ts for a runnable version):
- *   pool = new TcpRelayPool({ clock, dhtKeys, transport: netTransport, events: { onPacket:
- *     (pk, data, via) => glue.handlePoolPacket(pk, data, via) } })
- *   glue = new NetCryptoRelayGlue({ clock, pool, udp: socket })
- *   nc = new NetCrypto({ ..., route: glue.route, maxInFlightBytes: glue.maxInFlightBytes })
- *   glue.attach(nc); tick pool and glue with nc; pool.addRelay(...) for our relays.
+ * Wiring one identity: see IdentityTcpRelays (identity-relays.ts), which bundles the pool and
+ * the net_crypto glue and exposes the hooks friend_connection and the onion client take.
  */
 export {
   TCP_CONNECTION_TIMEOUT_MS,
@@ -20,6 +16,7 @@ export {
   type TcpClientStatus,
   type TcpPeerStatus,
 } from "./client.js";
+export { DHTPK_MAX_RELAYS, IdentityTcpRelays, type IdentityTcpRelaysOptions } from "./identity-relays.js";
 export {
   NetCryptoRelayGlue,
   RELAY_MAX_IN_FLIGHT_BYTES,
