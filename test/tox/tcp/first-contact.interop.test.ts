@@ -4,7 +4,8 @@
  * too (no UDP sent), announce through the relay with the onion client, search for the C peer,
  * and our DHT-PK announcement carries our relay (TcpRelayPool.sharedRelays). The C peer learns our
  * DHT key and relay from it, connects to our DHT key on that relay (OOB cookie request, then
- * handshake), and our NetCrypto accepts through the relay glue. We never call connect().
+ * handshake), and our NetCrypto accepts through the relay glue (wired with IdentityTcpRelays).
+ * We never call connect().
  * Ports: daemons 34760-34765, C peer 34770-34779. Slow by nature (onion announce and search
  * over TCP): typically 10-30 s.
  */
@@ -14,9 +15,7 @@ import { newKeyPair } from "../../../src/tox/crypto.js";
 import { NetCrypto } from "../../../src/tox/netcrypto/netcrypto.js";
 import type { CryptoConnectionState } from "../../../src/tox/netcrypto/types.js";
 import { OnionClient } from "../../../src/tox/onion/client.js";
-import { NetCryptoRelayGlue } from "../../../src/tox/tcp/netcrypto-relay.js";
-import { nodeToRelay, relayKey, TcpRelayPool } from "../../../src/tox/tcp/pool.js";
-import { netTransport } from "../../../src/tox/tcp/socket.js";
+import { IdentityTcpRelays } from "../../../src/tox/tcp/identity-relays.js";
 import { ipPort } from "../../../src/tox/wire/ipport.js";
 import { type Bootstrapd, startBootstrapNetwork } from "../../interop/bootstrapd.js";
 import { CToxPeer, waitUntil } from "../../interop/ctoxcore.js";
@@ -27,7 +26,7 @@ const PACKET_ID_MESSAGE = 64;
 describe("a UDP-less c-toxcore peer reaches us through a TCP relay (first contact, C initiates)", () => {
   let daemons: Bootstrapd[] = [];
   let peer: CToxPeer | undefined;
-  let pool: TcpRelayPool | undefined;
+  let identity: IdentityTcpRelays | undefined;
   let timer: NodeJS.Timeout | undefined;
 
   beforeAll(async () => {
@@ -35,7 +34,7 @@ describe("a UDP-less c-toxcore peer reaches us through a TCP relay (first contac
   });
   afterAll(async () => {
     if (timer) clearTimeout(timer);
-    pool?.close();
+    identity?.close();
     peer?.kill();
     await Promise.all(daemons.map((d) => d.stop()));
   });
@@ -50,25 +49,16 @@ describe("a UDP-less c-toxcore peer reaches us through a TCP relay (first contac
     let accepted = 0;
     let cDhtFromOnion: Uint8Array | undefined;
 
-    let client: OnionClient;
-    const p = new TcpRelayPool({
-      clock: systemClock,
-      dhtKeys: () => dhtKeys,
-      transport: netTransport,
-      events: {
-        onPacket: (pk, data, via) => glue.handlePoolPacket(pk, data, via),
-        onOnionResponse: (data) => client.handleTcpResponse(data),
-      },
-    });
-    pool = p;
-    const glue = new NetCryptoRelayGlue({ clock: systemClock, pool: p, udp });
+    // The identity's relay layer as the node will wire it (IdentityTcpRelays hooks).
+    const relays = new IdentityTcpRelays({ clock: systemClock, dhtKeys: () => dhtKeys, udp });
+    identity = relays;
+    const p = relays.pool;
     const nc = new NetCrypto({
       clock: systemClock,
       realKeys,
       dhtKeys: () => dhtKeys,
       sink: udp,
-      route: glue.route,
-      maxInFlightBytes: glue.maxInFlightBytes,
+      ...relays.netCryptoOptions,
       events: {
         onStatus: (_c, s) => status.push(s),
         onLossless: (_c, d) => lossless.push(d),
@@ -81,20 +71,23 @@ describe("a UDP-less c-toxcore peer reaches us through a TCP relay (first contac
         },
       },
     });
-    glue.attach(nc);
-    client = new OnionClient({
+    relays.attach(nc);
+    const client = new OnionClient({
       clock: systemClock,
       realKeys,
       dht: { dhtKeys: () => dhtKeys, isConnected: () => false, randomNodes: () => [], closeNodes: () => [] },
       sink: udp,
-      tcp: {
-        relays: () => p.sharedRelays(6),
-        send: (r, nonce, payload) => p.sendOnionRequest(nonce, payload, relayKey(nodeToRelay(r))),
-      },
+      tcp: relays.onionFirstHop,
       // What makes the C peer able to reach us: our relay inside our DHT-PK announcements.
-      tcpRelays: () => p.sharedRelays(2),
-      events: { onDhtPk: (_friend, dhtPk) => (cDhtFromOnion = dhtPk) },
+      tcpRelays: relays.onionAdvertisedRelays,
+      events: {
+        onDhtPk: (friend, dhtPk, nodes) => {
+          cDhtFromOnion = dhtPk;
+          relays.onFriendDhtPk(friend, dhtPk, nodes);
+        },
+      },
     });
+    relays.onOnionResponse = (data) => client.handleTcpResponse(data);
     for (const d of daemons)
       client.addBootstrapPathNode({
         protocol: "udp",
@@ -102,11 +95,14 @@ describe("a UDP-less c-toxcore peer reaches us through a TCP relay (first contac
         publicKey: d.publicKey,
       });
     const relay = daemons[0]!;
-    const ourRelayKey = p.addRelay({ host: relay.host, port: relay.tcpPort, publicKey: relay.publicKey });
+    const ourRelayKey = relays.addRelay({
+      host: relay.host,
+      port: relay.tcpPort,
+      publicKey: relay.publicKey,
+    });
     const loop = () => {
       nc.tick();
-      p.tick();
-      glue.tick();
+      relays.tick();
       client.tick();
       timer = setTimeout(loop, 20);
     };
