@@ -33,7 +33,17 @@ export interface ParsedPresence {
   type: PresenceType;
   show: Show | undefined;
   status: string | undefined;
+  priority: number;
   nick: string | undefined;
+}
+
+/** `<priority/>` as RFC 6121 §4.7.2.3 defines it (-128..127, default 0); null when malformed. */
+export function parsePriority(text: string | null): number | null {
+  if (text === null) return 0;
+  const t = text.trim();
+  if (!/^[+-]?\d{1,3}$/.test(t)) return null;
+  const n = Number(t);
+  return n >= -128 && n <= 127 ? n : null;
 }
 
 /** Reads a presence stanza; null when its type or show is not one RFC 6121 defines. */
@@ -42,10 +52,13 @@ export function parsePresence(el: XmlElement): ParsedPresence | null {
   if (type !== undefined && !TYPES.has(type)) return null;
   const show = el.getChildText("show")?.trim();
   if (show !== undefined && show !== "" && !SHOWS.has(show)) return null;
+  const priority = parsePriority(el.getChildText("priority"));
+  if (priority === null) return null;
   return {
     type: (type ?? "available") as PresenceType,
     show: show ? (show as Show) : undefined,
     status: el.getChildText("status") ?? undefined,
+    priority,
     nick: childNs(el, NS.nick)?.getText(),
   };
 }

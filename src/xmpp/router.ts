@@ -34,6 +34,7 @@ import {
   presenceOfType,
 } from "./presence.js";
 import { parseRegistration, registrationForm } from "./registration.js";
+import { UserPresenceTracker } from "./user-presence.js";
 import { type XmlElement, xml } from "./xml.js";
 
 /** pino's shape, so this layer does not depend on pino. */
@@ -84,6 +85,7 @@ export class GatewayRouter {
    * always send `add <Tox ID>`).
    */
   private readonly knownAddresses = new Map<string, string>();
+  private readonly presence = new UserPresenceTracker();
 
   constructor(private readonly opts: RouterOptions) {
     this.domain = opts.domain.toLowerCase();
@@ -280,6 +282,7 @@ export class GatewayRouter {
     if (req.action === "remove") {
       const reply = await this.command(i, "logout confirm");
       if (!reply.ok) throw new StanzaError("not-acceptable", reply.text);
+      this.presence.forget(user);
       return [
         this.result(i),
         presenceOfType(this.jid, user, "unsubscribe"),
@@ -425,10 +428,32 @@ export class GatewayRouter {
         return [presenceOfType(this.jid, user, "unsubscribed")];
       case "probe":
         return [gatewayPresence(this.jid, user)];
+      case "available":
+      case "unavailable":
+        await this.userPresence(i, p);
+        return [];
       default:
-        // The user's own availability: Tox identities stay online whatever the XMPP client does.
         return [];
     }
+  }
+
+  /**
+   * The user's own availability (broadcast to the gateway once it is subscribed to the user, or
+   * sent to it directly) becomes the Tox presence and status message of their identity.
+   */
+  private async userPresence(i: Inbound, p: ParsedPresence): Promise<void> {
+    const state = p.type === "unavailable" ? null : { show: p.show, status: p.status, priority: p.priority };
+    // A negative priority means "never route messages here" (RFC 6121): not the user's presence.
+    const change = this.presence.update(
+      i.owner.id,
+      i.from.resource,
+      state && state.priority < 0 ? null : state,
+    );
+    if (change === null) return;
+    if ((await this.core.account(i.owner)) === null) return;
+    if (change.presence !== undefined) await this.command(i, `presence ${change.presence}`);
+    if (change.status !== undefined)
+      await this.command(i, `status ${truncateUtf8(oneLine(change.status), MAX_STATUS_BYTES)}`);
   }
 
   private async contactPresence(i: Inbound, p: ParsedPresence, friend: string): Promise<XmlElement[]> {
@@ -511,6 +536,23 @@ export class GatewayRouter {
       if (oldest !== undefined) this.knownAddresses.delete(oldest);
     }
   }
+}
+
+/** Tox's limit on a status message (MAX_STATUSMESSAGE_LENGTH), in UTF-8 bytes. */
+const MAX_STATUS_BYTES = 1007;
+
+/** At most `max` UTF-8 bytes of `s`, cut at a character boundary. */
+export function truncateUtf8(s: string, max: number): string {
+  if (Buffer.byteLength(s, "utf8") <= max) return s;
+  let out = "";
+  let bytes = 0;
+  for (const ch of s) {
+    const n = Buffer.byteLength(ch, "utf8");
+    if (bytes + n > max) break;
+    out += ch;
+    bytes += n;
+  }
+  return out;
 }
 
 function oneLine(s: string): string {

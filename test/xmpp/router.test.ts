@@ -395,6 +395,19 @@ describe("GatewayRouter", () => {
       expect(p?.getChild("nick")?.getText()).toBe("Bob");
     });
 
+    it("turns the user's presence to the gateway into Tox presence and status commands", async () => {
+      core.createAccount(ALICE);
+      await handle(
+        `<presence from="${ALICE_FULL}" to="${GW}"><show>dnd</show><status>in a meeting</status></presence>`,
+      );
+      await handle(
+        `<presence from="${ALICE_FULL}" to="${GW}"><show>dnd</show><status>in a meeting</status></presence>`,
+      );
+      await handle(`<presence from="${ALICE}/low" to="${GW}"><priority>-1</priority></presence>`);
+      await handle(`<presence type="unavailable" from="${ALICE_FULL}" to="${GW}"/>`);
+      expect(core.commands.map((c) => c.text)).toEqual(["presence busy", "status in a meeting"]);
+    });
+
     it("accepts subscription to the gateway itself", async () => {
       const replies = await handle(`<presence type="subscribe" from="${ALICE}" to="${GW}"/>`);
       expect(replies.map((r) => r.attrs.type)).toEqual(["subscribed", undefined]);
