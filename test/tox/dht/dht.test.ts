@@ -499,6 +499,47 @@ describe("robustness", () => {
     expect(m.nodes[3]!.getCloseNodes(randomBytes(32), false).length).toBe(4);
   });
 
+  it("list invariants hold under random churn: no self, no duplicates, at most 8 per bucket", () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.oneof(
+            fc.record({ op: fc.constant("bootstrap" as const), i: fc.nat(11), j: fc.nat(11) }),
+            fc.record({ op: fc.constant("run" as const), ms: fc.integer({ min: 1_000, max: 150_000 }) }),
+            fc.record({ op: fc.constant("silence" as const), i: fc.nat(11) }),
+            fc.record({ op: fc.constant("friend" as const), i: fc.nat(11), j: fc.nat(11) }),
+          ),
+          { maxLength: 12 },
+        ),
+        (ops) => {
+          const m = new Mesh();
+          for (let i = 0; i < 12; i++) m.add();
+          const silent = new Set<string>();
+          m.filter = (p) => !silent.has(ipPortKey(p.from)) && !silent.has(ipPortKey(p.to));
+          for (const o of ops) {
+            if (o.op === "bootstrap" && o.i !== o.j) m.bootstrap(o.i, o.j);
+            else if (o.op === "run") m.run(o.ms, 5_000);
+            else if (o.op === "silence") silent.add(ipPortKey(m.addrs[o.i]!));
+            else if (o.op === "friend" && o.i !== o.j) m.nodes[o.i]!.addFriend(m.nodes[o.j]!.publicKey);
+          }
+          for (const d of m.nodes) {
+            const keys = d.closeNodes().map((n) => hex(n.publicKey));
+            expect(new Set(keys).size).toBe(keys.length);
+            expect(keys).not.toContain(hex(d.publicKey));
+            const perBucket = new Map<number, number>();
+            for (const n of d.closeNodes()) {
+              const b = Math.min(commonPrefixBits(n.publicKey, d.publicKey), LCLIENT_LENGTH - 1);
+              perBucket.set(b, (perBucket.get(b) ?? 0) + 1);
+            }
+            for (const c of perBucket.values()) expect(c).toBeLessThanOrEqual(8);
+            for (const n of d.randomGoodNodes(20)) expect(hex(n.publicKey)).not.toBe(hex(d.publicKey));
+          }
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+
   it("mutated valid packets (byte flips, truncation) never throw and never corrupt the lists", () => {
     const m = new Mesh();
     m.keepLog = true;
