@@ -31,6 +31,7 @@ import { fromHex } from "../tox/index.js";
 import type { AppserviceTransaction } from "./appservice.js";
 import { matrixEventToTox, toxToMatrixContent } from "./convert.js";
 import { botUserId, friendKeyOfGhost, ghostUserId, isBridgeUser, type MatrixNames } from "./ids.js";
+import { PortalCache } from "./portal-cache.js";
 
 type Json = Record<string, unknown>;
 
@@ -63,9 +64,11 @@ export class MatrixFrontend implements Frontend {
   /** Owners typing in portal rooms now (roomId -> typing), from m.typing EDUs. */
   private readonly typing = new Map<string, boolean>();
   private readonly botId: string;
+  private readonly portals: PortalCache;
 
   constructor(private readonly opts: MatrixFrontendOptions) {
     this.botId = botUserId(opts.names);
+    this.portals = new PortalCache(opts.store);
   }
 
   /** Connects the frontend to a started bridge (`bridge.getIntent`). */
@@ -117,7 +120,7 @@ export class MatrixFrontend implements Frontend {
     }
     if (!BRIDGED_TYPES.has(type) || isBridgeUser(this.opts.names, sender)) return;
 
-    const portal = await this.opts.store.portals.getByRemote("matrix", roomId);
+    const portal = await this.portals.inRoom(roomId);
     if (portal !== null) {
       // Durable path: errors other than the user's own mistakes propagate and fail the transaction.
       await this.onPortalEvent(portal, ev, type, sender, eventId);
@@ -132,9 +135,8 @@ export class MatrixFrontend implements Frontend {
   }
 
   private async onPortalEvent(portal: Portal, ev: Json, type: string, sender: string, eventId: string) {
-    const account = await this.opts.store.accounts.get(portal.accountId);
     // Only the portal's owner speaks for their Tox identity; others in the room are not bridged.
-    if (account === null || account.ownerId !== sender) return;
+    if ((await this.portals.ownerOf(portal.accountId)) !== sender) return;
     const converted = matrixEventToTox(type, ev.content, { degradeRich: this.opts.degradeRich });
     if (converted === null) return;
     const friend = hexKey(portal.targetKey);
@@ -158,8 +160,8 @@ export class MatrixFrontend implements Frontend {
   }
 
   private async onBotRoomMessage(ev: Json, roomId: string, sender: string, eventId: string): Promise<void> {
-    const owner = await this.opts.store.bridgeState.get<string>(botRoomKey(roomId));
-    if (owner === null) return; // not a room we answer commands in
+    const roomUser = await this.opts.store.bridgeState.get<string>(botRoomKey(roomId));
+    if (roomUser === null) return; // not a room we answer commands in
     const content = (ev.content ?? {}) as Json;
     const body = typeof content.body === "string" ? content.body : "";
     if (content.msgtype !== "m.text" || body.trim() === "") return;
@@ -171,7 +173,12 @@ export class MatrixFrontend implements Frontend {
     }
     // At most once: a redelivered transaction must not run `create` or `add` again.
     if (!(await this.opts.store.processedEvents.markProcessed("matrix", COMMAND_PREFIX + eventId))) return;
-    const reply = await this.opts.core.command({ kind: "matrix", id: sender }, body, permission);
+    const owner: Owner = { kind: "matrix", id: sender };
+    // `logout` deletes the account and, by cascade, its portals: drop them from the cache too.
+    const before = /^\W?logout\b/i.test(body.trim()) ? await this.opts.core.account(owner) : null;
+    const reply = await this.opts.core.command(owner, body, permission);
+    if (before !== null && (await this.opts.core.account(owner)) === null)
+      this.portals.forgetAccount(before.id);
     await this.sendReply(roomId, reply);
   }
 
@@ -210,17 +217,15 @@ export class MatrixFrontend implements Frontend {
     if ((membership === "leave" || membership === "ban") && friend !== null && sender !== target) {
       // The ghost was kicked or banned: the room no longer reaches the friend, so forget it (the
       // next message from the friend opens a new DM instead of failing forever).
-      const portal = await this.opts.store.portals.getByRemote("matrix", roomId);
-      if (portal !== null && hexKey(portal.targetKey) === friend)
-        await this.opts.store.portals.delete(portal.id);
+      const portal = await this.portals.inRoom(roomId);
+      if (portal !== null && hexKey(portal.targetKey) === friend) await this.portals.delete(portal);
       return;
     }
     if ((membership === "leave" || membership === "ban") && !isBridgeUser(this.opts.names, target)) {
-      const portal = await this.opts.store.portals.getByRemote("matrix", roomId);
-      const account = portal === null ? null : await this.opts.store.accounts.get(portal.accountId);
-      if (portal !== null && account?.ownerId === target) {
+      const portal = await this.portals.inRoom(roomId);
+      if (portal !== null && (await this.portals.ownerOf(portal.accountId)) === target) {
         // The owner left their DM: forget it; the next message either way makes a new one.
-        await this.opts.store.portals.delete(portal.id);
+        await this.portals.delete(portal);
         await this.intent(ghostUserId(this.opts.names, hexKey(portal.targetKey)))
           .leave(roomId)
           .catch(() => {});
@@ -274,18 +279,12 @@ export class MatrixFrontend implements Frontend {
     if (view === null || view.state !== "accepted") return refuse("This Tox user is not your friend (yet).");
     await this.ensureGhost(ghostId, view);
     await ghost.join(roomId);
-    const existing = await this.opts.store.portals.getByTarget(
-      account.id,
-      "friend",
-      fromHex(friend),
-      "matrix",
-    );
-    if (existing !== null) await this.opts.store.portals.delete(existing.id);
-    await this.opts.store.portals.create({
+    const existing = await this.portals.forFriend(account.id, friend);
+    if (existing !== null) await this.portals.delete(existing);
+    await this.portals.create({
       accountId: account.id,
       kind: "friend",
       targetKey: fromHex(friend),
-      network: "matrix",
       remoteId: roomId,
     });
     await ghost
@@ -298,14 +297,14 @@ export class MatrixFrontend implements Frontend {
     const roomId = typeof edu.room_id === "string" ? edu.room_id : "";
     const userIds = ((edu.content ?? {}) as Json).user_ids;
     if (roomId === "" || !Array.isArray(userIds)) return;
-    const portal = await this.opts.store.portals.getByRemote("matrix", roomId);
+    const portal = await this.portals.inRoom(roomId);
     if (portal === null) return;
-    const account = await this.opts.store.accounts.get(portal.accountId);
-    if (account === null) return;
-    const typing = userIds.includes(account.ownerId);
+    const ownerId = await this.portals.ownerOf(portal.accountId);
+    if (ownerId === null) return;
+    const typing = userIds.includes(ownerId);
     if ((this.typing.get(roomId) ?? false) === typing) return;
     this.typing.set(roomId, typing);
-    await this.opts.core.setTyping({ kind: "matrix", id: account.ownerId }, hexKey(portal.targetKey), typing);
+    await this.opts.core.setTyping({ kind: "matrix", id: ownerId }, hexKey(portal.targetKey), typing);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -352,7 +351,7 @@ export class MatrixFrontend implements Frontend {
   async friendRemoved(account: AccountRef, friend: string): Promise<void> {
     const portal = await this.portalOf(account, friend);
     if (portal === null) return;
-    await this.opts.store.portals.delete(portal.id);
+    await this.portals.delete(portal);
     await this.intent(ghostUserId(this.opts.names, friend))
       .leave(portal.remoteId)
       .catch(() => {});
@@ -376,7 +375,7 @@ export class MatrixFrontend implements Frontend {
   }
 
   private async portalOf(account: AccountRef, friend: string): Promise<Portal | null> {
-    return this.opts.store.portals.getByTarget(account.id, "friend", fromHex(friend), "matrix");
+    return this.portals.forFriend(account.id, friend);
   }
 
   /** The friend's portal room, created by its ghost (inviting the user) when there is none. */
@@ -411,11 +410,10 @@ export class MatrixFrontend implements Frontend {
         ],
       },
     });
-    await this.opts.store.portals.create({
+    await this.portals.create({
       accountId: account.id,
       kind: "friend",
       targetKey: fromHex(friend),
-      network: "matrix",
       remoteId: roomId,
     });
     // The ghost's own m.direct, so the ghost's side of the DM is marked like the user's invite.

@@ -1,0 +1,221 @@
+/**
+ * Matrix -> Tox through the whole bridge: a Matrix user's messages (sent over HTTP to the
+ * homeserver double, which runs in its own process and pushes transactions to the bridge) reach
+ * a c-toxcore 0.2.18 friend on loopback. The bridge is this process: matrix-appservice-bridge,
+ * the Matrix frontend, the bridge core with its durable outbox on PGlite, and our ToxNode.
+ *
+ * - throughput: N messages sent by the Matrix user (16 in flight), timed from the first send until
+ *   the C client has received every one (each was persisted in the outbox before the homeserver's
+ *   transaction was acknowledged, and handed to Tox by the outbox pump);
+ * - latency: M messages paced every PACE ms; Matrix path = user's send call -> C receives; the
+ *   baseline is a direct Tox message from the same identity to the same C client (ToxNode
+ *   sendMessage -> C receives). "Added" is the difference of the percentiles.
+ *
+ * Run: npx tsx bench/matrix.ts [N]   (or `npm run bench`). Ports: ours 35400-35449, C 35500-35599.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { BridgeCore, coreRepos } from "../src/core/bridge-core.js";
+import { ToxNodeGateway } from "../src/core/tox-adapter.js";
+import { createLogger } from "../src/logger.js";
+import { startMatrixAppservice } from "../src/matrix/appservice.js";
+import { MatrixFrontend } from "../src/matrix/frontend.js";
+import { ipPort, ToxNode } from "../src/tox/index.js";
+import { TestClient, type TestUser } from "../test/helpers/homeserver/index.js";
+import { CToxPeer } from "../test/interop/ctoxcore.js";
+import { testRegistration } from "../test/matrix/bridge-harness.js";
+import { openTestStore } from "../test/store/backends.js";
+import { runIfMain } from "./lib/runner.js";
+import { ratePerSecond, type Summary, summarize } from "./lib/stats.js";
+import { printTable } from "./lib/table.js";
+import { nowMs, sleep, until } from "./lib/timing.js";
+
+const HS_PROCESS = fileURLToPath(new URL("../test/helpers/homeserver/process.ts", import.meta.url));
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const LATENCY_SAMPLES = 300;
+const PACE_MS = 10;
+const IN_FLIGHT = 16;
+
+async function startHomeserverProcess(
+  registration: object,
+): Promise<{ proc: ChildProcess; url: string; users: Record<string, TestUser> }> {
+  const proc = spawn(process.execPath, ["--import", "tsx", HS_PROCESS], {
+    cwd: ROOT,
+    env: { ...process.env, HS_REGISTRATION: JSON.stringify(registration), HS_USERS: "alice" },
+    stdio: ["pipe", "pipe", "inherit"],
+  });
+  const first = await new Promise<string>((resolve, reject) => {
+    const rl = createInterface({ input: proc.stdout! });
+    rl.once("line", resolve);
+    proc.once("exit", (code) => reject(new Error(`homeserver process exited (${code})`)));
+  });
+  const { url, users } = JSON.parse(first) as { url: string; users: Record<string, TestUser> };
+  return { proc, url, users };
+}
+
+export default async function main(): Promise<void> {
+  const n = Number(process.argv[2] ?? 2000);
+  const registration = testRegistration();
+  const hs = await startHomeserverProcess(registration);
+  const opened = await openTestStore();
+  const node = await ToxNode.create({ host: "127.0.0.1", portRange: [35400, 35449] });
+  const c = await CToxPeer.create({ startPort: 35500, endPort: 35599, label: "bench-c", name: "Carol" });
+  const log = createLogger({ level: "warn" });
+  const core = new BridgeCore({
+    store: opened.store,
+    repos: coreRepos(opened.db),
+    tox: new ToxNodeGateway(node),
+    tickMs: 100,
+  });
+  try {
+    const frontend = new MatrixFrontend({
+      core,
+      store: opened.store,
+      names: { domain: "localhost", botLocalpart: registration.sender_localpart, userPrefix: "_tox_" },
+      permissions: { localhost: "user" },
+      degradeRich: true,
+      log,
+    });
+    const appservice = await startMatrixAppservice({
+      registration,
+      homeserverUrl: hs.url,
+      domain: "localhost",
+      log,
+      listen: { port: 0 },
+      controller: frontend.controller(),
+      onTransaction: (txn) => frontend.onTransaction(txn),
+      startupChecks: { ping: false },
+    });
+    frontend.attach((userId) => appservice.bridge.getIntent(userId));
+    core.registerFrontend(frontend);
+    await core.start();
+    hs.proc.stdin!.write(`url http://127.0.0.1:${appservice.port}\n`);
+
+    // Setup (not measured): alice's identity, Carol as her friend, the DM portal.
+    const aliceUser = hs.users.alice!;
+    const alice = new TestClient(hs.url, aliceUser);
+    const owner = { kind: "matrix" as const, id: aliceUser.userId };
+    await core.accounts.create(owner);
+    await core.contacts.add(owner, c.addressHex);
+    const account = (await core.account(owner))!;
+    const me = node.identity(account.publicKey)!;
+    const friendNo = c.friendAddNoRequest(me.publicKeyBytes);
+    await me.connectFriendDirect(c.publicKey, c.dhtId, ipPort("127.0.0.1", c.udpPort));
+    const friend = c.publicKeyHex.toLowerCase();
+    await until(() => c.friendConnectionStatus(friendNo) === "udp", 15_000, "C online");
+    await until(() => core.accounts.onlineCount() === 1, 5000, "identity online");
+    await sleep(200);
+    c.sendMessage(friendNo, "hello");
+    let room: string | undefined;
+    const portalDeadline = nowMs() + 10_000;
+    while (room === undefined && nowMs() < portalDeadline) {
+      room = (await opened.store.portals.listForAccount(account.id, "matrix"))[0]?.remoteId;
+      if (room === undefined) await sleep(20);
+    }
+    if (room === undefined) throw new Error("bench: no portal");
+    await alice.join(room);
+    const portal = room;
+
+    const arrivedAt = new Map<string, number>();
+    c.on("friendMessage", (_f, _type, text) => arrivedAt.set(text, nowMs()));
+
+    // Baseline: direct Tox messages from the same identity.
+    const direct: number[] = [];
+    for (let i = 0; i < LATENCY_SAMPLES; i++) {
+      const text = `direct ${i}`;
+      const t0 = nowMs();
+      await me.sendMessage(friend, text);
+      void until(() => arrivedAt.has(text), 10_000, text).then(() => direct.push(arrivedAt.get(text)! - t0));
+      await sleep(PACE_MS);
+    }
+    await until(() => direct.length === LATENCY_SAMPLES, 20_000, "direct samples");
+
+    // Matrix path latency.
+    const viaMatrix: number[] = [];
+    for (let i = 0; i < LATENCY_SAMPLES; i++) {
+      const text = `matrix ${i}`;
+      const t0 = nowMs();
+      void alice.sendMessage(portal, text);
+      void until(() => arrivedAt.has(text), 20_000, text).then(() =>
+        viaMatrix.push(arrivedAt.get(text)! - t0),
+      );
+      await sleep(PACE_MS);
+    }
+    await until(() => viaMatrix.length === LATENCY_SAMPLES, 30_000, "Matrix samples");
+
+    // Throughput.
+    const t0 = nowMs();
+    let next = 0;
+    const sender = async () => {
+      while (next < n) {
+        const i = next++;
+        await alice.sendMessage(portal, `bulk ${i}`);
+      }
+    };
+    await Promise.all(Array.from({ length: IN_FLIGHT }, sender));
+    const sentMs = nowMs() - t0;
+    await until(
+      () => arrivedAt.has(`bulk ${n - 1}`) && countBulk(arrivedAt) === n,
+      120_000,
+      "bulk delivery",
+      5,
+    );
+    const deliveredMs = nowMs() - t0;
+    await until(() => core.metrics.messagesDelivered >= n + LATENCY_SAMPLES, 30_000, "read receipts", 5);
+    const receiptsMs = nowMs() - t0;
+
+    printTable(
+      ["messages", "all sent to HS (ms)", "all received by C (ms)", "msg/s", "all receipted (ms)"],
+      [
+        [
+          n,
+          sentMs.toFixed(0),
+          deliveredMs.toFixed(0),
+          ratePerSecond(n, deliveredMs).toFixed(0),
+          receiptsMs.toFixed(0),
+        ],
+      ],
+      `Matrix -> c-toxcore through the bridge, ${IN_FLIGHT} sends in flight (homeserver double in its own process)`,
+    );
+    const d = summarize(direct);
+    const m = summarize(viaMatrix);
+    const row = (name: string, s: Summary) => [
+      name,
+      s.count,
+      s.p50.toFixed(2),
+      s.p99.toFixed(2),
+      s.mean.toFixed(2),
+    ];
+    printTable(
+      ["path", "samples", "p50 ms", "p99 ms", "mean ms"],
+      [
+        row("direct Tox (ToxNode -> C)", d),
+        row("Matrix user -> HS -> bridge -> C", m),
+        [
+          "added by Matrix + bridge",
+          "",
+          (m.p50 - d.p50).toFixed(2),
+          (m.p99 - d.p99).toFixed(2),
+          (m.mean - d.mean).toFixed(2),
+        ],
+      ],
+      `One-way latency, paced every ${PACE_MS} ms`,
+    );
+    await core.stop();
+    await appservice.stop();
+  } finally {
+    hs.proc.stdin!.end();
+    c.kill();
+    await node.close();
+    await opened.close();
+  }
+}
+
+function countBulk(arrived: Map<string, number>): number {
+  let k = 0;
+  for (const key of arrived.keys()) if (key.startsWith("bulk ")) k++;
+  return k;
+}
+
+runIfMain(import.meta.url, main);
