@@ -35,6 +35,8 @@ export class XmppComponent implements StanzaSink {
   private onlineWaiters: (() => void)[] = [];
   /** Stanzas being handled, so stop() can let them finish. */
   private readonly inFlight = new Set<Promise<void>>();
+  /** The last queued handling per sender (bare JID). */
+  private readonly lanes = new Map<string, Promise<void>>();
 
   constructor(private readonly opts: ComponentOptions) {
     this.log = opts.log ?? silentXmppLogger;
@@ -142,14 +144,31 @@ export class XmppComponent implements StanzaSink {
     }, delay);
   }
 
+  /**
+   * Stanzas from one sender are handled one after another, in arrival order (two quick messages
+   * must reach the outbox in the order they were typed); different senders run concurrently.
+   */
   private onStanza(stanza: XmlElement): void {
-    const work = (async () => {
-      const replies = await this.opts.router.handle(stanza);
-      for (const r of replies) await this.send(r);
-    })().catch((err: unknown) => {
-      this.log.warn({ err: err instanceof Error ? err.message : String(err) }, "xmpp: reply not sent");
-    });
+    const from = stanza.attrs.from ?? "";
+    const slash = from.indexOf("/");
+    const key = (slash === -1 ? from : from.slice(0, slash)).toLowerCase();
+    const previous = this.lanes.get(key) ?? Promise.resolve();
+    const work = previous
+      .then(async () => {
+        const replies = await this.opts.router.handle(stanza);
+        for (const r of replies) await this.send(r);
+      })
+      .catch((err: unknown) => {
+        this.log.warn(
+          { from, err: err instanceof Error ? err.message : String(err) },
+          "xmpp: reply not sent",
+        );
+      });
+    this.lanes.set(key, work);
     this.inFlight.add(work);
-    void work.finally(() => this.inFlight.delete(work));
+    void work.finally(() => {
+      this.inFlight.delete(work);
+      if (this.lanes.get(key) === work) this.lanes.delete(key);
+    });
   }
 }

@@ -210,6 +210,28 @@ describe("XMPP gateway component on a real Prosody", () => {
     expect(receipt.getChild("received", NS.receipts)?.attrs.id).toBe("to-tox-1");
   });
 
+  it("keeps one sender's messages in order even when the core is slow", async () => {
+    const account = core.accounts.get("alice@localhost");
+    if (!account) throw new Error("alice is not registered");
+    const pk = toHex(newKeyPair().publicKey);
+    account.friends.set(pk, friendView(pk, "accepted"));
+    core.sendDelay = () => Math.floor(Math.random() * 15);
+    try {
+      const texts = Array.from({ length: 20 }, (_, n) => `message ${n}`);
+      for (const [n, text] of texts.entries())
+        await alice.xmpp.send(
+          xml("message", { to: `${pk}@${GW}`, type: "chat", id: `order-${n}` }, xml("body", {}, text)),
+        );
+      const sentToPk = () => core.sent.filter((s) => s.friend === pk).map((s) => s.text);
+      const deadline = Date.now() + 5000;
+      while (sentToPk().length < texts.length && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 20));
+      expect(sentToPk()).toEqual(texts);
+    } finally {
+      core.sendDelay = () => 0;
+    }
+  });
+
   it("delivers Tox messages to the bare JID; the server stores them while the user is offline", async () => {
     const account = core.accounts.get("alice@localhost");
     if (!account) throw new Error("alice is not registered");

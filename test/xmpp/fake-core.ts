@@ -59,6 +59,8 @@ export class FakeCore implements CoreApi {
   readonly typing: { owner: string; friend: string; typing: boolean }[] = [];
   readonly commands: { owner: string; text: string; permission: PermissionLevel | null }[] = [];
   frontend: Frontend | null = null;
+  /** Milliseconds each `send` takes before it records (to expose reordering by the caller). */
+  sendDelay: () => number = () => 0;
   private nextId = 1;
   private readonly seen = new Set<string>();
 
@@ -97,6 +99,8 @@ export class FakeCore implements CoreApi {
   }
 
   async send(request: SendRequest): Promise<SendResult> {
+    const delay = this.sendDelay();
+    if (delay > 0) await new Promise((r) => setTimeout(r, delay));
     const a = this.require(request.owner);
     if (!a.friends.has(request.friend)) throw new FakeCoreError("unknown-friend", "No such friend.");
     if (request.sourceEventId !== undefined) {
