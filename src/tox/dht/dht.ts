@@ -22,6 +22,7 @@ import {
   CRYPTO_PACKET_NAT_PING,
   encodeNatPing,
   isBootstrapInfoRequest,
+  MAX_CRYPTO_REQUEST_SIZE,
   MAX_SENT_NODES,
   NAT_PING_REQUEST,
   NAT_PING_RESPONSE,
@@ -559,6 +560,8 @@ export class Dht {
     if (!h.ok) return h.error.message;
     if (keysEqual(h.value.receiverPk, this.publicKey)) {
       if (keysEqual(h.value.senderPk, this.publicKey)) return;
+      // Routing allows MAC_SIZE extra bytes, but a request for us is at most 1024 (`handle_request`).
+      if (data.length > MAX_CRYPTO_REQUEST_SIZE) return "crypto request for us over 1024 bytes";
       const inner = openCryptoRequest(h.value, this.keys.get(h.value.senderPk));
       if (!inner.ok) return inner.error.message;
       const handler = this.cryptoHandlers.get(inner.value.id);

@@ -374,8 +374,8 @@ export function openCryptoRequest(
   return tryParse(() => {
     const what = "crypto request";
     const plain = decryptSymmetric(sharedKey, header.nonce, header.box);
-    if (plain === null) throw new WireError(`${what}: decryption failed`, { what });
-    if (plain.length < 2) throw new WireError(`${what}: inner packet has no data`, { what });
+    if (plain === null || plain.length === 0) throw new WireError(`${what}: decryption failed`, { what });
+    // An inner packet may be just its id (c-toxcore's handle_request passes 0 data bytes on).
     return { id: plain[0]!, data: plain.slice(1) };
   });
 }
@@ -404,7 +404,7 @@ export function decryptCryptoRequest(
   return tryParse(() => {
     const h = unwrapInner(splitCryptoRequest(data));
     const plain = decrypt(h.senderPk, receiver.secretKey, h.nonce, h.box);
-    if (plain === null || plain.length < 2)
+    if (plain === null || plain.length === 0)
       throw new WireError("crypto request: decryption failed", { what: "crypto request" });
     return { id: plain[0]!, data: plain.slice(1), senderPk: h.senderPk };
   });

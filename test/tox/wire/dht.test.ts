@@ -165,6 +165,15 @@ describe("crypto request 0x20 and NAT ping", () => {
     expect(openCryptoRequest(h, randomBytes(32)).ok).toBe(false);
   });
 
+  it("accepts an inner packet that is only its id byte (as c-toxcore's handle_request)", () => {
+    const pkt = serializeCryptoRequest(b.publicKey, a.publicKey, abKey, { id: 7, data: new Uint8Array(0) });
+    expect(pkt.length).toBe(89 + 1 + 16);
+    const h = unwrap(splitCryptoRequest(pkt));
+    const inner = unwrap(openCryptoRequest(h, baKey));
+    expect(inner.id).toBe(7);
+    expect(inner.data.length).toBe(0);
+  });
+
   it("enforces the 1024-byte limit on create and the receive bound on split", () => {
     const max = MAX_CRYPTO_REQUEST_SIZE - (89 + 1 + 16);
     const ok = serializeCryptoRequest(b.publicKey, a.publicKey, abKey, { id: 156, data: randomBytes(max) });
