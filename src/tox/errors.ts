@@ -31,6 +31,11 @@ export class ToxProtocolError extends Error {
   ) {
     super(message);
   }
+
+  /** Machine-readable reason (`context.code`), e.g. "already-friend" from `addFriend`. */
+  get code(): string | undefined {
+    return typeof this.context.code === "string" ? this.context.code : undefined;
+  }
 }
 
 /** Result of a pure parser: either the value or a typed error. Parsers never throw. */

@@ -2,11 +2,15 @@
  * Public surface of the Tox library. The bridge imports from here only; everything else under
  * src/tox is internal and may change.
  *
- *   const node = await ToxNode.create({ host: "0.0.0.0" });
+ *   const node = await ToxNode.create({ bootstrapNodes: [{ host, port, publicKey }], udp: true });
  *   node.on("friendMessage", ({ identity, friend, kind, text }) => ...);
  *   node.on("readReceipt", ({ identity, friend, messageId }) => ...);
+ *   node.on("friendRequest", ({ identity, publicKey, message }) => ...);
+ *   node.on("selfConnection", ({ identity, status }) => ...); // "none" | "udp" | "tcp"
  *   const alice = await node.addIdentity({ secretKey, name: "Alice" }); // or { savedata }
- *   await alice.connectFriendDirect(friendPk, friendDhtPk, ipPort("203.0.113.7", 33445));
+ *   await alice.addFriend(theirToxId, "hi, it's Alice"); // friend request through the onion
+ *   await alice.acceptFriendRequest(requesterPk);
+ *   await alice.addTcpRelay(host, port, relayKeyHex); // reach peers behind UDP-blocking NATs
  *   const ids = await alice.sendMessage(friendPk, longText); // split at 1372 bytes
  *
  * Keys in events are lower-case hex; Tox IDs are upper-case hex (as clients show them).
@@ -29,14 +33,30 @@ export type {
   FriendConnectionStatus,
   FriendMessageEvent,
   FriendNameEvent,
+  FriendRequestEvent,
   FriendStatusEvent,
   FriendStatusMessageEvent,
   FriendTypingEvent,
   ReadReceiptEvent,
+  SelfConnectionEvent,
+  SelfConnectionStatus,
   ToxNodeEvents,
 } from "./node/events.js";
-export type { FriendInfo, Identity, IdentityOptions, PublicKeyInput } from "./node/identity.js";
-export { DEFAULT_PORT_RANGE, ToxNode, type ToxNodeLogger, type ToxNodeOptions } from "./node/tox-node.js";
+export type {
+  FriendInfo,
+  Identity,
+  IdentityOptions,
+  PendingFriendRequest,
+  PublicKeyInput,
+} from "./node/identity.js";
+export {
+  DEFAULT_BOOTSTRAP_IDENTITIES_PER_SECOND,
+  DEFAULT_PORT_RANGE,
+  ToxNode,
+  type ToxNodeAddress,
+  type ToxNodeLogger,
+  type ToxNodeOptions,
+} from "./node/tox-node.js";
 export { isEncryptedSave, PassDecryptError, passDecrypt, passEncrypt } from "./state/encryptsave.js";
 export { parseSaveData, type SaveData, type SavedFriend, serializeSaveData } from "./state/savefile.js";
 export { type IpPort, ipPort } from "./wire/ipport.js";

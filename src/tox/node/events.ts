@@ -4,8 +4,29 @@
  */
 import type { MessageKind, UserStatus } from "../messenger/packets.js";
 
-/** "none" = offline; "udp"/"tcp" = online over that path (TCP relays arrive in issue 4). */
+/**
+ * "none" = offline; "udp" = online with a direct UDP path; "tcp" = online through TCP relays.
+ * A friend already online whose path switches is reported again with the new status.
+ */
 export type FriendConnectionStatus = "none" | "udp" | "tcp";
+
+/** Our own reachability: "none" until announced on the onion; then over UDP or TCP relays only. */
+export type SelfConnectionStatus = "none" | "udp" | "tcp";
+
+export interface SelfConnectionEvent {
+  identity: string;
+  status: SelfConnectionStatus;
+}
+
+/** Someone sent one of our identities a friend request (accept or decline it on the identity). */
+export interface FriendRequestEvent {
+  identity: string;
+  /** The requester's public key (lower-case hex). */
+  publicKey: string;
+  /** Same as `publicKey`, so friend-keyed listeners can treat it like the other events. */
+  friend: string;
+  message: string;
+}
 
 export interface FriendEventBase {
   identity: string;
@@ -44,6 +65,8 @@ export interface FriendTypingEvent extends FriendEventBase {
 }
 
 export interface ToxNodeEvents {
+  friendRequest: [FriendRequestEvent];
+  selfConnection: [SelfConnectionEvent];
   friendConnection: [FriendConnectionEvent];
   friendMessage: [FriendMessageEvent];
   readReceipt: [ReadReceiptEvent];

@@ -3,20 +3,33 @@
  * together. Owns no timer: the ToxNode drives `tick()` from its single loop and asks
  * `nextTickIn()` when to come back.
  */
-import { formatAddress } from "../address.js";
-import { fromHex, toHex } from "../bytes.js";
+
+import { lookup } from "node:dns/promises";
+import { isIP } from "node:net";
+import { formatAddress, parseAddress, type ToxAddress } from "../address.js";
+import { bytesEqual, fromHex, toHex } from "../bytes.js";
 import type { Clock } from "../clock.js";
-import { type KeyPair, keyPairFromSecret, newKeyPair, PUBLIC_KEY_SIZE, randomBytes } from "../crypto.js";
+import { type KeyPair, keyPairFromSecret, PUBLIC_KEY_SIZE, randomBytes } from "../crypto.js";
+import { Dht } from "../dht/dht.js";
 import { ToxProtocolError } from "../errors.js";
 import { FriendConnections } from "../friend-connection/friend-connections.js";
+import { serializeFriendConnPacket } from "../friend-connection/packets.js";
+import { FriendRequests } from "../friend-requests/friend-requests.js";
 import { Messenger } from "../messenger/messenger.js";
 import { type MessageKind, USER_STATUS_CODES, type UserStatus } from "../messenger/packets.js";
 import { NetCrypto, type NetCryptoLogger } from "../netcrypto/netcrypto.js";
+import { onionDhtView, routeDhtPkFromDht } from "../onion/dht-view.js";
+import { OnionStack } from "../onion/onion-stack.js";
 import { parseSaveData, type SaveData, serializeSaveData } from "../state/savefile.js";
+import { IdentityTcpRelays } from "../tcp/identity-relays.js";
+import { UDP_DIRECT_TIMEOUT_MS } from "../tcp/netcrypto-relay.js";
+import type { TcpTransportFactory } from "../tcp/socket.js";
 import { PacketRouter } from "../transport/router.js";
+import type { PacketSink } from "../transport/types.js";
 import type { UdpTransport } from "../transport/udp.js";
-import type { IpPort } from "../wire/ipport.js";
-import type { FriendConnectionStatus, ToxNodeEvents } from "./events.js";
+import { type IpPort, ipPort, type NodeInfo } from "../wire/ipport.js";
+import { ONION_DATA_FRIEND_REQUEST } from "../wire/onion.js";
+import type { FriendConnectionStatus, SelfConnectionStatus, ToxNodeEvents } from "./events.js";
 
 /** A public key as bytes or 64 hex characters. */
 export type PublicKeyInput = Uint8Array | string;
@@ -36,7 +49,8 @@ export interface IdentityOptions {
   secretKey?: Uint8Array;
   /**
    * A c-toxcore save file (`tox_get_savedata`, unencrypted) or its parsed form: keys, nospam,
-   * name, status message, status and friends are restored from it (explicit options win).
+   * name, status message, status, friends (and pending requests), TCP relays and path nodes are
+   * restored from it (explicit options win).
    */
   savedata?: Uint8Array | SaveData;
   /** 4 bytes; random when absent. */
@@ -59,6 +73,16 @@ export interface FriendInfo {
   awaitingReceipt: number;
   /** Unix seconds when last seen online (now while online; 0 = never in this process). */
   lastSeen: number;
+  /** True while our friend request to it is not yet answered (added by Tox ID, not yet connected). */
+  requestPending: boolean;
+}
+
+export interface PendingFriendRequest {
+  /** The requester's public key, lower-case hex. */
+  publicKey: string;
+  message: string;
+  /** Clock time (ms since the epoch with the system clock) when it arrived. */
+  receivedAt: number;
 }
 
 type Emit = <K extends keyof ToxNodeEvents>(event: K, ...args: ToxNodeEvents[K]) => void;
@@ -70,31 +94,54 @@ export interface IdentityWiring {
   /** Called after anything that may bring the identity's next deadline closer. */
   wake: (identity: Identity) => void;
   log?: NetCryptoLogger;
+  /** false = TCP only: nothing is sent over UDP and UDP input is ignored (default true). */
+  udp?: boolean;
+  /** TCP sockets for relays (tests inject in-memory ones); default real sockets. */
+  tcpTransport?: TcpTransportFactory;
 }
+
+/** Anything hex or bytes naming a DHT/relay key. */
+type KeyInput = Uint8Array | string;
+
+/** A sink that drops everything (UDP off). */
+const nowhere: PacketSink = { send: () => {} };
 
 export class Identity {
   readonly publicKey: string;
   readonly publicKeyBytes: Uint8Array;
   readonly nospam: Uint8Array;
   readonly toxId: string;
+  /** Our DHT key for this run (c-toxcore makes a fresh one every start; it is never saved). */
   readonly dhtPublicKey: string;
   readonly udpPort: number;
+  /** Whether UDP is used at all (false = TCP relays only). */
+  readonly udpEnabled: boolean;
   /**
-   * Dispatches this identity's datagrams by packet id. net_crypto owns 0x18–0x1b; the DHT and
-   * onion layers register their ids here when they are wired in.
+   * Dispatches this identity's datagrams by packet id: DHT 0x00-0x21, net_crypto 0x18-0x1b,
+   * onion 0x80-0x8f.
    */
   readonly router: PacketRouter;
+  private readonly clock: Clock;
   private readonly realKeys: KeyPair;
-  private readonly dhtKeys: KeyPair;
+  private readonly dht: Dht;
+  private readonly onion: OnionStack;
+  private readonly relays: IdentityTcpRelays;
+  private readonly requests: FriendRequests;
   private readonly nc: NetCrypto;
   private readonly fc: FriendConnections;
   private readonly messenger: Messenger;
   private readonly emit: Emit;
   private readonly wakeNode: (identity: Identity) => void;
+  private readonly log: NetCryptoLogger | undefined;
   private removed = false;
+  private selfStatus: SelfConnectionStatus = "none";
+  /** Last path reported per online friend (hex), to emit path changes (udp <-> tcp). */
+  private readonly reportedPath = new Map<string, FriendConnectionStatus>();
+  /** The DHT search lock held per friend for its current DHT key. */
+  private readonly dhtSearch = new Map<string, { dhtPk: Uint8Array; lock: number }>();
 
   /** Parts of an imported save file we do not interpret, kept for a lossless export. */
-  private readonly saveExtras: Pick<SaveData, "conferences" | "unknownSections" | "tcpRelays" | "pathNodes">;
+  private readonly saveExtras: Pick<SaveData, "conferences" | "unknownSections">;
   /** Friend records from an imported save file, by key (request fields kept for export). */
   private readonly savedFriends = new Map<string, SaveData["friends"][number]>();
 
@@ -104,23 +151,43 @@ export class Identity {
     if (secretKey === undefined)
       throw new ToxProtocolError("an identity needs a secret key or a save file", { code: "no-key" });
     this.realKeys = keyPairFromSecret(secretKey);
+    this.clock = wiring.clock;
     this.saveExtras = {
       conferences: save?.conferences ?? [],
       unknownSections: save?.unknownSections ?? [],
-      tcpRelays: save?.tcpRelays ?? [],
-      pathNodes: save?.pathNodes ?? [],
     };
-    this.dhtKeys = newKeyPair(); // c-toxcore makes a fresh DHT key every run
+    this.udpEnabled = wiring.udp ?? true;
+    const sink: PacketSink = this.udpEnabled ? wiring.socket : nowhere;
+    this.log = wiring.log;
+    // The DHT owns the DHT key pair; c-toxcore makes a fresh one every run.
+    this.dht = new Dht({ clock: wiring.clock, sink, ...(wiring.log ? { log: wiring.log } : {}) });
+    const dhtKeys = () => this.dht.keyPair;
     this.publicKeyBytes = this.realKeys.publicKey;
     this.publicKey = toHex(this.realKeys.publicKey);
     this.nospam = opts.nospam ?? save?.nospam ?? randomBytes(4);
     this.toxId = formatAddress({ publicKey: this.realKeys.publicKey, nospam: this.nospam });
-    this.dhtPublicKey = toHex(this.dhtKeys.publicKey);
+    this.dhtPublicKey = toHex(this.dht.keyPair.publicKey);
     this.udpPort = wiring.socket.local.port;
     this.emit = wiring.emit;
     this.wakeNode = wiring.wake;
     const me = this.publicKey;
     const hex = toHex;
+
+    this.relays = new IdentityTcpRelays({
+      clock: wiring.clock,
+      dhtKeys,
+      udp: sink,
+      ...(wiring.tcpTransport ? { transport: wiring.tcpTransport } : {}),
+    });
+    // Relay input arrives from TCP sockets outside the node loop: wake the identity after it
+    // (the glue's handler is looked up at call time, so wrapping the instance method works).
+    const glue = this.relays.glue;
+    const handlePoolPacket = glue.handlePoolPacket.bind(glue);
+    glue.handlePoolPacket = (pk, data, via) => {
+      const used = handlePoolPacket(pk, data, via);
+      this.wake();
+      return used;
+    };
 
     this.messenger = new Messenger({
       clock: wiring.clock,
@@ -129,13 +196,12 @@ export class Identity {
       statusMessage: opts.statusMessage ?? (save ? utf8.decode(save.statusMessage) : undefined),
       status: opts.status ?? (save ? (USER_STATUS_CODES[save.userStatus] ?? "none") : undefined),
       events: {
-        onConnection: (pk, online, unconfirmed) =>
-          this.emit("friendConnection", {
-            identity: me,
-            friend: hex(pk),
-            status: online ? "udp" : "none",
-            unconfirmed,
-          }),
+        onConnection: (pk, online, unconfirmed) => {
+          const status = online ? this.pathOf(pk) : "none";
+          if (online) this.reportedPath.set(hex(pk), status);
+          else this.reportedPath.delete(hex(pk));
+          this.emit("friendConnection", { identity: me, friend: hex(pk), status, unconfirmed });
+        },
         onMessage: (pk, kind, text) =>
           this.emit("friendMessage", { identity: me, friend: hex(pk), kind, text }),
         onReadReceipt: (pk, messageId) =>
@@ -153,23 +219,87 @@ export class Identity {
     this.fc = new FriendConnections({
       clock: wiring.clock,
       log: wiring.log,
+      relaysToShare: this.relays.relaysToShare,
       events: {
-        onStatus: (pk, up) => this.messenger.handleConnection(pk, up),
+        onStatus: (pk, up) => {
+          this.onion.client.setFriendOnline(pk, up);
+          if (up) this.requests.friendConnected(pk);
+          this.messenger.handleConnection(pk, up);
+        },
         onPacket: (pk, data) => this.messenger.handlePacket(pk, data),
         onAcked: (pk, bufferStart) => this.messenger.handleAcked(pk, bufferStart),
+        onFriendRequest: (pk, nospam, message) => {
+          this.requests.handleSessionRequest(pk, nospam, message);
+        },
+        onRelays: (pk, relays) => this.relays.onFriendRelays(pk, relays),
       },
     });
     this.nc = new NetCrypto({
       clock: wiring.clock,
       realKeys: this.realKeys,
-      dhtKeys: () => this.dhtKeys,
-      sink: wiring.socket,
+      dhtKeys,
+      sink,
       events: this.fc,
       log: wiring.log,
+      ...this.relays.netCryptoOptions,
     });
     this.fc.attach(this.nc);
+    this.relays.attach(this.nc);
+
+    this.onion = new OnionStack({
+      clock: wiring.clock,
+      realKeys: this.realKeys,
+      dht: onionDhtView(this.dht),
+      sink,
+      tcpRelays: this.relays.onionAdvertisedRelays,
+      tcp: this.relays.onionFirstHop,
+      ...(wiring.log ? { log: wiring.log } : {}),
+      events: {
+        onDhtPk: (friendPk, dhtPk, nodes) => {
+          if (!this.messenger.hasFriend(friendPk)) return;
+          this.learnDhtPk(friendPk, dhtPk);
+          this.relays.onFriendDhtPk(friendPk, dhtPk, nodes);
+          this.wake();
+        },
+        onData: (senderPk, type, payload) => {
+          if (type === ONION_DATA_FRIEND_REQUEST) this.requests.handleOnionRequest(senderPk, payload);
+        },
+        onConnectionChange: () => this.updateSelfConnection(),
+      },
+    });
+    this.relays.onOnionResponse = (data) => {
+      this.onion.client.handleTcpResponse(data);
+      this.wake();
+    };
+    routeDhtPkFromDht(this.dht, this.onion.client);
+
+    this.requests = new FriendRequests({
+      clock: wiring.clock,
+      ownPk: this.realKeys.publicKey,
+      nospam: () => this.nospam,
+      isFriend: (pk) => this.messenger.hasFriend(pk),
+      transport: {
+        searchFor: (pk) => this.onion.client.addFriend(pk),
+        stopSearching: (pk) => this.onion.client.removeFriend(pk),
+        sendOnion: (pk, payload) => this.onion.client.sendData(pk, ONION_DATA_FRIEND_REQUEST, payload),
+        sendSession: (pk, nospam, message) =>
+          this.fc.sendLossless(pk, serializeFriendConnPacket({ type: "friendRequest", nospam, message })) !==
+          -1,
+      },
+      onRequest: (r) =>
+        this.emit("friendRequest", {
+          identity: me,
+          publicKey: hex(r.publicKey),
+          friend: hex(r.publicKey),
+          message: utf8.decode(r.message),
+        }),
+    });
+
     for (const f of save?.friends ?? []) {
       this.savedFriends.set(toHex(f.publicKey), f);
+      // A friend added by Tox ID whose request was not yet answered: keep asking (as c-toxcore).
+      if (f.status < 3 && f.requestMessage.length > 0)
+        this.requests.outgoing.add({ publicKey: f.publicKey, nospam: f.requestNospam }, f.requestMessage);
       this.messenger.restoreFriend(f.publicKey, {
         name: utf8.decode(f.name),
         statusMessage: utf8.decode(f.statusMessage),
@@ -177,22 +307,111 @@ export class Identity {
         lastSeen: Number(f.lastSeen),
       });
       this.fc.add(f.publicKey);
+      this.onion.client.addFriend(f.publicKey);
     }
+    for (const r of save?.tcpRelays ?? []) this.addRelayNode(r);
+    for (const n of save?.pathNodes ?? []) this.onion.client.addBootstrapPathNode(n);
+    for (const n of save?.dhtNodes ?? []) if (n.protocol === "udp" && this.udpEnabled) this.dht.bootstrap(n);
+
     this.router = new PacketRouter((e) =>
       wiring.log?.debug({ identity: me.slice(0, 16), id: e.packetId, err: String(e.error) }, "handler threw"),
     );
-    this.router.register([0x18, 0x1b], (from, data) => {
-      this.nc.handlePacket(from, data);
-    });
+    if (this.udpEnabled) {
+      this.router.register([0x18, 0x1b], (from, data) => {
+        this.nc.handlePacket(from, data);
+      });
+      for (const id of DHT_PACKET_IDS)
+        this.router.register(id, (from, data) => this.dht.handlePacket(from, data));
+      for (const id of OnionStack.packetIds)
+        this.router.register(id, (from, data) => this.onion.handlePacket(from, data));
+    }
   }
 
   // -------------------------------------------------------------------------------------------
   // Public API (async so a later version may persist or go through a worker without changing it)
 
+  /**
+   * Adds a friend by Tox ID and sends it a friend request through the onion (re-sent until it
+   * answers), as `tox_friend_add`. Adding someone whose request is pending accepts it. Errors are
+   * ToxProtocolError with `code`: "bad-address" (malformed or bad checksum), "own-key",
+   * "message-empty", "message-too-long" (921 bytes max), "already-friend", "already-sent".
+   */
+  async addFriend(toxId: string | Uint8Array, message: string): Promise<void> {
+    let address: string | ToxAddress = typeof toxId === "string" ? toxId : toHex(toxId);
+    if (typeof address === "string") {
+      const parsed = parseAddress(address.replace(/^tox:/i, "").trim());
+      if (!parsed.ok)
+        throw new ToxProtocolError(`invalid Tox ID: ${parsed.error.message}`, { code: "bad-address" });
+      address = parsed.value;
+    }
+    const result = this.requests.addFriend(address, message);
+    if (!result.ok) throw new ToxProtocolError(`cannot add friend: ${result.error}`, { code: result.error });
+    this.startFriend(address.publicKey);
+    this.wake();
+  }
+
+  /** Accepts a pending incoming request: the requester becomes a friend (no request sent back). */
+  async acceptFriendRequest(pk: PublicKeyInput): Promise<void> {
+    const key = toKey(pk, "requester public key");
+    const r = this.requests.accept(key);
+    if (r === undefined && !this.messenger.hasFriend(key))
+      throw new ToxProtocolError("no pending friend request from this key", {
+        code: "no-request",
+        peer: toHex(key),
+      });
+    this.startFriend(key);
+    this.wake();
+  }
+
+  /** Declines a pending request; repeats from that key are ignored for a day. */
+  async declineFriendRequest(pk: PublicKeyInput): Promise<void> {
+    this.requests.decline(toKey(pk, "requester public key"));
+  }
+
+  pendingFriendRequests(): PendingFriendRequest[] {
+    return this.requests.pendingIncoming().map((r) => ({
+      publicKey: toHex(r.publicKey),
+      message: utf8.decode(r.message),
+      receivedAt: r.receivedAt,
+    }));
+  }
+
+  /** "udp": announced on the onion with the DHT up; "tcp": announced through TCP relays only. */
+  selfConnection(): SelfConnectionStatus {
+    return this.selfStatus;
+  }
+
+  /** Joins the DHT through this node (DHT bootstrap plus onion path node); hosts are resolved. */
+  async bootstrap(host: string, port: number, publicKey: KeyInput): Promise<void> {
+    const key = toKey(publicKey, "bootstrap node key");
+    const ip = await resolveHost(host);
+    this.bootstrapNode({ protocol: "udp", ipPort: ipPort(ip, port), publicKey: key });
+  }
+
+  /** @internal Bootstrap from an already resolved node (the node staggers these). */
+  bootstrapNode(node: NodeInfo): void {
+    if (this.removed) return;
+    if (this.udpEnabled) this.dht.bootstrap(node);
+    this.onion.client.addBootstrapPathNode({ ...node, protocol: "udp" });
+    this.wake();
+  }
+
+  /** Uses a TCP relay (tox-bootstrapd's or any c-toxcore TCP server). */
+  async addTcpRelay(host: string, port: number, publicKey: KeyInput): Promise<void> {
+    const key = toKey(publicKey, "TCP relay key");
+    const ip = await resolveHost(host);
+    this.addRelayNode({ protocol: "tcp", ipPort: ipPort(ip, port), publicKey: key });
+  }
+
+  /** @internal */
+  addRelayNode(node: NodeInfo): void {
+    if (this.removed) return;
+    this.relays.addRelay({ host: node.ipPort.ip, port: node.ipPort.port, publicKey: node.publicKey });
+    this.wake();
+  }
+
   async addFriendNoRequest(pk: PublicKeyInput): Promise<void> {
-    const key = toKey(pk, "friend public key");
-    this.messenger.addFriend(key);
-    this.fc.add(key);
+    this.startFriend(toKey(pk, "friend public key"));
     this.wake();
   }
 
@@ -203,7 +422,7 @@ export class Identity {
    */
   async connectFriendDirect(pk: PublicKeyInput, dhtPk: PublicKeyInput, address: IpPort): Promise<void> {
     const key = toKey(pk, "friend public key");
-    if (!this.messenger.hasFriend(key)) await this.addFriendNoRequest(key);
+    if (!this.messenger.hasFriend(key)) this.startFriend(key);
     this.fc.setAddress(key, address);
     this.fc.setDhtKey(key, toKey(dhtPk, "friend DHT key"));
     this.wake();
@@ -211,8 +430,20 @@ export class Identity {
 
   async removeFriend(pk: PublicKeyInput): Promise<void> {
     const key = toKey(pk, "friend public key");
+    this.requests.cancel(key);
+    this.requests.forgetSender(key);
     this.messenger.removeFriend(key);
     this.fc.remove(key);
+    this.onion.client.removeFriend(key);
+    const id = toHex(key);
+    const search = this.dhtSearch.get(id);
+    if (search !== undefined) {
+      this.dht.removeFriend(search.dhtPk, search.lock);
+      this.relays.forgetPeer(search.dhtPk);
+      this.dhtSearch.delete(id);
+    }
+    this.reportedPath.delete(id);
+    this.savedFriends.delete(id);
     this.wake();
   }
 
@@ -265,16 +496,17 @@ export class Identity {
     const friends = this.messenger.friendPublicKeys().map((pk) => {
       const f = this.messenger.friend(pk)!;
       const imported = this.savedFriends.get(toHex(pk));
+      const pending = this.requests.outgoing.get(pk);
       return {
-        status: imported?.status ?? 3,
+        status: pending !== undefined ? (pending.sends > 0 ? 2 : 1) : 3,
         publicKey: pk,
-        requestMessage: imported?.requestMessage ?? new Uint8Array(0),
-        requestNospam: imported?.requestNospam ?? new Uint8Array(4),
+        requestMessage: pending?.message ?? imported?.requestMessage ?? new Uint8Array(0),
+        requestNospam: pending?.nospam ?? imported?.requestNospam ?? new Uint8Array(4),
         name: utf8Encoder.encode(f.name),
         statusMessage: utf8Encoder.encode(f.statusMessage),
         userStatus: USER_STATUS_CODES.indexOf(f.status),
         lastSeen: BigInt(f.lastSeen),
-      };
+      } satisfies SaveData["friends"][number];
     });
     return {
       secretKey: this.realKeys.secretKey,
@@ -284,7 +516,9 @@ export class Identity {
       statusMessage: utf8Encoder.encode(this.messenger.selfStatusMessage),
       userStatus: USER_STATUS_CODES.indexOf(this.messenger.selfStatus),
       friends,
-      dhtNodes: [],
+      dhtNodes: this.udpEnabled ? this.dht.savedNodes(100) : [],
+      tcpRelays: this.relays.pool.sharedRelays(8),
+      pathNodes: this.onion.client.backupNodes(),
       ...this.saveExtras,
     };
   }
@@ -305,6 +539,17 @@ export class Identity {
     return conn === undefined ? undefined : this.nc.info(conn);
   }
 
+  /** Diagnostics: DHT, onion and relay state. */
+  diagnostics() {
+    return {
+      dhtConnected: this.dht.isConnected(),
+      closeNodes: this.dht.closeNodes().length,
+      onion: this.onion.client.status(),
+      relays: this.relays.pool.snapshot(),
+      selfConnection: this.selfStatus,
+    };
+  }
+
   // -------------------------------------------------------------------------------------------
   // Driven by ToxNode
 
@@ -317,20 +562,35 @@ export class Identity {
   /** @internal */
   tick(): void {
     if (this.removed) return;
+    this.dht.tick();
+    this.relays.tick();
+    this.onion.tick();
     this.nc.tick();
     this.fc.tick();
+    this.requests.tick();
     this.messenger.tick();
+    this.updateSelfConnection();
+    this.updatePaths();
   }
 
   /** @internal */
   nextTickIn(): number {
-    return Math.min(this.nc.nextTickIn(), this.fc.nextTickIn(), this.messenger.nextTickIn());
+    return Math.min(
+      this.nc.nextTickIn(),
+      this.fc.nextTickIn(),
+      this.messenger.nextTickIn(),
+      this.dht.nextTickIn(),
+      this.onion.nextTickIn(),
+      this.relays.nextTickIn(),
+      SELF_CHECK_MS,
+    );
   }
 
-  /** @internal Kills every session (peers get KILL) and stops handling input. */
+  /** @internal Kills every session (peers get KILL), closes relay connections, stops input. */
   shutdown(): void {
     if (this.removed) return;
     for (const pk of this.messenger.friendPublicKeys()) this.fc.remove(pk);
+    this.relays.close();
     this.removed = true;
   }
 
@@ -338,12 +598,62 @@ export class Identity {
     this.wakeNode(this);
   }
 
+  /** Friend list entry + friend_connection + onion search (`m_addfriend_norequest`). */
+  private startFriend(key: Uint8Array): void {
+    if (!this.messenger.hasFriend(key)) this.messenger.addFriend(key);
+    this.fc.add(key);
+    this.onion.client.addFriend(key);
+  }
+
+  /** A friend's DHT key (from a DHT-PK announcement): connect, and look for it on the DHT. */
+  private learnDhtPk(friendPk: Uint8Array, dhtPk: Uint8Array): void {
+    this.fc.setDhtKey(friendPk, dhtPk);
+    if (!this.udpEnabled) return;
+    const id = toHex(friendPk);
+    const prev = this.dhtSearch.get(id);
+    if (prev !== undefined && bytesEqual(prev.dhtPk, dhtPk)) return;
+    if (prev !== undefined) this.dht.removeFriend(prev.dhtPk, prev.lock);
+    const key = Uint8Array.from(friendPk);
+    const lock = this.dht.addFriend(dhtPk, (addr) => this.fc.setAddress(key, addr));
+    this.dhtSearch.set(id, { dhtPk: Uint8Array.from(dhtPk), lock });
+  }
+
+  /** `onion_connection_status`: none until announced; then udp with the DHT up, else tcp. */
+  private updateSelfConnection(): void {
+    let status: SelfConnectionStatus = "none";
+    if (this.onion.client.isConnected()) status = this.udpEnabled && this.dht.isConnected() ? "udp" : "tcp";
+    if (status === this.selfStatus) return;
+    this.selfStatus = status;
+    this.emit("selfConnection", { identity: this.publicKey, status });
+  }
+
+  /** Emits friendConnection again when an online friend's path switches between UDP and relays. */
+  private updatePaths(): void {
+    for (const [id, was] of this.reportedPath) {
+      const pk = fromHex(id);
+      const now = this.pathOf(pk);
+      if (now === was) continue;
+      this.reportedPath.set(id, now);
+      this.emit("friendConnection", { identity: this.publicKey, friend: id, status: now, unconfirmed: [] });
+    }
+  }
+
+  /** UDP while the direct address was heard from recently (c-toxcore `UDP_DIRECT_TIMEOUT`). */
+  private pathOf(pk: Uint8Array): "udp" | "tcp" {
+    const conn = this.nc.connectionFor(pk);
+    const path = conn === undefined ? undefined : this.nc.pathInfo(conn);
+    if (path === undefined) return this.udpEnabled ? "udp" : "tcp";
+    const fresh =
+      path.lastDirectRecvAt > 0 && this.clock.now() - path.lastDirectRecvAt < UDP_DIRECT_TIMEOUT_MS;
+    return fresh ? "udp" : "tcp";
+  }
+
   private friendInfo(pk: Uint8Array): FriendInfo | undefined {
     const f = this.messenger.friend(pk);
     if (f === undefined) return undefined;
     return {
       publicKey: toHex(pk),
-      connection: f.online ? "udp" : "none",
+      connection: f.online ? (this.reportedPath.get(toHex(pk)) ?? this.pathOf(pk)) : "none",
       name: f.name,
       statusMessage: f.statusMessage,
       status: f.status,
@@ -351,7 +661,22 @@ export class Identity {
       queued: f.queued,
       awaitingReceipt: f.awaitingReceipt,
       lastSeen: f.lastSeen,
+      requestPending: this.requests.outgoing.get(pk) !== undefined,
     };
+  }
+}
+
+/** DHT packet ids (ping, nodes, crypto request, LAN discovery). */
+const DHT_PACKET_IDS = [0x00, 0x01, 0x02, 0x04, 0x20, 0x21] as const;
+/** Self-connection and path changes are checked at least this often. */
+const SELF_CHECK_MS = 1_000;
+
+async function resolveHost(host: string): Promise<string> {
+  if (isIP(host) !== 0) return host;
+  try {
+    return (await lookup(host, { family: 4 })).address;
+  } catch (err) {
+    throw new ToxProtocolError(`cannot resolve ${host}: ${String(err)}`, { code: "bad-host", host });
   }
 }
 

@@ -5,14 +5,19 @@
  * Identities sit in a deadline heap keyed by when they next need `tick()`; the loop pops the
  * due ones and sleeps until the earliest deadline, so thousands of identities cost one timer.
  */
+
+import { lookup } from "node:dns/promises";
 import { EventEmitter } from "node:events";
+import { isIP } from "node:net";
 import { toHex } from "../bytes.js";
 import { type Clock, systemClock } from "../clock.js";
 import { keyPairFromSecret } from "../crypto.js";
 import { ToxProtocolError, unwrap } from "../errors.js";
 import type { NetCryptoLogger } from "../netcrypto/netcrypto.js";
 import { parseSaveData } from "../state/savefile.js";
+import type { TcpTransportFactory } from "../tcp/socket.js";
 import { UdpTransport } from "../transport/udp.js";
+import { ipPort, type NodeInfo } from "../wire/ipport.js";
 import { DeadlineQueue } from "./deadline-queue.js";
 import type { ToxNodeEvents } from "./events.js";
 import { Identity, type IdentityOptions, type PublicKeyInput, toKey } from "./identity.js";
@@ -21,6 +26,19 @@ import { Identity, type IdentityOptions, type PublicKeyInput, toKey } from "./id
 export const DEFAULT_PORT_RANGE: [number, number] = [33445, 33545];
 /** Upper bound of one sleep: state machines ask for ≤1 s anyway. */
 const MAX_SLEEP_MS = 1000;
+/**
+ * Identities that start bootstrapping per second. A c-toxcore node takes at most 32 new nodes
+ * into its lists every 2 s (ping.c MAX_TO_PING / TIME_TO_PING), and every identity is a new node
+ * to it: starting thousands at once would only get most of them ignored.
+ */
+export const DEFAULT_BOOTSTRAP_IDENTITIES_PER_SECOND = 16;
+
+/** A bootstrap node or TCP relay: host (name or IP), port, public key (64 hex or bytes). */
+export interface ToxNodeAddress {
+  host: string;
+  port: number;
+  publicKey: string | Uint8Array;
+}
 
 export interface ToxNodeLogger extends NetCryptoLogger {
   warn?(obj: Record<string, unknown>, msg: string): void;
@@ -35,6 +53,16 @@ export interface ToxNodeOptions {
   /** Test hook: drop this fraction of datagrams in both directions. */
   lossRate?: number;
   logger?: ToxNodeLogger;
+  /** false = TCP relays only for every identity (nothing sent over UDP). Default true. */
+  udp?: boolean;
+  /** DHT bootstrap nodes for every identity (also added with `bootstrap()`). */
+  bootstrapNodes?: ToxNodeAddress[];
+  /** TCP relays for every identity (also added with `addTcpRelay()`). */
+  tcpRelays?: ToxNodeAddress[];
+  /** How many identities start bootstrapping per second (see DEFAULT_BOOTSTRAP_IDENTITIES_PER_SECOND). */
+  bootstrapIdentitiesPerSecond?: number;
+  /** TCP sockets for relays (tests); default real sockets. */
+  tcpTransport?: TcpTransportFactory;
 }
 
 export class ToxNode extends EventEmitter<ToxNodeEvents> {
@@ -43,6 +71,16 @@ export class ToxNode extends EventEmitter<ToxNodeEvents> {
   private readonly portRange: [number, number];
   private readonly lossRate: number;
   private readonly logger: ToxNodeLogger | undefined;
+  private readonly udp: boolean;
+  private readonly tcpTransport: TcpTransportFactory | undefined;
+  private readonly bootstrapPerSecond: number;
+  /** Resolved bootstrap nodes and relays every identity gets (config + `bootstrap`/`addTcpRelay`). */
+  private readonly bootstrapList: NodeInfo[] = [];
+  private readonly relayList: NodeInfo[] = [];
+  /** Identities waiting for their turn to bootstrap (staggered), with what they still need. */
+  private readonly bootstrapWaiting = new Map<Identity, NodeInfo[]>();
+  private bootstrapBudgetAt = 0;
+  private bootstrapBudget = 0;
   private readonly hosted = new Map<string, Identity>();
   /** Identities whose socket is still being bound (so a concurrent add of the same key waits). */
   private readonly adding = new Map<string, Promise<Identity>>();
@@ -61,10 +99,42 @@ export class ToxNode extends EventEmitter<ToxNodeEvents> {
     this.portRange = opts.portRange ?? DEFAULT_PORT_RANGE;
     this.lossRate = opts.lossRate ?? 0;
     this.logger = opts.logger;
+    this.udp = opts.udp ?? true;
+    this.tcpTransport = opts.tcpTransport;
+    this.bootstrapPerSecond = opts.bootstrapIdentitiesPerSecond ?? DEFAULT_BOOTSTRAP_IDENTITIES_PER_SECOND;
   }
 
   static async create(opts: ToxNodeOptions = {}): Promise<ToxNode> {
-    return new ToxNode(opts);
+    const node = new ToxNode(opts);
+    for (const b of opts.bootstrapNodes ?? []) await node.bootstrap(b.host, b.port, b.publicKey);
+    for (const r of opts.tcpRelays ?? []) await node.addTcpRelay(r.host, r.port, r.publicKey);
+    return node;
+  }
+
+  /**
+   * Bootstraps every hosted identity (and every one added later) from this node. Identities are
+   * started a few per second (`bootstrapIdentitiesPerSecond`); each DHT paces its own requests.
+   */
+  async bootstrap(host: string, port: number, publicKey: string | Uint8Array): Promise<void> {
+    const node: NodeInfo = {
+      protocol: "udp",
+      ipPort: ipPort(await resolve(host), port),
+      publicKey: toKey(publicKey, "bootstrap node key"),
+    };
+    this.bootstrapList.push(node);
+    for (const identity of this.hosted.values()) this.queueBootstrap(identity, [node]);
+    this.armSoon();
+  }
+
+  /** Adds a TCP relay for every hosted identity (and every one added later). */
+  async addTcpRelay(host: string, port: number, publicKey: string | Uint8Array): Promise<void> {
+    const relay: NodeInfo = {
+      protocol: "tcp",
+      ipPort: ipPort(await resolve(host), port),
+      publicKey: toKey(publicKey, "TCP relay key"),
+    };
+    this.relayList.push(relay);
+    for (const identity of this.hosted.values()) identity.addRelayNode(relay);
   }
 
   /** Starts hosting an identity; resolves once its UDP socket is bound. */
@@ -110,9 +180,13 @@ export class ToxNode extends EventEmitter<ToxNodeEvents> {
       emit: (event, ...args) => this.safeEmit(event, ...args),
       wake: (id) => this.wake(id),
       log: this.logger,
+      udp: this.udp,
+      ...(this.tcpTransport ? { tcpTransport: this.tcpTransport } : {}),
     });
     sockets.set(identity, socket);
     this.hosted.set(identity.publicKey, identity);
+    for (const relay of this.relayList) identity.addRelayNode(relay);
+    if (this.bootstrapList.length > 0) this.queueBootstrap(identity, this.bootstrapList);
     this.wake(identity);
     return identity;
   }
@@ -125,6 +199,7 @@ export class ToxNode extends EventEmitter<ToxNodeEvents> {
     this.hosted.delete(hex);
     this.queue.remove(identity);
     this.dirty.delete(identity);
+    this.bootstrapWaiting.delete(identity);
     identity.shutdown();
     // dgram resolves destinations on a later tick: let the KILL packets leave first.
     await new Promise<void>((resolve) => setImmediate(resolve));
@@ -189,6 +264,7 @@ export class ToxNode extends EventEmitter<ToxNodeEvents> {
         if (this.hosted.has(identity.publicKey)) this.queue.schedule(identity, now + identity.nextTickIn());
       }
       this.dirty.clear();
+      this.releaseBootstraps(now);
       for (const identity of this.queue.popDue(this.clock.now())) {
         try {
           identity.tick();
@@ -201,7 +277,34 @@ export class ToxNode extends EventEmitter<ToxNodeEvents> {
       this.inLoop = false;
     }
     // Anything woken by listeners during the loop is handled on the next turn.
-    this.arm(this.dirty.size > 0 ? this.clock.now() : this.queue.peekTime());
+    let next = this.dirty.size > 0 ? this.clock.now() : this.queue.peekTime();
+    if (this.bootstrapWaiting.size > 0) next = Math.min(next, this.bootstrapBudgetAt + 1000);
+    this.arm(next);
+  }
+
+  private queueBootstrap(identity: Identity, nodes: readonly NodeInfo[]): void {
+    const waiting = this.bootstrapWaiting.get(identity);
+    if (waiting !== undefined) waiting.push(...nodes);
+    else this.bootstrapWaiting.set(identity, [...nodes]);
+  }
+
+  /** Lets the next few identities bootstrap (a budget refilled every second). */
+  private releaseBootstraps(now: number): void {
+    if (this.bootstrapWaiting.size === 0) return;
+    if (now - this.bootstrapBudgetAt >= 1000) {
+      this.bootstrapBudgetAt = now;
+      this.bootstrapBudget = this.bootstrapPerSecond;
+    }
+    for (const [identity, nodes] of this.bootstrapWaiting) {
+      if (this.bootstrapBudget <= 0) break;
+      this.bootstrapBudget--;
+      this.bootstrapWaiting.delete(identity);
+      for (const n of nodes) identity.bootstrapNode(n);
+    }
+  }
+
+  private armSoon(): void {
+    if (!this.inLoop) this.arm(this.clock.now());
   }
 
   private safeEmit<K extends keyof ToxNodeEvents>(event: K, ...args: ToxNodeEvents[K]): void {
@@ -216,6 +319,15 @@ export class ToxNode extends EventEmitter<ToxNodeEvents> {
     const error = err instanceof Error ? err : new Error(String(err));
     this.logger?.warn?.({ err: error.message }, "tox node: error");
     if (this.listenerCount("error") > 0) this.emit("error", error);
+  }
+}
+
+async function resolve(host: string): Promise<string> {
+  if (isIP(host) !== 0) return host;
+  try {
+    return (await lookup(host, { family: 4 })).address;
+  } catch (err) {
+    throw new ToxProtocolError(`cannot resolve ${host}: ${String(err)}`, { code: "bad-host", host });
   }
 }
 

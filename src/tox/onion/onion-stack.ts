@@ -28,7 +28,7 @@ import {
   NET_PACKET_ONION_SEND_INITIAL,
 } from "../wire/onion.js";
 import { OnionAnnounceServer } from "./announce-server.js";
-import { OnionClient, type OnionClientEvents } from "./client.js";
+import { OnionClient, type OnionClientEvents, type OnionTcpFirstHop } from "./client.js";
 import { OnionRelay } from "./relay.js";
 import type { OnionDhtView, OnionLogger } from "./types.js";
 
@@ -40,6 +40,8 @@ export interface OnionStackOptions {
   events?: OnionClientEvents;
   log?: OnionLogger;
   tcpRelays?(): NodeInfo[];
+  /** TCP relays as first onion hops while the DHT is not connected (see OnionClientOptions.tcp). */
+  tcp?: OnionTcpFirstHop;
   /** Serve as relay and announce node (default true; c-toxcore always does). */
   serve?: boolean;
 }
@@ -77,6 +79,7 @@ export class OnionStack {
       ...(opts.events ? { events: opts.events } : {}),
       ...(log ? { log } : {}),
       ...(opts.tcpRelays ? { tcpRelays: opts.tcpRelays } : {}),
+      ...(opts.tcp ? { tcp: opts.tcp } : {}),
     });
   }
 

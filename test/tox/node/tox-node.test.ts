@@ -21,6 +21,8 @@ function waitFor(cond: () => boolean, ms: number, what: string): Promise<void> {
 
 function record(node: ToxNodeT) {
   const log: { [K in keyof ToxNodeEvents]: ToxNodeEvents[K][0][] } = {
+    friendRequest: [],
+    selfConnection: [],
     friendConnection: [],
     friendMessage: [],
     readReceipt: [],
