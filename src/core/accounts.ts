@@ -50,6 +50,7 @@ export class Accounts {
   /** Accounts whose identity is online, by our public key (hex): how Tox events find their account. */
   private readonly online = new Map<string, AccountRef>();
   private readonly onlineById = new Map<number, AccountRef>();
+  private readonly onlineByOwner = new Map<string, AccountRef>();
 
   constructor(
     private readonly store: Store,
@@ -74,6 +75,11 @@ export class Accounts {
   /** The online account hosting this identity (hex public key), if any. */
   byIdentity(identity: string): AccountRef | undefined {
     return this.online.get(identity);
+  }
+
+  /** The online account of this owner, if any (no database round trip: the hot path of send). */
+  byOwner(owner: Owner): AccountRef | undefined {
+    return this.onlineByOwner.get(ownerKey(owner));
   }
 
   /** The online account with this id, if any. */
@@ -150,6 +156,7 @@ export class Accounts {
     const ref = toAccountRef(account);
     this.online.set(identity, ref);
     this.onlineById.set(ref.id, ref);
+    this.onlineByOwner.set(ownerKey(ref.owner), ref);
     return ref;
   }
 
@@ -158,6 +165,7 @@ export class Accounts {
     for (const [identity, ref] of [...this.online]) {
       this.online.delete(identity);
       this.onlineById.delete(ref.id);
+      this.onlineByOwner.delete(ownerKey(ref.owner));
       await this.tox.takeOffline(identity);
     }
   }
@@ -169,6 +177,7 @@ export class Accounts {
     const identity = hex(account.publicKey);
     this.online.delete(identity);
     this.onlineById.delete(account.id);
+    this.onlineByOwner.delete(ownerKey(owner));
     await this.tox.takeOffline(identity);
     await this.store.bridgeState.delete(presenceKey(account.id));
     const deleted = await this.store.accounts.delete(account.id);
@@ -212,6 +221,8 @@ export class Accounts {
     await this.tox.setStatus(hex(account.publicKey), presenceToStatus(presence));
   }
 }
+
+const ownerKey = (owner: Owner) => `${owner.kind}:${owner.id}`;
 
 /** A first name for the Tox profile: the Matrix localpart or the JID's node. */
 function defaultName(owner: Owner): string {

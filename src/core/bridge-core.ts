@@ -284,6 +284,8 @@ export class BridgeCore implements CoreApi {
    * from the store: messages are still queued, and go out once it is online.
    */
   private async ref(owner: Owner): Promise<AccountRef> {
+    const online = this.accounts.byOwner(owner);
+    if (online !== undefined) return online;
     const account = await this.accounts.require(owner);
     return this.accounts.byIdentity(hex(account.publicKey)) ?? toAccountRef(account);
   }

@@ -15,7 +15,7 @@
  *   given up with a notice to the frontend. At startup `recover()` requeues `sending` rows left
  *   by a crash.
  */
-import type { OutboxItem, Store } from "../store/index.js";
+import { type OutboxItem, type Store, StoreConstraintError } from "../store/index.js";
 import type { OutboxEventsRepo } from "../store/repos/outbox-events.js";
 import { type Clock, fromHex, splitMessage } from "../tox/index.js";
 import { CoreError, type CoreLogger, errorText } from "./errors.js";
@@ -41,9 +41,6 @@ export interface OutboxOptions {
 
 const DAY_MS = 24 * 3600 * 1000;
 const defaultRetryDelay = (attempts: number) => Math.min(1000 * 2 ** attempts, 5 * 60_000);
-
-/** Prefix of our processed_events ids, apart from whatever ids a frontend records itself. */
-const PROCESSED_PREFIX = "core.outbox:";
 
 export class Outbox {
   private readonly lanes: Lanes;
@@ -95,16 +92,10 @@ export class Outbox {
     const decoder = new TextDecoder();
     const pieces = splitMessage(text).map((p) => decoder.decode(p));
     const network = account.owner.kind;
-    const created = await store.transaction(async (tx) => {
-      // The processed-event mark outlives pruned outbox rows: a very late redelivery stays a no-op.
-      if (
-        sourceEventId !== undefined &&
-        !(await tx.processedEvents.markProcessed(network, PROCESSED_PREFIX + sourceEventId))
-      )
-        return false;
+    const enqueueAll = async (outbox: Store["outbox"]) => {
       let fresh = false;
       for (const [part, body] of pieces.entries()) {
-        const { created } = await tx.outbox.enqueue({
+        const { created } = await outbox.enqueue({
           accountId: account.id,
           friendPk,
           kind,
@@ -116,15 +107,40 @@ export class Outbox {
         fresh ||= created;
       }
       return fresh;
-    });
+    };
+    // Idempotency is the outbox's unique (account, friend, network, event id, part): a redelivered
+    // event maps onto its rows. One part is one statement; several go in one transaction so a
+    // crash never leaves half a message queued.
+    const created = await this.persist(account, friend, () =>
+      pieces.length === 1 ? enqueueAll(store.outbox) : store.transaction((tx) => enqueueAll(tx.outbox)),
+    );
     if (created) this.deps.metrics.messagesQueued++;
     this.kick(account, friend);
     return { created, parts: pieces.length };
   }
 
+  /** Runs the enqueue; the outbox's foreign key on friends is what says "not a friend". */
+  private async persist<T>(account: AccountRef, friend: string, write: () => Promise<T>): Promise<T> {
+    try {
+      return await write();
+    } catch (err) {
+      if (err instanceof StoreConstraintError && err.kind === "foreign_key")
+        throw new CoreError("unknown-friend", `${friend.slice(0, 8)}… is not one of your Tox friends.`, {
+          account: account.id,
+          friend,
+        });
+      throw err;
+    }
+  }
+
   /** Schedules a pump of this friend's queue (coalesced with one already waiting). */
   kick(account: AccountRef, friend: string): Promise<void> {
-    return this.lanes.runOnce(laneKey(account, friend), "pump", () => this.pump(account, friend));
+    return this.lanes.runOnce(laneKey(account, friend), "pump", () => this.pump(account, friend, false));
+  }
+
+  /** Like kick, but also applies the age limit while the friend is offline. */
+  private sweep(account: AccountRef, friend: string): Promise<void> {
+    return this.lanes.runOnce(laneKey(account, friend), "sweep", () => this.pump(account, friend, true));
   }
 
   onConnection(account: AccountRef, friend: string, online: boolean): Promise<void> {
@@ -144,17 +160,10 @@ export class Outbox {
   onReceipt(account: AccountRef, friend: string, messageId: number): Promise<void> {
     return this.lanes.run(laneKey(account, friend), async () => {
       const friendPk = fromHex(friend);
-      const item = await this.deps.store.outbox.markDelivered(account.id, friendPk, messageId);
+      const item = await this.deps.outboxEvents.deliver(account.id, friendPk, messageId);
       if (item === null) return; // a receipt for a message we did not send, or a duplicate
       this.deps.metrics.messagesDelivered++;
-      if (item.sourceNetwork === null || item.sourceEventId === null) return;
-      const left = await this.deps.outboxEvents.pendingParts(
-        account.id,
-        friendPk,
-        item.sourceNetwork,
-        item.sourceEventId,
-      );
-      if (left > 0) return;
+      if (item.sourceEventId === null || item.pendingParts > 0) return;
       const eventId = item.sourceEventId;
       await this.deps.frontends.tell(account, "readReceipt", (f) => f.readReceipt(account, friend, eventId));
     });
@@ -179,7 +188,8 @@ export class Outbox {
       const account = accountById(accountId);
       if (account === undefined) continue;
       const friend = hex(friendPk);
-      if (sweep || this.friendOnline(account, friend)) void this.kick(account, friend);
+      if (this.friendOnline(account, friend)) void this.kick(account, friend);
+      else if (sweep) void this.sweep(account, friend);
     }
   }
 
@@ -189,23 +199,32 @@ export class Outbox {
 
   // -------------------------------------------------------------------------------------------
 
-  private async pump(account: AccountRef, friend: string): Promise<void> {
+  private async pump(account: AccountRef, friend: string, expireOffline: boolean): Promise<void> {
     const { store, tox, metrics } = this.deps;
     const friendPk = fromHex(friend);
     for (;;) {
+      // Nothing to do for an offline friend but the age limit, which the periodic sweep applies.
+      if (!expireOffline && !this.friendOnline(account, friend)) return;
       const now = new Date(this.deps.clock.now());
       const due = await store.outbox.listDue(account.id, friendPk, now, this.batchSize);
+      // Handed-over items are recorded in one statement per batch, also when the loop stops early.
+      const handed: { id: number; toxMessageId: number }[] = [];
+      const record = async () => {
+        await this.deps.outboxEvents.markSendingMany(handed);
+        metrics.messagesToTox += handed.length;
+      };
       for (const item of due) {
         const reason = this.giveUpReason(item, now);
         if (reason !== null) {
           await this.giveUp(account, friend, item, reason);
           continue;
         }
-        if (!this.friendOnline(account, friend)) return;
+        if (!this.friendOnline(account, friend)) return record();
         let messageId: number;
         try {
           messageId = await tox.sendMessage(account.publicKey, friend, item.body, item.kind);
         } catch (err) {
+          await record();
           // Went offline between the check and the send: the item waits for the next connection.
           if (!this.friendOnline(account, friend)) return;
           const retryAt = new Date(now.getTime() + this.retryDelayMs(item.attempts));
@@ -216,9 +235,9 @@ export class Outbox {
           );
           return;
         }
-        await store.outbox.markSending(item.id, messageId);
-        metrics.messagesToTox++;
+        handed.push({ id: item.id, toxMessageId: messageId });
       }
+      await record();
       if (due.length < this.batchSize) return;
     }
   }

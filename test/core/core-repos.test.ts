@@ -84,12 +84,71 @@ describe.each(backends)("core repositories on $name", (backend) => {
     expect(await repos.outboxEvents.queuedFriends()).toEqual([{ accountId: a.id, friendPk: f }]);
     expect(await repos.outboxEvents.pendingParts(a.id, f, "matrix", "$e")).toBe(2);
     expect(await repos.outboxEvents.pendingParts(a.id, f, "xmpp", "$e")).toBe(0);
-    await store.outbox.markSending(parts[0]!.id, 7);
+    expect(await repos.outboxEvents.markSendingMany([])).toBe(0);
+    expect(await repos.outboxEvents.markSendingMany([{ id: parts[0]!.id, toxMessageId: 7 }])).toBe(1);
+    expect(await store.outbox.get(parts[0]!.id)).toMatchObject({
+      state: "sending",
+      toxMessageId: 7,
+      attempts: 1,
+    });
+    // Only queued rows change: a second hand-over of the same row is ignored.
+    expect(await repos.outboxEvents.markSendingMany([{ id: parts[0]!.id, toxMessageId: 9 }])).toBe(0);
     await store.outbox.markDelivered(a.id, f, 7);
     expect(await repos.outboxEvents.pendingParts(a.id, f, "matrix", "$e")).toBe(1);
-    await store.outbox.markSending(parts[1]!.id, 8);
+    expect(await repos.outboxEvents.markSendingMany([{ id: parts[1]!.id, toxMessageId: 4294967295 }])).toBe(
+      1,
+    );
+    await store.outbox.markDelivered(a.id, f, 4294967295);
+    expect(await repos.outboxEvents.pendingParts(a.id, f, "matrix", "$e")).toBe(0);
+    await store.outbox.enqueue({
+      accountId: a.id,
+      friendPk: f,
+      body: "x",
+      part: 2,
+      sourceNetwork: "matrix",
+      sourceEventId: "$e",
+    });
+    await store.outbox.markSending(3, 8);
     expect(await repos.outboxEvents.queuedFriends()).toEqual([]);
     await store.outbox.markDelivered(a.id, f, 8);
     expect(await repos.outboxEvents.pendingParts(a.id, f, "matrix", "$e")).toBe(0);
+  });
+
+  it("deliver: marks the receipted part delivered and counts the parts still pending, once", async () => {
+    const a = await account("@a:x");
+    const f = newKeyPair().publicKey;
+    await store.friends.create({ accountId: a.id, publicKey: f, requestState: "accepted" });
+    const enqueue = async (part: number, sourceEventId: string | null) =>
+      (
+        await store.outbox.enqueue({
+          accountId: a.id,
+          friendPk: f,
+          body: `p${part}`,
+          part,
+          ...(sourceEventId === null ? {} : { sourceNetwork: "xmpp" as const, sourceEventId }),
+        })
+      ).item;
+    const [p0, p1, plain] = [await enqueue(0, "id-1"), await enqueue(1, "id-1"), await enqueue(0, null)];
+    await repos.outboxEvents.markSendingMany([
+      { id: p0.id, toxMessageId: 1 },
+      { id: p1.id, toxMessageId: 2 },
+      { id: plain.id, toxMessageId: 3 },
+    ]);
+    expect(await repos.outboxEvents.deliver(a.id, f, 2)).toEqual({
+      id: p1.id,
+      sourceNetwork: "xmpp",
+      sourceEventId: "id-1",
+      pendingParts: 1,
+    });
+    expect(await repos.outboxEvents.deliver(a.id, f, 2)).toBeNull(); // duplicate receipt
+    expect(await repos.outboxEvents.deliver(a.id, f, 1)).toMatchObject({ id: p0.id, pendingParts: 0 });
+    expect(await repos.outboxEvents.deliver(a.id, f, 3)).toEqual({
+      id: plain.id,
+      sourceNetwork: null,
+      sourceEventId: null,
+      pendingParts: 0,
+    });
+    expect(await repos.outboxEvents.deliver(a.id, newKeyPair().publicKey, 1)).toBeNull();
+    expect((await store.outbox.depth(a.id)).delivered).toBe(3);
   });
 });
