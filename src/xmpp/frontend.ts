@@ -17,6 +17,13 @@ export interface StanzaSink {
 
 export class XmppFrontend implements Frontend {
   readonly network = "xmpp" as const;
+  /**
+   * Friends whose subscription we confirmed since start. The first time a friend shows up as
+   * accepted (e.g. it answered the request the user's subscription sent) the contact sends
+   * `subscribed`, completing the user's pending subscription; servers ignore a repeat, so after a
+   * restart sending it once more is harmless.
+   */
+  private readonly confirmed = new Set<string>();
 
   constructor(
     private readonly domain: string,
@@ -42,7 +49,13 @@ export class XmppFrontend implements Frontend {
 
   async friendUpdated(account: AccountRef, friend: FriendView): Promise<void> {
     if (friend.state !== "accepted") return;
-    await this.sink.send(friendPresence(this.contact(friend.publicKey), account.owner.id, friend));
+    const from = this.contact(friend.publicKey);
+    const key = `${account.id}:${friend.publicKey}`;
+    if (!this.confirmed.has(key)) {
+      await this.sink.send(presenceOfType(from, account.owner.id, "subscribed"));
+      this.confirmed.add(key);
+    }
+    await this.sink.send(friendPresence(from, account.owner.id, friend));
   }
 
   async friendTyping(account: AccountRef, friend: string, typing: boolean): Promise<void> {
@@ -56,6 +69,7 @@ export class XmppFrontend implements Frontend {
   }
 
   async friendRemoved(account: AccountRef, friend: string): Promise<void> {
+    this.confirmed.delete(`${account.id}:${friend}`);
     const from = this.contact(friend);
     const to = account.owner.id;
     await this.sink.send(presenceOfType(from, to, "unavailable"));

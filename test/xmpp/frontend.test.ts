@@ -65,8 +65,12 @@ describe("XmppFrontend", () => {
       account,
       friendView(PK, "accepted", { online: true, status: "away", name: "Bob" }),
     );
-    expect(sent[0]?.getChildText("show")).toBe("away");
-    expect(sent[0]?.getChild("nick")?.attrs.xmlns).toBe(NS.nick);
+    // The first time, the contact also confirms the user's subscription.
+    expect(sent[0]?.attrs.type).toBe("subscribed");
+    expect(sent[1]?.getChildText("show")).toBe("away");
+    expect(sent[1]?.getChild("nick")?.attrs.xmlns).toBe(NS.nick);
+    await frontend.friendUpdated(account, friendView(PK, "accepted", { online: false }));
+    expect(sent.map((s) => s.attrs.type)).toEqual(["subscribed", undefined, "unavailable"]);
   });
 
   it("maps typing, requests, removal, receipts and notices", async () => {

@@ -9,7 +9,7 @@
  * try to switch to the `prosody` user and touch /etc/prosody, so users are written straight into
  * the data dir in the format of mod_auth_internal_plain + mod_storage_internal instead.
  *
- * Ports come from 35200-35399 (this helper's range), picked at runtime among those that bind.
+ * Ports come from 35200-35299 (part of this helper's range), picked at runtime among those that bind.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -19,7 +19,8 @@ import { join } from "node:path";
 
 export const PROSODY_PATH = "/usr/bin/prosody";
 const PORT_FIRST = Number(process.env.PROSODY_TEST_PORT_BASE ?? 35200);
-const PORT_COUNT = 200;
+// 35300-35399 is left for the Tox ports of the XMPP end-to-end tests.
+const PORT_COUNT = 100;
 
 /**
  * Same trick as test/interop/bootstrapd.ts: a shell watchdog holds our stdin pipe; when we close
@@ -49,7 +50,7 @@ export interface ProsodyOptions {
   users?: { username: string; password: string }[];
   /** Extra lines for the global section (e.g. `"log = ..."`). */
   extraConfig?: string[];
-  /** Fixed ports (e.g. to restart on the same ones); default: free ones from 35200-35399. */
+  /** Fixed ports (e.g. to restart on the same ones); default: free ones from 35200-35299. */
   ports?: { c2s: number; component: number; http: number };
   startTimeoutMs?: number;
 }
