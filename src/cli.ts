@@ -20,6 +20,7 @@ import { type ConfigLoadResult, loadConfigFile } from "./config/load.js";
 import { buildRegistration, fillMissingTokens, registrationYaml } from "./config/registration.js";
 import type { Config } from "./config/schema.js";
 import { createLogger } from "./logger.js";
+import { TOX_PEER_HELP } from "./tools/tox-peer/args.js";
 import { VERSION } from "./version.js";
 
 export const EXIT_OK = 0;
@@ -53,6 +54,8 @@ export interface CliIo {
   exitWatchdogMs: number;
   /** Test hook: called once the bridge is up. */
   onStarted?(bridge: RunningBridge): void;
+  /** Command input for `tox-peer` (default process.stdin). */
+  stdin?: NodeJS.ReadableStream;
 }
 
 function defaultIo(): CliIo {
@@ -75,6 +78,7 @@ Commands:
   start                  Run the bridge (the default). Writes an example config on first run.
   generate-registration  Write the Matrix appservice registration file.
   migrate                Apply database migrations and exit.
+  tox-peer               A headless Tox client: one identity, commands on stdin, events on stdout.
   help [command]         Show help for a command.
 
 Options:
@@ -115,6 +119,7 @@ Options:
   -h, --help           Show this help
 `,
 };
+COMMAND_HELP["tox-peer"] = TOX_PEER_HELP;
 COMMAND_HELP.help = GLOBAL_HELP;
 
 class UsageError extends Error {}
@@ -171,6 +176,8 @@ export async function main(argv: string[], ioOverrides: Partial<CliIo> = {}): Pr
         return await generateRegistrationCommand(io, rest);
       case "migrate":
         return await migrateCommand(io, rest);
+      case "tox-peer":
+        return await toxPeerCommand(io, rest);
       default:
         throw new UsageError(`tox-bridge: unknown command "${first}"`);
     }
@@ -381,4 +388,16 @@ async function migrateCommand(io: CliIo, args: string[]): Promise<number> {
     io.stderr(`tox-bridge migrate: ${(err as Error).message}\n`);
     return EXIT_FAILURE;
   }
+}
+
+async function toxPeerCommand(io: CliIo, args: string[]): Promise<number> {
+  // Loaded on demand: the Tox stack is not needed by the other commands.
+  const { runToxPeer } = await import("./tools/tox-peer/run.js");
+  return runToxPeer(args, {
+    stdin: io.stdin ?? process.stdin,
+    stdout: io.stdout,
+    stderr: io.stderr,
+    cwd: io.cwd,
+    signals: io.signals,
+  });
 }
