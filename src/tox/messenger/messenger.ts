@@ -57,7 +57,29 @@ export interface MessengerTransport {
    * `congestionControl = false` like c-toxcore does for texts and presence.
    */
   sendLossless(peerPk: Uint8Array, data: Uint8Array, congestionControl?: boolean): number;
+  /** Free net_crypto send-window slots towards the peer (optional; extensions use it for flow control). */
+  windowFree?(peerPk: Uint8Array): number;
 }
+
+/**
+ * A module living on top of the Messenger (file transfers, later conferences): it owns some
+ * lossless packet ids and hears about friends going online/offline, acks and ticks. Packets of
+ * its ids reach it only while the friend is online (after ONLINE), as in `m_handle_packet`.
+ */
+export interface MessengerExtension {
+  readonly packetIds: readonly number[];
+  /** A whole lossless payload (id byte first) from an online friend. */
+  handlePacket(peerPk: Uint8Array, data: Uint8Array): void;
+  /** The friend came online (ONLINE exchanged) or went offline / was removed. */
+  handleOnline?(peerPk: Uint8Array, online: boolean): void;
+  /** The peer's buffer_start moved (see NetCryptoEvents.onAcked). */
+  handleAcked?(peerPk: Uint8Array, bufferStart: number): void;
+  tick?(): void;
+  nextTickIn?(): number;
+}
+
+/** Window size reported to extensions when the transport cannot tell (sends still fail when full). */
+const UNKNOWN_WINDOW_FREE = 64;
 
 export interface MessengerEvents {
   /** Friend came online (ONLINE exchanged) or went offline; `unconfirmed`: ids whose receipt is lost. */
@@ -147,6 +169,8 @@ export class Messenger {
   private name: Uint8Array;
   private statusMessage: Uint8Array;
   private status: UserStatus;
+  private readonly extensions: MessengerExtension[] = [];
+  private readonly extensionById = new Map<number, MessengerExtension>();
 
   constructor(opts: MessengerOptions) {
     this.clock = opts.clock;
@@ -155,6 +179,41 @@ export class Messenger {
     this.name = checkedBytes(opts.name ?? "", MAX_NAME_LENGTH, "name");
     this.statusMessage = checkedBytes(opts.statusMessage ?? "", MAX_STATUSMESSAGE_LENGTH, "status message");
     this.status = opts.status ?? "none";
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Extensions (files, ...)
+
+  /** Hands the extension its packet ids (which must not be Messenger's own or already taken). */
+  attach(ext: MessengerExtension): void {
+    for (const id of ext.packetIds) {
+      if (this.extensionById.has(id))
+        throw errorCode("packet-id-taken", "packet id already has an extension", { id });
+      this.extensionById.set(id, ext);
+    }
+    this.extensions.push(ext);
+  }
+
+  /**
+   * Sends a raw lossless packet (id byte first) to an online friend; its net_crypto packet
+   * number, or -1 when the friend is not online or the window is full. Congestion control is
+   * on by default (c-toxcore sends file data that way).
+   */
+  sendPacket(pk: Uint8Array, data: Uint8Array, congestionControl = true): number {
+    const f = this.friends.get(keyHex(pk));
+    if (f === undefined || !f.online) return -1;
+    return this.transport.sendLossless(f.pk, data, congestionControl);
+  }
+
+  /** Free send-window slots towards an online friend (0 when offline). */
+  sendWindowFree(pk: Uint8Array): number {
+    const f = this.friends.get(keyHex(pk));
+    if (f === undefined || !f.online) return 0;
+    return this.transport.windowFree?.(f.pk) ?? UNKNOWN_WINDOW_FREE;
+  }
+
+  isOnline(pk: Uint8Array): boolean {
+    return this.friends.get(keyHex(pk))?.online ?? false;
   }
 
   // -------------------------------------------------------------------------------------------
@@ -241,6 +300,7 @@ export class Messenger {
     if (f === undefined) return;
     if (f.connected) this.transport.sendLossless(f.pk, serializeMessengerPacket({ type: "offline" }), false);
     this.friends.delete(keyHex(pk));
+    if (f.online) for (const ext of this.extensions) ext.handleOnline?.(f.pk, false);
   }
 
   hasFriend(pk: Uint8Array): boolean {
@@ -315,6 +375,13 @@ export class Messenger {
   handlePacket(pk: Uint8Array, data: Uint8Array): void {
     const f = this.friends.get(keyHex(pk));
     if (f === undefined) return;
+    if (f.online && data.length > 0) {
+      const ext = this.extensionById.get(data[0]!);
+      if (ext !== undefined) {
+        ext.handlePacket(f.pk, data);
+        return;
+      }
+    }
     const parsed = parseMessengerPacket(data);
     if (!parsed.ok) {
       this.events.log?.(
@@ -344,17 +411,21 @@ export class Messenger {
       for (const r of done) this.events.onReadReceipt(f.pk, r.messageId);
     }
     this.flush(f);
+    for (const ext of this.extensions) ext.handleAcked?.(f.pk, bufferStart);
   }
 
   /** Retries whatever a full window held back. */
   tick(): void {
     this.flushAll();
+    for (const ext of this.extensions) ext.tick?.();
   }
 
   /** Work is pending only when something is queued; acks drive it otherwise. */
   nextTickIn(): number {
-    for (const f of this.friends.values()) if (f.online && hasPending(f)) return 50;
-    return 1000;
+    let next = 1000;
+    for (const ext of this.extensions) next = Math.min(next, ext.nextTickIn?.() ?? next);
+    for (const f of this.friends.values()) if (f.online && hasPending(f)) return Math.min(next, 50);
+    return next;
   }
 
   // -------------------------------------------------------------------------------------------
@@ -398,6 +469,7 @@ export class Messenger {
     f.statusSent = false;
     f.typingSent = false;
     this.events.onConnection(f.pk, true, []);
+    for (const ext of this.extensions) ext.handleOnline?.(f.pk, true);
   }
 
   private goOffline(f: Friend): void {
@@ -408,6 +480,7 @@ export class Messenger {
     const unconfirmed = f.receipts.map((r) => r.messageId);
     f.receipts = [];
     this.events.onConnection(f.pk, false, unconfirmed);
+    for (const ext of this.extensions) ext.handleOnline?.(f.pk, false);
   }
 
   private flushAll(): void {
