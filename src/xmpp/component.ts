@@ -32,7 +32,9 @@ export class XmppComponent implements StanzaSink {
   private attempt = 0;
   private retryTimer: NodeJS.Timeout | null = null;
   private readonly log: XmppLogger;
-  private onlineWaiters: (() => void)[] = [];
+  private onlineWaiters: { resolve: () => void; reject: (err: Error) => void }[] = [];
+  /** Plain counters for metrics: stanzas in and out, error replies, connections made. */
+  readonly stats = { received: 0, sent: 0, errorReplies: 0, connections: 0 };
   /** Stanzas being handled, so stop() can let them finish. */
   private readonly inFlight = new Set<Promise<void>>();
   /** The last queued handling per sender (bare JID). */
@@ -46,7 +48,10 @@ export class XmppComponent implements StanzaSink {
     return this.state;
   }
 
-  /** Starts connecting; resolves when first online (keeps retrying in the background until then). */
+  /**
+   * Starts connecting; resolves when first online (keeps retrying in the background until then),
+   * rejects if stopped before that.
+   */
   start(): Promise<void> {
     if (this.state === "stopped") {
       this.state = "connecting";
@@ -57,13 +62,17 @@ export class XmppComponent implements StanzaSink {
 
   waitOnline(): Promise<void> {
     if (this.state === "online") return Promise.resolve();
-    return new Promise((resolve) => this.onlineWaiters.push(resolve));
+    if (this.state === "stopped")
+      return Promise.reject(new Error(`xmpp component ${this.opts.domain} is stopped`));
+    return new Promise((resolve, reject) => this.onlineWaiters.push({ resolve, reject }));
   }
 
   async stop(): Promise<void> {
     this.state = "stopped";
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = null;
+    for (const w of this.onlineWaiters.splice(0))
+      w.reject(new Error(`xmpp component ${this.opts.domain} stopped`));
     await Promise.allSettled([...this.inFlight]);
     const conn = this.conn;
     this.conn = null;
@@ -81,6 +90,8 @@ export class XmppComponent implements StanzaSink {
       throw new Error(`xmpp component ${this.opts.domain} is not connected (${this.state})`);
     }
     await conn.send(stanza);
+    this.stats.sent++;
+    if (stanza.attrs.type === "error") this.stats.errorReplies++;
   }
 
   private async connect(): Promise<void> {
@@ -105,7 +116,8 @@ export class XmppComponent implements StanzaSink {
       this.state = "online";
       this.attempt = 0;
       this.log.info({ domain, service }, "xmpp: component online");
-      for (const w of this.onlineWaiters.splice(0)) w();
+      this.stats.connections++;
+      for (const w of this.onlineWaiters.splice(0)) w.resolve();
       this.opts.onOnline?.();
     });
     conn.on("stanza", (stanza) => this.onStanza(stanza));
@@ -149,6 +161,7 @@ export class XmppComponent implements StanzaSink {
    * must reach the outbox in the order they were typed); different senders run concurrently.
    */
   private onStanza(stanza: XmlElement): void {
+    this.stats.received++;
     const from = stanza.attrs.from ?? "";
     const slash = from.indexOf("/");
     const key = (slash === -1 ? from : from.slice(0, slash)).toLowerCase();

@@ -59,7 +59,8 @@ export class XmppGateway {
   /** Registers with the core and starts connecting; returns at once. */
   start(): void {
     this.opts.core.registerFrontend(this.frontend);
-    void this.component.start();
+    // Rejects only when stopped before the first connection; failures to connect are retried and logged.
+    this.component.start().catch(() => undefined);
   }
 
   waitOnline(): Promise<void> {

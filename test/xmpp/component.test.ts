@@ -60,6 +60,7 @@ describe("XMPP gateway component on a real Prosody", () => {
 
   it("connects and authenticates as the component", () => {
     expect(component.status).toBe("online");
+    expect(component.stats.connections).toBe(1);
   });
 
   it("answers disco#info with the gateway identity, through the server", async () => {
@@ -164,6 +165,7 @@ describe("XMPP gateway component on a real Prosody", () => {
     expect(bounced.getChild("error")?.getChild("item-not-found", NS.stanzas)).toBeDefined();
     // Still connected and answering.
     expect(component.status).toBe("online");
+    expect(component.stats.errorReplies).toBeGreaterThanOrEqual(4);
     await alice.xmpp.iqCaller.get(xml("ping", { xmlns: NS.ping }), GW, 5000);
   });
 
@@ -302,5 +304,44 @@ describe("XMPP gateway component reconnects", () => {
       await component.stop();
       await prosody?.stop();
     }
+  });
+
+  it("keeps retrying with a wrong secret without going online, and stops cleanly while waiting", async () => {
+    const prosody = await startProsody({ components: [{ domain: GW, secret: SECRET }] });
+    const warnings: string[] = [];
+    const log = {
+      debug() {},
+      info() {},
+      warn(_o: Record<string, unknown>, msg: string) {
+        warnings.push(msg);
+      },
+      error(_o: Record<string, unknown>, msg: string) {
+        warnings.push(msg);
+      },
+    };
+    const component = new XmppComponent({
+      service: prosody.componentService,
+      domain: GW,
+      secret: "not the secret",
+      router: new GatewayRouter({ domain: GW, core: new FakeCore(), permissions: () => ({}) }),
+      log,
+      initialRetryMs: 50,
+      maxRetryMs: 100,
+    });
+    try {
+      const started = component.start();
+      const deadline = Date.now() + 5000;
+      while (warnings.filter((w) => w.includes("disconnected")).length < 2 && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 20));
+      expect(component.status).not.toBe("online");
+      expect(warnings.some((w) => /handshake|error/.test(w))).toBe(true);
+      expect(warnings.filter((w) => w.includes("disconnected")).length).toBeGreaterThanOrEqual(2);
+      await component.stop();
+      await expect(started).rejects.toThrow(/stopped/);
+    } finally {
+      await component.stop();
+      await prosody.stop();
+    }
+    expect(component.status).toBe("stopped");
   });
 });
