@@ -35,6 +35,10 @@ import { PortalCache } from "./portal-cache.js";
 
 type Json = Record<string, unknown>;
 
+interface ReceiptSlot {
+  next: { ghostId: string; eventId: string } | undefined;
+}
+
 export interface MatrixFrontendOptions {
   core: CoreApi;
   store: Store;
@@ -63,6 +67,8 @@ export class MatrixFrontend implements Frontend {
   private readonly creating = new Map<string, Promise<string>>();
   /** Owners typing in portal rooms now (roomId -> typing), from m.typing EDUs. */
   private readonly typing = new Map<string, boolean>();
+  /** Read receipts per portal room: the newest one waiting while another is in flight. */
+  private readonly receipts = new Map<string, ReceiptSlot>();
   private readonly botId: string;
   private readonly portals: PortalCache;
 
@@ -357,10 +363,41 @@ export class MatrixFrontend implements Frontend {
       .catch(() => {});
   }
 
+  /**
+   * Returns without waiting for the homeserver: the core calls this inside the friend's outbox
+   * lane, and a receipt's round trip would hold up that friend's next message. Receipts of one
+   * room go out one at a time, in order, and coalesce: a read receipt means "read up to here",
+   * so while one is in flight only the newest waiting one matters.
+   */
   async readReceipt(account: AccountRef, friend: string, sourceEventId: string): Promise<void> {
     const portal = await this.portalOf(account, friend);
     if (portal === null) return;
-    await this.intent(ghostUserId(this.opts.names, friend)).sendReadReceipt(portal.remoteId, sourceEventId);
+    const roomId = portal.remoteId;
+    const ghostId = ghostUserId(this.opts.names, friend);
+    const slot = this.receipts.get(roomId);
+    if (slot !== undefined) {
+      slot.next = { ghostId, eventId: sourceEventId };
+      return;
+    }
+    const state: ReceiptSlot = { next: { ghostId, eventId: sourceEventId } };
+    this.receipts.set(roomId, state);
+    void (async () => {
+      while (state.next !== undefined) {
+        const { ghostId: ghost, eventId } = state.next;
+        state.next = undefined;
+        await this.intent(ghost)
+          .sendReadReceipt(roomId, eventId)
+          .catch((err: unknown) =>
+            this.opts.log.debug({ err, roomId, eventId }, "Matrix: read receipt not sent"),
+          );
+      }
+      this.receipts.delete(roomId);
+    })();
+  }
+
+  /** Resolves when no read receipt is waiting or in flight (tests, shutdown). */
+  async receiptsIdle(): Promise<void> {
+    while (this.receipts.size > 0) await new Promise((r) => setTimeout(r, 5));
   }
 
   async notice(account: AccountRef, notice: Notice): Promise<void> {

@@ -7,7 +7,8 @@
  * Reads the registration (JSON) from the HS_REGISTRATION environment variable, creates the users
  * named in HS_USERS (comma-separated localparts), prints one JSON line
  * `{"url": ..., "users": {localpart: {userId, accessToken}}}` and then obeys stdin lines:
- * `url <appservice url>` points transactions at the bridge (and starts pushing); `quit` exits.
+ * `url <appservice url>` points transactions at the bridge (and starts pushing); `pause` and
+ * `resume` hold transactions back and let them go; `quit` exits.
  */
 import { createInterface } from "node:readline";
 import type { Registration } from "../../../src/config/registration.js";
@@ -28,6 +29,8 @@ const quit = async () => {
 createInterface({ input: process.stdin }).on("line", (line) => {
   const [cmd, arg] = line.trim().split(/\s+/, 2);
   if (cmd === "url" && arg !== undefined) hs.setAppserviceUrl(arg);
+  else if (cmd === "pause") hs.pausePush();
+  else if (cmd === "resume") hs.resumePush();
   else if (cmd === "quit") void quit();
 });
 // The parent going away closes stdin: do not outlive it.
