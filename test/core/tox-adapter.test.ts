@@ -2,10 +2,11 @@
  * The core over a real ToxNode (our Tox stack) through ToxNodeGateway: two bridged users, each
  * with an identity in one node, connected directly on loopback (no DHT/onion). Ports 35000–35049.
  */
+import type { EventEmitter } from "node:events";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { BridgeCore, coreRepos } from "../../src/core/bridge-core.js";
 import { ToxNodeGateway } from "../../src/core/tox-adapter.js";
-import { fromHex, ipPort, ToxNode } from "../../src/tox/index.js";
+import { ipPort, ToxNode } from "../../src/tox/index.js";
 import { alice, bob, RecordingFrontend, TestDb } from "./helpers.js";
 
 function waitFor(cond: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
@@ -51,20 +52,23 @@ describe("BridgeCore over a real ToxNode (loopback)", () => {
   }
 
   /** Makes the two accounts friends (in the store and in Tox); `connect` then links them. */
-  async function befriend(core: BridgeCore) {
+  async function befriend(node: ToxNode, core: BridgeCore) {
     const a = (await core.account(alice))!;
     const b = (await core.account(bob))!;
     const aToxId = (await core.accounts.profile(alice)).toxId;
     const bToxId = (await core.accounts.profile(bob)).toxId;
     // Friend requests travel over the onion, which this test has no network for: Alice's `add`
-    // stores the request, Bob's side is given the request as if it had arrived, then he accepts.
+    // stores her request, and Bob's node reports it arrived (the event the onion work emits).
     expect(await core.command(alice, `add ${bToxId}`, "user")).toMatchObject({ ok: true });
-    await t.store.friends.create({
-      accountId: b.id,
-      publicKey: fromHex(a.publicKey),
-      requestState: "pending_in",
-      requestMessage: "hi",
+    (node as unknown as EventEmitter).emit("friendRequest", {
+      identity: b.publicKey,
+      friend: a.publicKey,
+      message: new TextEncoder().encode("hi from alice"),
     });
+    await core.idle();
+    expect((await core.command(bob, "requests", "user")).text).toContain(
+      `1. ${a.publicKey} — "hi from alice"`,
+    );
     expect(await core.command(bob, "accept 1", "user")).toMatchObject({ ok: true });
     expect(aToxId).not.toBe(bToxId);
     return { a, b };
@@ -81,7 +85,8 @@ describe("BridgeCore over a real ToxNode (loopback)", () => {
     const { node, core, matrix, xmpp } = await start();
     await core.command(alice, "create", "user");
     await core.command(bob, "create", "user");
-    const { a, b } = await befriend(core);
+    const { a, b } = await befriend(node, core);
+    expect(xmpp.requests).toEqual([{ friend: a.publicKey, message: "hi from alice" }]);
     // Alice writes before Bob's identity is reachable: persisted, not sent.
     expect(
       await core.send({ owner: alice, friend: b.publicKey, text: "hello bob", sourceEventId: "$m1" }),
@@ -129,7 +134,7 @@ describe("BridgeCore over a real ToxNode (loopback)", () => {
     const first = await start();
     await first.core.command(alice, "create", "user");
     await first.core.command(bob, "create", "user");
-    const { a, b } = await befriend(first.core);
+    const { a, b } = await befriend(first.node, first.core);
     await first.core.send({
       owner: alice,
       friend: b.publicKey,
