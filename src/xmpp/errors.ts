@@ -48,6 +48,8 @@ const DEFAULT_TYPE: Record<ErrorCondition, ErrorType> = {
 export class StanzaError extends Error {
   override readonly name = "StanzaError";
   readonly type: ErrorType;
+  /** Human-readable explanation sent in the error's <text/>. */
+  readonly text: string | undefined;
   constructor(
     readonly condition: ErrorCondition,
     text?: string,
@@ -57,7 +59,6 @@ export class StanzaError extends Error {
     this.type = type ?? DEFAULT_TYPE[condition];
     this.text = text;
   }
-  readonly text: string | undefined;
 }
 
 /** Core error codes (src/core/errors.ts) as XMPP conditions; the core's message becomes the text. */

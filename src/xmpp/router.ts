@@ -96,9 +96,8 @@ export class GatewayRouter {
 
   /** The replies to one received stanza; never rejects. */
   async handle(stanza: XmlElement): Promise<XmlElement[]> {
-    let inbound: Inbound | null = null;
     try {
-      inbound = this.classify(stanza);
+      const inbound = this.classify(stanza);
       if (inbound === null) return [];
       switch (stanza.name) {
         case "iq":
