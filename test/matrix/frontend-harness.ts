@@ -10,7 +10,11 @@ import { type RunningMatrixAppservice, startMatrixAppservice } from "../../src/m
 import { MatrixFrontend } from "../../src/matrix/frontend.js";
 import type { Store } from "../../src/store/index.js";
 import { FakeTox } from "../core/fake-tox.js";
-import { type HomeserverDouble, startHomeserver } from "../helpers/homeserver/index.js";
+import {
+  type HomeserverDouble,
+  type HomeserverOptions,
+  startHomeserver,
+} from "../helpers/homeserver/index.js";
 import { openTestStore } from "../store/backends.js";
 import { type LogLine, testRegistration } from "./bridge-harness.js";
 
@@ -31,13 +35,15 @@ export interface RigOptions<T extends ToxGateway> {
   degradeRich?: boolean;
   /** Reuse a store (restart tests); closed by the caller then. */
   store?: { store: Store; db: Parameters<typeof coreRepos>[0] };
+  /** How the double talks to us (legacy paths, unstable EDU key: an older homeserver). */
+  homeserver?: Partial<Pick<HomeserverOptions, "transactionPath" | "ephemeralKeys">>;
 }
 
 export async function startFrontendRig<T extends ToxGateway = FakeTox>(
   opts: RigOptions<T> = {},
 ): Promise<FrontendRig<T>> {
   const registration = testRegistration();
-  const hs = await startHomeserver({ registration, startPaused: true });
+  const hs = await startHomeserver({ registration, startPaused: true, ...opts.homeserver });
   const opened = opts.store === undefined ? await openTestStore() : undefined;
   const { store, db } = opts.store ?? opened!;
   const tox = (opts.tox ?? new FakeTox()) as T;

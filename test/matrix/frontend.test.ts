@@ -174,6 +174,26 @@ describe("Matrix frontend: ghosts and portals", () => {
   });
 });
 
+describe("Matrix frontend: older homeservers", () => {
+  it("works over the legacy transaction path (token in the query) with EDUs under the unstable key", async () => {
+    rig = await startFrontendRig({
+      homeserver: { transactionPath: "legacy", ephemeralKeys: ["de.sorunome.msc2409.ephemeral"] },
+    });
+    const r = rig;
+    const { alice, account } = await aliceWithAccount(r);
+    const friend = await onlineFriend(r, alice, account.publicKey);
+    const ghost = ghostUserId(names, friend);
+    const room = await alice.createDirectRoom(ghost);
+    await r.hs.waitForMembership(room, ghost, "join");
+    await alice.sendMessage(room, "over the old path");
+    await alice.setTyping(room, true);
+    await until(() => r.tox.sentTo(account.publicKey, friend).length === 1, "message to Tox");
+    await until(() => r.tox.identities.get(account.publicKey)?.typing.get(friend) === true, "typing to Tox");
+    expect(r.hs.transactions.length).toBeGreaterThan(0);
+    expect(r.hs.transactions.every((t) => !t.url.includes("/_matrix/app/v1/"))).toBe(true);
+  });
+});
+
 describe("Matrix frontend: durability", () => {
   it("a redelivered transaction sends once; bad transactions are refused and change nothing", async () => {
     rig = await startFrontendRig();
