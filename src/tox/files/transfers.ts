@@ -660,7 +660,7 @@ export class FileTransfers {
    * where the previous pass stopped (fairness), leaving `reserve` slots for other traffic.
    */
   private pump(f: FriendFiles): void {
-    let free = this.transport.sendWindowFree(f.pk) - this.reserve;
+    const free = this.transport.sendWindowFree(f.pk) - this.reserve;
     if (free <= 0) return;
     const ready: Outgoing[] = [];
     for (let i = 0; i < MAX_CONCURRENT_FILES; i++) {
@@ -668,6 +668,15 @@ export class FileTransfers {
       if (t && t.state === "transferring" && !t.pausedByUs && !t.pausedByPeer) ready.push(t);
     }
     if (ready.length === 0) return;
+    try {
+      this.sendRounds(f, ready, free);
+    } finally {
+      // Top up read-ahead for everything that sent (or had nothing to send).
+      for (const t of ready) this.fill(f, t);
+    }
+  }
+
+  private sendRounds(f: FriendFiles, ready: Outgoing[], free: number): void {
     let progress = true;
     while (free > 0 && progress) {
       progress = false;
@@ -693,7 +702,6 @@ export class FileTransfers {
           t.lastPacket = num;
         }
       }
-      for (const t of ready) this.fill(f, t);
     }
   }
 
