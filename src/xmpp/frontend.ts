@@ -24,6 +24,8 @@ export class XmppFrontend implements Frontend {
    * restart sending it once more is harmless.
    */
   private readonly confirmed = new Set<string>();
+  /** Contacts currently shown online, by `from to`, so stopping can take them offline. */
+  private readonly shownOnline = new Map<string, { from: string; to: string }>();
 
   constructor(
     private readonly domain: string,
@@ -56,6 +58,20 @@ export class XmppFrontend implements Frontend {
       this.confirmed.add(key);
     }
     await this.sink.send(friendPresence(from, account.owner.id, friend));
+    const shown = `${from} ${account.owner.id}`;
+    if (friend.online) this.shownOnline.set(shown, { from, to: account.owner.id });
+    else this.shownOnline.delete(shown);
+  }
+
+  /**
+   * Shows every contact we showed online as unavailable: called before the gateway disconnects,
+   * so clients do not keep showing Tox friends online while nobody is bridging them. (After a
+   * crash this does not happen; friends reappear as their Tox sessions come back.)
+   */
+  async goodbye(): Promise<void> {
+    const all = [...this.shownOnline.values()];
+    this.shownOnline.clear();
+    for (const { from, to } of all) await this.sink.send(presenceOfType(from, to, "unavailable"));
   }
 
   async friendTyping(account: AccountRef, friend: string, typing: boolean): Promise<void> {
@@ -71,6 +87,7 @@ export class XmppFrontend implements Frontend {
   async friendRemoved(account: AccountRef, friend: string): Promise<void> {
     this.confirmed.delete(`${account.id}:${friend}`);
     const from = this.contact(friend);
+    this.shownOnline.delete(`${from} ${account.owner.id}`);
     const to = account.owner.id;
     await this.sink.send(presenceOfType(from, to, "unavailable"));
     await this.sink.send(presenceOfType(from, to, "unsubscribed"));

@@ -67,7 +67,11 @@ export class XmppGateway {
     return this.component.waitOnline();
   }
 
+  /** Takes the contacts it showed online offline (best effort), then disconnects. */
   async stop(): Promise<void> {
+    if (this.component.status === "online") {
+      await this.frontend.goodbye().catch(() => undefined);
+    }
     await this.component.stop();
   }
 }

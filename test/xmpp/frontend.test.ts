@@ -98,4 +98,18 @@ describe("XmppFrontend", () => {
     expect(sent[7]?.attrs.from).toBe(CONTACT);
     expect(sent[8]?.attrs.from).toBe(GW);
   });
+
+  it("takes contacts it showed online offline on goodbye", async () => {
+    const { sent, frontend } = setup();
+    const other = "ef".repeat(32);
+    await frontend.friendUpdated(account, friendView(PK, "accepted", { online: true }));
+    await frontend.friendUpdated(account, friendView(other, "accepted", { online: true }));
+    await frontend.friendUpdated(account, friendView(other, "accepted", { online: false }));
+    sent.length = 0;
+    await frontend.goodbye();
+    expect(sent.map((s) => [s.attrs.from, s.attrs.type])).toEqual([[CONTACT, "unavailable"]]);
+    sent.length = 0;
+    await frontend.goodbye();
+    expect(sent).toEqual([]);
+  });
 });
