@@ -149,8 +149,13 @@ export class GatewayRouter {
     let friend: string | null = null;
     if (to.local !== "") {
       friend = publicKeyOfJid(to, this.domain);
-      if (friend === null)
-        throw new StanzaError("item-not-found", "no such Tox contact (expected <public key>@gateway)");
+      if (friend === null) {
+        // A pasted Tox ID (key + nospam + checksum) as the local part: point at the contact JID.
+        const hint = /^[0-9a-f]{76}$/.test(to.local)
+          ? `: a Tox ID is not a contact address; use ${to.local.slice(0, 64)}@${this.domain}, after sending "add <Tox ID>" to ${this.domain}`
+          : " (expected <public key>@gateway)";
+        throw new StanzaError("item-not-found", `no such Tox contact${hint}`);
+      }
     }
     const owner: Owner = { kind: "xmpp", id: bareJid(from) };
     const permission = from.local === "" ? null : permissionFor(this.opts.permissions(), owner.id);

@@ -463,6 +463,12 @@ describe("GatewayRouter", () => {
         `<message type="chat" id="s2" from="${ALICE_FULL}" to="bob@${GW}"><body>x</body></message>`,
       );
       expect(errorCondition(badContact)).toBe("item-not-found");
+      const { pk, toxId } = newFriendKey();
+      const [pasted] = await handle(
+        `<presence type="subscribe" from="${ALICE}" to="${toxId.toLowerCase()}@${GW}"/>`,
+      );
+      expect(errorCondition(pasted)).toBe("item-not-found");
+      expect(pasted?.getChild("error")?.getChildText("text")).toContain(`${pk}@${GW}`);
     });
 
     it("refuses oversized bodies", async () => {
