@@ -100,6 +100,9 @@ appservice:
   # The bridge bot is @toxbot:<domain>; Tox contacts appear as @_tox_...:<domain> users.
   bot_username: toxbot
   user_prefix: _tox_
+  # Provisioning API (status, create, friends, add friend) under /_toxbridge/provision/v1 for
+  # integration managers; off unless a bearer secret is set here.
+  # provisioning_secret: a-long-random-secret
 
 xmpp:
   # Run the XMPP gateway as an external component (XEP-0114) of your XMPP server.

@@ -134,6 +134,12 @@ export const configSchema = z
         hs_token: secretToken(16, "TOXBRIDGE_HS_TOKEN", "a random token"),
         bot_username: localpart.default("toxbot"),
         user_prefix: localpart.default("_tox_"),
+        /** Bearer secret of the provisioning API; the API is off when absent. */
+        provisioning_secret: z
+          .string({ error: "expected a secret of at least 16 characters without spaces" })
+          .min(16, { error: "expected a secret of at least 16 characters without spaces" })
+          .regex(/^\S+$/, { error: "expected a secret of at least 16 characters without spaces" })
+          .optional(),
       }),
       xmpp: section({
         enabled: bool("whether the XMPP component runs").default(false),

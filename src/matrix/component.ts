@@ -7,10 +7,11 @@ import { buildRegistration } from "../config/registration.js";
 import type { CoreApi } from "../core/frontend.js";
 import { type RunningMatrixAppservice, startMatrixAppservice } from "./appservice.js";
 import { MatrixFrontend } from "./frontend.js";
+import { type ProvisioningCore, provisioningRouter } from "./provisioning.js";
 
 export interface MatrixComponentOptions {
   /** The started core (the Tox core component starts before this one). */
-  core: () => CoreApi;
+  core: () => CoreApi & ProvisioningCore;
   /** Test hook: skip the homeserver start-up checks. */
   startupChecks?: { homeserver?: boolean; ping?: boolean };
 }
@@ -49,6 +50,11 @@ export function matrixComponent(
         },
         ...(opts.startupChecks ? { startupChecks: opts.startupChecks } : {}),
       });
+      const secret = config.appservice.provisioning_secret;
+      if (secret !== undefined)
+        ctx.http.use(
+          provisioningRouter({ core, secret, permissions: config.bridge.permissions, log: ctx.logger }),
+        );
       const running = appservice;
       frontend.attach((userId) => running.bridge.getIntent(userId));
       core.registerFrontend(frontend);

@@ -40,6 +40,7 @@ describe("bridgeComponents", () => {
         .replace("enabled: false\n  # The URL", "enabled: true\n  # The URL")
         .replace("url: http://localhost:8008", `url: ${url}`)
         .replace("port: 29333", "port: 0")
+        .replace("# provisioning_secret: a-long-random-secret", "provisioning_secret: component-test-secret")
         .replace("start: 33445", "start: 35450")
         .replace("end: 33545", "end: 35499");
     const first = parseConfigText(text("http://127.0.0.1:9"), { baseDir: dir });
@@ -77,5 +78,10 @@ describe("bridgeComponents", () => {
     expect(metrics).toContain("toxbridge_friends_online 0");
     expect(metrics).toContain('toxbridge_queue_depth{queue="outbox_queued"} 0');
     expect(metrics).toContain("# TYPE toxbridge_messages_total counter");
+    const status = await fetch(
+      `http://127.0.0.1:${bridge.httpPort}/_toxbridge/provision/v1/status?user_id=${encodeURIComponent(alice.userId)}`,
+      { headers: { Authorization: "Bearer component-test-secret" } },
+    );
+    expect(await status.json()).toMatchObject({ user_id: alice.userId, account: { name: "alice" } });
   }, 60_000);
 });
