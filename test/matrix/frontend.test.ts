@@ -115,6 +115,7 @@ describe("Matrix frontend: ghosts and portals", () => {
       `/_matrix/client/v3/profile/${encodeURIComponent(ghost)}`,
     );
     expect(profile.displayname).toBe("Bob (Tox)");
+    expect(r.hs.state.account(ghost).presence.presence).toBe("online");
 
     r.tox.message(account.publicKey, friend, "waves", "action");
     const emote = await r.hs.waitForMessage({ sender: ghost, body: "waves" });
@@ -162,6 +163,29 @@ describe("Matrix frontend: ghosts and portals", () => {
     ]);
     await alice.setTyping(room, true);
     await until(() => r.tox.identities.get(account.publicKey)?.typing.get(friend) === true, "typing to Tox");
+
+    // A long message goes as several Tox messages; the ghost's receipt waits for every part.
+    const long = "é".repeat(1500); // 3000 bytes: three Tox messages of at most 1372 bytes
+    const e2 = await alice.sendMessage(room, long);
+    await until(() => r.tox.sentTo(account.publicKey, friend).length === 7, "the long message's parts");
+    expect(
+      r.tox
+        .sentTo(account.publicKey, friend)
+        .slice(4)
+        .map((m) => m.text)
+        .join(""),
+    ).toBe(long);
+    const ack = (id: number) => r.tox.receipt(account.publicKey, friend, id);
+    const ids = r.tox.sentTo(account.publicKey, friend).map((m) => m.id);
+    for (const id of ids.slice(1, 6)) ack(id);
+    await r.core.idle();
+    await r.frontend.receiptsIdle();
+    expect(r.hs.state.receipts.some((x) => x.userId === ghost && x.eventId === e2)).toBe(false);
+    ack(ids[6]!);
+    await until(
+      () => r.hs.state.receipts.some((x) => x.userId === ghost && x.eventId === e2),
+      "receipt after all parts",
+    );
   });
 
   it("a ghost refuses an invite from a user it is not a friend of", async () => {
