@@ -641,10 +641,16 @@ export class CToxPeer extends EventEmitter<CToxPeerEvents> {
    * then this peer gets `fileChunkRequest` events and answers each with `fileSendChunk`
    * (a request of length 0 means the transfer completed).
    */
-  fileSend(friend: number, size: number, filename: string, kind = FILE_KIND_DATA): number {
+  fileSend(
+    friend: number,
+    size: number,
+    filename: string,
+    kind = FILE_KIND_DATA,
+    fileId?: Uint8Array,
+  ): number {
     const name = encode(filename);
     const err = [0];
-    const n = tox.fileSend(this.handle, friend, kind, size, null, name, name.length, err) as number;
+    const n = tox.fileSend(this.handle, friend, kind, size, fileId ?? null, name, name.length, err) as number;
     this.check("tox_file_send", err, `friend ${friend}`);
     return n;
   }
@@ -653,6 +659,22 @@ export class CToxPeer extends EventEmitter<CToxPeerEvents> {
     const err = [0];
     tox.fileSendChunk(this.handle, friend, file, position, data, data.length, err);
     this.check("tox_file_send_chunk", err, `friend ${friend}, file ${file}, position ${position}`);
+  }
+
+  /** Receiver only, before accepting: ask the sender to start at `position` (resume). */
+  fileSeek(friend: number, file: number, position: number): void {
+    const err = [0];
+    tox.fileSeek(this.handle, friend, file, position, err);
+    this.check("tox_file_seek", err, `friend ${friend}, file ${file}, position ${position}`);
+  }
+
+  /** The 32-byte file id of a transfer (either direction). */
+  fileId(friend: number, file: number): Uint8Array {
+    const out = new Uint8Array(KEY_SIZE);
+    const err = [0];
+    tox.fileGetFileId(this.handle, friend, file, out, err);
+    this.check("tox_file_get_file_id", err, `friend ${friend}, file ${file}`);
+    return out;
   }
 
   fileControl(friend: number, file: number, control: ToxFileControl): void {

@@ -105,6 +105,12 @@ export const tox = {
   fileControl: f(
     "bool tox_file_control(void *tox, uint32_t friend_number, uint32_t file_number, int control, _Out_ int *error)",
   ),
+  fileSeek: f(
+    "bool tox_file_seek(void *tox, uint32_t friend_number, uint32_t file_number, uint64_t position, _Out_ int *error)",
+  ),
+  fileGetFileId: f(
+    "bool tox_file_get_file_id(void *tox, uint32_t friend_number, uint32_t file_number, _Out_ uint8_t *file_id, _Out_ int *error)",
+  ),
 
   conferenceNew: f("uint32_t tox_conference_new(void *tox, _Out_ int *error)"),
   conferenceDelete: f("bool tox_conference_delete(void *tox, uint32_t conference_number, _Out_ int *error)"),

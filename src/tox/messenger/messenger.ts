@@ -78,8 +78,8 @@ export interface MessengerExtension {
   nextTickIn?(): number;
 }
 
-/** Window size reported to extensions when the transport cannot tell (sends still fail when full). */
-const UNKNOWN_WINDOW_FREE = 64;
+/** Reported when the transport cannot tell: extensions then send until a send fails (window full). */
+const UNKNOWN_WINDOW_FREE = 1 << 16;
 
 export interface MessengerEvents {
   /** Friend came online (ONLINE exchanged) or went offline; `unconfirmed`: ids whose receipt is lost. */
