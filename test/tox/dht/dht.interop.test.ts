@@ -162,10 +162,10 @@ describe("DHT interop with c-toxcore 0.2.18", () => {
     }
   }, 20_000);
 
-  // Opt-in (DHT_SOAK=1): usually ~10 s, but our bare DHT node drops onion packets, and c-toxcore
-  // builds onion paths through any DHT node it knows, so (most likely for that reason) the clients need several
-  // path timeouts now and then before connecting (seen: 2 of 8 runs over 40 s). A ToxNode
-  // identity relays onion packets, so this is about the test node, not the DHT.
+  // Opt-in (DHT_SOAK=1): usually ~10 s, but our bare DHT test node drops onion packets and
+  // c-toxcore builds onion paths through any DHT node it knows, so (most likely for that reason)
+  // the clients now and then need several path timeouts before connecting (seen: 2 of 8 runs
+  // over 40 s). A ToxNode identity relays onion packets: this is about the test node, not the DHT.
   it.runIf(process.env.DHT_SOAK === "1")(
     "(e) two c-toxcore clients bootstrapping only from us befriend each other and connect",
     async () => {
