@@ -137,6 +137,10 @@ function serveCommands(engine: PeerEngine, io: ToxPeerIo, print: (line: string) 
       io.signals?.off("SIGTERM", onSignal);
       io.signals?.off("SIGINT", onSignal);
       rl.close();
+      // A closed readline leaves stdin open, and an open stdin pipe keeps the process alive
+      // after a signal: let go of it (nothing more is read).
+      const input = io.stdin as NodeJS.ReadableStream & { destroy?: () => void };
+      input.destroy?.();
       // Runs after every queued command; `quit` has saved already.
       chain = chain
         .then(() => (quitDone ? undefined : engine.saveIfConfigured()))
