@@ -23,7 +23,9 @@ export function parseJid(s: string | undefined): Jid | null {
   const local = at === -1 ? "" : bare.slice(0, at);
   const domain = (at === -1 ? bare : bare.slice(at + 1)).toLowerCase().replace(/\.$/, "");
   if (at !== -1 && local.length === 0) return null;
-  if (domain.length === 0 || domain.includes("@") || /[\s<>"'&]/.test(domain)) return null;
+  if (domain.length === 0 || domain.includes("@") || /[\s<>"'&/]/.test(domain)) return null;
+  // Empty labels ("a..b", ".a", "a.." once the one allowed trailing dot is gone) name no host.
+  if (domain.startsWith(".") || domain.endsWith(".") || domain.includes("..")) return null;
   if (local.length > MAX_PART || domain.length > MAX_PART || resource.length > MAX_PART) return null;
   if (/[\s"&'/:<>@]/.test(local)) return null;
   return { local: local.toLowerCase(), domain, resource };

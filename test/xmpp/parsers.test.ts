@@ -139,6 +139,15 @@ describe("parsers never throw", () => {
       }),
       { numRuns: 1000 },
     );
+    // Strings built from JID punctuation find the edge cases faster than arbitrary text.
+    const jidish = fc.string({ unit: fc.constantFrom("a", "B", ".", "@", "/", "é", " "), maxLength: 12 });
+    fc.assert(
+      fc.property(jidish, (s) => {
+        const j = parseJid(s);
+        if (j) expect(parseJid(formatJid(j))).toEqual(j);
+      }),
+      { numRuns: 5000 },
+    );
   });
 
   it("the router answers any stanza without rejecting, and never answers an error", async () => {
@@ -170,7 +179,9 @@ describe("jid", () => {
       resource: "Phone",
     });
     expect(parseJid("localhost")).toEqual({ local: "", domain: "localhost", resource: "" });
-    for (const bad of ["", "@x", "a@", "a@b/", "a b@c", "a@b@c", undefined]) expect(parseJid(bad)).toBeNull();
+    for (const bad of ["", "@x", "a@", "a@b/", "a b@c", "a@b@c", "a@b..", "a@.b", "a@b..c", undefined])
+      expect(parseJid(bad)).toBeNull();
+    expect(parseJid("a@b.")?.domain).toBe("b");
     expect(bareJid({ local: "a", domain: "b", resource: "c" })).toBe("a@b");
   });
 
