@@ -264,6 +264,16 @@ export class Dht {
     return bestAssoc(f.clients[i]!, this.clock.now())?.ipPort;
   }
 
+  /**
+   * Asks `node` for the nodes it knows closest to `searchedPk` (`dht_getnodes`): the onion client
+   * does this with the nodes a friend lists in its DHT-PK, so the friend is found in one round
+   * trip instead of at the next periodic search.
+   */
+  requestNodes(node: { ipPort: IpPort; publicKey: Uint8Array }, searchedPk: Uint8Array): void {
+    if (keysEqual(node.publicKey, this.publicKey)) return;
+    this.getNodes(node.ipPort, node.publicKey, searchedPk);
+  }
+
   /** Good nodes of the close list, closest to our key first. */
   closeNodes(): NodeInfo[] {
     const now = this.clock.now();

@@ -134,6 +134,8 @@ export class Identity {
   private readonly wakeNode: (identity: Identity) => void;
   private readonly log: NetCryptoLogger | undefined;
   private removed = false;
+  /** TCP relays configured for us (our own, not friends'). */
+  private relayCount = 0;
   private selfStatus: SelfConnectionStatus = "none";
   /** Last path reported per online friend (hex), to emit path changes (udp <-> tcp). */
   private readonly reportedPath = new Map<string, FriendConnectionStatus>();
@@ -249,7 +251,17 @@ export class Identity {
     this.onion = new OnionStack({
       clock: wiring.clock,
       realKeys: this.realKeys,
-      dht: onionDhtView(this.dht),
+      dht: {
+        ...onionDhtView(this.dht),
+        // c-toxcore builds onion paths through a TCP relay while its DHT is not connected; with
+        // no relay configured that would leave a UDP identity without paths until the DHT is up,
+        // so then it uses the bootstrap nodes over UDP right away.
+        isConnected: () => this.udpEnabled && (this.relayCount === 0 || this.dht.isConnected()),
+        // Ask the nodes a friend lists in its DHT-PK for it: found in one round trip.
+        getNodes: (node, searchedPk) => {
+          if (this.udpEnabled) this.dht.requestNodes(node, searchedPk);
+        },
+      },
       sink,
       tcpRelays: this.relays.onionAdvertisedRelays,
       tcp: this.relays.onionFirstHop,
@@ -407,6 +419,7 @@ export class Identity {
   addRelayNode(node: NodeInfo): void {
     if (this.removed) return;
     this.relays.addRelay({ host: node.ipPort.ip, port: node.ipPort.port, publicKey: node.publicKey });
+    this.relayCount++;
     this.wake();
   }
 
