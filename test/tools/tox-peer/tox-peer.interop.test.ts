@@ -9,7 +9,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fromHex, toHex } from "../../../src/tox/index.js";
 import { type Bootstrapd, startBootstrapNetwork } from "../../interop/bootstrapd.js";
 import { CToxPeer, nextEvent, waitUntil } from "../../interop/ctoxcore.js";
@@ -25,11 +25,10 @@ beforeAll(async () => {
   daemons = await startBootstrapNetwork(3, 36100);
   dir = await mkdtemp(join(tmpdir(), "toxbridge-toxpeer-e2e-"));
 }, 20_000);
-afterEach(() => {
+afterAll(async () => {
+  // Tests quit their own peers; this catches the ones a failed test left behind.
   for (const p of running.splice(0)) p.kill();
   for (const c of cPeers.splice(0)) c.kill();
-});
-afterAll(async () => {
   await Promise.all(daemons.map((d) => d.stop()));
   await rm(dir, { recursive: true, force: true });
 }, 20_000);
@@ -45,7 +44,9 @@ function peer(label: string, port: number, extra: string[] = []): ToxPeerProcess
   return p;
 }
 
-describe("tox-peer processes", () => {
+// Concurrent: the tests wait on the network (onion announces take seconds), not on the CPU, and
+// use disjoint ports and files.
+describe.concurrent("tox-peer processes", () => {
   it("befriend by Tox ID, chat with receipts, names; restart keeps Tox ID and friends", async () => {
     const aliceSave = join(dir, "alice.tox");
     let alice = peer("alice", 36110, ["--save", aliceSave]);
