@@ -233,4 +233,64 @@ describe("file transfers: ours <-> c-toxcore 0.2.18 (direct UDP, loopback)", () 
     expect(requests[0]).toBe(record.offset);
     expect(fileSha256(dst)).toBe(sha);
   }, 180_000);
+
+  it("resumes our upload with the SEEK of a c-toxcore receiver that was killed and restarted", async () => {
+    const o = await startOurs();
+    let c = await startC();
+    const friend = c.friendAddNoRequest(o.me.publicKeyBytes);
+    const savedata = c.getSavedata();
+    await connect(o, c, friend);
+    const size = 12 * MB;
+    const src = join(dir, "up-src.bin");
+    const sha = randomFile(src, size);
+    const dst = join(dir, "up-dst.bin");
+    const fileId = randomBytes(32);
+    // The C side spools to disk and remembers how far it got, as a native client would.
+    const fd = openSync(dst, "w");
+    cleanup.push(() => closeSync(fd));
+    let have = 0;
+    let done = false;
+    const receive = (peer: CToxPeer, seekTo?: number) => {
+      peer.on("fileRecv", (f, file) => {
+        expect(bytesEqual(peer.fileId(f, file), fileId)).toBe(true);
+        if (seekTo !== undefined) peer.fileSeek(f, file, seekTo);
+        peer.fileControl(f, file, "resume");
+      });
+      peer.on("fileRecvChunk", (_f, _file, pos, data) => {
+        if (data.length === 0) {
+          done = true;
+          return;
+        }
+        expect(pos).toBe(have);
+        writeSync(fd, data, 0, data.length, pos);
+        have += data.length;
+      });
+    };
+    receive(c);
+    o.files.sendFile(c.publicKey, { source: await DiskFileSource.open(src), size, name: "up.bin", fileId });
+    await waitUntil(() => have > 4 * MB, 60_000, "a third uploaded");
+    c.kill();
+    await waitUntil(() => o.ended.length === 1, 40_000, "upload to end on disconnect");
+    expect(o.ended[0]!.reason).toBe("disconnected");
+    const resumeAt = have;
+
+    c = await startC(savedata);
+    const friend2 = c.friendByPublicKey(o.me.publicKeyBytes)!;
+    receive(c, resumeAt);
+    await connect(o, c, friend2);
+    const disk = await DiskFileSource.open(src);
+    const reads: number[] = [];
+    const source = {
+      read: (pos: number, len: number) => {
+        reads.push(pos);
+        return disk.read(pos, len);
+      },
+      close: () => disk.close(),
+    };
+    o.files.sendFile(c.publicKey, { source, size, name: "up.bin", fileId });
+    await waitUntil(() => done && o.completed.length === 1, 60_000, "the rest uploaded");
+    expect(reads[0]).toBe(resumeAt);
+    expect(have).toBe(size);
+    expect(fileSha256(dst)).toBe(sha);
+  }, 120_000);
 });
