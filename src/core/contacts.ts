@@ -12,8 +12,8 @@ import type { FrontendHub } from "./frontends.js";
 import { hex, isHexKey } from "./keys.js";
 import type { ToxGateway } from "./tox-gateway.js";
 
-/** c-toxcore refuses an empty friend request message, and one over 1016 bytes. */
-export const MAX_FRIEND_REQUEST_LENGTH = 1016;
+/** c-toxcore refuses an empty friend request message; current peers drop more than 921 bytes. */
+export const MAX_FRIEND_REQUEST_LENGTH = 921;
 export const DEFAULT_REQUEST_MESSAGE = "Hello! I would like to add you as a friend (sent via toxbridge).";
 
 export class Contacts {
@@ -104,7 +104,13 @@ export class Contacts {
       requestState: "pending_out",
       requestMessage: message,
     });
-    await this.tox.addFriend(ref.publicKey, address, message);
+    try {
+      await this.tox.addFriend(ref.publicKey, address, message);
+    } catch (err) {
+      // Tox refused (it validates as c-toxcore does): leave no request behind that never went out.
+      if (existing === null) await this.store.friends.delete(account.id, pk);
+      throw err;
+    }
     this.log.info({ account: account.id, friend: hex(pk).slice(0, 16) }, "core: friend request sent");
     return this.view(ref, friend);
   }
@@ -119,6 +125,7 @@ export class Contacts {
     const ref = await this.ref(owner);
     const friend = await this.resolve(ref, selector, ["pending_in"], "friend request");
     await this.store.friends.delete(ref.id, friend.publicKey);
+    if (this.tox.isOnline(ref.publicKey)) await this.tox.declineRequest(ref.publicKey, hex(friend.publicKey));
     return this.view(ref, friend);
   }
 
@@ -237,7 +244,7 @@ export class Contacts {
       requestState: "accepted",
       requestMessage: "",
     });
-    await this.tox.addFriendNoRequest(account.publicKey, hex(friend.publicKey));
+    await this.tox.acceptRequest(account.publicKey, hex(friend.publicKey));
     const view = this.view(account, row ?? friend);
     await this.frontends.tell(account, "friendUpdated", (f) => f.friendUpdated(account, view));
     return view;

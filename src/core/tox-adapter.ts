@@ -1,26 +1,21 @@
 /**
  * ToxGateway over the library's ToxNode. Presence is tracked from the node's events, because the
  * core asks for it synchronously (Identity's own getters are async).
- *
- * Friend requests by Tox ID travel over the onion, which is being wired into ToxNode separately:
- * when the Identity offers `addFriend(address, message)` it is used; until then the friend is
- * added without a request (the session comes up as soon as they add us too) and a warning is
- * logged. Incoming requests arrive as a `friendRequest` node event once the node emits one.
  */
-import type { EventEmitter } from "node:events";
-import type { Identity, MessageKind, ToxNode, ToxNodeEvents, UserStatus } from "../tox/index.js";
+import {
+  type Identity,
+  type MessageKind,
+  type ToxNode,
+  type ToxNodeEvents,
+  ToxProtocolError,
+  type UserStatus,
+} from "../tox/index.js";
 import { type CoreLogger, silentLogger } from "./errors.js";
-import { hex, nospamBytes } from "./keys.js";
+import { nospamBytes } from "./keys.js";
 import type { FriendPresence, IdentitySpec, ToxGateway, ToxGatewayEvents } from "./tox-gateway.js";
 
-/** What a friend request event from the node looks like (the shape the onion work will emit). */
-interface FriendRequestEvent {
-  identity: string;
-  friend: string;
-  message: string | Uint8Array;
-}
-
-type WithAddFriend = Identity & { addFriend(address: string, message: string): Promise<unknown> };
+/** ToxProtocolError codes of Identity.addFriend that mean "nothing more to do". */
+const ADD_FRIEND_DONE = new Set(["already-friend", "already-sent"]);
 
 const OFFLINE: FriendPresence = { online: false, status: "none" };
 
@@ -70,21 +65,36 @@ export class ToxNodeGateway implements ToxGateway {
   }
 
   async addFriend(identity: string, address: Uint8Array, message: string): Promise<void> {
-    const id = this.require(identity);
-    const addressHex = hex(address).toUpperCase();
-    if (typeof (id as Partial<WithAddFriend>).addFriend === "function") {
-      await (id as WithAddFriend).addFriend(addressHex, message);
-      return;
+    try {
+      await this.require(identity).addFriend(address, message);
+    } catch (err) {
+      // A request resent at startup to someone who accepted meanwhile, or sent twice: fine.
+      if (err instanceof ToxProtocolError && err.code !== undefined && ADD_FRIEND_DONE.has(err.code)) return;
+      throw err;
     }
-    this.log.warn(
-      { identity: identity.slice(0, 16), friend: addressHex.slice(0, 16) },
-      "tox adapter: this ToxNode cannot send friend requests yet; added the friend without one",
-    );
-    await id.addFriendNoRequest(address.subarray(0, 32));
   }
 
   async addFriendNoRequest(identity: string, friend: string): Promise<void> {
     await this.require(identity).addFriendNoRequest(friend);
+  }
+
+  async acceptRequest(identity: string, friend: string): Promise<void> {
+    const id = this.require(identity);
+    try {
+      await id.acceptFriendRequest(friend);
+    } catch (err) {
+      // Tox keeps pending requests in memory only: one from before a restart is gone there.
+      if (!(err instanceof ToxProtocolError && err.code === "no-request")) throw err;
+      this.log.debug(
+        { identity: identity.slice(0, 16), friend: friend.slice(0, 16) },
+        "tox adapter: accept without a request",
+      );
+      await id.addFriendNoRequest(friend);
+    }
+  }
+
+  async declineRequest(identity: string, friend: string): Promise<void> {
+    await this.require(identity).declineFriendRequest(friend);
   }
 
   async removeFriend(identity: string, friend: string): Promise<void> {
@@ -132,21 +142,16 @@ export class ToxNodeGateway implements ToxGateway {
       friendStatusMessage: (e) => listener.friendStatusMessage(e),
       friendStatus: (e) => listener.friendStatus(e),
       friendTyping: (e) => listener.friendTyping(e),
+      friendRequest: (e) =>
+        listener.friendRequest({ identity: e.identity, friend: e.friend, message: e.message }),
     };
-    const onRequest = (e: FriendRequestEvent) =>
-      listener.friendRequest({
-        identity: e.identity,
-        friend: e.friend,
-        message: typeof e.message === "string" ? e.message : new TextDecoder().decode(e.message),
-      });
-    const untyped = node as unknown as EventEmitter;
-    for (const [event, handler] of Object.entries(handlers))
-      untyped.on(event, handler as (...a: unknown[]) => void);
-    untyped.on("friendRequest", onRequest);
+    // Object.entries loses the pairing of event and handler type; each pair above is checked.
+    type Untyped = (event: string, handler: (...a: never[]) => void) => void;
+    const on = node.on.bind(node) as unknown as Untyped;
+    const off = node.off.bind(node) as unknown as Untyped;
+    for (const [event, handler] of Object.entries(handlers)) on(event, handler);
     return () => {
-      for (const [event, handler] of Object.entries(handlers))
-        untyped.off(event, handler as (...a: unknown[]) => void);
-      untyped.off("friendRequest", onRequest);
+      for (const [event, handler] of Object.entries(handlers)) off(event, handler);
     };
   }
 

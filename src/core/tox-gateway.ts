@@ -44,8 +44,15 @@ export interface ToxGateway {
   isOnline(identity: string): boolean;
   /** Sends a friend request to a 38-byte Tox address, and keeps sending it until answered. */
   addFriend(identity: string, address: Uint8Array, message: string): Promise<void>;
-  /** Adds a friend without a request (accepting theirs, or restoring one at startup). */
+  /** Adds a friend without a request (restoring one at startup). */
   addFriendNoRequest(identity: string, friend: string): Promise<void>;
+  /**
+   * Accepts their friend request: the requester becomes a friend. Also when Tox no longer holds
+   * the request (it came before a restart): the friend is then added without one.
+   */
+  acceptRequest(identity: string, friend: string): Promise<void>;
+  /** Declines their request (Tox ignores repeats from that key for a while). */
+  declineRequest(identity: string, friend: string): Promise<void>;
   removeFriend(identity: string, friend: string): Promise<void>;
   /**
    * Sends one message of at most MAX_MESSAGE_LENGTH bytes; resolves to its Tox message id (whose

@@ -191,6 +191,10 @@ describe("executing commands", () => {
     expect(tox.identities.get(ref.publicKey)?.friends.has(p.publicKey)).toBe(true);
     expect(await c.command(bob, `decline ${q.publicKey.toUpperCase()}`, "user")).toMatchObject({ ok: true });
     expect(tox.identities.get(ref.publicKey)?.friends.has(q.publicKey)).toBe(false);
+    expect(tox.answered).toEqual([
+      { identity: ref.publicKey, friend: p.publicKey, accepted: true },
+      { identity: ref.publicKey, friend: q.publicKey, accepted: false },
+    ]);
     expect((await c.command(bob, "requests", "user")).text).toBe("No friend requests are waiting.");
     // A repeated request from someone already a friend changes nothing.
     tox.request(ref.publicKey, p.publicKey, "again");

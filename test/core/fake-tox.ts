@@ -82,6 +82,19 @@ export class FakeTox implements ToxGateway {
     this.get(identity).friends.add(friend);
   }
 
+  /** Requests this identity accepted or declined through the gateway. */
+  readonly answered: { identity: string; friend: string; accepted: boolean }[] = [];
+
+  async acceptRequest(identity: string, friend: string): Promise<void> {
+    this.get(identity).friends.add(friend);
+    this.answered.push({ identity, friend, accepted: true });
+  }
+
+  async declineRequest(identity: string, friend: string): Promise<void> {
+    this.get(identity);
+    this.answered.push({ identity, friend, accepted: false });
+  }
+
   async removeFriend(identity: string, friend: string): Promise<void> {
     this.get(identity).friends.delete(friend);
     this.presence.delete(`${identity}:${friend}`);
