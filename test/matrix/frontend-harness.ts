@@ -44,6 +44,8 @@ export async function startFrontendRig<T extends ToxGateway = FakeTox>(
 ): Promise<FrontendRig<T>> {
   const registration = testRegistration();
   const hs = await startHomeserver({ registration, startPaused: true, ...opts.homeserver });
+  // These suites run beside others on small CI machines: wait generously, fail only on real hangs.
+  hs.defaultWaitMs = 20_000;
   const opened = opts.store === undefined ? await openTestStore() : undefined;
   const { store, db } = opts.store ?? opened!;
   const tox = (opts.tox ?? new FakeTox()) as T;

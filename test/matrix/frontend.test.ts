@@ -18,7 +18,11 @@ afterEach(async () => {
 
 const names = { domain: "localhost", botLocalpart: "toxbot", userPrefix: "_tox_" };
 
-async function until(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 5000): Promise<void> {
+async function until(
+  cond: () => boolean | Promise<boolean>,
+  what: string,
+  timeoutMs = 20_000,
+): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!(await cond())) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);

@@ -68,6 +68,8 @@ export class HomeserverDouble {
   private readonly waiters = new Set<Waiter>();
   private server: import("node:http").Server | undefined;
   url = "";
+  /** Timeout of the wait helpers when a call gives none (raise it for suites run under load). */
+  defaultWaitMs = 5000;
 
   constructor(private readonly opts: HomeserverOptions) {
     this.state = new HomeserverState(opts.domain ?? "localhost", opts.registration);
@@ -266,7 +268,7 @@ export class HomeserverDouble {
       const found = room.timeline.find(match);
       if (found) return Promise.resolve(found);
     }
-    const timeoutMs = opts.timeoutMs ?? 5000;
+    const timeoutMs = opts.timeoutMs ?? this.defaultWaitMs;
     return new Promise((resolve, reject) => {
       const waiter: Waiter = {
         match,
