@@ -12,9 +12,15 @@
  *   baseline is a direct Tox message from the same identity to the same C client (ToxNode
  *   sendMessage -> C receives). "Added" is the difference of the percentiles.
  *
+ * Runs with the store on PGlite and on PostgreSQL (a throwaway server from test/helpers/postgres.ts,
+ * fsync off); BENCH_MATRIX_DB=pglite|postgres picks one.
+ *
  * Run: npx tsx bench/matrix.ts [N]   (or `npm run bench`). Ports: ours 35400-35449, C 35500-35599.
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { BridgeCore, coreRepos } from "../src/core/bridge-core.js";
@@ -22,8 +28,10 @@ import { ToxNodeGateway } from "../src/core/tox-adapter.js";
 import { createLogger } from "../src/logger.js";
 import { startMatrixAppservice } from "../src/matrix/appservice.js";
 import { MatrixFrontend } from "../src/matrix/frontend.js";
+import { type Db, openStoreWithDb, type Store } from "../src/store/index.js";
 import { ipPort, ToxNode } from "../src/tox/index.js";
 import { TestClient, type TestUser } from "../test/helpers/homeserver/index.js";
+import { startPostgres } from "../test/helpers/postgres.js";
 import { CToxPeer } from "../test/interop/ctoxcore.js";
 import { testRegistration } from "../test/matrix/bridge-harness.js";
 import { openTestStore } from "../test/store/backends.js";
@@ -55,11 +63,45 @@ async function startHomeserverProcess(
   return { proc, url, users };
 }
 
+interface OpenedStore {
+  store: Store;
+  db: Db;
+  close(): Promise<void>;
+}
+
+/** Both backends by default; BENCH_MATRIX_DB=pglite or =postgres runs one. */
 export default async function main(): Promise<void> {
   const n = Number(process.argv[2] ?? 2000);
+  const which = process.env.BENCH_MATRIX_DB ?? "both";
+  if (which !== "postgres") await runWith("PGlite", openTestStore, n);
+  if (which !== "pglite") {
+    const server = await startPostgres();
+    const dir = mkdtempSync(join(tmpdir(), "toxbridge-bench-matrix-"));
+    try {
+      await runWith(
+        "PostgreSQL",
+        async () => {
+          const opened = await openStoreWithDb({
+            url: await server.createDatabase("bench_matrix"),
+            dataDir: dir,
+            encryptionKey: "bench key",
+          });
+          await opened.store.migrate();
+          return { ...opened, close: () => opened.store.close() };
+        },
+        n,
+      );
+    } finally {
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+}
+
+async function runWith(backend: string, open: () => Promise<OpenedStore>, n: number): Promise<void> {
   const registration = testRegistration();
   const hs = await startHomeserverProcess(registration);
-  const opened = await openTestStore();
+  const opened = await open();
   const node = await ToxNode.create({ host: "127.0.0.1", portRange: [35400, 35449] });
   const c = await CToxPeer.create({ startPort: 35500, endPort: 35599, label: "bench-c", name: "Carol" });
   const log = createLogger({ level: "warn" });
@@ -193,7 +235,7 @@ export default async function main(): Promise<void> {
           receiptsMs.toFixed(0),
         ],
       ],
-      "Matrix -> c-toxcore through the bridge (homeserver double in its own process)",
+      `Matrix -> c-toxcore through the bridge, store on ${backend} (homeserver double in its own process)`,
     );
     const d = summarize(direct);
     const m = summarize(viaMatrix);
@@ -221,7 +263,7 @@ export default async function main(): Promise<void> {
         row("transaction at the bridge -> C", b),
         added("  added by the bridge", b),
       ],
-      `One-way latency, paced every ${PACE_MS} ms`,
+      `One-way latency, paced every ${PACE_MS} ms, store on ${backend}`,
     );
     await core.stop();
     await appservice.stop();
