@@ -37,9 +37,15 @@ export interface OutboxOptions {
   batchSize?: number;
   /** How often queues of offline friends are checked against the age limit. Default 60 s. */
   expirySweepMs?: number;
+  /**
+   * Finished rows (delivered, failed) are kept this long, then pruned. They are what makes a
+   * redelivered source event a no-op, so keep them longer than any frontend redelivers. 30 days.
+   */
+  retentionMs?: number;
 }
 
 const DAY_MS = 24 * 3600 * 1000;
+const PRUNE_EVERY_MS = 3600 * 1000;
 const defaultRetryDelay = (attempts: number) => Math.min(1000 * 2 ** attempts, 5 * 60_000);
 
 export class Outbox {
@@ -50,6 +56,8 @@ export class Outbox {
   private readonly batchSize: number;
   private readonly expirySweepMs: number;
   private lastExpirySweep = Number.NEGATIVE_INFINITY;
+  private readonly retentionMs: number;
+  private lastPrune = Number.NEGATIVE_INFINITY;
   /** Source events already reported as failed in this run (one notice per event, not per part). */
   private readonly failedNoticed = new Set<string>();
 
@@ -71,6 +79,7 @@ export class Outbox {
     this.retryDelayMs = opts.retryDelayMs ?? defaultRetryDelay;
     this.batchSize = opts.batchSize ?? 50;
     this.expirySweepMs = opts.expirySweepMs ?? 60_000;
+    this.retentionMs = opts.retentionMs ?? 30 * DAY_MS;
   }
 
   /** Persists a message for a friend and starts delivering it; resolves once it is durable. */
@@ -184,6 +193,11 @@ export class Outbox {
     const now = this.deps.clock.now();
     const sweep = now - this.lastExpirySweep >= this.expirySweepMs;
     if (sweep) this.lastExpirySweep = now;
+    if (now - this.lastPrune >= PRUNE_EVERY_MS) {
+      this.lastPrune = now;
+      const pruned = await this.deps.store.outbox.prune(new Date(now - this.retentionMs));
+      if (pruned > 0) this.deps.log.debug({ pruned }, "core: pruned finished outbox rows");
+    }
     for (const { accountId, friendPk } of await this.deps.outboxEvents.queuedFriends()) {
       const account = accountById(accountId);
       if (account === undefined) continue;

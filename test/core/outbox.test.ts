@@ -272,6 +272,24 @@ describe("outbound", () => {
   });
 });
 
+describe("retention", () => {
+  it("prunes finished rows after the retention period, keeping pending ones", async () => {
+    const { core: c, tox, clock } = await core({ outbox: { retentionMs: 24 * 3600_000 } });
+    const { account, ref, friend } = await withFriend(c, tox);
+    tox.setOnline(ref.publicKey, friend, true);
+    await send(c, friend, "done", "$done");
+    await c.idle();
+    tox.ackAll(ref.publicKey, friend);
+    await c.idle();
+    tox.setOnline(ref.publicKey, friend, false);
+    await send(c, friend, "waiting", "$wait");
+    clock.advance(2 * 24 * 3600_000);
+    await c.tick();
+    const depth = await t.store.outbox.depth(account.id);
+    expect([depth.delivered, depth.queued]).toEqual([0, 1]);
+  });
+});
+
 describe("outbound while the identity is not online", () => {
   it("queues for an account whose identity failed to come up, and sends once it is online", async () => {
     const { core: c, tox } = await core();
