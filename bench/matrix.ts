@@ -71,7 +71,7 @@ interface OpenedStore {
 
 /** Both backends by default; BENCH_MATRIX_DB=pglite or =postgres runs one. */
 export default async function main(): Promise<void> {
-  const n = Number(process.argv[2] ?? 2000);
+  const n = Number(process.argv.slice(2).find((a) => /^\d+$/.test(a)) ?? 2000);
   const which = process.env.BENCH_MATRIX_DB ?? "both";
   if (which !== "postgres") await runWith("PGlite", openTestStore, n);
   if (which !== "pglite") {
