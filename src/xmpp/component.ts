@@ -5,9 +5,10 @@
  * handler: the router answers with an XMPP error, and anything else is logged.
  */
 import type { StanzaSink } from "./frontend.js";
+import { NS } from "./namespaces.js";
 import type { GatewayRouter, XmppLogger } from "./router.js";
 import { silentXmppLogger } from "./router.js";
-import { type ComponentConnection, newComponentConnection, type XmlElement } from "./xml.js";
+import { type ComponentConnection, newComponentConnection, type XmlElement, xml } from "./xml.js";
 
 export interface ComponentOptions {
   /** `xmpp://host:port` of the server's component port. */
@@ -39,6 +40,12 @@ export class XmppComponent implements StanzaSink {
   private readonly inFlight = new Set<Promise<void>>();
   /** The last queued handling per sender (bare JID). */
   private readonly lanes = new Map<string, Promise<void>>();
+  /** Barrier pings awaiting the server's answer, by iq id. */
+  private readonly barriers = new Map<
+    string,
+    { resolve: () => void; reject: (err: Error) => void; timer: NodeJS.Timeout }
+  >();
+  private nextBarrier = 0;
 
   constructor(private readonly opts: ComponentOptions) {
     this.log = opts.log ?? silentXmppLogger;
@@ -73,6 +80,7 @@ export class XmppComponent implements StanzaSink {
     this.retryTimer = null;
     for (const w of this.onlineWaiters.splice(0))
       w.reject(new Error(`xmpp component ${this.opts.domain} stopped`));
+    this.failBarriers("xmpp: stopped before the server confirmed delivery");
     await Promise.allSettled([...this.inFlight]);
     const conn = this.conn;
     this.conn = null;
@@ -92,6 +100,48 @@ export class XmppComponent implements StanzaSink {
     await conn.send(stanza);
     this.stats.sent++;
     if (stanza.attrs.type === "error") this.stats.errorReplies++;
+  }
+
+  /**
+   * Sends a stanza and resolves only once the server has processed it (routed it, or stored it
+   * for an offline user). XEP-0114 has no acknowledgements (no stream management), so a stanza
+   * written just before the connection drops can vanish; the server handles a component's
+   * stanzas in order, so its answer to a ping sent right after proves the stanza got through.
+   * Rejects when disconnected or unanswered within `timeoutMs`: the caller keeps the message and
+   * retries (a duplicate then carries the same stanza id).
+   */
+  async sendConfirmed(stanza: XmlElement, timeoutMs = 10_000): Promise<void> {
+    await this.send(stanza);
+    const to = stanza.attrs.to ?? "";
+    const server = to.slice(to.indexOf("@") + 1).split("/")[0] ?? "";
+    const id = `barrier-${++this.nextBarrier}`;
+    const answered = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.barriers.delete(id);
+        reject(new Error(`xmpp: ${server} did not confirm stanza delivery within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.barriers.set(id, { resolve, reject, timer });
+    });
+    try {
+      await this.send(xml("iq", { type: "get", id, to: server }, xml("ping", { xmlns: NS.ping })));
+    } catch (err) {
+      this.settleBarrier(id, err instanceof Error ? err : new Error(String(err)));
+    }
+    await answered;
+  }
+
+  private settleBarrier(id: string, err?: Error): boolean {
+    const b = this.barriers.get(id);
+    if (b === undefined) return false;
+    this.barriers.delete(id);
+    clearTimeout(b.timer);
+    if (err) b.reject(err);
+    else b.resolve();
+    return true;
+  }
+
+  private failBarriers(why: string): void {
+    for (const id of [...this.barriers.keys()]) this.settleBarrier(id, new Error(why));
   }
 
   private async connect(): Promise<void> {
@@ -124,10 +174,14 @@ export class XmppComponent implements StanzaSink {
     conn.on("disconnect", () => {
       if (this.conn !== conn || this.state === "stopped") return;
       this.log.warn({ domain, service }, "xmpp: component disconnected");
+      this.failBarriers("xmpp: disconnected before the server confirmed delivery");
       this.scheduleRetry();
     });
     try {
       await conn.connect(service);
+      // Stanzas are small and often followed by a barrier ping: without this, Nagle's algorithm
+      // holds the ping for the server's delayed ACK (~40 ms per confirmed delivery).
+      conn.socket?.setNoDelay?.(true);
       await conn.open({ domain });
     } catch (err) {
       if (this.conn !== conn || this.state === "stopped") return;
@@ -162,6 +216,11 @@ export class XmppComponent implements StanzaSink {
    */
   private onStanza(stanza: XmlElement): void {
     this.stats.received++;
+    // Any answer (a result, or an error from a server without XEP-0199) proves the order point.
+    const type = stanza.attrs.type;
+    if (stanza.name === "iq" && (type === "result" || type === "error") && stanza.attrs.id !== undefined) {
+      if (this.settleBarrier(stanza.attrs.id)) return;
+    }
     const from = stanza.attrs.from ?? "";
     const slash = from.indexOf("/");
     const key = (slash === -1 ? from : from.slice(0, slash)).toLowerCase();

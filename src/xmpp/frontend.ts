@@ -10,9 +10,11 @@ import { chatMessage, chatStateMessage, receiptMessage, textMessage } from "./me
 import { friendPresence, presenceOfType, subscribeRequest } from "./presence.js";
 import type { XmlElement } from "./xml.js";
 
-/** Where stanzas go: resolves once written to the server, rejects when not connected. */
+/** Where stanzas go: `send` resolves once written to the server, rejects when not connected. */
 export interface StanzaSink {
   send(stanza: XmlElement): Promise<void>;
+  /** Resolves once the server has processed the stanza (see XmppComponent.sendConfirmed). */
+  sendConfirmed(stanza: XmlElement): Promise<void>;
 }
 
 export class XmppFrontend implements Frontend {
@@ -38,7 +40,8 @@ export class XmppFrontend implements Frontend {
 
   async deliverMessage(account: AccountRef, message: InboundMessage): Promise<void> {
     // A stable id per inbox row lets clients drop a copy the core re-sent after a lost ack.
-    await this.sink.send(
+    // Confirmed, not just written: the core forgets the message once this resolves.
+    await this.sink.sendConfirmed(
       chatMessage({
         from: this.contact(message.friend),
         to: account.owner.id,

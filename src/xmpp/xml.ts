@@ -39,6 +39,8 @@ export interface ComponentConnection {
   jid: unknown;
   timeout: number;
   options: { service: string; domain: string };
+  /** The TCP socket while connected. */
+  socket: { setNoDelay?(noDelay: boolean): unknown } | null;
   on(event: "stanza" | "nonza" | "element", listener: (el: XmlElement) => void): void;
   on(event: "open", listener: (el: XmlElement) => void): void;
   on(event: "status", listener: (status: string, ...args: unknown[]) => void): void;

@@ -12,6 +12,7 @@ import { XmppComponent } from "../../src/xmpp/component.js";
 import { XmppFrontend } from "../../src/xmpp/frontend.js";
 import { NS } from "../../src/xmpp/namespaces.js";
 import { GatewayRouter } from "../../src/xmpp/router.js";
+import { xml as stanza } from "../../src/xmpp/xml.js";
 import { type Prosody, pickPorts, startProsody } from "../helpers/prosody/index.js";
 import { FakeCore, friendView } from "./fake-core.js";
 import { connectUser, type TestUser, xml } from "./user.js";
@@ -246,6 +247,8 @@ describe("XMPP gateway component on a real Prosody", () => {
       receivedAt: new Date(),
       id: 1,
     });
+    // deliverMessage resolved only after Prosody answered the barrier ping behind the message.
+    expect(component.stats.sent).toBeGreaterThan(0);
     const live = await alice.waitFor((el) => el.attrs.id === "tox-in-1", "live message");
     expect(live.attrs).toMatchObject({ from: `${pk}@${GW}`, type: "chat" });
 
@@ -343,5 +346,8 @@ describe("XMPP gateway component reconnects", () => {
       await prosody.stop();
     }
     expect(component.status).toBe("stopped");
+    await expect(component.sendConfirmed(stanza("message", { to: "alice@localhost" }))).rejects.toThrow(
+      /not connected/,
+    );
   });
 });

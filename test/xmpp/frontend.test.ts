@@ -16,12 +16,11 @@ const account: AccountRef = {
 
 function setup(fail = false) {
   const sent: XmlElement[] = [];
-  const frontend = new XmppFrontend(GW, {
-    async send(el) {
-      if (fail) throw new Error("not connected");
-      sent.push(el);
-    },
-  });
+  const send = async (el: XmlElement) => {
+    if (fail) throw new Error("not connected");
+    sent.push(el);
+  };
+  const frontend = new XmppFrontend(GW, { send, sendConfirmed: send });
   return { sent, frontend };
 }
 
