@@ -215,6 +215,26 @@ export class ToxNode extends EventEmitter<ToxNodeEvents> {
     }
   }
 
+  /** UDP traffic of every hosted identity's socket so far (for metrics and benchmarks). */
+  udpStats(): {
+    identities: number;
+    packetsIn: number;
+    bytesIn: number;
+    packetsOut: number;
+    bytesOut: number;
+  } {
+    const total = { identities: this.hosted.size, packetsIn: 0, bytesIn: 0, packetsOut: 0, bytesOut: 0 };
+    for (const identity of this.hosted.values()) {
+      const c = sockets.get(identity)?.counters;
+      if (c === undefined) continue;
+      total.packetsIn += c.packetsIn;
+      total.bytesIn += c.bytesIn;
+      total.packetsOut += c.packetsOut;
+      total.bytesOut += c.bytesOut;
+    }
+    return total;
+  }
+
   identity(pk: PublicKeyInput): Identity | undefined {
     return this.hosted.get(toHex(toKey(pk)));
   }
