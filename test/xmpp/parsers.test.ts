@@ -171,6 +171,41 @@ describe("parsers never throw", () => {
   });
 });
 
+describe("permissions", () => {
+  it("a sender the config does not permit never reaches the core", async () => {
+    const core = new FakeCore();
+    const pk = "ab".repeat(32);
+    // Even when an account exists for that JID (e.g. permissions were narrowed later).
+    core.createAccount("mallory@evil.example").friends.set(pk, friendView(pk, "accepted"));
+    const router = new GatewayRouter({
+      domain: "tox.localhost",
+      core,
+      permissions: () => ({ localhost: "user" }),
+    });
+    const fromMallory = fc
+      .tuple(stanza, fc.constantFrom("mallory@evil.example/x", "mallory@evil.example", "evil.example"))
+      .map(([s, from]) => {
+        s.attrs.from = from;
+        return s;
+      });
+    let calls = 0;
+    for (const name of ["send", "setTyping", "command", "friends", "friend", "account"] as const) {
+      const original = core[name].bind(core) as (...args: unknown[]) => Promise<unknown>;
+      (core as unknown as Record<string, unknown>)[name] = (...args: unknown[]) => {
+        calls++;
+        return original(...args);
+      };
+    }
+    await fc.assert(
+      fc.asyncProperty(fromMallory, async (s) => {
+        await router.handle(s);
+      }),
+      { numRuns: 400 },
+    );
+    expect(calls).toBe(0);
+  });
+});
+
 describe("jid", () => {
   it("splits and normalises", () => {
     expect(parseJid("Alice@LocalHost/Phone")).toEqual({
