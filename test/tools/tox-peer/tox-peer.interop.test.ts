@@ -99,7 +99,7 @@ describe.concurrent("tox-peer processes", () => {
     alice.send("friends");
     const listed = await alice.waitFor("FRIEND", () => true, 5_000, from);
     expect(listed.fields).toMatchObject({ n: "0", pk: bobPk, name: "Bob B." });
-    await alice.waitFor("FRIEND_CONNECTION", (l) => l.fields.n === "0" && l.words[0] !== "none", 40_000);
+    await alice.waitFor("FRIEND_CONNECTION", (l) => l.fields.n === "0" && l.words[0] !== "none", 60_000);
     const sent2 = await alice.command("msg 0 back again", "SENT");
     expect(
       (await bob.waitFor("FRIEND_MESSAGE", (l) => l.fields.text === "back again", 10_000)).fields.n,
@@ -107,7 +107,7 @@ describe.concurrent("tox-peer processes", () => {
     await alice.waitFor("READ_RECEIPT", (l) => l.fields.id === sent2.fields.id, 10_000);
     expect(await alice.quit()).toBe(0);
     expect(await bob.quit()).toBe(0);
-  }, 120_000);
+  }, 180_000);
 
   async function cPeer(label: string, port: number): Promise<CToxPeer> {
     const c = await CToxPeer.create({ startPort: port, endPort: port, label });
@@ -188,13 +188,13 @@ describe.concurrent("tox-peer processes", () => {
       ["0", carol.publicKeyHex],
       ["1", dave.publicKeyHex],
     ]);
-    await ours.waitFor("FRIEND_CONNECTION", (l) => l.fields.n === "0" && l.words[0] !== "none", 40_000);
+    await ours.waitFor("FRIEND_CONNECTION", (l) => l.fields.n === "0" && l.words[0] !== "none", 60_000);
     const carolGetsAgain = nextEvent(carol, "friendMessage", 10_000, (_f, _t, m) => m === "still me");
     const sent2 = await ours.command("msg 0 still me", "SENT");
     await carolGetsAgain;
     await ours.waitFor("READ_RECEIPT", (l) => l.fields.n === "0" && l.fields.id === sent2.fields.id, 10_000);
     expect(await ours.quit()).toBe(0);
-  }, 120_000);
+  }, 180_000);
 
   it("TCP only (--udp off) through tox-bootstrapd's relay to a c-toxcore peer", async () => {
     const relay = daemons[0]!;
@@ -217,5 +217,5 @@ describe.concurrent("tox-peer processes", () => {
     expect((await erinGets)[2]).toBe("via relay");
     await ours.waitFor("READ_RECEIPT", (l) => l.fields.id === sent.fields.id, 10_000);
     expect(await ours.quit()).toBe(0);
-  }, 120_000);
+  }, 180_000);
 });
