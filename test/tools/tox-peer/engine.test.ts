@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { PeerEngine } from "../../../src/tools/tox-peer/engine.js";
 import { FakeBackend } from "./fake-backend.js";
@@ -111,5 +112,40 @@ describe("PeerEngine", () => {
     const noSave = await setup();
     expect((await noSave.run("save")).lines).toEqual(["ERROR save: no profile file: start with --save FILE"]);
     expect(await noSave.run("quit")).toEqual({ outcome: "quit", lines: [] });
+  });
+
+  it("never throws on any input line and prints only single lines", async () => {
+    const { backend, lines, engine } = await setup({ existing: [PK_A] });
+    const commandish = fc.oneof(
+      fc.string({ unit: "grapheme" }),
+      fc
+        .tuple(
+          fc.constantFrom(
+            "msg",
+            "action",
+            "name",
+            "status",
+            "add",
+            "accept",
+            "autoaccept",
+            "friends",
+            "id",
+            "save",
+          ),
+          fc.string({ unit: "grapheme" }),
+        )
+        .map(([c, rest]) => `${c} ${rest}`),
+      fc.string({ unit: "grapheme" }).map((t) => `msg 0 ${t}`),
+    );
+    await fc.assert(
+      fc.asyncProperty(commandish, async (line) => {
+        lines.length = 0;
+        const outcome = await engine.handleLine(line);
+        expect(outcome).toBe("continue");
+        for (const l of lines) expect(l).not.toMatch(/[\n\r]/);
+      }),
+      { numRuns: 500 },
+    );
+    expect(backend.sent.length).toBeGreaterThan(0);
   });
 });
