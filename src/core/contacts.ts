@@ -183,6 +183,8 @@ export class Contacts {
     // A request from a friend means nothing (c-toxcore ignores it too); one from someone we asked
     // ourselves settles itself: both sides have added each other, so the session comes up.
     if (existing !== null && existing.requestState !== "pending_in") return;
+    // Tox resends a request until it is answered: the user hears of it once (again if it changed).
+    if (existing !== null && existing.requestMessage === message) return;
     const row = await this.store.friends.upsert({
       accountId: account.id,
       publicKey: pk,
