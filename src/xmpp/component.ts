@@ -4,6 +4,8 @@
  * the router and sends its replies. A failure while handling one stanza never reaches the socket
  * handler: the router answers with an XMPP error, and anything else is logged.
  */
+
+import { randomUUID } from "node:crypto";
 import type { StanzaSink } from "./frontend.js";
 import { NS } from "./namespaces.js";
 import type { GatewayRouter, XmppLogger } from "./router.js";
@@ -43,9 +45,8 @@ export class XmppComponent implements StanzaSink {
   /** Barrier pings awaiting the server's answer, by iq id. */
   private readonly barriers = new Map<
     string,
-    { resolve: () => void; reject: (err: Error) => void; timer: NodeJS.Timeout }
+    { server: string; resolve: () => void; reject: (err: Error) => void; timer: NodeJS.Timeout }
   >();
-  private nextBarrier = 0;
 
   constructor(private readonly opts: ComponentOptions) {
     this.log = opts.log ?? silentXmppLogger;
@@ -114,13 +115,14 @@ export class XmppComponent implements StanzaSink {
     await this.send(stanza);
     const to = stanza.attrs.to ?? "";
     const server = to.slice(to.indexOf("@") + 1).split("/")[0] ?? "";
-    const id = `barrier-${++this.nextBarrier}`;
+    // Unguessable, and only the server may answer it: a user could otherwise fake a confirmation.
+    const id = `barrier-${randomUUID()}`;
     const answered = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.barriers.delete(id);
         reject(new Error(`xmpp: ${server} did not confirm stanza delivery within ${timeoutMs} ms`));
       }, timeoutMs);
-      this.barriers.set(id, { resolve, reject, timer });
+      this.barriers.set(id, { server, resolve, reject, timer });
     });
     try {
       await this.send(xml("iq", { type: "get", id, to: server }, xml("ping", { xmlns: NS.ping })));
@@ -218,8 +220,9 @@ export class XmppComponent implements StanzaSink {
     this.stats.received++;
     // Any answer (a result, or an error from a server without XEP-0199) proves the order point.
     const type = stanza.attrs.type;
-    if (stanza.name === "iq" && (type === "result" || type === "error") && stanza.attrs.id !== undefined) {
-      if (this.settleBarrier(stanza.attrs.id)) return;
+    const id = stanza.attrs.id;
+    if (stanza.name === "iq" && (type === "result" || type === "error") && id !== undefined) {
+      if (this.barriers.get(id)?.server === stanza.attrs.from && this.settleBarrier(id)) return;
     }
     const from = stanza.attrs.from ?? "";
     const slash = from.indexOf("/");
