@@ -114,7 +114,7 @@ async function measureIdle(n: number): Promise<IdleResult> {
 /** Memory per connected friend: `pairs` pairs of our identities, connected directly. */
 async function measureFriends(
   pairs: number,
-): Promise<{ friends: number; mbPerFriend: number; connectMs: number }> {
+): Promise<{ friends: number; mbPerFriend: number; heapKbPerFriend: number; connectMs: number }> {
   const node = await ToxNode.create({ host: "127.0.0.1", portRange: [0, 0] });
   try {
     const ids: Identity[] = [];
