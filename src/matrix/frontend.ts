@@ -99,7 +99,23 @@ export class MatrixFrontend implements Frontend {
 
   /** Handles one pushed transaction; rejects (-> 500, retried) only when something was not stored. */
   async onTransaction(txn: AppserviceTransaction): Promise<void> {
-    for (const ev of txn.events) await this.onRoomEvent(ev);
+    // Events of one room are handled in order (an invite before the message that follows it, one
+    // friend's messages in sequence); rooms do not wait for each other. When a room fails, the
+    // others still finish, so the homeserver's retry finds their work done (and deduplicated).
+    const byRoom = new Map<string, Json[]>();
+    for (const ev of txn.events) {
+      const roomId = typeof ev.room_id === "string" ? ev.room_id : "";
+      const list = byRoom.get(roomId);
+      if (list === undefined) byRoom.set(roomId, [ev]);
+      else list.push(ev);
+    }
+    const results = await Promise.allSettled(
+      [...byRoom.values()].map(async (events) => {
+        for (const ev of events) await this.onRoomEvent(ev);
+      }),
+    );
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+    if (failed !== undefined) throw failed.reason;
     for (const edu of txn.ephemeral) {
       try {
         await this.onEphemeral(edu);
