@@ -444,7 +444,9 @@ export class FileTransfers {
 
   nextTickIn(): number {
     for (const f of this.friends.values())
-      for (const t of f.sending) if (t && t.state !== "pending") return ACTIVE_TICK_MS;
+      for (const t of f.sending)
+        if (t && (t.state === "finished" || (t.state === "transferring" && !t.pausedByUs && !t.pausedByPeer)))
+          return ACTIVE_TICK_MS;
     return 1000;
   }
 
