@@ -331,6 +331,27 @@ describe("Matrix frontend: notices and lifecycle", () => {
     await r.hs.waitForMessage({ roomId: botRoom, body: /could not be delivered/ });
   });
 
+  it("logout deletes the identity and its portals; the old DM no longer reaches Tox", async () => {
+    rig = await startFrontendRig();
+    const r = rig;
+    const { alice, botRoom, account } = await aliceWithAccount(r);
+    const friend = await onlineFriend(r, alice, account.publicKey);
+    const ghost = ghostUserId(names, friend);
+    const room = await alice.createDirectRoom(ghost);
+    await r.hs.waitForMembership(room, ghost, "join");
+    await alice.sendMessage(room, "before");
+    await until(() => r.tox.sentTo(account.publicKey, friend).length === 1, "first message");
+    await alice.sendMessage(botRoom, "logout");
+    await r.hs.waitForMessage({ roomId: botRoom, body: /logout confirm/ });
+    await alice.sendMessage(botRoom, "logout confirm");
+    await r.hs.waitForMessage({ roomId: botRoom, body: /identity was deleted/ });
+    expect(r.tox.isOnline(account.publicKey)).toBe(false);
+    expect(await r.store.portals.listForAccount(account.id)).toEqual([]);
+    await alice.sendMessage(room, "after");
+    await r.hs.pushIdle();
+    expect(r.tox.sent.map((m) => m.text)).toEqual(["before"]);
+  });
+
   it("a kicked ghost's portal is forgotten; the next Tox message opens a new DM", async () => {
     rig = await startFrontendRig();
     const r = rig;
