@@ -46,8 +46,24 @@ export function keyPairFromSecret(secretKey: Uint8Array): KeyPair {
  * CSPRNG bytes from Node's crypto (OpenSSL), not libsodium-wrappers' `randombytes_buf`, which
  * costs ~140 µs per call in the WASM build against ~3 µs here: every DHT packet needs a nonce.
  */
+/**
+ * Small random values (nonces, ping ids) come from a pool refilled 4 KiB at a time: one
+ * randomFillSync per 24-byte nonce was the top CPU cost of idle identities. Every pooled byte is
+ * handed out once.
+ */
+const RANDOM_POOL_SIZE = 4096;
+let randomPool = new Uint8Array(0);
+let randomPoolOffset = 0;
+
 export function randomBytes(n: number): Uint8Array {
-  return randomFillSync(new Uint8Array(n));
+  if (n > 256) return randomFillSync(new Uint8Array(n));
+  if (randomPoolOffset + n > randomPool.length) {
+    randomPool = randomFillSync(new Uint8Array(RANDOM_POOL_SIZE));
+    randomPoolOffset = 0;
+  }
+  const out = randomPool.slice(randomPoolOffset, randomPoolOffset + n);
+  randomPoolOffset += n;
+  return out;
 }
 
 export function randomNonce(): Uint8Array {
@@ -55,7 +71,8 @@ export function randomNonce(): Uint8Array {
 }
 
 export function randomU32(): number {
-  return sodium.randombytes_random() >>> 0;
+  const b = randomBytes(4);
+  return ((b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!) >>> 0;
 }
 
 /** c-toxcore `public_key_valid`: the top bit of the last byte must be clear. */

@@ -121,7 +121,24 @@ export function ipPortEqual(a: IpPort, b: IpPort): boolean {
 }
 
 /** LAN/loopback test as in LAN_discovery.c `ip_is_lan` (c-toxcore only tells LAN peers about LAN nodes). */
+/**
+ * isLanAddress answers per address text; the DHT asks it for every node of every nodes/announce
+ * response (thousands of times a second with many identities), so answers are memoised.
+ */
+const lanCache = new Map<string, boolean>();
+const LAN_CACHE_MAX = 4096;
+
 export function isLanAddress(ip: IpPort): boolean {
+  let lan = lanCache.get(ip.ip);
+  if (lan === undefined) {
+    lan = computeIsLan(ip);
+    if (lanCache.size >= LAN_CACHE_MAX) lanCache.clear();
+    lanCache.set(ip.ip, lan);
+  }
+  return lan;
+}
+
+function computeIsLan(ip: IpPort): boolean {
   if (ip.family === 4) {
     const [a, b] = ipv4ToBytes(ip.ip) as unknown as [number, number];
     return (
