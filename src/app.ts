@@ -114,8 +114,18 @@ export function toxCoreComponent(): BridgeComponent & { core(): BridgeCore } {
         import("./core/bridge-core.js"),
         import("./core/tox-adapter.js"),
       ]);
-      const range = ctx.config.tox.port_range;
-      node = await ToxNode.create({ portRange: [range.start, range.end] });
+      const tox = ctx.config.tox;
+      const address = (n: { host: string; port: number; public_key: string }) => ({
+        host: n.host,
+        port: n.port,
+        publicKey: n.public_key,
+      });
+      node = await ToxNode.create({
+        portRange: [tox.port_range.start, tox.port_range.end],
+        udp: tox.udp_enabled,
+        bootstrapNodes: tox.bootstrap_nodes.map(address),
+        tcpRelays: tox.tcp_relays.map(address),
+      });
       const log = ctx.logger;
       core = new BridgeCore({
         store: ctx.store,

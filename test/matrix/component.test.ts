@@ -41,6 +41,8 @@ describe("bridgeComponents", () => {
         .replace("url: http://localhost:8008", `url: ${url}`)
         .replace("port: 29333", "port: 0")
         .replace("# provisioning_secret: a-long-random-secret", "provisioning_secret: component-test-secret")
+        // Loopback only: no public bootstrap nodes in tests.
+        .replace(/bootstrap_nodes:\n( {4}- .*\n)+/, "bootstrap_nodes: []\n")
         .replace("start: 33445", "start: 35450")
         .replace("end: 33545", "end: 35499");
     const first = parseConfigText(text("http://127.0.0.1:9"), { baseDir: dir });
@@ -56,6 +58,7 @@ describe("bridgeComponents", () => {
     if (!parsed.ok) throw new Error(parsed.errors.join("\n"));
     const config = parsed.config;
     expect(config.appservice.enabled).toBe(true);
+    expect(config.tox.bootstrap_nodes).toEqual([]);
     const bridge: RunningBridge = await startBridge(config, silentLogger(), {
       components: bridgeComponents(config),
     });
