@@ -322,7 +322,7 @@ export class BridgeCore implements CoreApi {
         else this.friendsOnline.delete(key);
         return Promise.all([
           contact(account, e.friend, () => this.contacts.onConnection(account, e.friend, e.online)),
-          this.outbox.onConnection(account, e.friend, e.online),
+          this.outbox.onConnection(account, e.friend, e.online, e.unconfirmed),
         ]);
       }),
       friendMessage: on("friendMessage", (account, e) =>

@@ -60,6 +60,8 @@ export class Outbox {
   private lastPrune = Number.NEGATIVE_INFINITY;
   /** Source events already reported as failed in this run (one notice per event, not per part). */
   private readonly failedNoticed = new Set<string>();
+  /** Lanes whose pump stopped because Tox's send queue was not empty (resumed by a receipt). */
+  private readonly throttled = new Set<string>();
 
   constructor(
     private readonly deps: {
@@ -152,10 +154,19 @@ export class Outbox {
     return this.lanes.runOnce(laneKey(account, friend), "sweep", () => this.pump(account, friend, true));
   }
 
-  onConnection(account: AccountRef, friend: string, online: boolean): Promise<void> {
+  /**
+   * Friend online: pump. Offline: the messages on the wire without a receipt go back in the queue
+   * (sent again on the next connection); those Tox still holds it sends itself then, so they
+   * stay `sending` and no copy goes twice. Without the list, everything unreceipted is resent.
+   */
+  onConnection(account: AccountRef, friend: string, online: boolean, unconfirmed?: number[]): Promise<void> {
     if (online) return this.kick(account, friend);
     return this.lanes.run(laneKey(account, friend), async () => {
-      const n = await this.deps.store.outbox.requeueSending(account.id, fromHex(friend));
+      const friendPk = fromHex(friend);
+      const n =
+        unconfirmed === undefined
+          ? await this.deps.store.outbox.requeueSending(account.id, friendPk)
+          : await this.deps.outboxEvents.requeueMessages(account.id, friendPk, unconfirmed);
       if (n > 0) {
         this.deps.metrics.messagesRequeued += n;
         this.deps.log.debug(
@@ -172,6 +183,8 @@ export class Outbox {
       const item = await this.deps.outboxEvents.deliver(account.id, friendPk, messageId);
       if (item === null) return; // a receipt for a message we did not send, or a duplicate
       this.deps.metrics.messagesDelivered++;
+      // Window room again: resume a pump that stopped for flow control.
+      if (this.throttled.delete(laneKey(account, friend))) void this.kick(account, friend);
       if (item.sourceEventId === null || item.pendingParts > 0) return;
       const eventId = item.sourceEventId;
       await this.deps.frontends.tell(account, "readReceipt", (f) => f.readReceipt(account, friend, eventId));
@@ -234,6 +247,11 @@ export class Outbox {
           continue;
         }
         if (!this.friendOnline(account, friend)) return record();
+        // Flow control: Tox holds messages back when the window is full; do not pile up more.
+        if ((await tox.sendQueueLength(account.publicKey, friend)) > 0) {
+          this.throttled.add(laneKey(account, friend));
+          return record();
+        }
         let messageId: number;
         try {
           messageId = await tox.sendMessage(account.publicKey, friend, item.body, item.kind);

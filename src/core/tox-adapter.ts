@@ -115,6 +115,10 @@ export class ToxNodeGateway implements ToxGateway {
     return this.presence.get(presenceKey(identity, friend)) ?? OFFLINE;
   }
 
+  async sendQueueLength(identity: string, friend: string): Promise<number> {
+    return (await this.node.identity(identity)?.friend(friend))?.queued ?? 0;
+  }
+
   async setName(identity: string, name: string): Promise<void> {
     await this.require(identity).setName(name);
   }
@@ -135,7 +139,12 @@ export class ToxNodeGateway implements ToxGateway {
     const node = this.node;
     const handlers: { [K in keyof ToxNodeEvents]?: (...args: ToxNodeEvents[K]) => void } = {
       friendConnection: (e) =>
-        listener.friendConnection({ identity: e.identity, friend: e.friend, online: e.status !== "none" }),
+        listener.friendConnection({
+          identity: e.identity,
+          friend: e.friend,
+          online: e.status !== "none",
+          ...(e.status === "none" ? { unconfirmed: e.unconfirmed } : {}),
+        }),
       friendMessage: (e) => listener.friendMessage(e),
       readReceipt: (e) => listener.readReceipt(e),
       friendName: (e) => listener.friendName(e),

@@ -26,7 +26,12 @@ export interface FriendPresence {
 }
 
 export interface ToxGatewayEvents {
-  friendConnection(e: { identity: string; friend: string; online: boolean }): void;
+  /**
+   * `unconfirmed` (going offline): ids of messages on the wire whose receipt will never come now.
+   * Messages Tox accepted but had not put on the wire yet are not in it: Tox sends those itself
+   * on the next connection. Absent = unknown: the core then resends everything unreceipted.
+   */
+  friendConnection(e: { identity: string; friend: string; online: boolean; unconfirmed?: number[] }): void;
   friendMessage(e: { identity: string; friend: string; kind: MessageKind; text: string }): void;
   readReceipt(e: { identity: string; friend: string; messageId: number }): void;
   friendName(e: { identity: string; friend: string; name: string }): void;
@@ -60,6 +65,11 @@ export interface ToxGateway {
    */
   sendMessage(identity: string, friend: string, text: string, kind: MessageKind): Promise<number>;
   friendPresence(identity: string, friend: string): FriendPresence;
+  /**
+   * Messages Tox accepted for this friend but holds back for lack of send-window room. The core
+   * hands over no more while it is above zero (flow control) and resumes on the next receipt.
+   */
+  sendQueueLength(identity: string, friend: string): Promise<number>;
   setName(identity: string, name: string): Promise<void>;
   setStatusMessage(identity: string, message: string): Promise<void>;
   setStatus(identity: string, status: UserStatus): Promise<void>;

@@ -149,6 +149,17 @@ describe.each(backends)("core repositories on $name", (backend) => {
       pendingParts: 0,
     });
     expect(await repos.outboxEvents.deliver(a.id, newKeyPair().publicKey, 1)).toBeNull();
+    // requeueMessages: only the named ids of this friend that are still sending.
+    const [r1, r2] = [await enqueue(5, "id-2"), await enqueue(6, "id-2")];
+    await repos.outboxEvents.markSendingMany([
+      { id: r1.id, toxMessageId: 10 },
+      { id: r2.id, toxMessageId: 11 },
+    ]);
+    expect(await repos.outboxEvents.requeueMessages(a.id, f, [])).toBe(0);
+    expect(await repos.outboxEvents.requeueMessages(a.id, f, [11, 3, 99])).toBe(1);
+    expect(await store.outbox.get(r2.id)).toMatchObject({ state: "queued", toxMessageId: null });
+    expect(await store.outbox.get(r1.id)).toMatchObject({ state: "sending", toxMessageId: 10 });
+    expect((await store.outbox.get(plain.id))?.state).toBe("delivered");
     expect((await store.outbox.depth(a.id)).delivered).toBe(3);
   });
 });

@@ -39,6 +39,14 @@ export class FakeTox implements ToxGateway {
   private readonly listeners = new Set<ToxGatewayEvents>();
   /** When set, sendMessage rejects with it (once per call) although the friend is online. */
   refuseSends: Error | undefined;
+  /**
+   * Send window per friend, like net_crypto's: messages beyond it are held (sendQueueLength) and
+   * put on the wire as receipts free room, or on the next connection (as the Messenger does).
+   */
+  window = Number.POSITIVE_INFINITY;
+  /** Per `${identity}:${friend}`: ids on the wire without a receipt, and messages held back. */
+  private readonly inflight = new Map<string, number[]>();
+  private readonly held = new Map<string, SentMessage[]>();
 
   async bringOnline(spec: IdentitySpec): Promise<string> {
     const publicKey = toHex(keyPairFromSecret(spec.secretKey).publicKey);
@@ -108,8 +116,31 @@ export class FakeTox implements ToxGateway {
     const key = `${identity}:${friend}`;
     const id = this.nextId.get(key) ?? 1;
     this.nextId.set(key, id + 1);
-    this.sent.push({ identity, friend, text, kind, id });
+    this.list(this.held, key).push({ identity, friend, text, kind, id });
+    this.flush(identity, friend);
     return id;
+  }
+
+  async sendQueueLength(identity: string, friend: string): Promise<number> {
+    return this.held.get(`${identity}:${friend}`)?.length ?? 0;
+  }
+
+  /** Puts held messages on the wire while the friend is online and the window has room. */
+  private flush(identity: string, friend: string): void {
+    const key = `${identity}:${friend}`;
+    const held = this.list(this.held, key);
+    const inflight = this.list(this.inflight, key);
+    while (held.length > 0 && inflight.length < this.window && this.friendPresence(identity, friend).online) {
+      const m = held.shift()!;
+      inflight.push(m.id);
+      this.sent.push(m);
+    }
+  }
+
+  private list<T>(map: Map<string, T[]>, key: string): T[] {
+    let l = map.get(key);
+    if (l === undefined) map.set(key, (l = []));
+    return l;
   }
 
   friendPresence(identity: string, friend: string): FriendPresence {
@@ -138,8 +169,15 @@ export class FakeTox implements ToxGateway {
   // The friend's side
 
   setOnline(identity: string, friend: string, online: boolean): void {
-    this.presence.set(`${identity}:${friend}`, { online, status: "none" });
-    for (const l of this.listeners) l.friendConnection({ identity, friend, online });
+    const key = `${identity}:${friend}`;
+    this.presence.set(key, { online, status: "none" });
+    if (online) {
+      for (const l of this.listeners) l.friendConnection({ identity, friend, online });
+      this.flush(identity, friend); // what was held goes out first, as in the Messenger
+    } else {
+      const unconfirmed = this.list(this.inflight, key).splice(0);
+      for (const l of this.listeners) l.friendConnection({ identity, friend, online, unconfirmed });
+    }
   }
 
   /** Acknowledges (read receipt) every message sent to this friend so far that is not yet acked. */
@@ -150,7 +188,11 @@ export class FakeTox implements ToxGateway {
   }
 
   receipt(identity: string, friend: string, messageId: number): void {
+    const inflight = this.list(this.inflight, `${identity}:${friend}`);
+    const at = inflight.indexOf(messageId);
+    if (at >= 0) inflight.splice(at, 1);
     for (const l of this.listeners) l.readReceipt({ identity, friend, messageId });
+    this.flush(identity, friend);
   }
 
   message(identity: string, friend: string, text: string, kind: MessageKind = "normal"): void {

@@ -272,6 +272,56 @@ describe("outbound", () => {
   });
 });
 
+describe("flow control and Tox's own send queue", () => {
+  it("hands over no more while Tox holds messages back, and resumes on receipts", async () => {
+    const { core: c, tox, frontend } = await core();
+    const { ref, friend } = await withFriend(c, tox);
+    tox.window = 2;
+    tox.setOnline(ref.publicKey, friend, true);
+    for (let i = 0; i < 6; i++) await send(c, friend, `m${i}`, `$${i}`);
+    await c.idle();
+    // Two on the wire, one held by Tox, the rest still in our queue.
+    expect(tox.sent.map((m) => m.text)).toEqual(["m0", "m1"]);
+    expect(await tox.sendQueueLength(ref.publicKey, friend)).toBe(1);
+    expect((await t.store.outbox.depth()).queued).toBe(3);
+    for (let round = 0; round < 10 && frontend.receipts.length < 6; round++) {
+      tox.ackAll(
+        ref.publicKey,
+        friend,
+        new Set(frontend.receipts.map((r) => Number(r.sourceEventId.slice(1)) + 1)),
+      );
+      await c.idle();
+    }
+    expect(tox.sent.map((m) => m.text)).toEqual(["m0", "m1", "m2", "m3", "m4", "m5"]);
+    expect(frontend.receipts.map((r) => r.sourceEventId)).toEqual(["$0", "$1", "$2", "$3", "$4", "$5"]);
+  });
+
+  it("on a drop, resends what was on the wire but not what Tox still held (Tox sends that itself)", async () => {
+    const { core: c, tox, frontend } = await core();
+    const { ref, friend } = await withFriend(c, tox);
+    tox.window = 1;
+    tox.setOnline(ref.publicKey, friend, true);
+    for (let i = 0; i < 3; i++) await send(c, friend, `m${i}`, `$${i}`);
+    await c.idle();
+    expect(tox.sent.map((m) => m.text)).toEqual(["m0"]); // m1 held by Tox, m2 queued here
+    tox.setOnline(ref.publicKey, friend, false);
+    await c.idle();
+    expect(c.metrics.messagesRequeued).toBe(1); // m0 only
+    tox.setOnline(ref.publicKey, friend, true);
+    await c.idle();
+    for (let round = 0; round < 10 && frontend.receipts.length < 3; round++) {
+      for (const m of tox.sent) tox.receipt(ref.publicKey, friend, m.id);
+      await c.idle();
+    }
+    const texts = tox.sent.map((m) => m.text);
+    expect(texts.filter((x) => x === "m1")).toHaveLength(1);
+    expect(texts.filter((x) => x === "m2")).toHaveLength(1);
+    expect(texts.filter((x) => x === "m0")).toHaveLength(2); // it may have been lost on the wire
+    expect([...frontend.receipts.map((r) => r.sourceEventId)].sort()).toEqual(["$0", "$1", "$2"]);
+    expect((await t.store.outbox.depth()).delivered).toBe(3);
+  });
+});
+
 describe("retention", () => {
   it("prunes finished rows after the retention period, keeping pending ones", async () => {
     const { core: c, tox, clock } = await core({ outbox: { retentionMs: 24 * 3600_000 } });

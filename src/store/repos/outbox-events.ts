@@ -17,6 +17,11 @@ export interface OutboxEventsRepo {
    */
   markSendingMany(batch: { id: number; toxMessageId: number }[]): Promise<number>;
   /**
+   * sending -> queued for these Tox message ids of one friend (their session ended before the
+   * receipts came), keeping their place in the queue. Returns how many were requeued.
+   */
+  requeueMessages(accountId: number, friendPk: Uint8Array, toxMessageIds: number[]): Promise<number>;
+  /**
    * The read receipt of `toxMessageId` from this friend: sending -> delivered (as
    * OutboxRepo.markDelivered) and, in the same statement, how many other parts of its source
    * event are still pending. Null for an unknown or duplicate receipt.
@@ -58,6 +63,23 @@ export function createOutboxEventsRepo(db: Queryable): OutboxEventsRepo {
         );
         return rows.length;
       });
+    },
+
+    requeueMessages(accountId, friendPk, toxMessageIds) {
+      return withContext(
+        "outboxEvents.requeueMessages",
+        { accountId, friend: keyHint(friendPk), n: toxMessageIds.length },
+        async () => {
+          if (toxMessageIds.length === 0) return 0;
+          const { rows } = await db.query(
+            `UPDATE outbox SET state = 'queued', tox_message_id = NULL, updated_at = now()
+             WHERE account_id = $1 AND friend_pk = $2 AND state = 'sending' AND tox_message_id = ANY($3::int8[])
+             RETURNING id`,
+            [accountId, friendPk, toxMessageIds],
+          );
+          return rows.length;
+        },
+      );
     },
 
     deliver(accountId, friendPk, toxMessageId) {
