@@ -318,6 +318,8 @@ export class BridgeCore implements CoreApi {
     return this.tox.subscribe({
       friendConnection: on("friendConnection", (account, e) => {
         const key = `${account.id}:${e.friend}`;
+        // The node also reports path changes (udp <-> tcp) of a friend that stays online.
+        if (e.online && this.friendsOnline.has(key)) return this.outbox.kick(account, e.friend);
         if (e.online) this.friendsOnline.add(key);
         else this.friendsOnline.delete(key);
         return Promise.all([

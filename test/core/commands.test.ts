@@ -285,6 +285,7 @@ describe("executing commands", () => {
     const p = stranger();
     await c.command(alice, `add ${p.toxId}`, "user");
     tox.setOnline(ref.publicKey, p.publicKey, true);
+    tox.setOnline(ref.publicKey, p.publicKey, true); // a path change (udp -> tcp): no news
     tox.name(ref.publicKey, p.publicKey, "Pat");
     tox.name(ref.publicKey, p.publicKey, "Pat");
     tox.typing(ref.publicKey, p.publicKey, true);
