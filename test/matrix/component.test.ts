@@ -43,8 +43,8 @@ describe("bridgeComponents", () => {
         .replace("# provisioning_secret: a-long-random-secret", "provisioning_secret: component-test-secret")
         // Loopback only: no public bootstrap nodes in tests.
         .replace(/bootstrap_nodes:\n( {4}- .*\n)+/, "bootstrap_nodes: []\n")
-        .replace("start: 33445", "start: 35450")
-        .replace("end: 33545", "end: 35499");
+        .replace("start: 33445", "start: 35420")
+        .replace("end: 33545", "end: 35439");
     const first = parseConfigText(text("http://127.0.0.1:9"), { baseDir: dir });
     if (!first.ok) throw new Error(first.errors.join("\n"));
     hs = await startHomeserver({ registration: buildRegistration(first.config), startPaused: true });

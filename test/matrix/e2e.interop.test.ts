@@ -2,7 +2,7 @@
  * End to end with a real c-toxcore 0.2.18 peer: a Matrix user (on the homeserver double, over real
  * HTTP) makes a Tox identity through the bot, befriends the C peer, and they chat both ways with
  * read receipts. Our identity runs in a real ToxNode and reaches the C peer directly over loopback
- * UDP (no DHT/onion: ToxNode has no bootstrap yet). Ports: ours 35400-35449, C 35500-35599.
+ * UDP (no DHT or onion in this test, to keep it fast and local). Ports: ours 35400-35419, C 35500-35539.
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { ToxNodeGateway } from "../../src/core/tox-adapter.js";
@@ -20,11 +20,11 @@ afterEach(async () => {
 
 describe("Matrix <-> c-toxcore through the bridge", () => {
   it("create via the bot, befriend, chat both ways with receipts, typing", async () => {
-    const node = await ToxNode.create({ host: "127.0.0.1", portRange: [35400, 35449] });
+    const node = await ToxNode.create({ host: "127.0.0.1", portRange: [35400, 35419] });
     cleanup.push(() => node.close());
     const rig: FrontendRig<ToxNodeGateway> = await startFrontendRig({ tox: new ToxNodeGateway(node) });
     cleanup.push(() => rig.stop());
-    const c = await CToxPeer.create({ startPort: 35500, endPort: 35599, name: "Carol", label: "c" });
+    const c = await CToxPeer.create({ startPort: 35500, endPort: 35539, name: "Carol", label: "c" });
     cleanup.push(() => c.kill());
     const { hs } = rig;
 

@@ -3,7 +3,7 @@
  * acknowledged to the homeserver only once it is in the outbox; the bridge process is then
  * SIGKILLed, restarted, the friend (a real c-toxcore, restored from its save file) comes back,
  * and the message arrives exactly once, with the ghost's read receipt on the Matrix event.
- * Ports: bridge Tox 35450-35459, C peer 35560-35599.
+ * Ports: bridge Tox 35440-35449, C peer 35560-35599.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { cp, mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -73,7 +73,7 @@ describe("bridge killed with SIGKILL and restarted", () => {
       DATA_DIR: join(dir, "data"),
       ENCRYPTION_KEY: TEST_KEY,
       HS_URL: hs.url,
-      TOX_PORT: "35450",
+      TOX_PORT: "35440",
       PEER_FILE: peerFile,
     };
     const writePeer = (c: CToxPeer) =>
