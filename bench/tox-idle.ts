@@ -13,7 +13,9 @@
  * Anchor (c-toxcore 0.2.18, one instance per identity, measured for issue 4): about 490 kB and
  * 2.1 kB/s (7 packets/s) per idle identity at N = 100, plus about 0.58 MB per connected friend.
  *
- * Run alone: npx tsx --expose-gc bench/tox-idle.ts [N...] (default 100 1000 5000).
+ * Run alone: npx tsx --expose-gc bench/tox-idle.ts [N...] (default 100 1000 5000). RSS per
+ * identity is meaningful for the first N of a process only (later runs reuse freed memory): run
+ * one N per process for RSS figures; the JS heap + buffers column is comparable across runs.
  * Ports: daemons 35960-35965; identities on ephemeral ports.
  */
 import { newKeyPair } from "../src/tox/crypto.js";
@@ -34,6 +36,7 @@ interface IdleResult {
   announced: number;
   announceMs: number;
   kbPerIdentity: number;
+  heapKbPerIdentity: number;
   cpuPercent: number;
   cpuUsPerIdentityPerS: number;
   packetsPerIdentityPerS: number;
@@ -62,6 +65,7 @@ function heapBytes(): number {
 async function measureIdle(n: number): Promise<IdleResult> {
   const daemons: Bootstrapd[] = await startBootstrapNetwork(3, DAEMON_PORT);
   const rss0 = await rssSettled();
+  const heap0 = heapBytes();
   const node = await ToxNode.create({
     host: "127.0.0.1",
     portRange: [0, 0],
@@ -83,6 +87,7 @@ async function measureIdle(n: number): Promise<IdleResult> {
     const announceMs = Date.now() - t0;
     await sleep(SETTLE_MS);
     const rss1 = await rssSettled();
+    const heap1 = heapBytes();
     const u0 = node.udpStats();
     const c0 = process.cpuUsage();
     const w0 = performance.now();
@@ -98,6 +103,7 @@ async function measureIdle(n: number): Promise<IdleResult> {
       announced,
       announceMs,
       kbPerIdentity: (rss1 - rss0) / 1024 / n,
+      heapKbPerIdentity: (heap1 - heap0) / 1024 / n,
       cpuPercent: (cpuUs / 1e6 / seconds) * 100,
       cpuUsPerIdentityPerS: perIdS(cpuUs),
       packetsPerIdentityPerS: perIdS(u1.packetsIn - u0.packetsIn + u1.packetsOut - u0.packetsOut),
@@ -153,9 +159,8 @@ async function measureFriends(
 export default async function main(): Promise<void> {
   const args = process.argv.slice(2).filter((a) => /^\d+$/.test(a));
   const sizes = args.length > 0 ? args.map(Number) : [100, 1000, 5000];
-  // Friends first, in a fresh process: later runs leave RSS high-water marks that hide deltas.
-  const pairs = 100;
-  const f = await measureFriends(pairs);
+  // RSS deltas are only meaningful for the first run of a process (freed memory is reused
+  // later); the JS heap + buffers figure is comparable across runs.
   const results: IdleResult[] = [];
   for (const n of sizes) {
     const r = await measureIdle(n);
@@ -164,11 +169,14 @@ export default async function main(): Promise<void> {
       `N=${n}: ${r.announced}/${n} announced (${(r.announceMs / 1000).toFixed(0)} s), ${r.kbPerIdentity.toFixed(1)} kB/identity, CPU ${r.cpuPercent.toFixed(1)}%`,
     );
   }
+  const pairs = 100;
+  const f = await measureFriends(pairs);
   printTable(
     [
       "N",
       "announced",
       "kB RSS/id",
+      "kB heap/id",
       "CPU % (1 core)",
       "CPU µs/id/s",
       "UDP pkt/id/s (in+out)",
@@ -180,6 +188,7 @@ export default async function main(): Promise<void> {
       r.n,
       r.announced,
       r.kbPerIdentity,
+      r.heapKbPerIdentity,
       r.cpuPercent,
       r.cpuUsPerIdentityPerS,
       r.packetsPerIdentityPerS,
