@@ -159,6 +159,8 @@ export class MatrixFrontend implements Frontend {
   private async onPortalEvent(portal: Portal, ev: Json, type: string, sender: string, eventId: string) {
     // Only the portal's owner speaks for their Tox identity; others in the room are not bridged.
     if ((await this.portals.ownerOf(portal.accountId)) !== sender) return;
+    // Permissions are read from the config at every event: a user taken off the list stops here.
+    if (permissionFor(this.opts.permissions, sender) === null) return;
     const converted = matrixEventToTox(type, ev.content, { degradeRich: this.opts.degradeRich });
     if (converted === null) return;
     const friend = hexKey(portal.targetKey);
@@ -177,7 +179,10 @@ export class MatrixFrontend implements Frontend {
         { code: err.code, eventId, roomId: portal.remoteId },
         "Matrix: message refused by the core",
       );
-      await this.botSay(sender, `Your message was not sent to Tox: ${err.message}`);
+      // Best effort: a failing notice must not fail the transaction (its retry would fail again).
+      await this.botSay(sender, `Your message was not sent to Tox: ${err.message}`).catch((e: unknown) =>
+        this.opts.log.warn({ err: e, eventId }, "Matrix: could not tell the user"),
+      );
     }
   }
 
