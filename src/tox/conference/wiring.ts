@@ -1,0 +1,90 @@
+/**
+ * Glue between Conferences and an identity's friend_connection + Messenger layers, the way
+ * group.c sits on friend_connection.c and Messenger.c:
+ * - invites (96) go through the Messenger, so only online friends get them;
+ * - every other conference packet uses the peer's friend_connection directly, without
+ *   congestion control (group.c writes with `congestion_control = false`);
+ * - members that are not our friends get friend_connection entries of their own, found through
+ *   the DHT under the DHT key the peer list carries (`new_friend_connection` + `set_dht_temp_pk`);
+ *   friends reuse their existing entry, which a conference never removes.
+ *
+ * The caller (Identity) must also route input: see `routeConferencePacket` and the report in
+ * src/tox/conference/README.md.
+ */
+import { toHex } from "../bytes.js";
+import type { FriendConnections } from "../friend-connection/friend-connections.js";
+import type { Messenger, MessengerExtension } from "../messenger/messenger.js";
+import type { Conferences, ConferenceTransport } from "./conferences.js";
+import {
+  PACKET_ID_DIRECT_CONFERENCE,
+  PACKET_ID_INVITE_CONFERENCE,
+  PACKET_ID_LOSSY_CONFERENCE,
+  PACKET_ID_MESSAGE_CONFERENCE,
+  PACKET_ID_ONLINE_PACKET,
+  PACKET_ID_REJOIN_CONFERENCE,
+} from "./packets.js";
+
+export interface ConferenceWiringDeps {
+  fc: Pick<FriendConnections, "add" | "remove" | "status" | "info" | "sendLossless" | "sendLossy">;
+  messenger: Pick<Messenger, "sendPacket" | "hasFriend">;
+  /** Start finding a non-friend peer under its DHT key (Identity: `learnDhtPk`). */
+  findPeer(realPk: Uint8Array, dhtPk: Uint8Array): void;
+  /** Stop that search (Identity: drop the `dhtSearch` entry). */
+  forgetPeer?(realPk: Uint8Array): void;
+}
+
+export function conferenceTransport(deps: ConferenceWiringDeps): ConferenceTransport {
+  const { fc, messenger } = deps;
+  /** Non-friend entries we created (so we never remove a friend's entry). */
+  const ours = new Set<string>();
+  return {
+    sendLossless: (pk, data) => fc.sendLossless(pk, data, false),
+    sendLossy: (pk, data) => fc.sendLossy(pk, data),
+    isConnected: (pk) => fc.status(pk) === "connected",
+    sendToFriend: (pk, data) => messenger.sendPacket(pk, data, false) !== -1,
+    dhtKeyOf: (pk) => fc.info(pk)?.dhtPk ?? undefined,
+    openConnection: (pk, tempPk) => {
+      if (messenger.hasFriend(pk)) return;
+      const hex = toHex(pk);
+      if (!ours.has(hex)) {
+        ours.add(hex);
+        fc.add(pk);
+      }
+      deps.findPeer(pk, tempPk);
+    },
+    closeConnection: (pk) => {
+      const hex = toHex(pk);
+      if (!ours.delete(hex) || messenger.hasFriend(pk)) return;
+      deps.forgetPeer?.(pk);
+      fc.remove(pk);
+    },
+  };
+}
+
+/** Lossless ids the conference layer takes from any friend_connection (97-100). */
+export function isConferenceSessionPacket(data: Uint8Array): boolean {
+  const id = data[0];
+  return (
+    id === PACKET_ID_ONLINE_PACKET ||
+    id === PACKET_ID_DIRECT_CONFERENCE ||
+    id === PACKET_ID_MESSAGE_CONFERENCE ||
+    id === PACKET_ID_REJOIN_CONFERENCE
+  );
+}
+
+export function isConferenceLossyPacket(data: Uint8Array): boolean {
+  return data[0] === PACKET_ID_LOSSY_CONFERENCE;
+}
+
+/**
+ * The Messenger extension for invites (96, friends only, after ONLINE), which also drives
+ * Conferences' timers through the Messenger's tick.
+ */
+export function conferenceMessengerExtension(conferences: Conferences): MessengerExtension {
+  return {
+    packetIds: [PACKET_ID_INVITE_CONFERENCE],
+    handlePacket: (pk, data) => conferences.handleFriendPacket(pk, data),
+    tick: () => conferences.tick(),
+    nextTickIn: () => conferences.nextTickIn(),
+  };
+}
