@@ -35,10 +35,10 @@ describe("conferences: ours <-> c-toxcore 0.2.18 (direct UDP, loopback)", () => 
     for (const f of cleanup.splice(0).reverse()) await f();
   });
 
-  async function startOurs(): Promise<Ours> {
+  async function startOurs(secretKey = newKeyPair().secretKey): Promise<Ours> {
     const node = await ToxNode.create({ host: "127.0.0.1", portRange: OUR_PORTS });
     cleanup.push(() => node.close());
-    const me = await node.addIdentity({ secretKey: newKeyPair().secretKey, name: "ours" });
+    const me = await node.addIdentity({ secretKey, name: "ours" });
     const o = {
       node,
       me,
@@ -68,7 +68,7 @@ describe("conferences: ours <-> c-toxcore 0.2.18 (direct UDP, loopback)", () => 
 
   /** C adds us without a request; we connect straight to its DHT key and port. */
   async function connect(o: Ours, c: CToxPeer): Promise<number> {
-    const friend = c.friendAddNoRequest(o.me.publicKeyBytes);
+    const friend = c.friendByPublicKey(o.me.publicKeyBytes) ?? c.friendAddNoRequest(o.me.publicKeyBytes);
     await o.me.connectFriendDirect(c.publicKey, c.dhtId, ipPort("127.0.0.1", c.udpPort));
     await waitUntil(
       () =>
@@ -173,5 +173,59 @@ describe("conferences: ours <-> c-toxcore 0.2.18 (direct UDP, loopback)", () => 
     o.conf.leave(conf);
     await waitUntil(() => c1.conferencePeerCount(cc1) === 1, 10_000, "c-one sees us leave");
     expect(o.conf.list()).toEqual([]);
+  }, 60_000);
+
+  it("we create a conference and invite C; after our restart the saved conference rejoins and our new messages are not dropped as old", async () => {
+    const secretKey = newKeyPair().secretKey;
+    let o = await startOurs(secretKey);
+    const c1 = await startC("c-one");
+    const f1 = await connect(o, c1);
+    const conf = o.conf.create();
+    o.conf.setTitle(conf, "Ours");
+    const invited = nextEvent(c1, "conferenceInvite", 10_000);
+    o.conf.invite(conf, c1.publicKey);
+    const [, , cookie] = await invited;
+    const joined = nextEvent(c1, "conferenceConnected", 10_000);
+    const cc1 = c1.conferenceJoin(f1, cookie);
+    await joined;
+    await waitUntil(() => conferencePeerNames(c1, cc1).sort().join() === "c-one,ours", 10_000, "C's list");
+    expect(conferenceTitle(c1, cc1)).toBe("Ours");
+    await waitUntil(() => names(o, conf).join() === "c-one,ours", 10_000, "our list");
+    const c1Got: string[] = [];
+    c1.on("conferenceMessage", (_c, _p, _t, text) => c1Got.push(text));
+    for (let i = 0; i < 12; i++) o.conf.sendMessage(conf, `before ${i}`);
+    await waitUntil(() => c1Got.length === 12, 10_000, "messages before the restart");
+    const saved = o.conf.save();
+    const numberBefore = o.conf.info(conf)!.messageNumber;
+
+    // Restart: the old node goes away (its sessions are killed), a new one loads the saved state.
+    await o.node.close();
+    await waitUntil(() => c1.friendConnectionStatus(f1) === "none", 15_000, "C sees us go");
+    o = await startOurs(secretKey);
+    const [again] = o.conf.restore(saved) as [number];
+    expect(o.conf.peers(again, true).map((p) => p.name)).toEqual(["c-one"]);
+    await connect(o, c1);
+    await waitUntil(() => names(o, again).join() === "c-one,ours", 15_000, "rejoined (c-one thawed)");
+    const [n] = o.conf.sendMessage(again, "after restart") as [number];
+    expect(n).toBeGreaterThan(numberBefore);
+    // c-one can send once its connection to us is online again (our ONLINE answered its REJOIN).
+    await waitUntil(
+      () => {
+        try {
+          c1.conferenceSendMessage(cc1, "welcome back");
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      15_000,
+      "c-one connected again",
+    );
+    await waitUntil(
+      () => c1Got.includes("after restart") && texts(o).includes("welcome back"),
+      15_000,
+      "messages after the restart",
+    );
+    expect(c1.conferencePeerCount(cc1)).toBe(2);
   }, 60_000);
 });
