@@ -8,8 +8,12 @@
  *   the DHT under the DHT key the peer list carries (`new_friend_connection` + `set_dht_temp_pk`);
  *   friends reuse their existing entry, which a conference never removes.
  *
- * The caller (Identity) must also route input: see `routeConferencePacket` and the report in
- * src/tox/conference/README.md.
+ * The caller (Identity) must also route input: friend_connection lossless packets that pass
+ * `isConferenceSessionPacket` and lossy ones that pass `isConferenceLossyPacket` go to
+ * `Conferences.handlePacket` (from friends and non-friends alike, before the Messenger sees
+ * them), every friend_connection status change to `Conferences.handleConnection`, and the
+ * Messenger gets `conferenceMessengerExtension` (invites + timers). test/tox/conference/attach.ts
+ * does exactly this from the outside.
  */
 import { toHex } from "../bytes.js";
 import type { FriendConnections } from "../friend-connection/friend-connections.js";
