@@ -4,7 +4,7 @@
  * removed only after the frontend took it. A frontend that is down or refuses gets it again with
  * growing waits (never dropped); messages of one friend reach the frontend in arrival order.
  */
-import type { InboxRepo } from "../store/repos/inbox.js";
+import type { InboxItem, InboxRepo } from "../store/repos/inbox.js";
 import { type Clock, fromHex } from "../tox/index.js";
 import { type CoreLogger, errorText } from "./errors.js";
 import type { AccountRef, MessageKind } from "./frontend.js";
@@ -23,6 +23,11 @@ const defaultRetryDelay = (attempts: number) => Math.min(1000 * 2 ** (attempts -
 export class Inbox {
   private readonly lanes: Lanes;
   private readonly retryDelayMs: (attempts: number) => number;
+  /**
+   * Friends known to have nothing waiting (seen empty by this process): a new message is then
+   * the head of its queue and goes to the frontend straight away, saving two round trips.
+   */
+  private readonly empty = new Set<string>();
 
   constructor(
     private readonly deps: {
@@ -40,8 +45,19 @@ export class Inbox {
 
   onMessage(account: AccountRef, friend: string, kind: MessageKind, text: string): Promise<void> {
     this.deps.metrics.messagesFromTox++;
-    return this.lanes.run(laneKey(account.id, friend), async () => {
-      await this.deps.inbox.add({ accountId: account.id, friendPk: fromHex(friend), kind, body: text });
+    const key = laneKey(account.id, friend);
+    return this.lanes.run(key, async () => {
+      const item = await this.deps.inbox.add({
+        accountId: account.id,
+        friendPk: fromHex(friend),
+        kind,
+        body: text,
+      });
+      // The flag is spent by this message: unless it goes out at once, the friend has a queue.
+      if (this.empty.delete(key) && (await this.deliver(account, friend, item))) {
+        this.empty.add(key);
+        return;
+      }
       await this.drain(account, friend);
     });
   }
@@ -61,42 +77,54 @@ export class Inbox {
   }
 
   private async drain(account: AccountRef, friend: string): Promise<void> {
-    const { inbox, frontends, metrics, clock, log } = this.deps;
+    const { inbox, frontends, clock } = this.deps;
+    const key = laneKey(account.id, friend);
     const friendPk = fromHex(friend);
     for (;;) {
-      const frontend = frontends.for(account);
-      if (frontend === undefined) return; // kept until one registers
+      if (frontends.for(account) === undefined) return; // kept until one registers
       const item = await inbox.head(account.id, friendPk);
-      if (item === null) return;
-      const now = clock.now();
-      if (item.nextAttemptAt !== null && item.nextAttemptAt.getTime() > now) return;
-      try {
-        await frontend.deliverMessage(account, {
-          id: item.id,
-          friend,
-          kind: item.kind,
-          text: item.body,
-          receivedAt: item.receivedAt,
-        });
-      } catch (err) {
-        metrics.inboundRetries++;
-        const retryAt = new Date(now + this.retryDelayMs(item.attempts + 1));
-        await inbox.markRetry(item.id, errorText(err), retryAt);
-        log.warn(
-          {
-            account: account.id,
-            friend: friend.slice(0, 16),
-            item: item.id,
-            attempts: item.attempts + 1,
-            err: errorText(err),
-          },
-          "core: frontend refused an inbound message; will retry",
-        );
+      if (item === null) {
+        this.empty.add(key);
         return;
       }
-      await inbox.remove(item.id);
-      metrics.inboundDelivered++;
+      if (item.nextAttemptAt !== null && item.nextAttemptAt.getTime() > clock.now()) return;
+      if (!(await this.deliver(account, friend, item))) return;
     }
+  }
+
+  /** Hands one message to the frontend; false (and a retry scheduled) when it refused. */
+  private async deliver(account: AccountRef, friend: string, item: InboxItem): Promise<boolean> {
+    const { inbox, frontends, metrics, clock, log } = this.deps;
+    const frontend = frontends.for(account);
+    if (frontend === undefined) return false;
+    try {
+      await frontend.deliverMessage(account, {
+        id: item.id,
+        friend,
+        kind: item.kind,
+        text: item.body,
+        receivedAt: item.receivedAt,
+      });
+    } catch (err) {
+      this.empty.delete(laneKey(account.id, friend));
+      metrics.inboundRetries++;
+      const retryAt = new Date(clock.now() + this.retryDelayMs(item.attempts + 1));
+      await inbox.markRetry(item.id, errorText(err), retryAt);
+      log.warn(
+        {
+          account: account.id,
+          friend: friend.slice(0, 16),
+          item: item.id,
+          attempts: item.attempts + 1,
+          err: errorText(err),
+        },
+        "core: frontend refused an inbound message; will retry",
+      );
+      return false;
+    }
+    await inbox.remove(item.id);
+    metrics.inboundDelivered++;
+    return true;
   }
 }
 

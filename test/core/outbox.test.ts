@@ -414,6 +414,21 @@ describe("inbound", () => {
     expect(second.frontend.delivered).toEqual([]);
   });
 
+  it("keeps order when a message arrives just as a frontend comes back", async () => {
+    const { core: c, tox, xmpp } = await core();
+    const { ref, friend } = await withFriend(c, tox, { kind: "xmpp", id: "erin@example.org" });
+    tox.message(ref.publicKey, friend, "zero");
+    await c.idle();
+    c.unregisterFrontend("xmpp");
+    tox.message(ref.publicKey, friend, "one");
+    await c.idle();
+    c.registerFrontend(xmpp);
+    tox.message(ref.publicKey, friend, "two");
+    await new Promise((r) => setTimeout(r, 50));
+    await c.idle();
+    expect(xmpp.delivered.map((d) => d.message.text)).toEqual(["zero", "one", "two"]);
+  });
+
   it("a frontend registering late gets what waited for it", async () => {
     const { core: c, tox } = await core();
     const { ref, friend } = await withFriend(c, tox, { kind: "xmpp", id: "dave@example.org" });
