@@ -8,6 +8,7 @@ import { mkdir } from "node:fs/promises";
 import type { Express } from "express";
 import { Counter, Gauge } from "prom-client";
 import type { Config } from "./config/schema.js";
+import { type ResolvedToxNode, resolveToxNodes } from "./config/tox-nodes.js";
 import type { BridgeCore } from "./core/bridge-core.js";
 import { type BridgeMetrics, createMetrics } from "./http/metrics.js";
 import {
@@ -22,6 +23,7 @@ import { matrixComponent } from "./matrix/component.js";
 import type { OpenStoreOptions, Queryable, Store } from "./store/index.js";
 import type { ToxNode } from "./tox/index.js";
 import { VERSION } from "./version.js";
+import { xmppComponent } from "./xmpp/bridge-component.js";
 
 /** What the Tox layer reports for /health and metrics; zeros until a Tox component sets it. */
 export interface ToxStatus {
@@ -88,9 +90,12 @@ export async function openConfiguredStore(
  */
 export function bridgeComponents(config: Config): BridgeComponent[] {
   // Frontends share one core; without a frontend there is nobody to bridge for.
-  if (!config.appservice.enabled) return [];
+  if (!config.appservice.enabled && !config.xmpp.enabled) return [];
   const tox = toxCoreComponent();
-  return [tox, matrixComponent({ core: () => tox.core() })];
+  const components: BridgeComponent[] = [tox];
+  if (config.appservice.enabled) components.push(matrixComponent({ core: () => tox.core() }));
+  if (config.xmpp.enabled) components.push(xmppComponent({ core: () => tox.core() }));
+  return components;
 }
 
 /**
@@ -115,18 +120,26 @@ export function toxCoreComponent(): BridgeComponent & { core(): BridgeCore } {
         import("./core/tox-adapter.js"),
       ]);
       const tox = ctx.config.tox;
-      const address = (n: { host: string; port: number; public_key: string }) => ({
-        host: n.host,
-        port: n.port,
-        publicKey: n.public_key,
+      const log = ctx.logger;
+      // Names are resolved here so one dead or unresolvable node (or a machine without DNS) is a
+      // warning, not a failed start: the identities stay up and bootstrap from the others.
+      const [bootstrap, relays] = await Promise.all([
+        resolveToxNodes(tox.bootstrap_nodes),
+        resolveToxNodes(tox.tcp_relays),
+      ]);
+      for (const f of [...bootstrap.failed, ...relays.failed])
+        log.warn({ host: f.host, reason: f.reason }, "skipping a Tox node that cannot be resolved");
+      const address = (n: ResolvedToxNode) => ({
+        host: n.ipPort.ip,
+        port: n.ipPort.port,
+        publicKey: n.publicKey,
       });
       node = await ToxNode.create({
         portRange: [tox.port_range.start, tox.port_range.end],
         udp: tox.udp_enabled,
-        bootstrapNodes: tox.bootstrap_nodes.map(address),
-        tcpRelays: tox.tcp_relays.map(address),
+        bootstrapNodes: bootstrap.resolved.map(address),
+        tcpRelays: relays.resolved.map(address),
       });
-      const log = ctx.logger;
       core = new BridgeCore({
         store: ctx.store,
         repos: coreRepos(ctx.db),
