@@ -239,7 +239,10 @@ Next steps:
   1. Edit ${label}: set homeserver.url and homeserver.domain (and bridge.permissions).
   2. Generate the appservice registration:
        tox-bridge generate-registration --config ${label} --file registration.yaml
-  3. Add registration.yaml to your homeserver (Synapse: app_service_config_files) and restart it.
+  3. Add registration.yaml to your homeserver (Synapse: app_service_config_files) and restart it,
+     then set appservice.enabled: true in ${label}.
+     For XMPP: set xmpp.enabled, xmpp.component_jid and xmpp.secret, and declare the component
+     in your XMPP server (README, "XMPP").
   4. Start the bridge:
        tox-bridge start --config ${label}
      With no database.url it uses the embedded database in database.data_dir (./data).
