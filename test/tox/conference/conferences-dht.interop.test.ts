@@ -27,7 +27,6 @@ describe("conferences: a non-friend member reached through the DHT", () => {
     const t0 = Date.now();
     const daemons = await startBootstrapNetwork(2, DAEMON_PORT);
     cleanup.push(() => Promise.all(daemons.map((d) => d.stop())));
-    const d = daemons[0]!;
     const c1 = await CToxPeer.create({ ...C_PORTS, name: "c-one", label: "c-one", iterateEveryMs: 10 });
     cleanup.push(() => c1.kill());
     const c2 = await CToxPeer.create({ ...C_PORTS, name: "c-two", label: "c-two", iterateEveryMs: 10 });
