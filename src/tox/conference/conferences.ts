@@ -531,15 +531,18 @@ export class Conferences {
     }
   }
 
+  /** Milliseconds until `tick()` has work; never busy while no connection is online. */
   nextTickIn(): number {
     const now = this.clock.now();
     let next = 1000;
     for (const c of this.confs.values()) {
       if (!c.connected) continue;
-      if (c.needSendName || c.closestChanged) return 1;
-      next = Math.min(next, c.lastPingAt + GROUP_PING_INTERVAL_MS - now);
+      if (c.closestChanged) return 1;
       for (const p of c.peers.values())
         if (p.peerNumber !== c.peerNumber) next = Math.min(next, p.lastActive + FREEZE_TIMEOUT_MS + 1 - now);
+      if (this.countOnline(c) === 0) continue;
+      if (c.needSendName) return 1;
+      next = Math.min(next, c.lastPingAt + GROUP_PING_INTERVAL_MS - now);
     }
     return Math.max(1, Math.ceil(next));
   }

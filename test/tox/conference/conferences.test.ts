@@ -218,4 +218,20 @@ describe("Conferences (in-memory network)", () => {
     expect(other.ok).toBe(true);
     expect(a.texts().length).toBe(before);
   });
+
+  it("timers: no busy loop while alone or cut off; the next ping is due within 20 s", () => {
+    const net = new FakeNet();
+    const a = net.add("alone");
+    a.conf.create();
+    net.run(1000);
+    expect(a.conf.nextTickIn()).toBe(1000);
+    const { net: net2, a: b, others, num } = setup(2);
+    net2.run(1000);
+    expect(b.conf.nextTickIn()).toBeGreaterThan(100);
+    expect(b.conf.nextTickIn()).toBeLessThanOrEqual(1000);
+    net2.setCut(b, others[0]!, true);
+    net2.run(1000);
+    expect(b.conf.peers(num(b))).toHaveLength(1);
+    expect(b.conf.nextTickIn()).toBe(1000);
+  });
 });
