@@ -61,6 +61,8 @@ export const DESIRED_CLOSEST = 4;
 export const MAX_GROUP_CONNECTIONS = 16;
 /** `MAX_LAST_MESSAGE_INFOS`. */
 const MAX_LAST_MESSAGE_INFOS = 8;
+/** Lossy numbers remembered per sender (group.c keeps a 256-packet bitmap). */
+const LOSSY_WINDOW = 256;
 /** `MAX_FROZEN_DEFAULT`. */
 const MAX_FROZEN = 128;
 /** Join cookie = the invite after its sub-id: inviter's conference number, type, id. */
@@ -145,6 +147,8 @@ interface Peer {
   lastActive: number;
   /** Recent (message number, message id) pairs, newest first (`last_message_infos`). */
   infos: Array<{ num: number; id: number }>;
+  /** Recent lossy numbers (duplicate filter for the lossy flood). */
+  lossySeen: number[];
 }
 
 interface Conn {
@@ -300,6 +304,25 @@ export class Conferences {
     this.sendGroupMessage(c, { kind: "title", title: bytes });
   }
 
+  /**
+   * `send_group_lossy_packet`: lossy data (AV conferences; `lossyType` is the first data byte,
+   * 192 = audio in toxav). False when no connection took it.
+   */
+  sendLossy(conference: number, lossyType: number, data: Uint8Array): boolean {
+    const c = this.mustGet(conference);
+    const pkt = serializeConferencePacket({
+      type: "lossy",
+      groupNumber: 0,
+      peerNumber: c.peerNumber,
+      lossyNumber: c.lossyNumber,
+      lossyType,
+      data,
+    });
+    if (this.relayLossy(c, pkt.subarray(3), undefined) === 0) return false;
+    c.lossyNumber = (c.lossyNumber + 1) & 0xffff;
+    return true;
+  }
+
   /** `send_name_all_groups`: call after our name changed. */
   nameChanged(): void {
     const name = this.selfNameBytes();
@@ -417,6 +440,7 @@ export class Conferences {
           nickUpdated: false,
           lastActive: nowMs - ago,
           infos: [],
+          lossySeen: [],
         });
       }
       this.addSelf(c);
@@ -489,7 +513,7 @@ export class Conferences {
         this.handleMessage(c, conn, p, data);
         return;
       case "lossy":
-        this.handleLossy(c, p);
+        this.handleLossy(c, conn, p, data);
         return;
     }
   }
@@ -801,6 +825,7 @@ export class Conferences {
       nickUpdated: false,
       lastActive: this.clock.now(),
       infos: [],
+      lossySeen: [],
     };
     c.peers.set(peerNumber, peer);
     c.closestChanged = true;
@@ -925,10 +950,39 @@ export class Conferences {
     this.relay(c, raw.subarray(3), directFromSender ? undefined : conn);
   }
 
-  private handleLossy(c: Conf, p: Extract<ConferencePacket, { type: "lossy" }>): void {
+  /**
+   * `handle_lossy`: AV conferences only. New lossy packets are passed on to our other online
+   * connections (members reached only through us would miss the audio otherwise); a short
+   * window of recent numbers per sender stops loops. group.c sends to 2 of the ring neighbours
+   * only; sending to all of them costs more packets but reaches the same members.
+   */
+  private handleLossy(
+    c: Conf,
+    conn: Conn,
+    p: Extract<ConferencePacket, { type: "lossy" }>,
+    raw: Uint8Array,
+  ): void {
     if (c.type !== CONFERENCE_TYPE_AV || p.peerNumber === c.peerNumber) return;
     const peer = c.peers.get(p.peerNumber);
-    if (peer !== undefined) this.events.onLossy?.(c.number, this.view(c, peer), p.lossyType, p.data);
+    if (peer === undefined || peer.lossySeen.includes(p.lossyNumber)) return;
+    peer.lossySeen.push(p.lossyNumber);
+    if (peer.lossySeen.length > LOSSY_WINDOW) peer.lossySeen.shift();
+    this.relayLossy(c, raw.subarray(3), conn);
+    this.events.onLossy?.(c.number, this.view(c, peer), p.lossyType, p.data);
+  }
+
+  private relayLossy(c: Conf, tail: Uint8Array, except: Conn | undefined): number {
+    let sent = 0;
+    for (const conn of c.conns.values()) {
+      if (!conn.online || conn === except) continue;
+      const pkt = new Uint8Array(3 + tail.length);
+      pkt[0] = PACKET_ID_LOSSY_CONFERENCE;
+      pkt[1] = conn.otherNumber >>> 8;
+      pkt[2] = conn.otherNumber & 0xff;
+      pkt.set(tail, 3);
+      if (this.transport.sendLossy?.(conn.pk, pkt)) sent++;
+    }
+    return sent;
   }
 
   /** `send_message_group`: numbers our message and floods it; the number used. */

@@ -10,12 +10,12 @@ import { SAVE_OFFSET_MESSAGE_NUMBER } from "../../../src/tox/state/savefile.js";
 import { FakeNet, type FakeNode } from "./fake-net.js";
 
 /** `a` creates a conference and invites each of `others` (friends of `a`), who join. */
-function setup(n: number) {
+function setup(n: number, confType = 0) {
   const net = new FakeNet();
   const nodes = Array.from({ length: n }, (_, i) => net.add(`peer${i}`));
   const [a, ...others] = nodes as [FakeNode, ...FakeNode[]];
   for (const o of others) net.befriend(a, o);
-  const conf = a.conf.create();
+  const conf = a.conf.create(confType);
   const joined = new Map<FakeNode, number>([[a, conf]]);
   for (const o of others) {
     a.conf.invite(conf, o.pk);
@@ -233,5 +233,28 @@ describe("Conferences (in-memory network)", () => {
     net2.run(1000);
     expect(b.conf.peers(num(b))).toHaveLength(1);
     expect(b.conf.nextTickIn()).toBe(1000);
+  });
+
+  it("AV conferences flood lossy data once to every member; text conferences ignore it", () => {
+    const { net, a, others, num } = setup(3, 1);
+    const [b, c] = others as [FakeNode, FakeNode];
+    net.run(2000);
+    net.setCut(b, c, true); // b reaches c only through a
+    net.run(1000);
+    expect(b.conf.sendLossy(num(b), 192, Uint8Array.of(1, 2, 3))).toBe(true);
+    expect(b.conf.sendLossy(num(b), 192, Uint8Array.of(4))).toBe(true);
+    net.pump();
+    expect(a.lossy).toEqual([
+      { from: b.hex, type: 192, data: [1, 2, 3] },
+      { from: b.hex, type: 192, data: [4] },
+    ]);
+    expect(c.lossy).toEqual(a.lossy);
+    expect(b.lossy).toEqual([]);
+
+    const text = setup(2);
+    const [tb] = text.others as [FakeNode];
+    tb.conf.sendLossy(text.num(tb), 192, Uint8Array.of(9));
+    text.net.pump();
+    expect(text.a.lossy).toEqual([]);
   });
 });

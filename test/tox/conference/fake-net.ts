@@ -32,6 +32,7 @@ export class FakeNode {
   readonly titles: Array<{ conference: number; title: string; by: string | undefined }> = [];
   readonly names: Array<{ conference: number; peer: string; name: string }> = [];
   readonly left: Array<{ conference: number; peer: ConferencePeer }> = [];
+  readonly lossy: Array<{ from: string; type: number; data: number[] }> = [];
   connected: number[] = [];
   readonly wants = new Set<string>();
   sent = 0;
@@ -64,6 +65,12 @@ export class FakeNode {
           net.enqueue(() => to.conf.handlePacket(this.pk, data));
           return this.sent++;
         },
+        sendLossy: (pk, data) => {
+          const to = net.node(pk);
+          if (!net.isUp(this, to)) return false;
+          net.enqueue(() => to.conf.handlePacket(this.pk, data));
+          return true;
+        },
         sendToFriend: (pk, data) => {
           const to = net.node(pk);
           if (!net.areFriends(this, to) || !net.isUp(this, to)) return false;
@@ -91,6 +98,8 @@ export class FakeNode {
         onPeerName: (conference, peer, name) =>
           this.names.push({ conference, peer: toHex(peer.publicKey), name }),
         onPeerLeft: (conference, peer) => this.left.push({ conference, peer }),
+        onLossy: (_c, peer, type, data) =>
+          this.lossy.push({ from: toHex(peer.publicKey), type, data: [...data] }),
       },
     });
   }
