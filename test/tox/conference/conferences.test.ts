@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { toHex } from "../../../src/tox/bytes.js";
 import { FREEZE_TIMEOUT_MS } from "../../../src/tox/conference/conferences.js";
@@ -256,5 +257,35 @@ describe("Conferences (in-memory network)", () => {
     tb.conf.sendLossy(text.num(tb), 192, Uint8Array.of(9));
     text.net.pump();
     expect(text.a.lossy).toEqual([]);
+  });
+
+  it("property: in any conference of 2-5 members, every message reaches every other member exactly once, in order", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 2, max: 5 }),
+        fc.array(fc.nat(), { minLength: 1, maxLength: 30 }),
+        fc.boolean(),
+        (n, senders, settle) => {
+          const { net, nodes, num } = setup(n);
+          if (settle) net.run(2000); // ring-neighbour sessions up, or not yet
+          const sent = new Map<FakeNode, string[]>();
+          senders.forEach((s, i) => {
+            const from = nodes[s % n]!;
+            const text = `m${i}`;
+            from.conf.sendMessage(num(from), text);
+            sent.set(from, [...(sent.get(from) ?? []), text]);
+          });
+          net.pump();
+          for (const to of nodes) {
+            for (const from of nodes) {
+              if (from === to) continue;
+              const got = to.messages.filter((m) => m.from === from.hex).map((m) => m.text);
+              expect(got).toEqual(sent.get(from) ?? []);
+            }
+          }
+        },
+      ),
+      { numRuns: 150 },
+    );
   });
 });
