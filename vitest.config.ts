@@ -6,6 +6,9 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: "forks",
+    // One test file at a time: interop files bind fixed loopback port ranges and time real
+    // c-toxcore peers, so running files side by side would trade determinism for minutes.
+    maxWorkers: 1,
     reporters: ["default"],
   },
 });
