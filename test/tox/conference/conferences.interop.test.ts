@@ -3,7 +3,7 @@
  * c-toxcore 0.2.18 peers over loopback UDP, friends connected directly (no DHT/onion search).
  * A C peer invites us, we join; messages both ways; names and title changes seen on both sides;
  * we invite a second C peer, who joins and talks to everyone; leaving is seen.
- * Ports: ours 36400-36449, C peers 36450-36599.
+ * Ports: ours 36400-36419, C peers 36420-36479.
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { bytesEqual } from "../../../src/tox/bytes.js";
@@ -14,8 +14,8 @@ import { conferencePeerNames, conferenceTitle } from "../../interop/ctox-confere
 import { CToxPeer, nextEvent, waitUntil } from "../../interop/ctoxcore.js";
 import { attachConferences } from "./attach.js";
 
-const OUR_PORTS: [number, number] = [36400, 36449];
-const C_PORTS = { startPort: 36450, endPort: 36599 };
+const OUR_PORTS: [number, number] = [36400, 36419];
+const C_PORTS = { startPort: 36420, endPort: 36479 };
 
 interface Ours {
   node: ToxNode;
