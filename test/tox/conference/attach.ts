@@ -20,6 +20,8 @@ import type { Messenger } from "../../../src/tox/messenger/messenger.js";
 import type { Identity } from "../../../src/tox/node/identity.js";
 
 interface IdentityInternals {
+  /** Present once Identity wires conferences itself (.tmp/conference-identity.patch). */
+  conferences?: Conferences;
   messenger: Messenger;
   fc: FriendConnections;
   dht: { keyPair: { publicKey: Uint8Array }; removeFriend(dhtPk: Uint8Array, lock: number): void };
@@ -30,6 +32,11 @@ interface IdentityInternals {
 
 export function attachConferences(identity: Identity, events: ConferenceEvents): Conferences {
   const inner = identity as unknown as IdentityInternals;
+  if (inner.conferences instanceof Conferences) {
+    // Already wired by Identity: only route the events to this test instead of the node.
+    (inner.conferences as unknown as { events: ConferenceEvents }).events = events;
+    return inner.conferences;
+  }
   const conferences = new Conferences({
     clock: systemClock,
     selfPk: identity.publicKeyBytes,
