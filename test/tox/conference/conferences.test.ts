@@ -288,4 +288,60 @@ describe("Conferences (in-memory network)", () => {
       { numRuns: 150 },
     );
   });
+
+  it("fuzz: arbitrary conference packets from a member never throw and keep us in the conference", () => {
+    const { net, a, others, num } = setup(2);
+    const b = others[0]!;
+    const conf = num(a);
+    const bNumber = b.conf.info(num(b))!.peerNumber;
+    const id = a.conf.info(conf)!.id;
+    const u16 = fc.integer({ min: 0, max: 0xffff });
+    const nearby = fc.oneof(fc.constant(conf), u16);
+    const packet = fc.oneof(
+      fc
+        .tuple(fc.constantFrom(96, 97, 98, 99, 100, 199), fc.uint8Array({ maxLength: 80 }))
+        .map(([pid, r]) => Uint8Array.of(pid, ...r)),
+      fc
+        .record({
+          g: nearby,
+          peer: fc.oneof(fc.constant(bNumber), u16),
+          n: fc.nat(),
+          mid: fc.nat(255),
+          data: fc.uint8Array({ maxLength: 70 }),
+        })
+        .map(({ g, peer, n, mid, data }) =>
+          Uint8Array.of(
+            99,
+            g >> 8,
+            g & 255,
+            peer >> 8,
+            peer & 255,
+            n >>> 24,
+            (n >>> 16) & 255,
+            (n >>> 8) & 255,
+            n & 255,
+            mid,
+            ...data,
+          ),
+        ),
+      fc
+        .record({ g: nearby, sub: fc.nat(12), data: fc.uint8Array({ maxLength: 140 }) })
+        .map(({ g, sub, data }) => Uint8Array.of(98, g >> 8, g & 255, sub, ...data)),
+      fc.record({ g: u16, t: fc.nat(2) }).map(({ g, t }) => Uint8Array.of(97, g >> 8, g & 255, t, ...id)),
+      fc.constant(Uint8Array.of(100, 0, ...id)),
+    );
+    fc.assert(
+      fc.property(fc.array(packet, { maxLength: 8 }), fc.boolean(), (pkts, viaFriendPath) => {
+        for (const p of pkts) {
+          if (viaFriendPath) a.conf.handleFriendPacket(b.pk, p);
+          else a.conf.handlePacket(b.pk, p);
+        }
+        net.pump();
+        const info = a.conf.info(conf)!;
+        expect(info.connected).toBe(true);
+        expect(a.conf.peers(conf).some((p) => p.self)).toBe(true);
+      }),
+      { numRuns: 10_000 },
+    );
+  });
 });
