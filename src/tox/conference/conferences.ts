@@ -795,6 +795,9 @@ export class Conferences {
     fresh: boolean,
     notify = true,
   ): Peer | undefined {
+    // Our own entry only changes through joining (peer list) or creating; a NEW_PEER or peer
+    // list naming us under another number would otherwise replace it.
+    if (c.connected && peerNumber !== c.peerNumber && bytesEqual(realPk, this.selfPk)) return undefined;
     const existing = fresh ? this.notePeerActive(c, peerNumber) : c.peers.get(peerNumber);
     if (existing !== undefined) {
       if (!bytesEqual(existing.realPk, realPk)) return undefined;
@@ -922,7 +925,9 @@ export class Conferences {
         break;
       case "killPeer":
       case "freezePeer":
-        if (body.peerNumber !== p.peerNumber) return;
+        // Only a peer itself may leave; and nobody on the network can remove us from our list
+        // (an echo of our own KILL, or a forged one, would otherwise delete our own entry).
+        if (body.peerNumber !== p.peerNumber || sender.hex === this.selfHex) return;
         if (body.kind === "killPeer") {
           const view = this.view(c, sender);
           this.delPeer(c, sender);

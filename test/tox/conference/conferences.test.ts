@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { toHex } from "../../../src/tox/bytes.js";
 import { FREEZE_TIMEOUT_MS } from "../../../src/tox/conference/conferences.js";
 import {
+  type GroupMessageBody,
   PACKET_ID_MESSAGE_CONFERENCE,
   parseConferencePacket,
   serializeConferencePacket,
@@ -343,5 +344,29 @@ describe("Conferences (in-memory network)", () => {
       }),
       { numRuns: 10_000 },
     );
+  });
+
+  it("nobody can remove us from our own list: forged KILL/FREEZE for our number, NEW_PEER with our key", () => {
+    const { net, a, others, num } = setup(2);
+    const b = others[0]!;
+    const conf = num(a);
+    const self = a.conf.info(conf)!.peerNumber;
+    const send = (messageNumber: number, body: GroupMessageBody) =>
+      a.conf.handlePacket(
+        b.pk,
+        serializeConferencePacket({
+          type: "message",
+          groupNumber: conf,
+          peerNumber: self,
+          messageNumber,
+          body,
+        }),
+      );
+    send(1_000_000, { kind: "killPeer", peerNumber: self });
+    send(1_000_001, { kind: "freezePeer", peerNumber: self });
+    send(1_000_002, { kind: "newPeer", peerNumber: (self + 1) & 0xffff, realPk: a.pk, tempPk: a.dhtPk });
+    net.pump();
+    expect(a.conf.peers(conf).filter((p) => p.self)).toHaveLength(1);
+    expect(a.conf.peers(conf)).toHaveLength(2);
   });
 });
