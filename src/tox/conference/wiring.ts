@@ -37,10 +37,16 @@ export interface ConferenceWiringDeps {
   forgetPeer?(realPk: Uint8Array): void;
 }
 
-export function conferenceTransport(deps: ConferenceWiringDeps): ConferenceTransport {
+export interface ConferenceLinks extends ConferenceTransport {
+  /** Removes every non-friend entry we created (their peers get KILL); for identity shutdown. */
+  closeAll(): void;
+}
+
+export function conferenceTransport(deps: ConferenceWiringDeps): ConferenceLinks {
   const { fc, messenger } = deps;
   /** Non-friend entries we created (so we never remove a friend's entry). */
   const ours = new Set<string>();
+  const keys = new Map<string, Uint8Array>();
   return {
     sendLossless: (pk, data) => fc.sendLossless(pk, data, false),
     sendLossy: (pk, data) => fc.sendLossy(pk, data),
@@ -52,15 +58,20 @@ export function conferenceTransport(deps: ConferenceWiringDeps): ConferenceTrans
       const hex = toHex(pk);
       if (!ours.has(hex)) {
         ours.add(hex);
+        keys.set(hex, Uint8Array.from(pk));
         fc.add(pk);
       }
       deps.findPeer(pk, tempPk);
     },
     closeConnection: (pk) => {
       const hex = toHex(pk);
+      keys.delete(hex);
       if (!ours.delete(hex) || messenger.hasFriend(pk)) return;
       deps.forgetPeer?.(pk);
       fc.remove(pk);
+    },
+    closeAll() {
+      for (const pk of [...keys.values()]) this.closeConnection(pk);
     },
   };
 }

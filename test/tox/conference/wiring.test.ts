@@ -50,6 +50,12 @@ describe("conferenceTransport", () => {
     t.closeConnection(stranger);
     const s = toHex(stranger).slice(0, 4);
     expect(log).toEqual([`add ${s}`, `find ${s}`, `find ${s}`, `forget ${s}`, `remove ${s}`]);
+    log.length = 0;
+    t.openConnection(stranger, dht);
+    t.openConnection(friend, dht);
+    t.closeAll();
+    t.closeAll();
+    expect(log).toEqual([`add ${s}`, `find ${s}`, `forget ${s}`, `remove ${s}`]);
   });
 
   it("sends conference packets without congestion control, invites through the Messenger", () => {
