@@ -139,7 +139,10 @@ export class FakeTox implements ToxGateway {
 
   private list<T>(map: Map<string, T[]>, key: string): T[] {
     let l = map.get(key);
-    if (l === undefined) map.set(key, (l = []));
+    if (l === undefined) {
+      l = [];
+      map.set(key, l);
+    }
     return l;
   }
 

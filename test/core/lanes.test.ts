@@ -27,12 +27,12 @@ describe("Lanes", () => {
         async (jobs) => {
           const lanes = new Lanes(logger().log, "test");
           const done: { key: string; i: number }[] = [];
-          jobs.forEach((j, i) =>
+          for (const [i, j] of jobs.entries()) {
             lanes.run(j.key, async () => {
               for (let k = 0; k < j.ticks; k++) await tick();
               done.push({ key: j.key, i });
-            }),
-          );
+            });
+          }
           await lanes.idle();
           expect(done).toHaveLength(jobs.length);
           for (const key of ["a", "b", "c"]) {
