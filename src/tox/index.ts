@@ -29,6 +29,13 @@ export {
 } from "./messenger/packets.js";
 export { splitMessage } from "./messenger/split.js";
 export type {
+  ConferenceEventBase,
+  ConferenceInviteEvent,
+  ConferenceMessageEvent,
+  ConferencePeerEvent,
+  ConferencePeerNameEvent,
+  ConferencePeerRef,
+  ConferenceTitleEvent,
   FriendConnectionEvent,
   FriendConnectionStatus,
   FriendMessageEvent,
@@ -57,6 +64,16 @@ export {
   type ToxNodeLogger,
   type ToxNodeOptions,
 } from "./node/tox-node.js";
-export { isEncryptedSave, PassDecryptError, passDecrypt, passEncrypt } from "./state/encryptsave.js";
-export { parseSaveData, type SaveData, type SavedFriend, serializeSaveData } from "./state/savefile.js";
+export {
+  isEncryptedSave,
+  PassDecryptError,
+  passDecrypt,
+  passEncrypt,
+} from "./state/encryptsave.js";
+export {
+  parseSaveData,
+  type SaveData,
+  type SavedFriend,
+  serializeSaveData,
+} from "./state/savefile.js";
 export { type IpPort, ipPort } from "./wire/ipport.js";

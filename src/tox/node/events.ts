@@ -64,7 +64,58 @@ export interface FriendTypingEvent extends FriendEventBase {
   typing: boolean;
 }
 
+/** Conference events name the identity and the conference (its number on this identity). */
+export interface ConferenceEventBase {
+  identity: string;
+  conference: number;
+}
+
+/** A friend invites one of our identities into a conference; pass `cookie` to `conferenceJoin`. */
+export interface ConferenceInviteEvent extends FriendEventBase {
+  conferenceType: number;
+  cookie: Uint8Array;
+}
+
+export interface ConferencePeerRef {
+  peerNumber: number;
+  /** Lower-case hex public key. */
+  publicKey: string;
+  name: string;
+  /** The peer is this identity (c-toxcore echoes our own messages back). */
+  self: boolean;
+}
+
+export interface ConferenceMessageEvent extends ConferenceEventBase {
+  peer: ConferencePeerRef;
+  kind: MessageKind;
+  text: string;
+}
+
+export interface ConferenceTitleEvent extends ConferenceEventBase {
+  /** Undefined when the title came with the peer list (nobody changed it just now). */
+  peer: ConferencePeerRef | undefined;
+  title: string;
+}
+
+export interface ConferencePeerEvent extends ConferenceEventBase {
+  peer: ConferencePeerRef;
+}
+
+export interface ConferencePeerNameEvent extends ConferencePeerEvent {
+  name: string;
+}
+
 export interface ToxNodeEvents {
+  conferenceInvite: [ConferenceInviteEvent];
+  /** We are in (the peer list arrived and contains us). */
+  conferenceConnected: [ConferenceEventBase];
+  conferenceMessage: [ConferenceMessageEvent];
+  conferenceTitle: [ConferenceTitleEvent];
+  conferencePeerName: [ConferencePeerNameEvent];
+  /** Someone joined, left, froze or thawed: read `conferencePeers()`. */
+  conferencePeerList: [ConferenceEventBase];
+  /** A member left for good. */
+  conferencePeerLeft: [ConferencePeerEvent];
   friendRequest: [FriendRequestEvent];
   selfConnection: [SelfConnectionEvent];
   friendConnection: [FriendConnectionEvent];

@@ -9,6 +9,14 @@ import { isIP } from "node:net";
 import { formatAddress, parseAddress, type ToxAddress } from "../address.js";
 import { bytesEqual, fromHex, toHex } from "../bytes.js";
 import type { Clock } from "../clock.js";
+import { type ConferencePeer, Conferences } from "../conference/conferences.js";
+import {
+  type ConferenceLinks,
+  conferenceMessengerExtension,
+  conferenceTransport,
+  isConferenceLossyPacket,
+  isConferenceSessionPacket,
+} from "../conference/wiring.js";
 import { type KeyPair, keyPairFromSecret, PUBLIC_KEY_SIZE, randomBytes } from "../crypto.js";
 import { Dht } from "../dht/dht.js";
 import { ToxProtocolError } from "../errors.js";
@@ -130,6 +138,8 @@ export class Identity {
   private readonly nc: NetCrypto;
   private readonly fc: FriendConnections;
   private readonly messenger: Messenger;
+  private readonly conferences: Conferences;
+  private readonly conferenceLinks: ConferenceLinks;
   private readonly emit: Emit;
   private readonly wakeNode: (identity: Identity) => void;
   private readonly log: NetCryptoLogger | undefined;
@@ -162,12 +172,19 @@ export class Identity {
     const sink: PacketSink = this.udpEnabled ? wiring.socket : nowhere;
     this.log = wiring.log;
     // The DHT owns the DHT key pair; c-toxcore makes a fresh one every run.
-    this.dht = new Dht({ clock: wiring.clock, sink, ...(wiring.log ? { log: wiring.log } : {}) });
+    this.dht = new Dht({
+      clock: wiring.clock,
+      sink,
+      ...(wiring.log ? { log: wiring.log } : {}),
+    });
     const dhtKeys = () => this.dht.keyPair;
     this.publicKeyBytes = this.realKeys.publicKey;
     this.publicKey = toHex(this.realKeys.publicKey);
     this.nospam = opts.nospam ?? save?.nospam ?? randomBytes(4);
-    this.toxId = formatAddress({ publicKey: this.realKeys.publicKey, nospam: this.nospam });
+    this.toxId = formatAddress({
+      publicKey: this.realKeys.publicKey,
+      nospam: this.nospam,
+    });
     this.dhtPublicKey = toHex(this.dht.keyPair.publicKey);
     this.udpPort = wiring.socket.local.port;
     this.emit = wiring.emit;
@@ -193,7 +210,9 @@ export class Identity {
 
     this.messenger = new Messenger({
       clock: wiring.clock,
-      transport: { sendLossless: (pk, data, cc) => this.fc.sendLossless(pk, data, cc) },
+      transport: {
+        sendLossless: (pk, data, cc) => this.fc.sendLossless(pk, data, cc),
+      },
       name: opts.name ?? (save ? utf8.decode(save.name) : undefined),
       statusMessage: opts.statusMessage ?? (save ? utf8.decode(save.statusMessage) : undefined),
       status: opts.status ?? (save ? (USER_STATUS_CODES[save.userStatus] ?? "none") : undefined),
@@ -202,15 +221,33 @@ export class Identity {
           const status = online ? this.pathOf(pk) : "none";
           if (online) this.reportedPath.set(hex(pk), status);
           else this.reportedPath.delete(hex(pk));
-          this.emit("friendConnection", { identity: me, friend: hex(pk), status, unconfirmed });
+          this.emit("friendConnection", {
+            identity: me,
+            friend: hex(pk),
+            status,
+            unconfirmed,
+          });
         },
         onMessage: (pk, kind, text) =>
-          this.emit("friendMessage", { identity: me, friend: hex(pk), kind, text }),
+          this.emit("friendMessage", {
+            identity: me,
+            friend: hex(pk),
+            kind,
+            text,
+          }),
         onReadReceipt: (pk, messageId) =>
-          this.emit("readReceipt", { identity: me, friend: hex(pk), messageId }),
+          this.emit("readReceipt", {
+            identity: me,
+            friend: hex(pk),
+            messageId,
+          }),
         onName: (pk, name) => this.emit("friendName", { identity: me, friend: hex(pk), name }),
         onStatusMessage: (pk, statusMessage) =>
-          this.emit("friendStatusMessage", { identity: me, friend: hex(pk), statusMessage }),
+          this.emit("friendStatusMessage", {
+            identity: me,
+            friend: hex(pk),
+            statusMessage,
+          }),
         onStatus: (pk, status) => this.emit("friendStatus", { identity: me, friend: hex(pk), status }),
         onTyping: (pk, typing) => this.emit("friendTyping", { identity: me, friend: hex(pk), typing }),
         log: wiring.log
@@ -227,8 +264,17 @@ export class Identity {
           this.onion.client.setFriendOnline(pk, up);
           if (up) this.requests.friendConnected(pk);
           this.messenger.handleConnection(pk, up);
+          this.conferences.handleConnection(pk, up);
         },
-        onPacket: (pk, data) => this.messenger.handlePacket(pk, data),
+        // Conference packets (97-100) come from friends and from non-friend conference members
+        // alike, so they bypass the Messenger (which only knows friends), as in group.c.
+        onPacket: (pk, data) => {
+          if (isConferenceSessionPacket(data)) this.conferences.handlePacket(pk, data);
+          else this.messenger.handlePacket(pk, data);
+        },
+        onLossy: (pk, data) => {
+          if (isConferenceLossyPacket(data)) this.conferences.handlePacket(pk, data);
+        },
         onAcked: (pk, bufferStart) => this.messenger.handleAcked(pk, bufferStart),
         onFriendRequest: (pk, nospam, message) => {
           this.requests.handleSessionRequest(pk, nospam, message);
@@ -247,6 +293,73 @@ export class Identity {
     });
     this.fc.attach(this.nc);
     this.relays.attach(this.nc);
+
+    const peerRef = (p: ConferencePeer) => ({
+      peerNumber: p.peerNumber,
+      publicKey: hex(p.publicKey),
+      name: p.name,
+      self: p.self,
+    });
+    this.conferenceLinks = conferenceTransport({
+      fc: this.fc,
+      messenger: this.messenger,
+      findPeer: (pk, dhtPk) => {
+        this.learnDhtPk(pk, dhtPk);
+        this.wake();
+      },
+      forgetPeer: (pk) => this.forgetDhtSearch(pk),
+    });
+    this.conferences = new Conferences({
+      clock: wiring.clock,
+      selfPk: this.realKeys.publicKey,
+      selfDhtPk: () => this.dht.keyPair.publicKey,
+      selfName: () => this.messenger.selfName,
+      transport: this.conferenceLinks,
+      events: {
+        onInvite: (pk, conferenceType, cookie) =>
+          this.emit("conferenceInvite", {
+            identity: me,
+            friend: hex(pk),
+            conferenceType,
+            cookie,
+          }),
+        onConnected: (conference) => this.emit("conferenceConnected", { identity: me, conference }),
+        onMessage: (conference, peer, kind, text) =>
+          this.emit("conferenceMessage", {
+            identity: me,
+            conference,
+            peer: peerRef(peer),
+            kind,
+            text,
+          }),
+        onTitle: (conference, peer, title) =>
+          this.emit("conferenceTitle", {
+            identity: me,
+            conference,
+            peer: peer && peerRef(peer),
+            title,
+          }),
+        onPeerName: (conference, peer, name) =>
+          this.emit("conferencePeerName", {
+            identity: me,
+            conference,
+            peer: peerRef(peer),
+            name,
+          }),
+        onPeerListChanged: (conference) => this.emit("conferencePeerList", { identity: me, conference }),
+        onPeerLeft: (conference, peer) =>
+          this.emit("conferencePeerLeft", {
+            identity: me,
+            conference,
+            peer: peerRef(peer),
+          }),
+        log: wiring.log
+          ? (obj, msg) => wiring.log?.debug({ identity: me.slice(0, 16), ...obj }, msg)
+          : undefined,
+      },
+    });
+    this.messenger.attach(conferenceMessengerExtension(this.conferences));
+    this.conferences.restore(save?.conferences ?? []);
 
     this.onion = new OnionStack({
       clock: wiring.clock,
@@ -295,8 +408,14 @@ export class Identity {
         stopSearching: (pk) => this.onion.client.removeFriend(pk),
         sendOnion: (pk, payload) => this.onion.client.sendData(pk, ONION_DATA_FRIEND_REQUEST, payload),
         sendSession: (pk, nospam, message) =>
-          this.fc.sendLossless(pk, serializeFriendConnPacket({ type: "friendRequest", nospam, message })) !==
-          -1,
+          this.fc.sendLossless(
+            pk,
+            serializeFriendConnPacket({
+              type: "friendRequest",
+              nospam,
+              message,
+            }),
+          ) !== -1,
       },
       onRequest: (r) =>
         this.emit("friendRequest", {
@@ -353,11 +472,16 @@ export class Identity {
     if (typeof address === "string") {
       const parsed = parseAddress(address.replace(/^tox:/i, "").trim());
       if (!parsed.ok)
-        throw new ToxProtocolError(`invalid Tox ID: ${parsed.error.message}`, { code: "bad-address" });
+        throw new ToxProtocolError(`invalid Tox ID: ${parsed.error.message}`, {
+          code: "bad-address",
+        });
       address = parsed.value;
     }
     const result = this.requests.addFriend(address, message);
-    if (!result.ok) throw new ToxProtocolError(`cannot add friend: ${result.error}`, { code: result.error });
+    if (!result.ok)
+      throw new ToxProtocolError(`cannot add friend: ${result.error}`, {
+        code: result.error,
+      });
     this.startFriend(address.publicKey);
     this.wake();
   }
@@ -397,7 +521,11 @@ export class Identity {
   async bootstrap(host: string, port: number, publicKey: KeyInput): Promise<void> {
     const key = toKey(publicKey, "bootstrap node key");
     const ip = await resolveHost(host);
-    this.bootstrapNode({ protocol: "udp", ipPort: ipPort(ip, port), publicKey: key });
+    this.bootstrapNode({
+      protocol: "udp",
+      ipPort: ipPort(ip, port),
+      publicKey: key,
+    });
   }
 
   /** @internal Bootstrap from an already resolved node (the node staggers these). */
@@ -412,13 +540,21 @@ export class Identity {
   async addTcpRelay(host: string, port: number, publicKey: KeyInput): Promise<void> {
     const key = toKey(publicKey, "TCP relay key");
     const ip = await resolveHost(host);
-    this.addRelayNode({ protocol: "tcp", ipPort: ipPort(ip, port), publicKey: key });
+    this.addRelayNode({
+      protocol: "tcp",
+      ipPort: ipPort(ip, port),
+      publicKey: key,
+    });
   }
 
   /** @internal */
   addRelayNode(node: NodeInfo): void {
     if (this.removed) return;
-    this.relays.addRelay({ host: node.ipPort.ip, port: node.ipPort.port, publicKey: node.publicKey });
+    this.relays.addRelay({
+      host: node.ipPort.ip,
+      port: node.ipPort.port,
+      publicKey: node.publicKey,
+    });
     this.relayCount++;
     this.wake();
   }
@@ -449,12 +585,9 @@ export class Identity {
     this.fc.remove(key);
     this.onion.client.removeFriend(key);
     const id = toHex(key);
-    const search = this.dhtSearch.get(id);
-    if (search !== undefined) {
-      this.dht.removeFriend(search.dhtPk, search.lock);
-      this.relays.forgetPeer(search.dhtPk);
-      this.dhtSearch.delete(id);
-    }
+    this.forgetDhtSearch(key);
+    // A conference may still use the session: it comes back as a non-friend one if so.
+    this.conferences.handleConnection(key, false);
     this.reportedPath.delete(id);
     this.savedFriends.delete(id);
     this.wake();
@@ -468,8 +601,70 @@ export class Identity {
   }
 
   async setName(name: string): Promise<void> {
+    const before = this.messenger.selfName;
     this.messenger.setName(name);
+    if (this.messenger.selfName !== before) this.conferences.nameChanged();
     this.wake();
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Conferences (old group chats; see src/tox/conference/conferences.ts)
+
+  /** Creates a conference with us as its only member; its number. */
+  async conferenceNew(type = 0): Promise<number> {
+    return this.conferences.create(type);
+  }
+
+  /** Invites an online friend (throws ToxProtocolError "friend-not-connected" / "not-connected"). */
+  async conferenceInvite(conference: number, friendPk: PublicKeyInput): Promise<void> {
+    this.conferences.invite(conference, toKey(friendPk, "friend public key"));
+    this.wake();
+  }
+
+  /** Joins with the cookie of a `conferenceInvite` event; `conferenceConnected` follows. */
+  async conferenceJoin(friendPk: PublicKeyInput, cookie: Uint8Array): Promise<number> {
+    const n = this.conferences.join(toKey(friendPk, "friend public key"), cookie);
+    this.wake();
+    return n;
+  }
+
+  /** One message number per piece; throws "no-connection" while no member is reachable. */
+  async conferenceSendMessage(
+    conference: number,
+    text: string,
+    kind: MessageKind = "normal",
+  ): Promise<number[]> {
+    const nums = this.conferences.sendMessage(conference, text, kind === "action" ? "action" : "normal");
+    this.wake();
+    return nums;
+  }
+
+  async conferenceSetTitle(conference: number, title: string): Promise<void> {
+    this.conferences.setTitle(conference, title);
+    this.wake();
+  }
+
+  /** Leaves for good (KILL_PEER), or only until a restart when `permanently` is false. */
+  async conferenceLeave(conference: number, permanently = true): Promise<void> {
+    this.conferences.leave(conference, permanently);
+    this.wake();
+  }
+
+  conferenceList(): number[] {
+    return this.conferences.list();
+  }
+
+  conferenceInfo(conference: number) {
+    return this.conferences.info(conference);
+  }
+
+  conferencePeers(conference: number, frozen = false) {
+    return this.conferences.peers(conference, frozen).map((p) => ({
+      peerNumber: p.peerNumber,
+      publicKey: toHex(p.publicKey),
+      name: p.name,
+      self: p.self,
+    }));
   }
 
   async setStatusMessage(message: string): Promise<void> {
@@ -533,6 +728,7 @@ export class Identity {
       tcpRelays: this.relays.pool.sharedRelays(8),
       pathNodes: this.onion.client.backupNodes(),
       ...this.saveExtras,
+      conferences: this.conferences.save(),
     };
   }
 
@@ -603,6 +799,7 @@ export class Identity {
   shutdown(): void {
     if (this.removed) return;
     for (const pk of this.messenger.friendPublicKeys()) this.fc.remove(pk);
+    this.conferenceLinks.closeAll();
     this.relays.close();
     this.removed = true;
   }
@@ -619,6 +816,15 @@ export class Identity {
   }
 
   /** A friend's DHT key (from a DHT-PK announcement): connect, and look for it on the DHT. */
+  private forgetDhtSearch(pk: Uint8Array): void {
+    const id = toHex(pk);
+    const search = this.dhtSearch.get(id);
+    if (search === undefined) return;
+    this.dht.removeFriend(search.dhtPk, search.lock);
+    this.relays.forgetPeer(search.dhtPk);
+    this.dhtSearch.delete(id);
+  }
+
   private learnDhtPk(friendPk: Uint8Array, dhtPk: Uint8Array): void {
     this.fc.setDhtKey(friendPk, dhtPk);
     if (!this.udpEnabled) return;
@@ -647,7 +853,12 @@ export class Identity {
       const now = this.pathOf(pk);
       if (now === was) continue;
       this.reportedPath.set(id, now);
-      this.emit("friendConnection", { identity: this.publicKey, friend: id, status: now, unconfirmed: [] });
+      this.emit("friendConnection", {
+        identity: this.publicKey,
+        friend: id,
+        status: now,
+        unconfirmed: [],
+      });
     }
   }
 
@@ -689,7 +900,10 @@ async function resolveHost(host: string): Promise<string> {
   try {
     return (await lookup(host, { family: 4 })).address;
   } catch (err) {
-    throw new ToxProtocolError(`cannot resolve ${host}: ${String(err)}`, { code: "bad-host", host });
+    throw new ToxProtocolError(`cannot resolve ${host}: ${String(err)}`, {
+      code: "bad-host",
+      host,
+    });
   }
 }
 

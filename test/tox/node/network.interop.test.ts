@@ -26,6 +26,13 @@ function record(node: ToxNode): Log {
     friendStatusMessage: [],
     friendStatus: [],
     friendTyping: [],
+    conferenceInvite: [],
+    conferenceConnected: [],
+    conferenceMessage: [],
+    conferenceTitle: [],
+    conferencePeerName: [],
+    conferencePeerList: [],
+    conferencePeerLeft: [],
     error: [],
   };
   for (const k of Object.keys(log) as (keyof ToxNodeEvents)[])

@@ -30,6 +30,13 @@ function record(node: ToxNodeT) {
     friendStatusMessage: [],
     friendStatus: [],
     friendTyping: [],
+    conferenceInvite: [],
+    conferenceConnected: [],
+    conferenceMessage: [],
+    conferenceTitle: [],
+    conferencePeerName: [],
+    conferencePeerList: [],
+    conferencePeerLeft: [],
     error: [],
   };
   for (const k of Object.keys(log) as (keyof ToxNodeEvents)[])
