@@ -1,7 +1,8 @@
 /**
- * Attaches Conferences to a ToxNode Identity from the outside, for tests, until Identity does
- * it itself. Reaches into private fields on purpose; the same wiring belongs in Identity's
- * constructor (listed in src/tox/conference/wiring.ts and the conference report).
+ * Gives a test the Conferences of a ToxNode Identity with the test's own event handlers (the
+ * node's conference events stop for that identity). Identity wires conferences itself; the
+ * fallback builds the same wiring from the outside (private fields on purpose) for a checkout
+ * whose Identity does not.
  */
 import { toHex } from "../../../src/tox/bytes.js";
 import { systemClock } from "../../../src/tox/clock.js";
@@ -20,7 +21,7 @@ import type { Messenger } from "../../../src/tox/messenger/messenger.js";
 import type { Identity } from "../../../src/tox/node/identity.js";
 
 interface IdentityInternals {
-  /** Present once Identity wires conferences itself (.tmp/conference-identity.patch). */
+  /** Identity wires conferences itself now; the fallback below covers older checkouts. */
   conferences?: Conferences;
   messenger: Messenger;
   fc: FriendConnections;
