@@ -34,6 +34,21 @@ export function toHex(bytes: Uint8Array, upper = false): string {
   return upper ? s.toUpperCase() : s;
 }
 
+/**
+ * Lower-case hex of a key, memoised per array object: layers keyed by public key (messenger,
+ * friend connections) hex-encode the same key objects on every packet, which showed up in
+ * profiles. Only for arrays that are never mutated in place, as keys are.
+ */
+const keyHexCache = new WeakMap<Uint8Array, string>();
+export function keyHex(key: Uint8Array): string {
+  let hex = keyHexCache.get(key);
+  if (hex === undefined) {
+    hex = toHex(key);
+    keyHexCache.set(key, hex);
+  }
+  return hex;
+}
+
 /** Parses a hex string (either case, even length). Throws WireError naming `what` on bad input. */
 export function fromHex(hex: string, what = "hex string"): Uint8Array {
   if (hex.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(hex)) {

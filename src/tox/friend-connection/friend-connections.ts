@@ -9,7 +9,7 @@
  *
  * Pure state machine: time from the injected Clock, I/O through NetCryptoApi.
  */
-import { bytesEqual, toHex } from "../bytes.js";
+import { bytesEqual, keyHex } from "../bytes.js";
 import type { Clock } from "../clock.js";
 import type {
   ConnectionId,
@@ -24,20 +24,6 @@ import {
   parseFriendConnPacket,
   serializeFriendConnPacket,
 } from "./packets.js";
-
-/**
- * Hex of a key, memoised per array object: the same key objects come back on every send and
- * hex-encoding 32 bytes per packet showed up in profiles. Keys are never mutated in place.
- */
-const hexCache = new WeakMap<Uint8Array, string>();
-function keyHex(key: Uint8Array): string {
-  let hex = hexCache.get(key);
-  if (hex === undefined) {
-    hex = toHex(key);
-    hexCache.set(key, hex);
-  }
-  return hex;
-}
 
 /** `FRIEND_PING_INTERVAL`. */
 export const FRIEND_PING_INTERVAL_MS = 8_000;

@@ -21,7 +21,7 @@
  * the message gets its id now and is written, in order, as room opens, even across a
  * reconnect. Sending to an offline friend fails like c-toxcore (FRIEND_NOT_CONNECTED).
  */
-import { toHex } from "../bytes.js";
+import { bytesEqual, keyHex, toHex } from "../bytes.js";
 import type { Clock } from "../clock.js";
 import { ToxProtocolError } from "../errors.js";
 import {
@@ -35,20 +35,6 @@ import {
   type UserStatus,
 } from "./packets.js";
 import { splitMessageBytes } from "./split.js";
-
-/**
- * Hex of a key, memoised per array object: the same key objects come back on every send and
- * hex-encoding 32 bytes per packet showed up in profiles. Keys are never mutated in place.
- */
-const hexCache = new WeakMap<Uint8Array, string>();
-function keyHex(key: Uint8Array): string {
-  let hex = hexCache.get(key);
-  if (hex === undefined) {
-    hex = toHex(key);
-    hexCache.set(key, hex);
-  }
-  return hex;
-}
 
 /** What the Messenger needs below it (implemented by FriendConnections). */
 export interface MessengerTransport {
@@ -231,7 +217,7 @@ export class Messenger {
 
   setName(name: string): void {
     const bytes = checkedBytes(name, MAX_NAME_LENGTH, "name");
-    if (bytesSame(bytes, this.name)) return;
+    if (bytesEqual(bytes, this.name)) return;
     this.name = bytes;
     for (const f of this.friends.values()) f.nameSent = false;
     this.flushAll();
@@ -239,7 +225,7 @@ export class Messenger {
 
   setStatusMessage(message: string): void {
     const bytes = checkedBytes(message, MAX_STATUSMESSAGE_LENGTH, "status message");
-    if (bytesSame(bytes, this.statusMessage)) return;
+    if (bytesEqual(bytes, this.statusMessage)) return;
     this.statusMessage = bytes;
     for (const f of this.friends.values()) f.statusMessageSent = false;
     this.flushAll();
@@ -521,8 +507,4 @@ function checkedBytes(text: string, max: number, what: string): Uint8Array {
   const bytes = encoder.encode(text);
   if (bytes.length > max) throw errorCode("too-long", `${what} over ${max} bytes`, { length: bytes.length });
   return bytes;
-}
-
-function bytesSame(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((v, i) => v === b[i]);
 }
