@@ -9,10 +9,7 @@
  *   routeDhtPkFromDht(dht, onion.client);
  *   tick: onion.tick() (about once a second; nextTickIn() says when).
  */
-import type { Clock } from "../clock.js";
-import type { KeyPair } from "../crypto.js";
-import type { PacketSink } from "../transport/types.js";
-import type { IpPort, NodeInfo } from "../wire/ipport.js";
+import type { IpPort } from "../wire/ipport.js";
 import {
   NET_PACKET_ANNOUNCE_REQUEST,
   NET_PACKET_ANNOUNCE_REQUEST_OLD,
@@ -28,20 +25,11 @@ import {
   NET_PACKET_ONION_SEND_INITIAL,
 } from "../wire/onion.js";
 import { OnionAnnounceServer } from "./announce-server.js";
-import { OnionClient, type OnionClientEvents, type OnionTcpFirstHop } from "./client.js";
+import { OnionClient, type OnionClientOptions } from "./client.js";
 import { OnionRelay } from "./relay.js";
-import type { OnionDhtView, OnionLogger } from "./types.js";
 
-export interface OnionStackOptions {
-  clock: Clock;
-  realKeys: KeyPair;
-  dht: OnionDhtView;
-  sink: PacketSink;
-  events?: OnionClientEvents;
-  log?: OnionLogger;
-  tcpRelays?(): NodeInfo[];
-  /** TCP relays as first onion hops while the DHT is not connected (see OnionClientOptions.tcp). */
-  tcp?: OnionTcpFirstHop;
+/** The client's options (passed through whole, so a new client option needs no change here). */
+export interface OnionStackOptions extends OnionClientOptions {
   /** Serve as relay and announce node (default true; c-toxcore always does). */
   serve?: boolean;
 }
@@ -71,16 +59,8 @@ export class OnionStack {
     const serve = opts.serve ?? true;
     this.relay = serve ? new OnionRelay({ clock, dht, sink, ...(log ? { log } : {}) }) : null;
     this.announce = serve ? new OnionAnnounceServer({ clock, dht, sink, ...(log ? { log } : {}) }) : null;
-    this.client = new OnionClient({
-      clock,
-      realKeys: opts.realKeys,
-      dht,
-      sink,
-      ...(opts.events ? { events: opts.events } : {}),
-      ...(log ? { log } : {}),
-      ...(opts.tcpRelays ? { tcpRelays: opts.tcpRelays } : {}),
-      ...(opts.tcp ? { tcp: opts.tcp } : {}),
-    });
+    const { serve: _serve, ...clientOpts } = opts;
+    this.client = new OnionClient(clientOpts);
   }
 
   /** Returns false for ids that are not onion packets. Never throws on input. */
