@@ -27,6 +27,19 @@ const UPDATE_COLUMNS = {
   lastSeenAt: "last_seen_at",
 };
 
+/** Values for the seven columns of `INSERT INTO friends (...)`, in that order. */
+function insertValues(friend: NewFriend): unknown[] {
+  return [
+    friend.accountId,
+    friend.publicKey,
+    friend.address ?? null,
+    friend.requestState,
+    friend.requestMessage ?? "",
+    friend.name ?? "",
+    friend.statusMessage ?? "",
+  ];
+}
+
 export function createFriendsRepo(db: Queryable): FriendsRepo {
   const ctx = (accountId: number, publicKey: Uint8Array) => ({ accountId, friend: keyHint(publicKey) });
 
@@ -36,15 +49,7 @@ export function createFriendsRepo(db: Queryable): FriendsRepo {
         const { rows } = await db.query(
           `INSERT INTO friends (account_id, public_key, address, request_state, request_message, name, status_message)
            VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *`,
-          [
-            friend.accountId,
-            friend.publicKey,
-            friend.address ?? null,
-            friend.requestState,
-            friend.requestMessage ?? "",
-            friend.name ?? "",
-            friend.statusMessage ?? "",
-          ],
+          insertValues(friend),
         );
         return toFriend(rows[0]!);
       });
@@ -67,15 +72,7 @@ export function createFriendsRepo(db: Queryable): FriendsRepo {
              ${keep("statusMessage", "status_message")},
              updated_at = now()
            RETURNING *`,
-          [
-            friend.accountId,
-            friend.publicKey,
-            friend.address ?? null,
-            friend.requestState,
-            friend.requestMessage ?? "",
-            friend.name ?? "",
-            friend.statusMessage ?? "",
-          ],
+          insertValues(friend),
         );
         return toFriend(rows[0]!);
       });
