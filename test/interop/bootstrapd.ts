@@ -4,31 +4,15 @@
  * foreground with its log on stdout. Ready once it has written its key and answers a UDP
  * bootstrap-info request (packet 0xF0, 78 bytes; reply 0xF0 + version + MOTD).
  */
-import { type ChildProcess, spawn } from "node:child_process";
 import dgram from "node:dgram";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import net from "node:net";
+import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { toHex } from "../../src/tox/bytes.js";
+import { spawnSupervised, tcpAccepts } from "../helpers/supervised.js";
 
 export const BOOTSTRAPD_PATH = "/usr/bin/tox-bootstrapd";
 
-/**
- * The daemon runs under a tiny shell watchdog that holds our stdin pipe: when we close it, or
- * when this process dies by any means (even SIGKILL from a test runner), the pipe reaches EOF and
- * the watchdog stops the daemon (and removes its temp dir), so no tox-bootstrapd outlives its test
- * holding ports.
- * `$0 "$@"` is the daemon command line.
- */
-const WATCHDOG = [
-  "exec 3<&0",
-  '"$0" "$@" </dev/null &',
-  "pid=$!",
-  '( cat <&3 >/dev/null; kill $pid 2>/dev/null; sleep 2; kill -9 $pid 2>/dev/null; rm -rf "$BSD_DIR" ) &',
-  "exec 3<&-",
-  "wait $pid",
-].join("\n");
 const INFO_PACKET_ID = 0xf0;
 const INFO_REQUEST_LENGTH = 78;
 const KEY_SIZE = 32;
@@ -106,17 +90,6 @@ function infoRequest(port: number, ms: number): Promise<boolean> {
   });
 }
 
-function tcpAccepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect({ host: "127.0.0.1", port });
-    s.once("connect", () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once("error", () => resolve(false));
-  });
-}
-
 export async function startBootstrapd(opts: BootstrapdOptions): Promise<Bootstrapd> {
   const o = {
     port: opts.port,
@@ -127,44 +100,23 @@ export async function startBootstrapd(opts: BootstrapdOptions): Promise<Bootstra
   const dir = await mkdtemp(join(tmpdir(), "toxbridge-bootstrapd-"));
   const configPath = join(dir, "bootstrapd.conf");
   await writeFile(configPath, configText(dir, o));
-  const child: ChildProcess = spawn(
-    "/bin/sh",
-    ["-c", WATCHDOG, BOOTSTRAPD_PATH, "--config", configPath, "--foreground", "--log-backend", "stdout"],
-    { stdio: ["pipe", "pipe", "pipe"], env: { ...process.env, BSD_DIR: dir } },
+  const daemon = spawnSupervised(
+    BOOTSTRAPD_PATH,
+    ["--config", configPath, "--foreground", "--log-backend", "stdout"],
+    dir,
   );
-  let out = "";
-  child.stdout?.on("data", (d: Buffer) => {
-    out += d.toString();
-  });
-  child.stderr?.on("data", (d: Buffer) => {
-    out += d.toString();
-  });
-  let exited: number | string | null = null;
-  child.once("exit", (code, signal) => {
-    exited = code ?? signal ?? "?";
-  });
-  let stopped = false;
-  const stop = async () => {
-    if (stopped) return;
-    stopped = true;
-    if (exited === null) {
-      const gone = new Promise<void>((r) => child.once("exit", () => r()));
-      child.stdin?.end(); // the watchdog sends SIGTERM, then SIGKILL after 2 s
-      const t = setTimeout(() => child.kill("SIGKILL"), 4000);
-      await gone;
-      clearTimeout(t);
-    }
-    await rm(dir, { recursive: true, force: true });
-  };
+  const stop = daemon.stop;
   const fail = async (why: string): Promise<never> => {
     await stop();
-    throw new Error(`tox-bootstrapd on 127.0.0.1:${o.port}/${o.tcpPort}: ${why}\n--- output ---\n${out}`);
+    throw new Error(
+      `tox-bootstrapd on 127.0.0.1:${o.port}/${o.tcpPort}: ${why}\n--- output ---\n${daemon.output()}`,
+    );
   };
 
   const deadline = Date.now() + (opts.startTimeoutMs ?? 10_000);
   let publicKey: Uint8Array | undefined;
   for (;;) {
-    if (exited !== null) return fail(`exited early (${exited})`);
+    if (daemon.exitStatus() !== null) return fail(`exited early (${daemon.exitStatus()})`);
     if (Date.now() > deadline) return fail("not ready in time");
     if (!publicKey) {
       // The keys file is the raw public key followed by the secret key (64 bytes).
@@ -175,7 +127,7 @@ export async function startBootstrapd(opts: BootstrapdOptions): Promise<Bootstra
     await new Promise((r) => setTimeout(r, 50));
   }
   const publicKeyHex = toHex(publicKey);
-  const logged = /Public Key: ([0-9A-Fa-f]{64})/.exec(out)?.[1];
+  const logged = /Public Key: ([0-9A-Fa-f]{64})/.exec(daemon.output())?.[1];
   if (logged && logged.toLowerCase() !== publicKeyHex) {
     return fail(`keys file (${publicKeyHex}) disagrees with logged key (${logged})`);
   }
@@ -185,7 +137,7 @@ export async function startBootstrapd(opts: BootstrapdOptions): Promise<Bootstra
     tcpPort: o.tcpPort,
     publicKey,
     publicKeyHex,
-    output: () => out,
+    output: daemon.output,
     stop,
   };
 }

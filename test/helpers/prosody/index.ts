@@ -11,30 +11,16 @@
  *
  * Ports come from 35200-35299 (part of this helper's range), picked at runtime among those that bind.
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { spawnSupervised, tcpAccepts } from "../supervised.js";
 
 export const PROSODY_PATH = "/usr/bin/prosody";
 const PORT_FIRST = Number(process.env.PROSODY_TEST_PORT_BASE ?? 35200);
 // 35300-35399 is left for the Tox ports of the XMPP end-to-end tests.
 const PORT_COUNT = 100;
-
-/**
- * Same trick as test/interop/bootstrapd.ts: a shell watchdog holds our stdin pipe; when we close
- * it or this process dies (even by SIGKILL), the pipe reaches EOF and the watchdog stops Prosody
- * and removes its temp dir. `$0 "$@"` is the Prosody command line.
- */
-const WATCHDOG = [
-  "exec 3<&0",
-  '"$0" "$@" </dev/null &',
-  "pid=$!",
-  '( cat <&3 >/dev/null; kill $pid 2>/dev/null; sleep 2; kill -9 $pid 2>/dev/null; rm -rf "$PROSODY_DIR" ) &',
-  "exec 3<&-",
-  "wait $pid",
-].join("\n");
 
 export interface ProsodyComponent {
   domain: string;
@@ -107,17 +93,6 @@ export async function pickPorts(count: number): Promise<number[]> {
   if (picked.length < count)
     throw new Error(`prosody: no ${count} free ports in ${PORT_FIRST}+${PORT_COUNT}`);
   return picked;
-}
-
-function tcpAccepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect({ host: "127.0.0.1", port });
-    s.once("connect", () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once("error", () => resolve(false));
-  });
 }
 
 interface Layout {
@@ -209,47 +184,22 @@ async function startOnce(opts: ProsodyOptions, deadline: number): Promise<Prosod
     configText({ dir, host, c2sPort, componentPort, httpPort, components, extra: opts.extraConfig ?? [] }),
   );
 
-  const child: ChildProcess = spawn("/bin/sh", ["-c", WATCHDOG, PROSODY_PATH, "-F", "--config", configPath], {
-    stdio: ["pipe", "pipe", "pipe"],
-    env: { ...process.env, PROSODY_DIR: dir },
-  });
-  let out = "";
-  const collect = (d: Buffer) => {
-    out += d.toString();
-    // Keep the tail only: debug logging of a long test would otherwise grow without bound.
-    if (out.length > 2_000_000) out = out.slice(-1_000_000);
-  };
-  child.stdout?.on("data", collect);
-  child.stderr?.on("data", collect);
-  let exited: number | string | null = null;
-  child.once("exit", (code, signal) => {
-    exited = code ?? signal ?? "?";
-  });
-  let stopped = false;
-  const stop = async () => {
-    if (stopped) return;
-    stopped = true;
-    if (exited === null) {
-      const gone = new Promise<void>((r) => child.once("exit", () => r()));
-      child.stdin?.end(); // the watchdog sends SIGTERM, then SIGKILL after 2 s
-      const t = setTimeout(() => child.kill("SIGKILL"), 4000);
-      await gone;
-      clearTimeout(t);
-    }
-    await rm(dir, { recursive: true, force: true });
-  };
+  const daemon = spawnSupervised(PROSODY_PATH, ["-F", "--config", configPath], dir);
+  const stop = daemon.stop;
   const fail = async (why: string): Promise<never> => {
     await stop();
-    throw new Error(`prosody (c2s ${c2sPort}, component ${componentPort}): ${why}\n--- output ---\n${out}`);
+    throw new Error(
+      `prosody (c2s ${c2sPort}, component ${componentPort}): ${why}\n--- output ---\n${daemon.output()}`,
+    );
   };
 
   for (;;) {
-    if (exited !== null) return fail(`exited early (${exited})`);
+    if (daemon.exitStatus() !== null) return fail(`exited early (${daemon.exitStatus()})`);
     if (Date.now() > deadline) return fail("not ready in time");
-    if (out.includes("Failed to open server port")) return fail("Failed to open server port");
+    if (daemon.output().includes("Failed to open server port")) return fail("Failed to open server port");
     if (
-      out.includes("Activated service 'component'") &&
-      out.includes("Activated service 'c2s'") &&
+      daemon.output().includes("Activated service 'component'") &&
+      daemon.output().includes("Activated service 'c2s'") &&
       (await tcpAccepts(c2sPort)) &&
       (await tcpAccepts(componentPort))
     )
@@ -266,7 +216,7 @@ async function startOnce(opts: ProsodyOptions, deadline: number): Promise<Prosod
     componentService: `xmpp://127.0.0.1:${componentPort}`,
     dataDir,
     addUser: (username, password) => writeUser(dataDir, host, username, password),
-    output: () => out,
+    output: daemon.output,
     stop,
   };
 }
