@@ -9,41 +9,14 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { toHex } from "../../../src/tox/bytes.js";
 import { newKeyPair } from "../../../src/tox/crypto.js";
 import { type Identity, ToxNode } from "../../../src/tox/index.js";
-import type { ToxNodeEvents } from "../../../src/tox/node/events.js";
 import { type Bootstrapd, startBootstrapNetwork } from "../../interop/bootstrapd.js";
 import { CToxPeer, waitUntil } from "../../interop/ctoxcore.js";
-
-type Log = { [K in keyof ToxNodeEvents]: ToxNodeEvents[K][0][] };
-
-function record(node: ToxNode): Log {
-  const log: Log = {
-    friendRequest: [],
-    selfConnection: [],
-    friendConnection: [],
-    friendMessage: [],
-    readReceipt: [],
-    friendName: [],
-    friendStatusMessage: [],
-    friendStatus: [],
-    friendTyping: [],
-    conferenceInvite: [],
-    conferenceConnected: [],
-    conferenceMessage: [],
-    conferenceTitle: [],
-    conferencePeerName: [],
-    conferencePeerList: [],
-    conferencePeerLeft: [],
-    error: [],
-  };
-  for (const k of Object.keys(log) as (keyof ToxNodeEvents)[])
-    (node.on as (e: string, l: (x: unknown) => void) => void)(k, (e) => (log[k] as unknown[]).push(e));
-  return log;
-}
+import { type EventLog, recordEvents } from "./record-events.js";
 
 describe("ToxNode with c-toxcore 0.2.18 through tox-bootstrapd (DHT + onion + friend requests)", () => {
   let daemons: Bootstrapd[] = [];
   let node: ToxNode;
-  let log: Log;
+  let log: EventLog;
   const peers: CToxPeer[] = [];
 
   async function cPeer(label: string, opts: { savedata?: Uint8Array; port: number }): Promise<CToxPeer> {
@@ -74,7 +47,7 @@ describe("ToxNode with c-toxcore 0.2.18 through tox-bootstrapd (DHT + onion + fr
       bootstrapNodes: daemons.map((d) => ({ host: d.host, port: d.port, publicKey: d.publicKeyHex })),
       bootstrapIdentitiesPerSecond: 100,
     });
-    log = record(node);
+    log = recordEvents(node);
   }, 30_000);
 
   afterAll(async () => {

@@ -5,7 +5,7 @@ import fc from "fast-check";
 import { afterEach, describe, expect, it } from "vitest";
 import { newKeyPair } from "../../../src/tox/crypto.js";
 import { type Identity, ipPort, ToxNode, type ToxNode as ToxNodeT } from "../../../src/tox/index.js";
-import type { ToxNodeEvents } from "../../../src/tox/node/events.js";
+import { recordEvents } from "./record-events.js";
 
 function waitFor(cond: () => boolean, ms: number, what: string): Promise<void> {
   const end = Date.now() + ms;
@@ -19,31 +19,6 @@ function waitFor(cond: () => boolean, ms: number, what: string): Promise<void> {
   });
 }
 
-function record(node: ToxNodeT) {
-  const log: { [K in keyof ToxNodeEvents]: ToxNodeEvents[K][0][] } = {
-    friendRequest: [],
-    selfConnection: [],
-    friendConnection: [],
-    friendMessage: [],
-    readReceipt: [],
-    friendName: [],
-    friendStatusMessage: [],
-    friendStatus: [],
-    friendTyping: [],
-    conferenceInvite: [],
-    conferenceConnected: [],
-    conferenceMessage: [],
-    conferenceTitle: [],
-    conferencePeerName: [],
-    conferencePeerList: [],
-    conferencePeerLeft: [],
-    error: [],
-  };
-  for (const k of Object.keys(log) as (keyof ToxNodeEvents)[])
-    (node.on as (e: string, l: (x: unknown) => void) => void)(k, (e) => (log[k] as unknown[]).push(e));
-  return log;
-}
-
 describe("ToxNode (ours <-> ours, loopback)", () => {
   const nodes: ToxNodeT[] = [];
   afterEach(async () => {
@@ -53,7 +28,7 @@ describe("ToxNode (ours <-> ours, loopback)", () => {
   async function pair() {
     const node = await ToxNode.create({ host: "127.0.0.1", portRange: [34400, 34449] });
     nodes.push(node);
-    const log = record(node);
+    const log = recordEvents(node);
     const a = await node.addIdentity({
       secretKey: newKeyPair().secretKey,
       name: "alice",
@@ -157,7 +132,7 @@ describe("ToxNode (ours <-> ours, loopback)", () => {
   it("hosts many identities on one timer; removing one takes its friend offline", async () => {
     const node = await ToxNode.create({ host: "127.0.0.1", portRange: [34450, 34499] });
     nodes.push(node);
-    const log = record(node);
+    const log = recordEvents(node);
     const pairs = 20;
     const ids: Identity[] = [];
     for (let i = 0; i < pairs * 2; i++)
