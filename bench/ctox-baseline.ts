@@ -17,7 +17,7 @@ import { mib, type ResourceReport, ResourceSampler } from "./lib/resources.js";
 import { once, runIfMain } from "./lib/runner.js";
 import { ratePerSecond, type Summary, summarize } from "./lib/stats.js";
 import { printTable } from "./lib/table.js";
-import { nowMs, sleep, until } from "./lib/timing.js";
+import { nowMs, sleep, stampedBody, stampOf, until, yieldToLoop } from "./lib/timing.js";
 
 export interface CToxBaselineOptions {
   /** Messages for the throughput run (default 5,000). */
@@ -58,16 +58,6 @@ export interface CToxBaseline {
   /** CPU and memory of this process over the throughput run (both C instances). */
   resources: ResourceReport;
 }
-
-const yieldToLoop = () => new Promise<void>((r) => setImmediate(r));
-
-/** A message of exactly `size` bytes (ASCII) that starts with `stamp|`. */
-function body(stamp: string, size: number): string {
-  const head = `${stamp}|`;
-  return head + "x".repeat(Math.max(0, size - head.length));
-}
-
-const stampOf = (text: string): number => Number(text.slice(0, text.indexOf("|")));
 
 export async function runCToxBaseline(opts: CToxBaselineOptions = {}): Promise<CToxBaseline> {
   const n = opts.messages ?? 5000;
@@ -115,7 +105,7 @@ export async function runCToxBaseline(opts: CToxBaselineOptions = {}): Promise<C
     const start = nowMs();
     let sendqRetries = 0;
     for (let i = 0; i < n; ) {
-      if (send(body(String(i), size))) i++;
+      if (send(stampedBody(String(i), size))) i++;
       else {
         sendqRetries++;
         await yieldToLoop();
@@ -132,7 +122,7 @@ export async function runCToxBaseline(opts: CToxBaselineOptions = {}): Promise<C
     received = 0;
     mode = "latency";
     for (let i = 0; i < paced; i++) {
-      while (!send(body(nowMs().toFixed(3), size))) await yieldToLoop();
+      while (!send(stampedBody(nowMs().toFixed(3), size))) await yieldToLoop();
       await sleep(paceMs);
     }
     await until(() => received >= paced, 30_000, "paced messages");
@@ -145,7 +135,7 @@ export async function runCToxBaseline(opts: CToxBaselineOptions = {}): Promise<C
     for (let i = 0; i < pingPongs; i++) {
       const sent = nowMs();
       const want = echoes + 1;
-      while (!send(body(sent.toFixed(3), size))) await yieldToLoop();
+      while (!send(stampedBody(sent.toFixed(3), size))) await yieldToLoop();
       await until(() => echoes >= want, 5000, `echo ${i}`, 0);
       rtts.push(nowMs() - sent);
     }

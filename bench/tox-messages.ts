@@ -26,7 +26,7 @@ import { ResourceSampler } from "./lib/resources.js";
 import { runIfMain } from "./lib/runner.js";
 import { ratePerSecond, type Summary, summarize } from "./lib/stats.js";
 import { printTable } from "./lib/table.js";
-import { nowMs, sleep, until } from "./lib/timing.js";
+import { nowMs, sleep, stampedBody, stampOf, until, yieldToLoop } from "./lib/timing.js";
 
 const OUR_PORTS: [number, number] = [34400, 34499];
 const C_PORTS = { startPort: 34500, endPort: 34599 };
@@ -42,15 +42,6 @@ interface OursFigures {
   cpuPercent: number;
   rssMaxBytes: number;
 }
-
-const yieldToLoop = () => new Promise<void>((r) => setImmediate(r));
-
-function body(stamp: string, size: number): string {
-  const head = `${stamp}|`;
-  return head + "x".repeat(Math.max(0, size - head.length));
-}
-
-const stampOf = (text: string): number => Number(text.slice(0, text.indexOf("|")));
 
 export async function runOursToCTox(
   opts: {
@@ -99,7 +90,7 @@ export async function runOursToCTox(
 
     // Warm-up, untimed: a bridge runs for days, so measure JIT-compiled code, not the compiler.
     for (let i = 0; i < warmup; i++) {
-      send(body(String(i), size));
+      send(stampedBody(String(i), size));
       if (i % 256 === 255) await yieldToLoop();
     }
     await until(() => received >= warmup && receipts >= warmup, 60_000, "warm-up messages and receipts");
@@ -111,7 +102,7 @@ export async function runOursToCTox(
     const sampler = new ResourceSampler(50).start();
     const start = nowMs();
     for (let i = 0; i < n; i++) {
-      send(body(String(i), size));
+      send(stampedBody(String(i), size));
       if (i % 256 === 255) await yieldToLoop();
     }
     await until(() => received >= n && receipts >= n, 120_000, "all messages and read receipts");
@@ -124,7 +115,7 @@ export async function runOursToCTox(
     received = 0;
     mode = "latency";
     for (let i = 0; i < paced; i++) {
-      send(body(nowMs().toFixed(3), size));
+      send(stampedBody(nowMs().toFixed(3), size));
       await sleep(paceMs);
     }
     await until(() => received >= paced, 30_000, "paced messages");
@@ -135,7 +126,7 @@ export async function runOursToCTox(
     for (let i = 0; i < pingPongs; i++) {
       const sent = nowMs();
       const want = echoes + 1;
-      send(body(sent.toFixed(3), size));
+      send(stampedBody(sent.toFixed(3), size));
       await until(() => echoes >= want, 5000, `echo ${i}`, 0);
       rtts.push(nowMs() - sent);
     }

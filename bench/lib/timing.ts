@@ -41,3 +41,15 @@ export async function until(
     await sleep(everyMs);
   }
 }
+
+/** Lets pending I/O callbacks run (a send loop that never yields would starve the receiver). */
+export const yieldToLoop = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+/** A message of exactly `size` bytes (ASCII) that starts with `stamp|`, for latency measurement. */
+export function stampedBody(stamp: string, size: number): string {
+  const head = `${stamp}|`;
+  return head + "x".repeat(Math.max(0, size - head.length));
+}
+
+/** The number a `stampedBody` message starts with. */
+export const stampOf = (text: string): number => Number(text.slice(0, text.indexOf("|")));
