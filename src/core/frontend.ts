@@ -58,12 +58,20 @@ export interface Notice {
 }
 
 export interface Attachment {
-  kind: "image";
+  /** "image": shown inline (QR code); "file": offered as a download (an exported .tox profile). */
+  kind: "image" | "file";
   mimeType: string;
   fileName: string;
   data: Uint8Array;
   /** Text alternative (e.g. the Tox ID the QR code encodes). */
   alt: string;
+}
+
+/** A file the user sent along with a command (a .tox profile for `import`). */
+export interface CommandFile {
+  fileName: string;
+  mimeType: string;
+  data: Uint8Array;
 }
 
 export interface CommandReply {
@@ -89,6 +97,75 @@ export interface Frontend {
   /** The friend's Tox client acknowledged every part of this previously bridged event. */
   readReceipt(account: AccountRef, friend: string, sourceEventId: string): Promise<void> | void;
   notice(account: AccountRef, notice: Notice): Promise<void> | void;
+
+  // --- Files and avatars (issue 7). Optional: a frontend without them gets a notice instead.
+  /**
+   * A file from a friend was received completely. Like `deliverMessage`: reject when it could not
+   * be handed on; the core keeps the spooled file and retries. The core deletes `path` after.
+   */
+  deliverFile?(account: AccountRef, file: InboundFile): Promise<void>;
+  /** The friend's avatar changed (null: they have none now). `path` stays valid until the next change. */
+  friendAvatar?(account: AccountRef, friend: string, avatar: AvatarFile | null): Promise<void> | void;
+
+  // --- Conferences (issue 8). Optional as above.
+  /** The account is now in this conference (it created it, or joined by an invite), or it changed. */
+  conferenceUpdated?(account: AccountRef, conference: ConferenceView): Promise<void> | void;
+  /** A conference message from another peer. Reject to have the core retry (durable, like messages). */
+  deliverConferenceMessage?(account: AccountRef, message: InboundConferenceMessage): Promise<void>;
+  /** The account left the conference (or it was removed): tear down its room/MUC state. */
+  conferenceRemoved?(account: AccountRef, conference: string): Promise<void> | void;
+}
+
+/** A complete file received from a Tox friend, spooled on the bridge's disk. */
+export interface InboundFile {
+  /** Stable id (the transfer's row): a frontend may use it to dedupe redeliveries. */
+  id: number;
+  friend: string;
+  fileName: string;
+  size: number;
+  /** Guessed from the name and the first bytes; "application/octet-stream" when unknown. */
+  mimeType: string;
+  /** Absolute path of the complete file. */
+  path: string;
+  receivedAt: Date;
+}
+
+export interface AvatarFile {
+  /** Absolute path of the image; `hash` is Tox's avatar hash (sha256 of the file, hex). */
+  path: string;
+  mimeType: string;
+  hash: string;
+  size: number;
+}
+
+export interface ConferencePeerView {
+  publicKey: string;
+  name: string;
+  /** This peer is one of the bridge's own accounts (show it as that user, never as a ghost). */
+  bridgedOwner?: Owner;
+  self: boolean;
+}
+
+export interface ConferenceView {
+  /** The conference's 32-byte id as hex: stable across restarts and the same for every member. */
+  id: string;
+  title: string;
+  /** "text" conferences only are bridged; "av" ones are joined for text. */
+  type: "text" | "av";
+  peers: ConferencePeerView[];
+  /** False while (re)joining after a restart or when no other peer is reachable. */
+  connected: boolean;
+}
+
+export interface InboundConferenceMessage {
+  /** Stable id of this inbound message (its inbox row). */
+  id: number;
+  conference: string;
+  peer: string;
+  peerName: string;
+  kind: MessageKind;
+  text: string;
+  receivedAt: Date;
 }
 
 export interface SendRequest {
@@ -112,10 +189,61 @@ export interface CoreApi {
   /** Queues a message for a friend; resolves once it is durable (acknowledge the source then). */
   send(request: SendRequest): Promise<SendResult>;
   setTyping(owner: Owner, friend: string, typing: boolean): Promise<void>;
-  /** Runs one text command (bot message, XMPP chat or ad-hoc); `permission` from the config. */
-  command(owner: Owner, text: string, permission: PermissionLevel | null): Promise<CommandReply>;
+  /**
+   * Runs one text command (bot message, XMPP chat or ad-hoc); `permission` from the config.
+   * `files`: what the user sent with it (a file sent alone to the bot comes with text "import").
+   */
+  command(
+    owner: Owner,
+    text: string,
+    permission: PermissionLevel | null,
+    files?: CommandFile[],
+  ): Promise<CommandReply>;
   account(owner: Owner): Promise<AccountRef | null>;
   friends(owner: Owner): Promise<FriendView[]>;
   friend(owner: Owner, friend: string): Promise<FriendView | null>;
   registerFrontend(frontend: Frontend): void;
+}
+
+/** A file a user sends to a Tox friend. */
+export interface SendFileRequest {
+  owner: Owner;
+  friend: string;
+  fileName: string;
+  size: number;
+  mimeType: string;
+  /** A complete local file: the core moves it into its spool (the caller must not reuse it). */
+  path: string;
+  /** The frontend's event/stanza id: sending the same one again is a no-op. */
+  sourceEventId?: string;
+}
+
+/** Files, avatars and profiles (issue 7): what BridgeCore offers beyond CoreApi. */
+export interface CoreFilesApi {
+  /** Largest file bridged either way, in bytes (config `files.max_size`). */
+  readonly maxFileSize: number;
+  /** Queues a file for a friend (durable: sent when the friend is online, resumed after restarts). */
+  sendFile(request: SendFileRequest): Promise<SendResult>;
+  /** Sets (or clears) the avatar our identity offers to its Tox friends. */
+  setAvatar(owner: Owner, avatar: { path: string; mimeType: string } | null): Promise<void>;
+}
+
+export interface ConferenceSendRequest {
+  owner: Owner;
+  conference: string;
+  text: string;
+  kind?: MessageKind;
+  sourceEventId?: string;
+}
+
+/** Conferences (issue 8): what BridgeCore offers beyond CoreApi. Conference ids are hex. */
+export interface CoreConferencesApi {
+  conferences(owner: Owner): Promise<ConferenceView[]>;
+  createConference(owner: Owner, title?: string): Promise<ConferenceView>;
+  /** Invites a Tox friend, or another bridged account's identity (befriended first if needed). */
+  inviteToConference(owner: Owner, conference: string, invitee: string | Owner): Promise<void>;
+  /** Durable: waits while no other peer is online, like direct messages. */
+  sendConference(request: ConferenceSendRequest): Promise<SendResult>;
+  setConferenceTitle(owner: Owner, conference: string, title: string): Promise<void>;
+  leaveConference(owner: Owner, conference: string): Promise<void>;
 }
