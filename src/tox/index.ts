@@ -21,6 +21,24 @@ export { type Clock, ManualClock, systemClock } from "./clock.js";
 export { type KeyPair, newKeyPair } from "./crypto.js";
 export { ToxProtocolError, WireError } from "./errors.js";
 export {
+  avatarFileId,
+  BytesSink,
+  BytesSource,
+  DiskFileSink,
+  DiskFileSource,
+  FILE_ID_LENGTH,
+  FILE_KIND_AVATAR,
+  FILE_KIND_DATA,
+  type FileDirection,
+  type FileSink,
+  type FileSource,
+  MAX_CONCURRENT_FILES,
+  MAX_FILENAME_LENGTH,
+  type ResumeRecord,
+  type TransferInfo,
+  toxFileNumber,
+} from "./files/index.js";
+export {
   MAX_MESSAGE_LENGTH,
   MAX_NAME_LENGTH,
   MAX_STATUSMESSAGE_LENGTH,
@@ -36,6 +54,11 @@ export type {
   ConferencePeerNameEvent,
   ConferencePeerRef,
   ConferenceTitleEvent,
+  FileControlEvent,
+  FileEndedEvent,
+  FileEndReason,
+  FileEvent,
+  FileTransferView,
   FriendConnectionEvent,
   FriendConnectionStatus,
   FriendMessageEvent,

@@ -1,10 +1,10 @@
 /**
- * Public surface of file transfers (re-export from src/tox/index.ts when wired into Identity).
+ * Public surface of file transfers (re-exported from src/tox/index.ts).
  *
- * Wiring into an identity (what Identity should do; see FileTransfers for semantics):
- *   messenger transport gets `windowFree: (pk) => fc.windowFree(pk)` (flow control);
- *   const files = new FileTransfers({ clock, transport: messenger, events, wake: () => this.wake() });
- *   messenger.attach(files);  // ids 80-82, online/offline, acks, tick and nextTickIn
+ * Every Identity wires its own FileTransfers (messenger transport `windowFree` for flow control,
+ * `messenger.attach(files)` for ids 80-82, online/offline, acks and ticks) and reports them as
+ * node events fileOffer/fileControl/fileComplete/fileEnded (wiring.ts); use Identity.fileSend,
+ * fileSendAvatar, fileAccept, fileControl, fileTransfers, fileResumeRecord.
  */
 export {
   BytesSink,
@@ -34,3 +34,4 @@ export {
   type TransferInfo,
   toxFileNumber,
 } from "./transfers.js";
+export { fileNodeEvents, transferView } from "./wiring.js";

@@ -105,7 +105,53 @@ export interface ConferencePeerNameEvent extends ConferencePeerEvent {
   name: string;
 }
 
+/**
+ * A file transfer as events report it (see FileTransfers for the state machine). `fileNumber`
+ * is the wire number 0-255 of its direction; pass `direction` and `fileNumber` back to the
+ * identity's file methods.
+ */
+export interface FileTransferView {
+  direction: "send" | "recv";
+  fileNumber: number;
+  /** 0 = data, 1 = avatar (tox.h TOX_FILE_KIND_*). */
+  kind: number;
+  /** undefined = unknown size (a stream). */
+  size: number | undefined;
+  /** 32 bytes, lower-case hex (an avatar's is its SHA-256). */
+  fileId: string;
+  /** The file name as UTF-8 (invalid sequences replaced). */
+  name: string;
+  /** Bytes sent or received so far. */
+  transferred: number;
+}
+
+export interface FileEvent extends FriendEventBase {
+  file: FileTransferView;
+}
+
+export interface FileControlEvent extends FileEvent {
+  /** The peer accepted our offer, paused, or resumed (un-paused) a transfer. */
+  control: "accept" | "pause" | "resume";
+}
+
+/** Why a transfer ended without completing (our own cancel is not reported). */
+export type FileEndReason = "cancelled-by-peer" | "disconnected" | "io-error" | "protocol";
+
+export interface FileEndedEvent extends FileEvent {
+  reason: FileEndReason;
+  /** recv: bytes durably in the sink; send: bytes sent. Resume from here with the same file id. */
+  offset: number;
+  error: unknown;
+}
+
 export interface ToxNodeEvents {
+  /** A friend offers a file: accept it with `fileAccept` (optionally from an offset) or cancel it. */
+  fileOffer: [FileEvent];
+  fileControl: [FileControlEvent];
+  /** recv: every byte is in the sink; send: the friend acknowledged the last chunk. */
+  fileComplete: [FileEvent];
+  /** Ended without completing: cancelled by the friend, friend offline, disk error. */
+  fileEnded: [FileEndedEvent];
   conferenceInvite: [ConferenceInviteEvent];
   /** We are in (the peer list arrived and contains us). */
   conferenceConnected: [ConferenceEventBase];

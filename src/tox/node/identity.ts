@@ -20,6 +20,14 @@ import {
 import { type KeyPair, keyPairFromSecret, PUBLIC_KEY_SIZE, randomBytes } from "../crypto.js";
 import { Dht } from "../dht/dht.js";
 import { ToxProtocolError } from "../errors.js";
+import type { FileSink, FileSource } from "../files/io.js";
+import {
+  type FileDirection,
+  FileTransfers,
+  type ResumeRecord,
+  type TransferInfo,
+} from "../files/transfers.js";
+import { fileNodeEvents } from "../files/wiring.js";
 import { FriendConnections } from "../friend-connection/friend-connections.js";
 import { serializeFriendConnPacket } from "../friend-connection/packets.js";
 import { FriendRequests } from "../friend-requests/friend-requests.js";
@@ -138,6 +146,7 @@ export class Identity {
   private readonly nc: NetCrypto;
   private readonly fc: FriendConnections;
   private readonly messenger: Messenger;
+  private readonly files: FileTransfers;
   private readonly conferences: Conferences;
   private readonly conferenceLinks: ConferenceLinks;
   private readonly emit: Emit;
@@ -212,6 +221,7 @@ export class Identity {
       clock: wiring.clock,
       transport: {
         sendLossless: (pk, data, cc) => this.fc.sendLossless(pk, data, cc),
+        windowFree: (pk) => this.fc.windowFree(pk),
       },
       name: opts.name ?? (save ? utf8.decode(save.name) : undefined),
       statusMessage: opts.statusMessage ?? (save ? utf8.decode(save.statusMessage) : undefined),
@@ -359,6 +369,17 @@ export class Identity {
       },
     });
     this.messenger.attach(conferenceMessengerExtension(this.conferences));
+    this.files = new FileTransfers({
+      clock: wiring.clock,
+      transport: this.messenger,
+      events: fileNodeEvents(
+        me,
+        this.emit,
+        wiring.log ? (obj, msg) => wiring.log?.debug({ identity: me.slice(0, 16), ...obj }, msg) : undefined,
+      ),
+      wake: () => this.wake(),
+    });
+    this.messenger.attach(this.files);
     this.conferences.restore(save?.conferences ?? []);
 
     this.onion = new OnionStack({
@@ -667,6 +688,62 @@ export class Identity {
     }));
   }
 
+  // -------------------------------------------------------------------------------------------
+  // File transfers (see src/tox/files/transfers.ts; events fileOffer/Control/Complete/Ended)
+
+  /**
+   * Offers a file to an online friend; its send file number (0-255). Pass the `fileId` of an
+   * earlier offer to let the friend resume it (it seeks). Throws ToxProtocolError
+   * ("friend-not-connected", "too-many-files", "name-too-long", ...).
+   */
+  fileSend(
+    friend: PublicKeyInput,
+    file: { source: FileSource; size: number | undefined; name: string; kind?: number; fileId?: Uint8Array },
+  ): number {
+    const n = this.files.sendFile(toKey(friend, "friend public key"), file);
+    this.wake();
+    return n;
+  }
+
+  /** Offers our avatar (kind 1, id = SHA-256); an empty one says we have none. */
+  fileSendAvatar(friend: PublicKeyInput, avatar: Uint8Array): number {
+    const n = this.files.sendAvatar(toKey(friend, "friend public key"), avatar);
+    this.wake();
+    return n;
+  }
+
+  /** Accepts an offered file into `sink`; from `position` > 0 = resume (the friend seeks first). */
+  fileAccept(friend: PublicKeyInput, fileNumber: number, sink: FileSink, position = 0): void {
+    this.files.accept(toKey(friend, "friend public key"), fileNumber, sink, { position });
+    this.wake();
+  }
+
+  /** Pause, resume (undo our pause) or cancel (KILL) a transfer; cancel returns its resume record. */
+  async fileControl(
+    friend: PublicKeyInput,
+    direction: FileDirection,
+    fileNumber: number,
+    control: "pause" | "resume" | "cancel",
+  ): Promise<ResumeRecord | undefined> {
+    const key = toKey(friend, "friend public key");
+    let record: ResumeRecord | undefined;
+    if (control === "pause") this.files.pause(key, direction, fileNumber);
+    else if (control === "resume") this.files.resume(key, direction, fileNumber);
+    else record = await this.files.cancel(key, direction, fileNumber);
+    this.wake();
+    return record;
+  }
+
+  /** Transfers in progress (all friends, or one). */
+  fileTransfers(friend?: PublicKeyInput): TransferInfo[] {
+    return this.files.transfers(friend === undefined ? undefined : toKey(friend, "friend public key"));
+  }
+
+  /** Offset and file id to resume a running transfer later (persist it). */
+  fileResumeRecord(friend: PublicKeyInput, direction: FileDirection, fileNumber: number) {
+    return this.files.resumeRecord(toKey(friend, "friend public key"), direction, fileNumber);
+  }
+
   async setStatusMessage(message: string): Promise<void> {
     this.messenger.setStatusMessage(message);
     this.wake();
@@ -798,7 +875,11 @@ export class Identity {
   /** @internal Kills every session (peers get KILL), closes relay connections, stops input. */
   shutdown(): void {
     if (this.removed) return;
-    for (const pk of this.messenger.friendPublicKeys()) this.fc.remove(pk);
+    for (const pk of this.messenger.friendPublicKeys()) {
+      this.fc.remove(pk);
+      // Transfers end as "disconnected" (no KILL): sinks are flushed and records let them resume.
+      this.files.handleOnline(pk, false);
+    }
     this.conferenceLinks.closeAll();
     this.relays.close();
     this.removed = true;

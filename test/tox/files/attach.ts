@@ -1,7 +1,7 @@
 /**
- * Attaches FileTransfers to a ToxNode Identity from the outside, for tests and benches, until
- * Identity does it itself. Reaches into private fields on purpose; the same wiring belongs in
- * Identity's constructor (see src/tox/files/index.ts).
+ * Gives tests and benches an Identity's FileTransfers with its events routed to them (instead of
+ * the node's fileOffer/... events). Identity wires FileTransfers itself now; the fallback that
+ * wires them from the outside is kept for an Identity without them. Reaches into private fields.
  */
 import { systemClock } from "../../../src/tox/clock.js";
 import { type FileTransferEvents, FileTransfers } from "../../../src/tox/files/transfers.js";
@@ -10,6 +10,7 @@ import type { Messenger, MessengerTransport } from "../../../src/tox/messenger/m
 import type { Identity } from "../../../src/tox/node/identity.js";
 
 interface IdentityInternals {
+  files?: FileTransfers;
   messenger: Messenger;
   fc: FriendConnections;
   wake(): void;
@@ -17,6 +18,10 @@ interface IdentityInternals {
 
 export function attachFiles(identity: Identity, events: FileTransferEvents): FileTransfers {
   const inner = identity as unknown as IdentityInternals;
+  if (inner.files instanceof FileTransfers) {
+    (inner.files as unknown as { events: FileTransferEvents }).events = events;
+    return inner.files;
+  }
   const transport = (inner.messenger as unknown as { transport: MessengerTransport }).transport;
   transport.windowFree = (pk) => inner.fc.windowFree(pk);
   const files = new FileTransfers({

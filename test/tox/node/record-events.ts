@@ -26,6 +26,10 @@ export function recordEvents(node: ToxNode): EventLog {
     conferencePeerName: [],
     conferencePeerList: [],
     conferencePeerLeft: [],
+    fileOffer: [],
+    fileControl: [],
+    fileComplete: [],
+    fileEnded: [],
     error: [],
   };
   for (const k of Object.keys(log) as (keyof ToxNodeEvents)[])
