@@ -12,15 +12,21 @@
  *   a failure to persist answers 500 so the homeserver sends the transaction again. Events the
  *   core already has (same event id) are no-ops, so redelivery never sends twice.
  */
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { BridgeController, Intent } from "matrix-appservice-bridge";
 import { type PermissionLevel, permissionFor } from "../config/permissions.js";
 import { CoreError } from "../core/errors.js";
 import type {
   AccountRef,
+  AvatarFile,
+  CommandFile,
   CommandReply,
   CoreApi,
+  CoreFilesApi,
   FriendView,
   Frontend,
+  InboundFile,
   InboundMessage,
   Notice,
   Owner,
@@ -29,8 +35,11 @@ import type { Logger } from "../logger.js";
 import type { Portal, Store } from "../store/index.js";
 import { fromHex } from "../tox/index.js";
 import type { AppserviceTransaction } from "./appservice.js";
+import { MatrixAvatars } from "./avatars.js";
 import { matrixEventToTox, toxToMatrixContent } from "./convert.js";
 import { botUserId, friendKeyOfGhost, ghostUserId, isBridgeUser, type MatrixNames } from "./ids.js";
+import { MatrixMedia } from "./media.js";
+import { isMediaMsgtype } from "./media-content.js";
 import { PortalCache } from "./portal-cache.js";
 
 type Json = Record<string, unknown>;
@@ -40,12 +49,15 @@ interface ReceiptSlot {
 }
 
 export interface MatrixFrontendOptions {
-  core: CoreApi;
+  /** The core; its files API (issue 7), when present, bridges media and avatars. */
+  core: CoreApi & Partial<CoreFilesApi>;
   store: Store;
   names: MatrixNames;
   permissions: Readonly<Record<string, PermissionLevel>>;
   degradeRich: boolean;
   log: Logger;
+  /** Where media downloads wait before the core takes them (default: the OS temp directory). */
+  spoolDir?: string;
 }
 
 /** Event types that may carry something for a Tox friend. */
@@ -71,10 +83,33 @@ export class MatrixFrontend implements Frontend {
   private readonly receipts = new Map<string, ReceiptSlot>();
   private readonly botId: string;
   private readonly portals: PortalCache;
+  private readonly media: MatrixMedia;
+  private readonly avatars: MatrixAvatars;
 
   constructor(private readonly opts: MatrixFrontendOptions) {
     this.botId = botUserId(opts.names);
     this.portals = new PortalCache(opts.store);
+    const intent = (userId?: string) => this.intent(userId);
+    this.media = new MatrixMedia({
+      core: opts.core,
+      store: opts.store,
+      log: opts.log,
+      spoolDir: opts.spoolDir ?? join(tmpdir(), "toxbridge-spool"),
+      botId: this.botId,
+      intent,
+    });
+    this.avatars = new MatrixAvatars({
+      media: this.media,
+      core: opts.core,
+      store: opts.store,
+      log: opts.log,
+      intent,
+    });
+  }
+
+  /** Start-up: offers each Matrix user's current avatar to Tox (it may have changed while down). */
+  syncUserAvatars(): Promise<void> {
+    return this.avatars.syncAllUsers();
   }
 
   /** Connects the frontend to a started bridge (`bridge.getIntent`). */
@@ -161,10 +196,18 @@ export class MatrixFrontend implements Frontend {
     if ((await this.portals.ownerOf(portal.accountId)) !== sender) return;
     // Permissions are read from the config at every event: a user taken off the list stops here.
     if (permissionFor(this.opts.permissions, sender) === null) return;
-    const converted = matrixEventToTox(type, ev.content, { degradeRich: this.opts.degradeRich });
-    if (converted === null) return;
     const friend = hexKey(portal.targetKey);
     const owner: Owner = { kind: "matrix", id: sender };
+    if (type === "m.room.message" && isMediaMsgtype(contentOf(ev).msgtype) && this.media.files() !== null) {
+      const outcome = await this.media.sendToFriend(owner, friend, ev.content, eventId);
+      if (!outcome.ok)
+        await this.botSay(sender, outcome.notice).catch((e: unknown) =>
+          this.opts.log.warn({ err: e, eventId }, "Matrix: could not tell the user"),
+        );
+      return;
+    }
+    const converted = matrixEventToTox(type, ev.content, { degradeRich: this.opts.degradeRich });
+    if (converted === null) return;
     try {
       await this.opts.core.send({
         owner,
@@ -189,9 +232,11 @@ export class MatrixFrontend implements Frontend {
   private async onBotRoomMessage(ev: Json, roomId: string, sender: string, eventId: string): Promise<void> {
     const roomUser = await this.opts.store.bridgeState.get<string>(botRoomKey(roomId));
     if (roomUser === null) return; // not a room we answer commands in
-    const content = (ev.content ?? {}) as Json;
+    const content = contentOf(ev);
     const body = typeof content.body === "string" ? content.body : "";
-    if (content.msgtype !== "m.text" || body.trim() === "") return;
+    // A file sent to the bot is a command file: `import` (or its caption, e.g. `import <passphrase>`).
+    const isFile = content.msgtype === "m.file";
+    if (!isFile && (content.msgtype !== "m.text" || body.trim() === "")) return;
     if (content["m.relates_to"] !== undefined) return; // edits and replies to the bot are not commands
     const permission = permissionFor(this.opts.permissions, sender);
     if (permission === null) {
@@ -201,27 +246,36 @@ export class MatrixFrontend implements Frontend {
     // At most once: a redelivered transaction must not run `create` or `add` again.
     if (!(await this.opts.store.processedEvents.markProcessed("matrix", COMMAND_PREFIX + eventId))) return;
     const owner: Owner = { kind: "matrix", id: sender };
+    let text = body;
+    const files: CommandFile[] = [];
+    if (isFile) {
+      const got = await this.media.commandFile(content);
+      if (!got.ok) {
+        await this.intent().sendMessage(roomId, { msgtype: "m.notice", body: got.notice });
+        return;
+      }
+      files.push(got.file);
+      text = got.caption !== undefined && /^\W?import\b/i.test(got.caption.trim()) ? got.caption : "import";
+    }
     // `logout` deletes the account and, by cascade, its portals: drop them from the cache too.
-    const before = /^\W?logout\b/i.test(body.trim()) ? await this.opts.core.account(owner) : null;
-    const reply = await this.opts.core.command(owner, body, permission);
-    if (before !== null && (await this.opts.core.account(owner)) === null)
-      this.portals.forgetAccount(before.id);
+    // `create` and `import` make one (or replace it): its Tox identity then takes the user's avatar.
+    const watch = isFile || /^\W?(logout|create|import)\b/i.test(text.trim());
+    const before = watch ? await this.opts.core.account(owner) : null;
+    const reply =
+      files.length > 0
+        ? await this.opts.core.command(owner, text, permission, files)
+        : await this.opts.core.command(owner, text, permission);
+    const after = watch ? await this.opts.core.account(owner) : null;
+    if (before !== null && after === null) this.portals.forgetAccount(before.id);
+    if (/^\W?help\s+import\b/i.test(text.trim())) reply.text += `\n\n${IMPORT_WARNING}`;
     await this.sendReply(roomId, reply);
+    if (after !== null && after.publicKey !== before?.publicKey) await this.avatars.syncFromProfile(sender);
   }
 
   private async sendReply(roomId: string, reply: CommandReply): Promise<void> {
     const bot = this.intent();
     await bot.sendMessage(roomId, { msgtype: "m.notice", body: reply.text });
-    for (const a of reply.attachments ?? []) {
-      const url = await bot.uploadContent(Buffer.from(a.data), { name: a.fileName, type: a.mimeType });
-      await bot.sendMessage(roomId, {
-        msgtype: "m.image",
-        body: a.alt,
-        filename: a.fileName,
-        url,
-        info: { mimetype: a.mimeType, size: a.data.byteLength },
-      });
-    }
+    await this.media.sendAttachments(roomId, reply.attachments ?? []);
   }
 
   private async refuseOnce(roomId: string, userId: string): Promise<boolean> {
@@ -265,6 +319,14 @@ export class MatrixFrontend implements Frontend {
           .leave(roomId)
           .catch(() => {});
       }
+      return;
+    }
+    if (membership === "join" && sender === target && !isBridgeUser(this.opts.names, target)) {
+      // A profile change reaches us as a member event in each room the user is in: the portal
+      // owner's new avatar becomes their Tox avatar (once, however many portals they have).
+      const portal = await this.portals.inRoom(roomId);
+      if (portal !== null && (await this.portals.ownerOf(portal.accountId)) === target)
+        await this.avatars.syncUserAvatar(target, content.avatar_url);
     }
   }
 
@@ -349,6 +411,19 @@ export class MatrixFrontend implements Frontend {
       null,
       toxToMatrixContent(message.kind, message.text),
     );
+  }
+
+  /** A complete file from a friend: posted in its portal (made if needed) by its ghost, once. */
+  async deliverFile(account: AccountRef, file: InboundFile): Promise<void> {
+    const roomId = await this.ensurePortal(account, file.friend);
+    await this.media.deliverFile(account, file, roomId, ghostUserId(this.opts.names, file.friend));
+  }
+
+  async friendAvatar(account: AccountRef, friend: string, avatar: AvatarFile | null): Promise<void> {
+    const ghostId = ghostUserId(this.opts.names, friend);
+    await this.registerGhost(ghostId);
+    await this.avatars.friendAvatar(ghostId, avatar);
+    void account;
   }
 
   async friendUpdated(account: AccountRef, friend: FriendView): Promise<void> {
@@ -485,12 +560,15 @@ export class MatrixFrontend implements Frontend {
     return roomId;
   }
 
+  private async registerGhost(ghostId: string): Promise<void> {
+    if (this.registered.has(ghostId)) return;
+    await this.intent(ghostId).ensureRegistered();
+    this.registered.add(ghostId);
+  }
+
   private async ensureGhost(ghostId: string, view: FriendView | null): Promise<void> {
     const ghost = this.intent(ghostId);
-    if (!this.registered.has(ghostId)) {
-      await ghost.ensureRegistered();
-      this.registered.add(ghostId);
-    }
+    await this.registerGhost(ghostId);
     const name = displayName(view, friendKeyOfGhost(this.opts.names, ghostId) ?? "");
     if (this.ghostNames.get(ghostId) === name) return;
     await ghost.setDisplayName(name);
@@ -528,6 +606,16 @@ export class MatrixFrontend implements Frontend {
     await this.opts.store.bridgeState.set(userBotRoomKey(userId), roomId);
     return roomId;
   }
+}
+
+const IMPORT_WARNING =
+  "Note: this room with the bot is not end-to-end encrypted, so your homeserver keeps a copy of any " +
+  "profile you send here. Send an encrypted profile (set a password in your Tox client first) and give " +
+  "its password with `import <password>` as the file's caption, or export it encrypted with `export <password>`.";
+
+function contentOf(ev: Json): Json {
+  const c = ev.content;
+  return typeof c === "object" && c !== null && !Array.isArray(c) ? (c as Json) : {};
 }
 
 function hexKey(key: Uint8Array): string {
