@@ -137,6 +137,7 @@ export function toxCoreComponent(): BridgeComponent & { core(): BridgeCore } {
       node = await ToxNode.create({
         portRange: [tox.port_range.start, tox.port_range.end],
         udp: tox.udp_enabled,
+        routing: tox.routing,
         bootstrapNodes: bootstrap.resolved.map(address),
         tcpRelays: relays.resolved.map(address),
       });

@@ -141,7 +141,13 @@ ${nodes}
   # TCP relays for identities that cannot use UDP; same format as bootstrap_nodes.
   tcp_relays: []
   udp_enabled: true
-  # UDP ports the bridge binds for Tox.
+  # separate: every identity is a full Tox node (own DHT routing and onion paths), as if each
+  #   user ran their own client; identities cannot be linked by their traffic.
+  # shared: one routing node and one set of onion paths serve all identities (each keeps its
+  #   own port, keys and connections): about N times less traffic and CPU for N identities,
+  #   but whoever watches that node or the paths can tell which identities this bridge hosts.
+  routing: separate
+  # UDP ports the bridge binds for Tox (one per identity, plus one for shared routing).
   port_range:
     start: 33445
     end: 33545

@@ -196,6 +196,9 @@ export const configSchema = z
           .default([]),
         tcp_relays: z.array(toxNode, { error: "expected a list of {host, port, public_key}" }).default([]),
         udp_enabled: bool("whether Tox uses UDP; false = TCP relays only").default(true),
+        routing: z
+          .enum(["separate", "shared"], { error: 'expected "separate" or "shared"' })
+          .default("separate"),
         port_range: section({
           start: port().default(33445),
           end: port().default(33545),

@@ -12,9 +12,15 @@ import { commonPrefixBits, keysEqual } from "./distance.js";
 
 export class CloseList {
   /** Flat slots, bucket b at [b*8, b*8+8). */
-  readonly slots: Slot[] = new Array(LCLIENT_LIST);
+  readonly slots: Slot[];
 
-  constructor(private readonly selfPk: Uint8Array) {}
+  /** `allocate` false: an always-empty list (a leaf DHT keeps none; saves 1,024 slots). */
+  constructor(
+    private readonly selfPk: Uint8Array,
+    allocate = true,
+  ) {
+    this.slots = allocate ? new Array(LCLIENT_LIST) : [];
+  }
 
   bucketOf(pk: Uint8Array): number {
     return Math.min(commonPrefixBits(pk, this.selfPk), LCLIENT_LENGTH - 1);

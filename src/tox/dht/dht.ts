@@ -90,6 +90,9 @@ import { commonIp, portsOf, punchPorts } from "./nat.js";
 import { PingArray } from "./ping-array.js";
 import { SharedKeyCache } from "./shared-keys.js";
 
+/** Shared-key cache size of a leaf DHT (friends and the few nodes that ask it). */
+const LEAF_SHARED_KEYS = 32;
+
 export interface DhtLogger {
   debug(obj: Record<string, unknown>, msg: string): void;
 }
@@ -108,6 +111,48 @@ export interface DhtOptions {
   lanDiscovery?: boolean;
   /** Uniform [0, 1) source for random choices; injectable for deterministic tests. */
   random?: () => number;
+  /**
+   * Shared routing: this DHT is a *leaf* (one hosted identity's DHT key on its own socket) and
+   * `backbone` does the routing work for it. A leaf keeps no close list, never bootstraps, pings
+   * or asks for nodes; it answers pings and nodes requests (with the backbone's nodes, so the
+   * answer is never empty: c-toxcore drops empty nodes responses) and NAT pings, boxes 0x20
+   * packets with its own key, and hands friend searches to the backbone.
+   */
+  backbone?: DhtBackbone;
+  /**
+   * Locks per searched key (c-toxcore: 32). A backbone holds one per hosted identity that has
+   * the key as a friend, so it needs more (default 32).
+   */
+  maxFriendLocks?: number;
+  /** The local address of our socket (a leaf lists itself at it in its DHT-PK announcements). */
+  localAddress?: IpPort;
+}
+
+/**
+ * What a leaf DHT asks of the backbone DHT that routes for it (`Dht` implements it). The
+ * backbone searches the friends' DHT keys for every leaf (locks per leaf) and reports addresses.
+ */
+export interface DhtBackbone {
+  readonly publicKey: Uint8Array;
+  isConnected(): boolean;
+  isNonLanConnected(): boolean;
+  getCloseNodes(pk: Uint8Array, forLan: boolean, max?: number): NodeInfo[];
+  closeNodes(): NodeInfo[];
+  savedNodes(max?: number): NodeInfo[];
+  randomGoodNodes(n: number): NodeInfo[];
+  friendNodes(dhtPk: Uint8Array): NodeInfo[];
+  addFriend(dhtPk: Uint8Array, onFound?: (ipPort: IpPort) => void): number;
+  removeFriend(dhtPk: Uint8Array, lock?: number): boolean;
+  isSearching(dhtPk: Uint8Array): boolean;
+  getFriendAddress(dhtPk: Uint8Array): IpPort | undefined;
+  friendRelays(dhtPk: Uint8Array): { all: IpPort[]; reporting: IpPort[] };
+  friendReportedAddresses(dhtPk: Uint8Array): IpPort[];
+  requestNodes(node: { ipPort: IpPort; publicKey: Uint8Array }, searchedPk: Uint8Array): void;
+  bootstrap(node: { ipPort: IpPort; publicKey: Uint8Array }): void;
+  /** The backbone's own node (its key at its address), offered when it knows no better node. */
+  selfNode(): NodeInfo | undefined;
+  /** Our IP address as DHT nodes report it (for leaves bound to an unspecified address). */
+  externalIp(): string | undefined;
 }
 
 /** Why a packet was dropped as malformed (undefined: handled, or ignored as legitimate). */
@@ -156,6 +201,10 @@ export class Dht {
   private readonly lanDiscovery: boolean;
   private readonly bootstrapInfo: Uint8Array | undefined;
   private readonly keys: SharedKeyCache;
+  private readonly backbone: DhtBackbone | undefined;
+  private readonly maxFriendLocks: number;
+  /** The local address of our socket (see `selfNode`). */
+  localAddress: IpPort | undefined;
 
   private readonly close: CloseList;
   private closeToBootstrap: Candidate[] = [];
@@ -190,8 +239,12 @@ export class Dht {
     this.holePunching = opts.holePunching ?? true;
     this.lanDiscovery = opts.lanDiscovery ?? true;
     this.keyPair = opts.keyPair ?? newKeyPair();
-    this.keys = new SharedKeyCache(this.keyPair.secretKey);
-    this.close = new CloseList(this.keyPair.publicKey);
+    this.backbone = opts.backbone;
+    this.maxFriendLocks = opts.maxFriendLocks ?? DHT_FRIEND_MAX_LOCKS;
+    this.localAddress = opts.localAddress;
+    // A leaf talks to its friends and the few nodes that ask it: a small key cache will do.
+    this.keys = new SharedKeyCache(this.keyPair.secretKey, this.backbone ? LEAF_SHARED_KEYS : undefined);
+    this.close = new CloseList(this.keyPair.publicKey, this.backbone === undefined);
     if (opts.bootstrapInfo) {
       this.bootstrapInfo = serializeBootstrapInfo({
         version: opts.bootstrapInfo.version,
@@ -199,6 +252,7 @@ export class Dht {
       });
     }
     this.cryptoHandlers.set(CRYPTO_PACKET_NAT_PING, (from, pk, data) => this.handleNatPing(from, pk, data));
+    if (this.backbone) return;
     for (let i = 0; i < DHT_FAKE_FRIEND_NUMBER; i++) {
       const f = this.ensureFriend(newKeyPair().publicKey);
       f.fake = true;
@@ -219,7 +273,14 @@ export class Dht {
    */
   bootstrap(node: { ipPort: IpPort; publicKey: Uint8Array }): void {
     if (node.publicKey.length !== PUBLIC_KEY_SIZE) throw new RangeError("bootstrap key must be 32 bytes");
+    if (this.backbone) {
+      this.backbone.bootstrap(node);
+      return;
+    }
     if (keysEqual(node.publicKey, this.publicKey)) return;
+    // Many callers may name the same node (every identity's saved nodes, in shared routing):
+    // one queued request per node is enough.
+    if (this.bootstrapQueue.some((q) => keysEqual(q.publicKey, node.publicKey))) return;
     this.rememberBootstrap({ publicKey: Uint8Array.from(node.publicKey), ipPort: node.ipPort });
     this.lastBootstrapRetryAt = this.clock.now();
     if (this.bootstrapsThisTick < BOOTSTRAP_PER_TICK) {
@@ -237,8 +298,9 @@ export class Dht {
    */
   addFriend(dhtPk: Uint8Array, onFound?: (ipPort: IpPort) => void): number {
     if (dhtPk.length !== PUBLIC_KEY_SIZE) throw new RangeError("friend DHT key must be 32 bytes");
+    if (this.backbone) return this.backbone.addFriend(dhtPk, onFound);
     const f = this.ensureFriend(dhtPk);
-    if (f.locks.size >= DHT_FRIEND_MAX_LOCKS) throw new RangeError(`more than ${DHT_FRIEND_MAX_LOCKS} locks`);
+    if (f.locks.size >= this.maxFriendLocks) throw new RangeError(`more than ${this.maxFriendLocks} locks`);
     const lock = this.nextLockId++;
     f.locks.set(lock, onFound);
     return lock;
@@ -246,6 +308,7 @@ export class Dht {
 
   /** Removes one lock (or, without `lock`, every lock) on a searched key. Returns false if unknown. */
   removeFriend(dhtPk: Uint8Array, lock?: number): boolean {
+    if (this.backbone) return this.backbone.removeFriend(dhtPk, lock);
     const i = this.friends.findIndex((f) => !f.fake && keysEqual(f.publicKey, dhtPk));
     if (i < 0) return false;
     const f = this.friends[i]!;
@@ -257,6 +320,7 @@ export class Dht {
 
   /** The friend's address if we heard from it directly within BAD_NODE_TIMEOUT (`dht_getfriendip`). */
   getFriendAddress(dhtPk: Uint8Array): IpPort | undefined {
+    if (this.backbone) return this.backbone.getFriendAddress(dhtPk);
     const f = this.findFriend(dhtPk);
     if (!f) return undefined;
     const i = indexOfKey(f.clients, dhtPk);
@@ -270,12 +334,17 @@ export class Dht {
    * trip instead of at the next periodic search.
    */
   requestNodes(node: { ipPort: IpPort; publicKey: Uint8Array }, searchedPk: Uint8Array): void {
+    if (this.backbone) {
+      this.backbone.requestNodes(node, searchedPk);
+      return;
+    }
     if (keysEqual(node.publicKey, this.publicKey)) return;
     this.getNodes(node.ipPort, node.publicKey, searchedPk);
   }
 
   /** Good nodes of the close list, closest to our key first. */
   closeNodes(): NodeInfo[] {
+    if (this.backbone) return this.backbone.closeNodes();
     const now = this.clock.now();
     const out: NodeInfo[] = [];
     for (const e of this.close.slots) {
@@ -290,6 +359,7 @@ export class Dht {
    * bootstraps from them after load): close-list nodes first, then friend-list nodes, distinct.
    */
   savedNodes(max = 100): NodeInfo[] {
+    if (this.backbone) return this.backbone.savedNodes(max);
     const out = this.closeNodes();
     const seen = new Set(out.map((n) => toHex(n.publicKey)));
     for (const f of this.friends) {
@@ -306,6 +376,7 @@ export class Dht {
 
   /** Good nodes of the list kept for a searched key, closest first (empty if not searched). */
   friendNodes(dhtPk: Uint8Array): NodeInfo[] {
+    if (this.backbone) return this.backbone.friendNodes(dhtPk);
     const f = this.findFriend(dhtPk);
     if (!f) return [];
     const now = this.clock.now();
@@ -323,6 +394,7 @@ export class Dht {
    * real friends), topped up from the close list.
    */
   randomGoodNodes(n: number): NodeInfo[] {
+    if (this.backbone) return this.backbone.randomGoodNodes(n);
     const now = this.clock.now();
     const seen = new Set<string>();
     const pool: NodeInfo[] = [];
@@ -349,6 +421,7 @@ export class Dht {
    * when `forLan` (the requester is on a LAN itself).
    */
   getCloseNodes(pk: Uint8Array, forLan: boolean, max = MAX_SENT_NODES): NodeInfo[] {
+    if (this.backbone) return this.backbone.getCloseNodes(pk, forLan, max);
     const now = this.clock.now();
     const best: Candidate[] = [];
     const consider = (e: Slot) => {
@@ -365,12 +438,14 @@ export class Dht {
 
   /** Whether any close-list node is good (`dht_isconnected`). */
   isConnected(): boolean {
+    if (this.backbone) return this.backbone.isConnected();
     const now = this.clock.now();
     return this.close.slots.some((e) => entryGood(e, now));
   }
 
   /** Whether a good close-list node has a non-LAN address (`dht_non_lan_connected`). */
   isNonLanConnected(): boolean {
+    if (this.backbone) return this.backbone.isNonLanConnected();
     const now = this.clock.now();
     return this.close.slots.some((e) => {
       if (!e) return false;
@@ -419,6 +494,7 @@ export class Dht {
       this.sink.send(direct, packet);
       return 1;
     }
+    if (this.backbone) return this.sendVia(this.backbone.friendRelays(toDhtPk), packet, oneRoute);
     return this.routeToFriend(toDhtPk, packet, oneRoute);
   }
 
@@ -515,7 +591,7 @@ export class Dht {
       from,
       serializePing({ type: NET_PACKET_PING_RESPONSE, pingId: r.value.pingId }, this.publicKey, k.shared),
     );
-    this.pingAdd(r.value.senderPk, from);
+    if (!this.backbone) this.pingAdd(r.value.senderPk, from);
   }
 
   private handlePingResponse(from: IpPort, data: Uint8Array): DropReason {
@@ -538,9 +614,15 @@ export class Dht {
     const r = parseNodesRequest(data, k.shared);
     if (!r.ok) return r.error.message;
     const nodes = this.getCloseNodes(r.value.searchedPk, isLanAddress(from));
+    if (this.backbone && nodes.length === 0) {
+      // c-toxcore ignores a nodes response without nodes (`handle_sendnodes_core`), and that
+      // response is how a friend who asked us learns our address: offer the backbone at least.
+      const self = this.backbone.selfNode();
+      if (self && (isLanAddress(from) || !isLanAddress(self.ipPort))) nodes.push(self);
+    }
     this.stats.nodesRequestsAnswered++;
     this.sink.send(from, serializeNodesResponse({ nodes, pingId: r.value.pingId }, this.publicKey, k.shared));
-    this.pingAdd(r.value.senderPk, from);
+    if (!this.backbone) this.pingAdd(r.value.senderPk, from);
   }
 
   private handleNodesResponse(from: IpPort, data: Uint8Array): DropReason {
@@ -599,6 +681,7 @@ export class Dht {
   }
 
   private handleLanDiscovery(from: IpPort, data: Uint8Array): DropReason {
+    if (this.backbone) return;
     if (!this.lanDiscovery || !isLanAddress(from)) return;
     const r = parseLanDiscovery(data);
     if (!r.ok) return r.error.message;
@@ -613,6 +696,18 @@ export class Dht {
     const r = parseNatPing(data);
     if (!r.ok) {
       this.malformed(_from, NET_PACKET_CRYPTO, r.error.message);
+      return;
+    }
+    if (this.backbone) {
+      // The backbone holds the search for our friends' DHT keys; answer only friends, as c-toxcore.
+      if (r.value.kind === NAT_PING_REQUEST && this.backbone.isSearching(senderPk)) {
+        this.sendCryptoPacket(
+          senderPk,
+          CRYPTO_PACKET_NAT_PING,
+          encodeNatPing({ kind: NAT_PING_RESPONSE, pingId: r.value.pingId }),
+          true,
+        );
+      }
       return;
     }
     const f = this.findFriend(senderPk);
@@ -637,6 +732,7 @@ export class Dht {
    * when we hear from the friend directly (no punching needed).
    */
   friendReportedAddresses(dhtPk: Uint8Array): IpPort[] {
+    if (this.backbone) return this.backbone.friendReportedAddresses(dhtPk);
     const f = this.findFriend(dhtPk);
     return f ? reportedAddresses(f, this.clock.now()) : [];
   }
@@ -688,6 +784,7 @@ export class Dht {
     const now = this.clock.now();
     if (now - this.lastTickAt < DHT_TICK_MS) return;
     this.lastTickAt = now;
+    if (this.backbone) return;
     this.nodesRequests.expire(now);
     this.pings.expire(now);
     this.retryBootstrap(now);
@@ -700,7 +797,69 @@ export class Dht {
 
   /** Milliseconds until `tick()` has work. */
   nextTickIn(): number {
+    // A leaf has no periodic work of its own.
+    if (this.backbone) return Number.POSITIVE_INFINITY;
     return Math.max(0, this.lastTickAt + DHT_TICK_MS - this.clock.now());
+  }
+
+  /** Whether a lock holder searches this DHT key (a leaf's friend, for the backbone). */
+  isSearching(dhtPk: Uint8Array): boolean {
+    if (this.backbone) return this.backbone.isSearching(dhtPk);
+    const f = this.findFriend(dhtPk);
+    return f !== undefined && !f.fake;
+  }
+
+  /** Nodes that can forward a 0x20 packet to a searched key (for leaves routing through us). */
+  friendRelays(dhtPk: Uint8Array): { all: IpPort[]; reporting: IpPort[] } {
+    if (this.backbone) return this.backbone.friendRelays(dhtPk);
+    const f = this.findFriend(dhtPk);
+    return f ? relaysFor(f, this.clock.now()) : { all: [], reporting: [] };
+  }
+
+  /** Whether this DHT is a leaf of a backbone (shared routing). */
+  get isLeaf(): boolean {
+    return this.backbone !== undefined;
+  }
+
+  /**
+   * Our key at our socket's address, as others reach it: for a socket bound to an unspecified
+   * address ("0.0.0.0", "::") the IP is the one DHT nodes report for us (undefined until one
+   * does). A leaf lists itself this way in its DHT-PK announcements, and a backbone is offered
+   * by its leaves when it knows no better node.
+   */
+  selfNode(): NodeInfo | undefined {
+    const local = this.localAddress;
+    if (local === undefined) return undefined;
+    let ip: string | undefined = local.ip;
+    if (ip === "0.0.0.0" || ip === "::") ip = this.externalIp();
+    if (ip === undefined) return undefined;
+    return {
+      protocol: "udp",
+      ipPort: { family: ip.includes(":") ? 6 : 4, ip, port: local.port },
+      publicKey: this.publicKey,
+    };
+  }
+
+  /** The IP close-list nodes most often report for our key lately (c-toxcore learns it the same way). */
+  externalIp(): string | undefined {
+    if (this.backbone) return this.backbone.externalIp();
+    const now = this.clock.now();
+    const votes = new Map<string, number>();
+    for (const e of this.close.slots) {
+      if (!e) continue;
+      for (const a of [e.assoc4, e.assoc6]) {
+        if (a?.returnedIpPort === undefined || a.returnedAt + BAD_NODE_TIMEOUT_MS <= now) continue;
+        votes.set(a.returnedIpPort.ip, (votes.get(a.returnedIpPort.ip) ?? 0) + 1);
+      }
+    }
+    let best: string | undefined;
+    let most = 0;
+    for (const [ip, n] of votes)
+      if (n > most) {
+        best = ip;
+        most = n;
+      }
+    return best;
   }
 
   private rememberBootstrap(c: Candidate): void {
@@ -891,7 +1050,14 @@ export class Dht {
   private routeToFriend(toDhtPk: Uint8Array, packet: Uint8Array, oneRoute: boolean): number {
     const f = this.findFriend(toDhtPk);
     if (!f) return 0;
-    const { all, reporting } = relaysFor(f, this.clock.now());
+    return this.sendVia(relaysFor(f, this.clock.now()), packet, oneRoute);
+  }
+
+  private sendVia(
+    { all, reporting }: { all: IpPort[]; reporting: IpPort[] },
+    packet: Uint8Array,
+    oneRoute: boolean,
+  ): number {
     if (oneRoute) {
       const pool = reporting.length > 0 ? reporting : all;
       if (pool.length === 0) return 0;

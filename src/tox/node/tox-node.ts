@@ -18,6 +18,7 @@ import { parseSaveData } from "../state/savefile.js";
 import type { TcpTransportFactory } from "../tcp/socket.js";
 import { UdpTransport } from "../transport/udp.js";
 import { ipPort, type NodeInfo } from "../wire/ipport.js";
+import { Backbone } from "./backbone.js";
 import { DeadlineQueue } from "./deadline-queue.js";
 import type { ToxNodeEvents } from "./events.js";
 import { Identity, type IdentityOptions, type PublicKeyInput, toKey } from "./identity.js";
@@ -63,7 +64,18 @@ export interface ToxNodeOptions {
   bootstrapIdentitiesPerSecond?: number;
   /** TCP sockets for relays (tests); default real sockets. */
   tcpTransport?: TcpTransportFactory;
+  /**
+   * "separate" (default): every identity is a full Tox node (own DHT close list, onion paths):
+   * identities cannot be linked by their DHT traffic, but each costs what a c-toxcore instance
+   * costs. "shared": one backbone DHT node does the routing for all identities and they share
+   * onion paths; each identity keeps its own socket, DHT key and net_crypto. About N-fold less
+   * traffic and CPU, but an observer of the backbone or the paths can link the identities of
+   * this node. Needs UDP (with `udp: false` the node stays separate).
+   */
+  routing?: ToxRouting;
 }
+
+export type ToxRouting = "separate" | "shared";
 
 export class ToxNode extends EventEmitter<ToxNodeEvents> {
   private readonly clock: Clock;
@@ -91,6 +103,10 @@ export class ToxNode extends EventEmitter<ToxNodeEvents> {
   private readonly queue = new DeadlineQueue<Identity>();
   /** Identities whose deadline must be recomputed (input arrived or an API call was made). */
   private readonly dirty = new Set<Identity>();
+  /** Shared routing: the one DHT node and onion paths of all identities, with its own socket. */
+  private backbone: Backbone | undefined;
+  private backboneSocket: UdpTransport | undefined;
+  private backboneDueAt = 0;
 
   private constructor(opts: ToxNodeOptions) {
     super();
@@ -106,9 +122,49 @@ export class ToxNode extends EventEmitter<ToxNodeEvents> {
 
   static async create(opts: ToxNodeOptions = {}): Promise<ToxNode> {
     const node = new ToxNode(opts);
+    if (opts.routing === "shared" && node.udp) await node.startBackbone();
     for (const b of opts.bootstrapNodes ?? []) await node.bootstrap(b.host, b.port, b.publicKey);
     for (const r of opts.tcpRelays ?? []) await node.addTcpRelay(r.host, r.port, r.publicKey);
     return node;
+  }
+
+  /** The routing mode in use ("shared" only when a backbone runs). */
+  get routing(): ToxRouting {
+    return this.backbone === undefined ? "separate" : "shared";
+  }
+
+  /** Shared routing: the backbone's DHT key and UDP port (diagnostics, tests). */
+  backboneInfo(): { dhtPublicKey: string; port: number; closeNodes: number; connected: boolean } | undefined {
+    if (this.backbone === undefined || this.backboneSocket === undefined) return undefined;
+    return {
+      dhtPublicKey: toHex(this.backbone.dht.publicKey),
+      port: this.backboneSocket.local.port,
+      closeNodes: this.backbone.dht.closeNodes().length,
+      connected: this.backbone.dht.isConnected(),
+    };
+  }
+
+  private async startBackbone(): Promise<void> {
+    let backbone: Backbone | undefined;
+    const socket = await UdpTransport.open({
+      host: this.host,
+      port: this.portRange,
+      lossRate: this.lossRate,
+      onPacket: (from, data) => {
+        backbone?.handleDatagram(from, data);
+        // Backbone input may have told identities a friend's address (they wake themselves).
+        this.armSoon();
+      },
+      onError: (err) => this.fail(err),
+    });
+    backbone = new Backbone({
+      clock: this.clock,
+      sink: socket,
+      localAddress: socket.local,
+      ...(this.logger ? { log: this.logger } : {}),
+    });
+    this.backbone = backbone;
+    this.backboneSocket = socket;
   }
 
   /**
@@ -122,7 +178,13 @@ export class ToxNode extends EventEmitter<ToxNodeEvents> {
       publicKey: toKey(publicKey, "bootstrap node key"),
     };
     this.bootstrapList.push(node);
-    for (const identity of this.hosted.values()) this.queueBootstrap(identity, [node]);
+    if (this.backbone !== undefined) {
+      // Shared routing: only the backbone joins the DHT (identities' DHTs are its leaves).
+      this.backbone.bootstrap(node);
+      this.backboneDueAt = this.clock.now();
+    } else {
+      for (const identity of this.hosted.values()) this.queueBootstrap(identity, [node]);
+    }
     this.armSoon();
   }
 
@@ -182,11 +244,13 @@ export class ToxNode extends EventEmitter<ToxNodeEvents> {
       log: this.logger,
       udp: this.udp,
       ...(this.tcpTransport ? { tcpTransport: this.tcpTransport } : {}),
+      ...(this.backbone ? { backbone: this.backbone.dht, sharedPaths: this.backbone.paths } : {}),
     });
     sockets.set(identity, socket);
     this.hosted.set(identity.publicKey, identity);
     for (const relay of this.relayList) identity.addRelayNode(relay);
-    if (this.bootstrapList.length > 0) this.queueBootstrap(identity, this.bootstrapList);
+    if (this.bootstrapList.length > 0 && this.backbone === undefined)
+      this.queueBootstrap(identity, this.bootstrapList);
     this.wake(identity);
     return identity;
   }
@@ -209,21 +273,43 @@ export class ToxNode extends EventEmitter<ToxNodeEvents> {
 
   /** Test hook: change the simulated loss of every identity's socket (1 = total outage). */
   setLossRate(rate: number): void {
+    if (this.backboneSocket !== undefined) this.backboneSocket.lossRate = rate;
     for (const identity of this.hosted.values()) {
       const socket = sockets.get(identity);
       if (socket !== undefined) socket.lossRate = rate;
     }
   }
 
-  /** UDP traffic of every hosted identity's socket so far (for metrics and benchmarks). */
+  /**
+   * UDP traffic so far of every hosted identity's socket, plus the backbone's in shared routing
+   * (for metrics and benchmarks; `backbone` repeats the backbone's part).
+   */
   udpStats(): {
     identities: number;
     packetsIn: number;
     bytesIn: number;
     packetsOut: number;
     bytesOut: number;
+    backbone?: { packetsIn: number; bytesIn: number; packetsOut: number; bytesOut: number };
   } {
-    const total = { identities: this.hosted.size, packetsIn: 0, bytesIn: 0, packetsOut: 0, bytesOut: 0 };
+    const b = this.backboneSocket?.counters;
+    const total = {
+      identities: this.hosted.size,
+      packetsIn: b?.packetsIn ?? 0,
+      bytesIn: b?.bytesIn ?? 0,
+      packetsOut: b?.packetsOut ?? 0,
+      bytesOut: b?.bytesOut ?? 0,
+      ...(b
+        ? {
+            backbone: {
+              packetsIn: b.packetsIn,
+              bytesIn: b.bytesIn,
+              packetsOut: b.packetsOut,
+              bytesOut: b.bytesOut,
+            },
+          }
+        : {}),
+    };
     for (const identity of this.hosted.values()) {
       const c = sockets.get(identity)?.counters;
       if (c === undefined) continue;
@@ -248,6 +334,10 @@ export class ToxNode extends EventEmitter<ToxNodeEvents> {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     await Promise.all([...this.hosted.keys()].map((pk) => this.removeIdentity(pk)));
+    const backboneSocket = this.backboneSocket;
+    this.backbone = undefined;
+    this.backboneSocket = undefined;
+    await backboneSocket?.close();
   }
 
   // -------------------------------------------------------------------------------------------
@@ -285,6 +375,14 @@ export class ToxNode extends EventEmitter<ToxNodeEvents> {
       }
       this.dirty.clear();
       this.releaseBootstraps(now);
+      if (this.backbone !== undefined && now >= this.backboneDueAt) {
+        try {
+          this.backbone.tick();
+        } catch (err) {
+          this.fail(err);
+        }
+        this.backboneDueAt = this.clock.now() + this.backbone.nextTickIn();
+      }
       for (const identity of this.queue.popDue(this.clock.now())) {
         try {
           identity.tick();
@@ -299,6 +397,7 @@ export class ToxNode extends EventEmitter<ToxNodeEvents> {
     // Anything woken by listeners during the loop is handled on the next turn.
     let next = this.dirty.size > 0 ? this.clock.now() : this.queue.peekTime();
     if (this.bootstrapWaiting.size > 0) next = Math.min(next, this.bootstrapBudgetAt + 1000);
+    if (this.backbone !== undefined) next = Math.min(next, this.backboneDueAt);
     this.arm(next);
   }
 

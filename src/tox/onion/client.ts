@@ -63,6 +63,7 @@ import {
 import { compareDistance } from "./distance.js";
 import { OnionPathSet } from "./paths.js";
 import { SharedKeyCache } from "./shared-keys.js";
+import type { SharedOnionPaths } from "./shared-paths.js";
 import type { OnionDhtView, OnionLogger } from "./types.js";
 
 export const MAX_ONION_CLIENTS = 8;
@@ -164,6 +165,12 @@ export interface OnionClientOptions {
    * c-toxcore). Responses come back through `handleTcpResponse`.
    */
   tcp?: OnionTcpFirstHop;
+  /**
+   * Shared routing: use these paths and path nodes (shared by the identities of one node)
+   * instead of our own. Paths then always start over UDP (never at one of our TCP relays,
+   * which other identities could not use).
+   */
+  sharedPaths?: SharedOnionPaths;
 }
 
 export interface OnionTcpFirstHop {
@@ -181,12 +188,20 @@ export interface OnionClientStatus {
   friends: number;
 }
 
+/**
+ * Placeholders of empty slots, shared: slot fields are replaced, never written into, so 12
+ * announce slots and 8 per friend need not each own three zero buffers.
+ */
+const ZERO_KEY = new Uint8Array(PUBLIC_KEY_SIZE);
+const ZERO_PING_ID = new Uint8Array(ONION_PING_ID_SIZE);
+const NO_ADDRESS: IpPort = Object.freeze({ family: 4, ip: "0.0.0.0", port: 0 });
+
 function emptyNode(): OnionNode {
   return {
-    publicKey: new Uint8Array(PUBLIC_KEY_SIZE),
-    ipPort: { family: 4, ip: "0.0.0.0", port: 0 },
-    pingId: new Uint8Array(ONION_PING_ID_SIZE),
-    dataPk: new Uint8Array(PUBLIC_KEY_SIZE),
+    publicKey: ZERO_KEY,
+    ipPort: NO_ADDRESS,
+    pingId: ZERO_PING_ID,
+    dataPk: ZERO_KEY,
     isStored: 0,
     addedAt: 0,
     timestamp: 0,
@@ -203,8 +218,9 @@ export class OnionClient {
   private readonly announceList: OnionNode[] = Array.from({ length: MAX_ONION_CLIENTS_ANNOUNCE }, emptyNode);
   private readonly friends = new Map<string, OnionFriend>();
   private readonly sendbacks = new Map<string, Sendback>();
-  private readonly pathNodes: NodeInfo[] = [];
-  private readonly bootstrapPathNodes: NodeInfo[] = [];
+  private readonly pathNodes: NodeInfo[];
+  private readonly bootstrapPathNodes: NodeInfo[];
+  private readonly shared: SharedOnionPaths | undefined;
   private readonly selfLastPinged: LastPinged[] = [];
   private readonly realSharedKeys = new SharedKeyCache();
   /** Key pair friends encrypt onion data to (the "data pk" we announce). */
@@ -220,8 +236,11 @@ export class OnionClient {
 
   constructor(private readonly opts: OnionClientOptions) {
     this.clock = opts.clock;
-    this.selfPaths = new OnionPathSet(opts.clock);
-    this.friendPaths = new OnionPathSet(opts.clock);
+    this.shared = opts.sharedPaths;
+    this.selfPaths = this.shared?.self ?? new OnionPathSet(opts.clock);
+    this.friendPaths = this.shared?.friends ?? new OnionPathSet(opts.clock);
+    this.pathNodes = this.shared?.nodes ?? [];
+    this.bootstrapPathNodes = this.shared?.bootstrapNodes ?? [];
   }
 
   // ------------------------------------------------------------------------------------------
@@ -387,7 +406,8 @@ export class OnionClient {
     if (now - this.lastRun < S) return;
     this.expireSendbacks(now);
     if (this.firstRun !== null && now - this.firstRun > ONION_CONNECTION_SECONDS * S) {
-      for (const n of this.opts.dht.randomNodes(MAX_ONION_CLIENTS)) addPathNode(this.pathNodes, n);
+      if (this.shared) this.shared.refresh(addPathNode);
+      else for (const n of this.opts.dht.randomNodes(MAX_ONION_CLIENTS)) addPathNode(this.pathNodes, n);
       this.doAnnounce();
     }
     if (this.announcedEnough()) {
@@ -429,7 +449,7 @@ export class OnionClient {
 
   /** 3 distinct random relays from the path nodes (bootstrap nodes while we know none). */
   private pickPathNodes(): [NodeInfo, NodeInfo, NodeInfo] | null {
-    if (this.opts.tcp !== undefined && this.opts.dht.isConnected?.() === false)
+    if (this.shared === undefined && this.opts.tcp !== undefined && this.opts.dht.isConnected?.() === false)
       return this.pickTcpPathNodes();
     let pool = this.pathNodes.length >= 3 ? this.pathNodes : this.bootstrapPathNodes;
     if (pool.length < 3) {
@@ -462,8 +482,13 @@ export class OnionClient {
     return [relay, pool[i]!, pool[j]!];
   }
 
+  /** First-hop key of new paths: our DHT key, or the backbone's for shared paths. */
+  private pathKeys(): KeyPair {
+    return this.shared?.dhtKeys() ?? this.opts.dht.dhtKeys();
+  }
+
   private sendOnion(paths: OnionPathSet, pathNum: number | undefined, dest: IpPort, payload: Uint8Array) {
-    const path = paths.use(pathNum, () => this.pickPathNodes(), this.opts.dht.dhtKeys());
+    const path = paths.use(pathNum, () => this.pickPathNodes(), this.pathKeys());
     if (path === null) return null;
     return this.sendThrough(path.keys, dest, payload) ? path : null;
   }
@@ -503,7 +528,7 @@ export class OnionClient {
     pathNum: number | undefined,
   ): boolean {
     const paths = friend === null ? this.selfPaths : this.friendPaths;
-    const path = paths.use(pathNum, () => this.pickPathNodes(), this.opts.dht.dhtKeys());
+    const path = paths.use(pathNum, () => this.pickPathNodes(), this.pathKeys());
     if (path === null) return false;
     const sendback = this.newSendback({
       friend,

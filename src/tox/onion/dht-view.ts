@@ -4,6 +4,7 @@
  * what they need, and `routeDhtPkFromDht` delivers DHT-PK packets (0x20 with inner id 156)
  * arriving through the DHT to the onion client.
  */
+import { bytesEqual } from "../bytes.js";
 import type { KeyPair } from "../crypto.js";
 import type { IpPort, NodeInfo } from "../wire/ipport.js";
 import { ONION_DATA_DHTPK } from "../wire/onion.js";
@@ -20,12 +21,24 @@ export interface DhtForOnion {
     id: number,
     handler: (from: IpPort, senderDhtPk: Uint8Array, data: Uint8Array) => void,
   ): () => void;
+  /** A leaf of a shared-routing backbone (it keeps no close list of its own). */
+  readonly isLeaf?: boolean;
+  /** Our key at our reachable address (a leaf lists itself in its DHT-PK). */
+  selfNode?(): NodeInfo | undefined;
 }
 
 export function onionDhtView(dht: DhtForOnion): OnionDhtView {
   return {
     dhtKeys: () => dht.keyPair,
-    closeNodes: (pk, n, allowLan) => dht.getCloseNodes(pk, allowLan, n),
+    closeNodes: (pk, n, allowLan) => {
+      const nodes = dht.getCloseNodes(pk, allowLan, n);
+      if (dht.isLeaf !== true || !bytesEqual(pk, dht.keyPair.publicKey)) return nodes;
+      // A leaf is in nobody's close list: a friend finds it only because our DHT-PK lists the
+      // leaf itself (c-toxcore's handle_dhtpk_announce asks each listed node for our DHT key;
+      // our answer makes its addto_lists report our address to its friend_connection).
+      const self = dht.selfNode?.();
+      return self === undefined ? nodes : [self, ...nodes].slice(0, n);
+    },
     randomNodes: (n) => dht.randomGoodNodes(n),
     isConnected: () => dht.isConnected(),
     routeDhtPk: (friendDhtPk, data) => dht.sendCryptoPacket(friendDhtPk, ONION_DATA_DHTPK, data) > 0,

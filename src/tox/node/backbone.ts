@@ -1,0 +1,86 @@
+/**
+ * The routing backbone of a ToxNode in shared routing mode: ONE DHT node (its own key pair and
+ * UDP socket) that does the DHT work for every hosted identity (bootstrap, close list, pings,
+ * nodes requests, searching the friends' DHT keys, answering others, routing 0x20 packets),
+ * plays the onion relay and announce-node roles once, and owns the onion paths the identities
+ * share. Identities keep their own socket, DHT key and net_crypto; their DHT is a leaf
+ * (`DhtOptions.backbone`) and their onion client uses `paths` (`OnionClientOptions.sharedPaths`).
+ *
+ * A state machine like the rest: the ToxNode feeds datagrams and calls `tick()`.
+ */
+import type { Clock } from "../clock.js";
+import { Dht, type DhtLogger } from "../dht/dht.js";
+import { OnionAnnounceServer } from "../onion/announce-server.js";
+import { onionDhtView } from "../onion/dht-view.js";
+import { OnionStack } from "../onion/onion-stack.js";
+import { OnionRelay } from "../onion/relay.js";
+import { SharedOnionPaths } from "../onion/shared-paths.js";
+import { PacketRouter } from "../transport/router.js";
+import type { PacketSink } from "../transport/types.js";
+import type { IpPort, NodeInfo } from "../wire/ipport.js";
+
+/** Packet ids of the DHT (ping, nodes, crypto request, LAN discovery, bootstrap info). */
+const DHT_PACKET_IDS = [0x00, 0x01, 0x02, 0x04, 0x20, 0x21, 0xf0] as const;
+
+export interface BackboneOptions {
+  clock: Clock;
+  sink: PacketSink;
+  /** The backbone socket's local address. */
+  localAddress: IpPort;
+  log?: DhtLogger;
+}
+
+export class Backbone {
+  readonly dht: Dht;
+  readonly paths: SharedOnionPaths;
+  readonly relay: OnionRelay;
+  readonly announce: OnionAnnounceServer;
+  private readonly router: PacketRouter;
+
+  constructor(opts: BackboneOptions) {
+    const { clock, sink, log } = opts;
+    this.dht = new Dht({
+      clock,
+      sink,
+      localAddress: opts.localAddress,
+      // One lock per identity that has the key as a friend: no small cap here.
+      maxFriendLocks: Number.POSITIVE_INFINITY,
+      ...(log ? { log } : {}),
+    });
+    const view = onionDhtView(this.dht);
+    this.paths = new SharedOnionPaths(clock, view);
+    this.relay = new OnionRelay({ clock, dht: view, sink, ...(log ? { log } : {}) });
+    this.announce = new OnionAnnounceServer({ clock, dht: view, sink, ...(log ? { log } : {}) });
+    this.router = new PacketRouter((e) =>
+      log?.debug({ id: e.packetId, err: String(e.error) }, "backbone: handler threw"),
+    );
+    for (const id of DHT_PACKET_IDS)
+      this.router.register(id, (from, data) => this.dht.handlePacket(from, data));
+    for (const id of OnionStack.packetIds) {
+      this.router.register(id, (from, data) => {
+        if (!this.relay.handlePacket(from, data)) this.announce.handlePacket(from, data);
+      });
+    }
+  }
+
+  /** A datagram for the backbone socket (never throws). */
+  handleDatagram(from: IpPort, data: Uint8Array): void {
+    this.router.handle(from, data);
+  }
+
+  /** Joins the DHT through this node; it also becomes a path node until the DHT knows better. */
+  bootstrap(node: NodeInfo): void {
+    this.dht.bootstrap(node);
+    const list = this.paths.bootstrapNodes;
+    if (!list.some((n) => n.ipPort.ip === node.ipPort.ip && n.ipPort.port === node.ipPort.port))
+      list.push({ protocol: "udp", ipPort: node.ipPort, publicKey: Uint8Array.from(node.publicKey) });
+  }
+
+  tick(): void {
+    this.dht.tick();
+  }
+
+  nextTickIn(): number {
+    return this.dht.nextTickIn();
+  }
+}
