@@ -27,6 +27,27 @@ export interface ComponentOptions {
   onOnline?: () => void;
 }
 
+/** An iq request that failed: `condition` is the XMPP error condition when the peer answered with one. */
+export class IqError extends Error {
+  override readonly name = "IqError";
+  constructor(
+    message: string,
+    readonly condition: string | null,
+  ) {
+    super(message);
+  }
+
+  static fromStanza(el: XmlElement): IqError {
+    const error = el.getChild("error");
+    const condition = error?.getChildElements().find((c) => c.attrs.xmlns === NS.stanzas)?.name ?? null;
+    const text = error?.getChildText("text") ?? "";
+    return new IqError(
+      `xmpp: ${el.attrs.from ?? "?"} answered with an error (${condition ?? "no condition"})${text ? `: ${text}` : ""}`,
+      condition,
+    );
+  }
+}
+
 export type ComponentState = "stopped" | "connecting" | "online" | "waiting";
 
 export class XmppComponent implements StanzaSink {
@@ -42,6 +63,11 @@ export class XmppComponent implements StanzaSink {
   private readonly inFlight = new Set<Promise<void>>();
   /** The last queued handling per sender (bare JID). */
   private readonly lanes = new Map<string, Promise<void>>();
+  /** Our own iq requests (`iq()`) awaiting their answer, by iq id. */
+  private readonly requests = new Map<
+    string,
+    { to: string; resolve: (el: XmlElement) => void; reject: (err: Error) => void; timer: NodeJS.Timeout }
+  >();
   /** Barrier pings awaiting the server's answer, by iq id. */
   private readonly barriers = new Map<
     string,
@@ -82,6 +108,7 @@ export class XmppComponent implements StanzaSink {
     for (const w of this.onlineWaiters.splice(0))
       w.reject(new Error(`xmpp component ${this.opts.domain} stopped`));
     this.failBarriers("xmpp: stopped before the server confirmed delivery");
+    this.failRequests("xmpp: stopped before the answer came");
     await Promise.allSettled([...this.inFlight]);
     const conn = this.conn;
     this.conn = null;
@@ -132,6 +159,44 @@ export class XmppComponent implements StanzaSink {
     await answered;
   }
 
+  /**
+   * Sends an iq get/set and resolves with the `result` answer; rejects with an `IqError` on an
+   * error answer, or when disconnected or unanswered within `timeoutMs`. Only an answer from the
+   * JID the request went to settles it (anyone else could guess or replay an id).
+   */
+  async iq(stanza: XmlElement, timeoutMs = 10_000): Promise<XmlElement> {
+    const id = `gw-${randomUUID()}`;
+    stanza.attrs.id = id;
+    const to = (stanza.attrs.to ?? "").toLowerCase();
+    const answered = new Promise<XmlElement>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.requests.delete(id);
+        reject(new IqError(`xmpp: ${to} did not answer within ${timeoutMs} ms`, null));
+      }, timeoutMs);
+      this.requests.set(id, { to, resolve, reject, timer });
+    });
+    try {
+      await this.send(stanza);
+    } catch (err) {
+      this.settleRequest(id, err instanceof Error ? err : new Error(String(err)));
+    }
+    return answered;
+  }
+
+  private settleRequest(id: string, outcome: XmlElement | Error): void {
+    const r = this.requests.get(id);
+    if (r === undefined) return;
+    this.requests.delete(id);
+    clearTimeout(r.timer);
+    if (outcome instanceof Error) r.reject(outcome);
+    else if (outcome.attrs.type === "result") r.resolve(outcome);
+    else r.reject(IqError.fromStanza(outcome));
+  }
+
+  private failRequests(why: string): void {
+    for (const id of [...this.requests.keys()]) this.settleRequest(id, new Error(why));
+  }
+
   private settleBarrier(id: string, err?: Error): boolean {
     const b = this.barriers.get(id);
     if (b === undefined) return false;
@@ -177,6 +242,7 @@ export class XmppComponent implements StanzaSink {
       if (this.conn !== conn || this.state === "stopped") return;
       this.log.warn({ domain, service }, "xmpp: component disconnected");
       this.failBarriers("xmpp: disconnected before the server confirmed delivery");
+      this.failRequests("xmpp: disconnected before the answer came");
       this.scheduleRetry();
     });
     try {
@@ -223,6 +289,11 @@ export class XmppComponent implements StanzaSink {
     const id = stanza.attrs.id;
     if (stanza.name === "iq" && (type === "result" || type === "error") && id !== undefined) {
       if (this.barriers.get(id)?.server === stanza.attrs.from && this.settleBarrier(id)) return;
+      const request = this.requests.get(id);
+      if (request !== undefined && request.to === (stanza.attrs.from ?? "").toLowerCase()) {
+        this.settleRequest(id, stanza);
+        return;
+      }
     }
     const from = stanza.attrs.from ?? "";
     const slash = from.indexOf("/");

@@ -5,10 +5,14 @@
  */
 export type {
   AccountRef,
+  AvatarFile,
+  CommandFile,
   CommandReply,
   CoreApi,
+  CoreFilesApi,
   FriendView,
   Frontend,
+  InboundFile,
   InboundMessage,
   Notice,
   Owner,

@@ -4,10 +4,21 @@
  * to the bare JID so the server stores them while the user is offline (mod_offline/MAM) and
  * delivers them to every device.
  */
-import type { AccountRef, FriendView, Frontend, InboundMessage, Notice } from "./core-port.js";
+import type { XmppAvatars } from "./avatars.js";
+import type {
+  AccountRef,
+  AvatarFile,
+  CoreApi,
+  FriendView,
+  Frontend,
+  InboundFile,
+  InboundMessage,
+  Notice,
+} from "./core-port.js";
+import type { XmppFiles } from "./files.js";
 import { contactJid } from "./jid.js";
 import { chatMessage, chatStateMessage, receiptMessage, textMessage } from "./message.js";
-import { friendPresence, presenceOfType, subscribeRequest } from "./presence.js";
+import { friendPresence, gatewayPresence, presenceOfType, subscribeRequest } from "./presence.js";
 import type { XmlElement } from "./xml.js";
 
 /** Where stanzas go: `send` resolves once written to the server, rejects when not connected. */
@@ -26,13 +37,24 @@ export class XmppFrontend implements Frontend {
    * restart sending it once more is harmless.
    */
   private readonly confirmed = new Set<string>();
+  /**
+   * The last view of each friend, by `account:friend`, so an avatar change can re-send the
+   * friend's presence as it is. Bounded like the other per-contact state (one entry per friend).
+   */
+  private readonly lastView = new Map<string, FriendView>();
   /** Contacts currently shown online, by `from to`, so stopping can take them offline. */
   private readonly shownOnline = new Map<string, { from: string; to: string }>();
 
   constructor(
     private readonly domain: string,
     private readonly sink: StanzaSink,
+    private readonly media: { files?: XmppFiles; avatars?: XmppAvatars } = {},
   ) {}
+
+  /** The XEP-0153 avatar hash for a friend's presence, when its avatar is known. */
+  private photo(account: AccountRef, friend: string) {
+    return this.media.avatars?.presenceUpdate(account.owner.id, friend) ?? null;
+  }
 
   private contact(friend: string): string {
     return contactJid(friend, this.domain);
@@ -53,6 +75,7 @@ export class XmppFrontend implements Frontend {
   }
 
   async friendUpdated(account: AccountRef, friend: FriendView): Promise<void> {
+    this.rememberView(account, friend);
     if (friend.state !== "accepted") return;
     const from = this.contact(friend.publicKey);
     const key = `${account.id}:${friend.publicKey}`;
@@ -60,7 +83,9 @@ export class XmppFrontend implements Frontend {
       await this.sink.send(presenceOfType(from, account.owner.id, "subscribed"));
       this.confirmed.add(key);
     }
-    await this.sink.send(friendPresence(from, account.owner.id, friend));
+    await this.sink.send(
+      friendPresence(from, account.owner.id, friend, this.photo(account, friend.publicKey)),
+    );
     const shown = `${from} ${account.owner.id}`;
     if (friend.online) this.shownOnline.set(shown, { from, to: account.owner.id });
     else this.shownOnline.delete(shown);
@@ -77,6 +102,49 @@ export class XmppFrontend implements Frontend {
     for (const { from, to } of all) await this.sink.send(presenceOfType(from, to, "unavailable"));
   }
 
+  /**
+   * After a (re)connection, possibly after a crash that left clients showing stale presence:
+   * the gateway's and every accepted friend's current presence to each account's owner, without
+   * waiting for probes (servers send none to a component that comes back).
+   */
+  async announceAll(core: CoreApi, accounts: AccountRef[]): Promise<void> {
+    for (const account of accounts) {
+      const user = account.owner.id;
+      await this.sink.send(gatewayPresence(this.domain, user));
+      for (const f of await core.friends(account.owner)) {
+        if (f.state !== "accepted") continue;
+        await this.friendUpdated(account, f);
+      }
+    }
+  }
+
+  /** A complete file from a friend: uploaded to the user's server and linked (XmppFiles). */
+  async deliverFile(account: AccountRef, file: InboundFile): Promise<void> {
+    const files = this.media.files;
+    if (files === undefined) {
+      // Without file support the user still learns that something arrived.
+      await this.sink.sendConfirmed(
+        textMessage(
+          this.contact(file.friend),
+          account.owner.id,
+          `📎 Sent you a file over Tox ("${file.fileName}", ${file.size} bytes), which this gateway cannot pass on.`,
+          `tox-file-${file.id}`,
+        ),
+      );
+      return;
+    }
+    await files.deliverFile(account, file);
+  }
+
+  /** A friend's avatar changed: its presence carries the new XEP-0153 hash, so clients refetch the vCard. */
+  async friendAvatar(account: AccountRef, friend: string, avatar: AvatarFile | null): Promise<void> {
+    const avatars = this.media.avatars;
+    if (avatars === undefined) return;
+    await avatars.friendAvatar(account, friend, avatar);
+    const view = this.lastView.get(`${account.id}:${friend}`);
+    if (view?.state === "accepted") await this.friendUpdated(account, view);
+  }
+
   async friendTyping(account: AccountRef, friend: string, typing: boolean): Promise<void> {
     await this.sink.send(
       chatStateMessage(this.contact(friend), account.owner.id, typing ? "composing" : "paused"),
@@ -87,8 +155,13 @@ export class XmppFrontend implements Frontend {
     await this.sink.send(subscribeRequest(this.contact(request.friend), account.owner.id, request.message));
   }
 
+  private rememberView(account: AccountRef, friend: FriendView): void {
+    this.lastView.set(`${account.id}:${friend.publicKey}`, friend);
+  }
+
   async friendRemoved(account: AccountRef, friend: string): Promise<void> {
     this.confirmed.delete(`${account.id}:${friend}`);
+    this.lastView.delete(`${account.id}:${friend}`);
     const from = this.contact(friend);
     this.shownOnline.delete(`${from} ${account.owner.id}`);
     const to = account.owner.id;

@@ -4,10 +4,30 @@
  * the XMPP server (the connection keeps retrying in the background; until it is up, deliveries
  * from the core reject and the core retries them).
  */
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { XmppAvatars } from "./avatars.js";
 import { XmppComponent } from "./component.js";
-import type { CoreApi, PermissionLevel } from "./core-port.js";
-import { XmppFrontend } from "./frontend.js";
-import { GatewayRouter, type XmppLogger } from "./router.js";
+import type { AccountRef, CoreApi, PermissionLevel } from "./core-port.js";
+import { filesApiOf, XmppFiles } from "./files.js";
+import { type StanzaSink, XmppFrontend } from "./frontend.js";
+import { GatewayRouter, silentXmppLogger, type XmppLogger } from "./router.js";
+import type { IqSender } from "./upload.js";
+import type { XmlElement } from "./xml.js";
+
+/**
+ * What a core may offer beyond CoreApi for a restart re-announce: every account of a network.
+ * (BridgeCore: a small method over the accounts store; without it, friends reappear as their
+ * Tox sessions come back, and the gateway's own presence on the user's next probe.)
+ */
+export interface AccountListing {
+  accountsOf(network: "xmpp"): Promise<AccountRef[]>;
+}
+
+function accountListingOf(core: unknown): AccountListing | null {
+  const c = core as Partial<AccountListing> | null;
+  return c && typeof c.accountsOf === "function" ? (c as AccountListing) : null;
+}
 
 export interface XmppGatewayConfig {
   /** The gateway JID, e.g. `tox.example.org` (config `xmpp.component_jid`). */
@@ -25,22 +45,51 @@ export interface XmppGatewayOptions {
   version?: string;
   initialRetryMs?: number;
   maxRetryMs?: number;
+  /**
+   * Where downloads (before the core takes them), exported profiles and the users' avatars are
+   * written; default `<tmpdir>/toxbridge-xmpp`. Best on the same file system as the core's spool,
+   * so handing a download over is a rename.
+   */
+  workDir?: string;
+  /** Largest file bridged (default: the core's `maxFileSize`). */
+  maxFileSize?: number;
 }
 
 export class XmppGateway {
   readonly router: GatewayRouter;
   readonly component: XmppComponent;
   readonly frontend: XmppFrontend;
+  readonly files: XmppFiles;
+  readonly avatars: XmppAvatars;
 
   constructor(private readonly opts: XmppGatewayOptions) {
     const { config } = opts;
     const domain = config.component_jid.toLowerCase();
+    const log = opts.log ?? silentXmppLogger;
+    const workDir = opts.workDir ?? join(tmpdir(), "toxbridge-xmpp");
+    // Files and avatars talk to the server through the component, which needs the router first.
+    const sink: StanzaSink & IqSender = {
+      send: (el: XmlElement) => this.component.send(el),
+      sendConfirmed: (el: XmlElement) => this.component.sendConfirmed(el),
+      iq: (el: XmlElement, timeoutMs?: number) => this.component.iq(el, timeoutMs),
+    };
+    this.files = new XmppFiles({
+      domain,
+      core: opts.core,
+      sink,
+      workDir,
+      log,
+      maxFileSize: opts.maxFileSize,
+    });
+    this.avatars = new XmppAvatars({ domain, sink, files: filesApiOf(opts.core), workDir, log });
     this.router = new GatewayRouter({
       domain,
       core: opts.core,
       permissions: opts.permissions,
       log: opts.log,
       version: opts.version,
+      files: this.files,
+      avatars: this.avatars,
     });
     // IPv6 literals need brackets in the service URL.
     const host = config.server_host.includes(":") ? `[${config.server_host}]` : config.server_host;
@@ -52,8 +101,23 @@ export class XmppGateway {
       log: opts.log,
       initialRetryMs: opts.initialRetryMs,
       maxRetryMs: opts.maxRetryMs,
+      onOnline: () => void this.announce(),
     });
-    this.frontend = new XmppFrontend(domain, this.component);
+    this.frontend = new XmppFrontend(domain, this.component, { files: this.files, avatars: this.avatars });
+  }
+
+  /** Every (re)connection: current presence of the gateway and all friends to every user. */
+  private async announce(): Promise<void> {
+    const listing = accountListingOf(this.opts.core);
+    if (listing === null) return;
+    try {
+      await this.frontend.announceAll(this.opts.core, await listing.accountsOf("xmpp"));
+    } catch (err) {
+      (this.opts.log ?? silentXmppLogger).warn(
+        { err: err instanceof Error ? err.message : String(err) },
+        "xmpp: presence re-announce incomplete",
+      );
+    }
   }
 
   /** Registers with the core and starts connecting; returns at once. */
@@ -73,5 +137,6 @@ export class XmppGateway {
       await this.frontend.goodbye().catch(() => undefined);
     }
     await this.component.stop();
+    await this.files.idle();
   }
 }

@@ -77,12 +77,20 @@ function nickEl(name: string) {
   return name ? xml("nick", { xmlns: NS.nick }, name) : null;
 }
 
-/** The presence a friend shows: available with show/status when online, else unavailable. */
-export function friendPresence(from: string, to: string, f: FriendView): XmlElement {
+/**
+ * The presence a friend shows: available with show/status when online, else unavailable.
+ * `extra`: more payload, e.g. the XEP-0153 avatar hash.
+ */
+export function friendPresence(
+  from: string,
+  to: string,
+  f: FriendView,
+  extra?: XmlElement | null,
+): XmlElement {
   const status = f.statusMessage ? xml("status", {}, f.statusMessage) : null;
-  if (!f.online) return xml("presence", { from, to, type: "unavailable" }, status, nickEl(f.name));
+  if (!f.online) return xml("presence", { from, to, type: "unavailable" }, status, nickEl(f.name), extra);
   const show = showOf(f.status);
-  return xml("presence", { from, to }, show && xml("show", {}, show), status, nickEl(f.name));
+  return xml("presence", { from, to }, show && xml("show", {}, show), status, nickEl(f.name), extra);
 }
 
 /** An incoming Tox friend request as a subscription request, its message as status (RFC 6121 §3.1.1). */

@@ -4,10 +4,12 @@
  */
 import { buildForm, type FormValues, formValue, readSubmittedForm } from "./forms.js";
 import { NS } from "./namespaces.js";
+import { PROFILE_FIELDS, type ProfileInput, profileInput } from "./profiles.js";
 import { child, type XmlElement, xml } from "./xml.js";
 
 export const INSTRUCTIONS =
-  "Create a new Tox identity, or import one by pasting its secret key (64 hex characters).";
+  "Create a new Tox identity, or import yours: paste your .tox profile as base64 (with its passphrase " +
+  "if it is encrypted), or its secret key (64 hex characters). You keep your Tox ID and friends.";
 
 /** The `<query xmlns="jabber:iq:register">` answer to a registration form request. */
 export function registrationForm(registered: { publicKey: string } | null): XmlElement {
@@ -36,7 +38,8 @@ export function registrationForm(registered: { publicKey: string } | null): XmlE
           ],
         },
         { var: "name", type: "text-single", label: "Your Tox name (optional)" },
-        { var: "secret", type: "text-private", label: "Secret key to import (64 hex characters)" },
+        ...PROFILE_FIELDS,
+        { var: "secret", type: "text-private", label: "…or the secret key to import (64 hex characters)" },
       ],
     }),
   );
@@ -45,6 +48,7 @@ export function registrationForm(registered: { publicKey: string } | null): XmlE
 export type RegistrationRequest =
   | { action: "create"; name?: string }
   | { action: "import"; secret: string; name?: string }
+  | { action: "import"; profile: Uint8Array; passphrase?: string; name?: string }
   | { action: "remove" };
 
 export type RegistrationParse = { ok: true; value: RegistrationRequest } | { ok: false; reason: string };
@@ -63,7 +67,10 @@ function fromValues(action: string | undefined, name: string | undefined, secret
   }
   if (action === "import") {
     if (secret === undefined || !SECRET_HEX.test(secret))
-      return { ok: false as const, reason: "import needs the secret key as 64 hex characters" };
+      return {
+        ok: false as const,
+        reason: "import needs your .tox profile as base64, or the secret key as 64 hex characters",
+      };
     return {
       ok: true as const,
       value: { action: "import" as const, secret: secret.toLowerCase(), ...withName },
@@ -85,7 +92,26 @@ export function parseRegistration(query: XmlElement): RegistrationParse {
     const secret = formValue(form, "secret");
     if (secret !== undefined && !SECRET_HEX.test(secret))
       return { ok: false, reason: "the secret key is 64 hex characters" };
-    return fromValues(formValue(form, "action"), formValue(form, "name"), secret);
+    const profile: ProfileInput = profileInput(form);
+    if (profile.kind === "error") return { ok: false, reason: profile.reason };
+    const action = formValue(form, "action");
+    if (profile.kind === "profile" && (action === undefined || action === "create" || action === "import")) {
+      // A pasted profile means import, whatever the list was left at.
+      const name = formValue(form, "name");
+      if (name !== undefined && (name.length > MAX_NAME || /[\r\n]/.test(name)))
+        return { ok: false, reason: `name: at most ${MAX_NAME} characters on one line` };
+      const { data, passphrase } = profile;
+      return {
+        ok: true,
+        value: {
+          action: "import",
+          profile: data,
+          ...(passphrase === undefined ? {} : { passphrase }),
+          ...(name === undefined ? {} : { name }),
+        },
+      };
+    }
+    return fromValues(action, formValue(form, "name"), secret);
   }
   const text = (name: string) => {
     const v = query.getChildText(name)?.trim();

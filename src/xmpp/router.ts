@@ -19,9 +19,12 @@ import {
   commandText,
   parseAdhoc,
 } from "./adhoc.js";
-import type { CommandReply, CoreApi, FriendView, Owner, PermissionLevel } from "./core-port.js";
+import type { XmppAvatars } from "./avatars.js";
+import { NS_VCARD, photoHashOf, vcardOf } from "./avatars.js";
+import type { CommandFile, CommandReply, CoreApi, FriendView, Owner, PermissionLevel } from "./core-port.js";
 import { contactInfo, discoInfo, discoItems, gatewayInfo } from "./disco.js";
 import { errorReply, StanzaError, toStanzaError } from "./errors.js";
+import { type FileLink, fileLinkOf, fileMessage, type XmppFiles } from "./files.js";
 import { gatewayAnswer, gatewayPrompt, resolvePrompt } from "./gateway-iq.js";
 import { bareJid, contactJid, type Jid, parseJid, publicKeyOfJid } from "./jid.js";
 import { MAX_BODY_LENGTH, parseMessage, textMessage, toxTextOf } from "./message.js";
@@ -33,6 +36,16 @@ import {
   parsePresence,
   presenceOfType,
 } from "./presence.js";
+import {
+  adhocResult,
+  exportForm,
+  exportResultForm,
+  importCommand,
+  importForm,
+  profileFile,
+  profileFromSecretKey,
+  profileInput,
+} from "./profiles.js";
 import { parseRegistration, registrationForm } from "./registration.js";
 import { UserPresenceTracker } from "./user-presence.js";
 import { type XmlElement, xml } from "./xml.js";
@@ -59,6 +72,10 @@ export interface RouterOptions {
   version?: string;
   /** Text of the Tox friend request sent when a subscription carries no status text. */
   defaultRequestMessage?: string;
+  /** Files both ways and profile import/export by link (absent: file links are plain text). */
+  files?: XmppFiles;
+  /** vCard avatars of friends and of the user. */
+  avatars?: XmppAvatars;
 }
 
 /** How many Tox IDs resolved through XEP-0100 are remembered for a following subscription. */
@@ -189,8 +206,10 @@ export class GatewayRouter {
     );
   }
 
-  private async command(i: Inbound, text: string): Promise<CommandReply> {
-    const reply = await this.core.command(i.owner, text, i.permission);
+  private async command(i: Inbound, text: string, files?: CommandFile[]): Promise<CommandReply> {
+    const reply = await (files === undefined
+      ? this.core.command(i.owner, text, i.permission)
+      : this.core.command(i.owner, text, i.permission, files));
     this.log.debug({ owner: i.owner.id, command: text.split(" ", 1)[0], ok: reply.ok }, "xmpp: command");
     return reply;
   }
@@ -287,17 +306,22 @@ export class GatewayRouter {
       const reply = await this.command(i, "logout confirm");
       if (!reply.ok) throw new StanzaError("not-acceptable", reply.text);
       this.presence.forget(user);
+      this.opts.avatars?.forget(user);
       return [
         this.result(i),
         presenceOfType(this.jid, user, "unsubscribe"),
         presenceOfType(this.jid, user, "unsubscribed"),
       ];
     }
-    if (req.action === "import") {
-      // The core has no way to take a secret key yet (its `import` is a stub).
-      throw new StanzaError("feature-not-implemented", "importing a Tox identity is not available yet");
-    }
-    const reply = await this.command(i, "create");
+    // An imported secret key travels as a minimal profile: one import path in the core.
+    const reply =
+      req.action === "import"
+        ? await this.command(
+            i,
+            importCommand({ passphrase: "profile" in req ? req.passphrase : undefined }),
+            [profileFile("profile" in req ? req.profile : profileFromSecretKey(req.secret))],
+          )
+        : await this.command(i, "create");
     if (!reply.ok)
       throw new StanzaError(/already/i.test(reply.text) ? "conflict" : "not-acceptable", reply.text);
     const extra: XmlElement[] = [];
@@ -305,6 +329,9 @@ export class GatewayRouter {
       const named = await this.command(i, `name ${req.name}`);
       if (!named.ok) extra.push(textMessage(this.jid, user, named.text));
     }
+    // The user's vCard photo becomes their Tox avatar (in the background: the server answers
+    // the vCard request only after it has our registration result).
+    void this.opts.avatars?.userPresence(i.owner, undefined);
     // XEP-0100 §4.1.1: after registering, the gateway asks for the user's presence.
     return [
       this.result(i),
@@ -321,6 +348,7 @@ export class GatewayRouter {
     if (spec === undefined) throw new StanzaError("item-not-found", "no such command");
     const sessionId = req.sessionId ?? randomUUID();
     if (req.action === "cancel") return adhocCanceled(spec.node, sessionId);
+    if (spec.node === "import" || spec.node === "export") return this.profileAdhoc(i, req, sessionId);
     if (spec.args.length > 0 && req.form === null) {
       if (req.action !== "execute")
         throw new StanzaError("bad-request", "this command needs its form submitted");
@@ -333,6 +361,51 @@ export class GatewayRouter {
       type: reply.ok ? "info" : "error",
       text: replyText(reply),
     });
+  }
+
+  /** `import` and `export` as ad-hoc commands: the profile travels base64 in the forms. */
+  private async profileAdhoc(
+    i: Inbound,
+    req: NonNullable<ReturnType<typeof parseAdhoc>>,
+    sessionId: string,
+  ): Promise<XmlElement> {
+    const node = req.node;
+    if (req.form === null) {
+      if (req.action !== "execute")
+        throw new StanzaError("bad-request", "this command needs its form submitted");
+      return adhocExecuting(node, sessionId, node === "import" ? importForm() : exportForm());
+    }
+    const passphrase = formValueOf(req.form, "passphrase");
+    if (node === "export") {
+      const text = passphrase ? `export ${oneLine(passphrase)}` : "export";
+      const files = this.opts.files;
+      const out = files
+        ? await files.exportProfile(i.owner, i.permission, text)
+        : await this.command(i, text).then((reply) => ({
+            reply,
+            file: reply.attachments?.find((a) => a.kind === "file") ?? null,
+            url: null,
+          }));
+      const note = { type: out.reply.ok ? ("info" as const) : ("error" as const), text: out.reply.text };
+      return adhocResult(node, sessionId, note, out.file ? exportResultForm(out.file, out.url) : undefined);
+    }
+    const input = profileInput(req.form);
+    if (input.kind === "error") throw new StanzaError("bad-request", input.reason);
+    let file: CommandFile;
+    if (input.kind === "profile") file = profileFile(input.data);
+    else {
+      const url = formValueOf(req.form, "url");
+      if (url === undefined) throw new StanzaError("bad-request", "give the profile as base64 or as a link");
+      if (!this.opts.files)
+        throw new StanzaError("feature-not-implemented", "this bridge cannot fetch links");
+      file = await this.opts.files.fetchProfile(url).catch((err: unknown) => {
+        throw new StanzaError("not-acceptable", `cannot fetch the profile: ${errorText(err)}`);
+      });
+    }
+    const replace = ["1", "true"].includes(formValueOf(req.form, "replace") ?? "");
+    const reply = await this.command(i, importCommand({ passphrase, replace }), [file]);
+    if (reply.ok) void this.opts.avatars?.userPresence(i.owner, undefined);
+    return adhocResult(node, sessionId, { type: reply.ok ? "info" : "error", text: replyText(reply) });
   }
 
   /** Friends and requests to pick from in command forms (empty when the user has no account). */
@@ -365,6 +438,17 @@ export class GatewayRouter {
         return [this.result(i, discoItems([]))];
       case `get ${NS.ping} ping`:
         return [this.result(i)];
+      case `get ${NS_VCARD} vCard`: {
+        const f = await this.core.friend(i.owner, friend);
+        if (f === null) throw new StanzaError("item-not-found", "not one of your Tox friends");
+        const avatars = this.opts.avatars;
+        return [
+          this.result(
+            i,
+            avatars ? await avatars.friendVcard(i.owner.id, friend, f.name) : vcardOf(f.name, null),
+          ),
+        ];
+      }
       default:
         throw new StanzaError("service-unavailable");
     }
@@ -381,13 +465,42 @@ export class GatewayRouter {
       throw new StanzaError("policy-violation", `message longer than ${MAX_BODY_LENGTH} characters`);
     if (i.friend === null) {
       // A chat message to the gateway is a command, for clients without ad-hoc support.
+      const files = this.opts.files;
+      const link = files ? fileLinkOf(i.stanza, () => false) : null;
       const text = m.body?.trim();
-      if (!text) return [];
-      if (text.length > MAX_COMMAND_LENGTH) throw new StanzaError("policy-violation", "command too long");
-      const reply = await this.command(i, text);
+      if (link === null && !text) return [];
+      if (text && text.length > MAX_COMMAND_LENGTH)
+        throw new StanzaError("policy-violation", "command too long");
+      if (files && link !== null) return this.importByLink(i, files, link);
+      const words = (text ?? "").split(/\s+/);
+      const url = words.find((w) => /^(https?|aesgcm):\/\//i.test(w));
+      if (files && url !== undefined && words[0]?.toLowerCase() === "import")
+        return this.importByLink(i, files, {
+          kind: "url",
+          url,
+          oob: false,
+          text: words.filter((w) => w !== url).join(" "),
+        });
+      if (files && words[0]?.toLowerCase() === "export") return this.exportByChat(i, files, text ?? "export");
+      const reply = await this.command(i, text ?? "");
       return [this.replyMessage(i.owner.id, reply)];
     }
     const friend = i.friend;
+    const link = this.opts.files
+      ? fileLinkOf(i.stanza, (u) => this.opts.files?.isUploadUrl(i.owner, u) ?? false)
+      : null;
+    if (link !== null && this.opts.files) {
+      // The file goes its own way (downloaded in the background); a caption goes as a message.
+      this.opts.files.fromUser(i.owner, friend, link, m.id);
+      if (link.kind === "url" && link.text !== null)
+        await this.core.send({
+          owner: i.owner,
+          friend,
+          text: link.text,
+          sourceEventId: m.id === undefined ? undefined : `${m.id}:caption`,
+        });
+      return [];
+    }
     if (m.chatState !== undefined && m.body === undefined) {
       await this.core.setTyping(i.owner, friend, m.chatState === "composing").catch((err: unknown) => {
         // Typing is best effort (the friend may be offline); never an error to the user.
@@ -409,6 +522,51 @@ export class GatewayRouter {
       "xmpp: queued",
     );
     return [];
+  }
+
+  /** A .tox shared in the chat with the gateway (Conversations and co. send files as OOB links). */
+  private async importByLink(i: Inbound, files: XmppFiles, link: FileLink): Promise<XmlElement[]> {
+    const user = i.owner.id;
+    if (link.kind === "encrypted")
+      return [
+        textMessage(
+          this.jid,
+          user,
+          "This file is end-to-end encrypted (OMEMO) and the gateway cannot open it: send the .tox without encryption.",
+        ),
+      ];
+    let file: CommandFile;
+    try {
+      file = await files.fetchProfile(link.url);
+    } catch (err) {
+      return [textMessage(this.jid, user, `Cannot fetch the profile: ${errorText(err)}.`)];
+    }
+    // A file alone means `import`; words with it (`import <passphrase>`, `import replace`) are kept.
+    const words = (link.text ?? "").trim();
+    const text = /^import\b/i.test(words) ? words : "import";
+    const reply = await this.command(i, text, [file]);
+    if (reply.ok) void this.opts.avatars?.userPresence(i.owner, undefined);
+    return [this.replyMessage(user, reply)];
+  }
+
+  /** `export [passphrase]` in chat: the profile is uploaded to the user's server and linked. */
+  private async exportByChat(i: Inbound, files: XmppFiles, text: string): Promise<XmlElement[]> {
+    const user = i.owner.id;
+    const out = await files.exportProfile(i.owner, i.permission, text);
+    if (out.file === null) return [this.replyMessage(user, out.reply)];
+    if (out.url === null)
+      return [
+        textMessage(
+          this.jid,
+          user,
+          `${out.reply.text}\nIt cannot be sent in this chat: ${out.uploadProblem ?? "no upload service"}. ` +
+            'Run the ad-hoc command "Export my .tox profile" instead: it shows the profile as base64.',
+        ),
+      ];
+    return [
+      textMessage(this.jid, user, out.reply.text),
+      fileMessage(this.jid, user, out.url, `export-${randomUUID()}`),
+    ];
   }
 
   private replyMessage(to: string, reply: CommandReply): XmlElement {
@@ -448,6 +606,13 @@ export class GatewayRouter {
   private async userPresence(i: Inbound, p: ParsedPresence): Promise<void> {
     const state = p.type === "unavailable" ? null : { show: p.show, status: p.status, priority: p.priority };
     // A negative priority means "never route messages here" (RFC 6121): not the user's presence.
+    if (state !== null && state.priority >= 0 && this.opts.avatars)
+      void this.core
+        .account(i.owner)
+        .then((a) =>
+          a === null ? undefined : this.opts.avatars?.userPresence(i.owner, photoHashOf(i.stanza)),
+        )
+        .catch(() => undefined);
     const change = this.presence.update(
       i.owner.id,
       i.from.resource,
@@ -483,7 +648,7 @@ export class GatewayRouter {
       case "probe": {
         const f = await this.core.friend(i.owner, friend);
         if (f === null) return [presenceOfType(from, user, "unsubscribed")];
-        return f.state === "accepted" ? [friendPresence(from, user, f)] : [];
+        return f.state === "accepted" ? [friendPresence(from, user, f, this.photo(user, friend))] : [];
       }
       default:
         return [];
@@ -496,14 +661,17 @@ export class GatewayRouter {
     const from = contactJid(friend, this.domain);
     const f = await this.core.friend(i.owner, friend);
     if (f?.state === "accepted")
-      return [presenceOfType(from, user, "subscribed"), friendPresence(from, user, f)];
+      return [
+        presenceOfType(from, user, "subscribed"),
+        friendPresence(from, user, f, this.photo(user, friend)),
+      ];
     if (f?.state === "pending_out") return []; // still waiting for them: the subscription stays pending
     if (f?.state === "pending_in") {
       await this.expectOk(i, `accept ${friend}`);
       const now = (await this.core.friend(i.owner, friend)) ?? f;
       return [
         presenceOfType(from, user, "subscribed"),
-        friendPresence(from, user, now),
+        friendPresence(from, user, now, this.photo(user, friend)),
         // Tox friendship is mutual: ask for the user's presence as the friend's side of it.
         presenceOfType(from, user, "subscribe"),
       ];
@@ -515,8 +683,9 @@ export class GatewayRouter {
         textMessage(
           this.jid,
           user,
-          `To add ${friend} I need the full Tox ID (76 characters): send "add <Tox ID> [message]" here, ` +
-            "or look the Tox ID up through the gateway's contact-add prompt first.",
+          `To add ${friend} as a Tox friend I need its full Tox ID (76 hex characters: the public key, ` +
+            "then nospam and checksum). Enter the Tox ID in the gateway's add-contact prompt " +
+            '(jabber:iq:gateway), or send "add <Tox ID> [message]" here.',
         ),
       ];
     }
@@ -525,6 +694,10 @@ export class GatewayRouter {
     const reply = await this.command(i, `add ${address} ${message}`);
     if (!reply.ok) return [presenceOfType(from, user, "unsubscribed"), this.replyMessage(user, reply)];
     return [];
+  }
+
+  private photo(user: string, friend: string): XmlElement | null {
+    return this.opts.avatars?.presenceUpdate(user, friend) ?? null;
   }
 
   private async expectOk(i: Inbound, text: string): Promise<void> {
@@ -557,6 +730,15 @@ export function truncateUtf8(s: string, max: number): string {
     bytes += n;
   }
   return out;
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function formValueOf(form: Map<string, string[]>, name: string): string | undefined {
+  const v = form.get(name)?.join("\n").trim();
+  return v ? v : undefined;
 }
 
 function oneLine(s: string): string {
