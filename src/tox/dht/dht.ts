@@ -223,6 +223,8 @@ export class Dht {
   /** Caller-requested bootstraps, paced by BOOTSTRAP_PER_TICK. */
   private readonly bootstrapQueue: Candidate[] = [];
   private bootstrapsThisTick = 0;
+  /** Keys asked by `bootstrap()` since the last tick (a repeat in the same second is dropped). */
+  private readonly bootstrappedThisTick = new Set<string>();
   /** Nodes given to bootstrap(), asked again while we have no good node. */
   private readonly bootstrapNodes: Candidate[] = [];
   private lastBootstrapRetryAt = 0;
@@ -281,10 +283,12 @@ export class Dht {
     // Many callers may name the same node (every identity's saved nodes, in shared routing):
     // one queued request per node is enough.
     if (this.bootstrapQueue.some((q) => keysEqual(q.publicKey, node.publicKey))) return;
+    if (this.bootstrappedThisTick.has(toHex(node.publicKey))) return;
     this.rememberBootstrap({ publicKey: Uint8Array.from(node.publicKey), ipPort: node.ipPort });
     this.lastBootstrapRetryAt = this.clock.now();
     if (this.bootstrapsThisTick < BOOTSTRAP_PER_TICK) {
       this.bootstrapsThisTick++;
+      this.bootstrappedThisTick.add(toHex(node.publicKey));
       this.getNodes(node.ipPort, node.publicKey, this.publicKey);
     } else {
       this.bootstrapQueue.push({ publicKey: Uint8Array.from(node.publicKey), ipPort: node.ipPort });
@@ -885,6 +889,7 @@ export class Dht {
   private flushBootstrapQueue(): void {
     const batch = this.bootstrapQueue.splice(0, BOOTSTRAP_PER_TICK);
     this.bootstrapsThisTick = batch.length;
+    this.bootstrappedThisTick.clear();
     for (const n of batch) this.getNodes(n.ipPort, n.publicKey, this.publicKey);
   }
 
