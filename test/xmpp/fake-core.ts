@@ -4,6 +4,7 @@
  * recorded for assertions. Not the real command parser; that one lives in src/core.
  */
 
+import type { ConferenceSendRequest, ConferenceView, CoreConferencesApi } from "../../src/core/frontend.js";
 import { formatAddress, parseAddress } from "../../src/tox/address.js";
 import { fromHex, toHex } from "../../src/tox/bytes.js";
 import { keyPairFromSecret, newKeyPair } from "../../src/tox/crypto.js";
@@ -53,7 +54,7 @@ export function friendView(
   };
 }
 
-export class FakeCore implements CoreApi {
+export class FakeCore implements CoreApi, CoreConferencesApi {
   readonly accounts = new Map<string, FakeAccount>();
   readonly sent: SendRequest[] = [];
   readonly typing: { owner: string; friend: string; typing: boolean }[] = [];
@@ -193,5 +194,82 @@ export class FakeCore implements CoreApi {
 
   toxId(a: FakeAccount): string {
     return formatAddress({ publicKey: fromHex(a.ref.publicKey), nospam: a.nospam });
+  }
+
+  // ---- conferences (CoreConferencesApi), in memory
+
+  /** Conference views by account owner, then conference id. */
+  readonly conferenceViews = new Map<string, Map<string, ConferenceView>>();
+  readonly conferenceSent: ConferenceSendRequest[] = [];
+  readonly conferenceInvites: { owner: string; conference: string; invitee: string | Owner }[] = [];
+  readonly titlesSet: { owner: string; conference: string; title: string }[] = [];
+  readonly left: { owner: string; conference: string }[] = [];
+  private readonly conferenceSeen = new Set<string>();
+
+  /** Puts the account into a conference (test setup) and tells the frontend, as the core would. */
+  async putConference(ownerId: string, view: ConferenceView): Promise<void> {
+    const a = this.accounts.get(ownerId);
+    if (!a) throw new Error(`no account ${ownerId}`);
+    const views = this.conferenceViews.get(ownerId) ?? new Map<string, ConferenceView>();
+    this.conferenceViews.set(ownerId, views);
+    views.set(view.id, view);
+    await this.frontend?.conferenceUpdated?.(a.ref, view);
+  }
+
+  private conferenceOf(owner: Owner, conference: string): ConferenceView {
+    this.require(owner);
+    const view = this.conferenceViews.get(owner.id)?.get(conference);
+    if (!view) throw new FakeCoreError("unknown-conference", "You are not in that conference.");
+    return view;
+  }
+
+  async conferences(owner: Owner): Promise<ConferenceView[]> {
+    return [...(this.conferenceViews.get(owner.id)?.values() ?? [])];
+  }
+
+  async createConference(owner: Owner, title = ""): Promise<ConferenceView> {
+    const a = this.require(owner);
+    const view: ConferenceView = {
+      id: toHex(newKeyPair().publicKey),
+      title,
+      type: "text",
+      peers: [{ publicKey: a.ref.publicKey, name: "", self: true }],
+      connected: true,
+    };
+    await this.putConference(owner.id, view);
+    return view;
+  }
+
+  async inviteToConference(owner: Owner, conference: string, invitee: string | Owner): Promise<void> {
+    this.conferenceOf(owner, conference);
+    if (typeof invitee === "string" && !this.accounts.get(owner.id)?.friends.has(invitee))
+      throw new FakeCoreError("unknown-friend", "No such friend.");
+    this.conferenceInvites.push({ owner: owner.id, conference, invitee });
+  }
+
+  async sendConference(request: ConferenceSendRequest): Promise<SendResult> {
+    this.conferenceOf(request.owner, request.conference);
+    if (request.sourceEventId !== undefined) {
+      const key = `${request.owner.id} ${request.conference} ${request.sourceEventId}`;
+      if (this.conferenceSeen.has(key)) return { created: false, parts: 0 };
+      this.conferenceSeen.add(key);
+    }
+    this.conferenceSent.push(request);
+    return { created: true, parts: Math.max(1, Math.ceil(Buffer.byteLength(request.text) / 1372)) };
+  }
+
+  /** Like c-toxcore, our own title change raises no title event: no conferenceUpdated here. */
+  async setConferenceTitle(owner: Owner, conference: string, title: string): Promise<void> {
+    const view = this.conferenceOf(owner, conference);
+    this.titlesSet.push({ owner: owner.id, conference, title });
+    this.conferenceViews.get(owner.id)?.set(conference, { ...view, title });
+  }
+
+  async leaveConference(owner: Owner, conference: string): Promise<void> {
+    this.conferenceOf(owner, conference);
+    this.left.push({ owner: owner.id, conference });
+    this.conferenceViews.get(owner.id)?.delete(conference);
+    const a = this.accounts.get(owner.id);
+    if (a) await this.frontend?.conferenceRemoved?.(a.ref, conference);
   }
 }
