@@ -14,7 +14,7 @@ import {
 import { CoreError, type CoreLogger, errorText } from "./errors.js";
 import type { AccountRef, Owner } from "./frontend.js";
 import { hex, nospamBytes } from "./keys.js";
-import type { ToxGateway } from "./tox-gateway.js";
+import type { IdentitySpec, ToxGateway } from "./tox-gateway.js";
 
 /** Presence as users name it; Tox calls "online" `none` (no special status). */
 export type Presence = "online" | "away" | "busy";
@@ -51,6 +51,8 @@ export class Accounts {
   private readonly online = new Map<string, AccountRef>();
   private readonly onlineById = new Map<number, AccountRef>();
   private readonly onlineByOwner = new Map<string, AccountRef>();
+  /** What other parts of the core add to an identity's spec (conferences to rejoin). */
+  private readonly specSources: ((account: Account) => Promise<Partial<IdentitySpec>>)[] = [];
 
   constructor(
     private readonly store: Store,
@@ -60,6 +62,10 @@ export class Accounts {
 
   async get(owner: Owner): Promise<Account | null> {
     return this.store.accounts.getByOwner(owner.kind, owner.id);
+  }
+
+  addSpecSource(source: (account: Account) => Promise<Partial<IdentitySpec>>): void {
+    this.specSources.push(source);
   }
 
   /** The owner's account; CoreError("no-account") when there is none. */
@@ -140,7 +146,10 @@ export class Accounts {
   async bringOnline(account: Account): Promise<AccountRef> {
     const friends = await this.store.friends.list(account.id);
     const presence = (await this.store.bridgeState.get<Presence>(presenceKey(account.id))) ?? "online";
+    const extras: Partial<IdentitySpec> = {};
+    for (const source of this.specSources) Object.assign(extras, await source(account));
     const identity = await this.tox.bringOnline({
+      ...extras,
       secretKey: await this.store.accounts.getSecretKey(account.id),
       nospam: account.nospam,
       name: account.name,

@@ -6,9 +6,10 @@
 import QRCode from "qrcode";
 import type { PermissionLevel } from "../config/permissions.js";
 import { type Accounts, PRESENCES, type Presence } from "./accounts.js";
+import type { CoreConferences } from "./conferences.js";
 import type { Contacts } from "./contacts.js";
 import { CoreError, type CoreLogger, errorText } from "./errors.js";
-import type { CommandReply, FriendView, Owner } from "./frontend.js";
+import type { CommandReply, ConferenceView, FriendView, Owner } from "./frontend.js";
 
 export type Command =
   | { name: "help"; topic?: string }
@@ -25,7 +26,12 @@ export type Command =
   | { name: "presence"; presence?: Presence }
   | { name: "logout"; confirmed: boolean }
   | { name: "import" }
-  | { name: "export" };
+  | { name: "export" }
+  // Conferences (issue 8)
+  | { name: "conferences" }
+  | { name: "conference"; action: "create"; title?: string }
+  | { name: "conference"; action: "invite"; invitee: string; conference?: string }
+  | { name: "conference"; action: "leave"; conference: string };
 
 export type CommandName = Command["name"];
 
@@ -54,6 +60,13 @@ export const COMMANDS: readonly CommandHelp[] = [
   { name: "logout", usage: "logout", summary: "delete your Tox identity from the bridge" },
   { name: "import", usage: "import", summary: "import a .tox profile (not available yet)" },
   { name: "export", usage: "export", summary: "export your .tox profile (not available yet)" },
+  // Conferences (issue 8)
+  { name: "conferences", usage: "conferences", summary: "list your Tox conferences (group chats)" },
+  {
+    name: "conference",
+    usage: "conference create [title] | conference invite [number] <friend|user> | conference leave <number>",
+    summary: "start a Tox conference, invite a friend or another bridged user into one, or leave one",
+  },
 ];
 
 const byName = new Map(COMMANDS.map((c) => [c.name, c]));
@@ -123,8 +136,48 @@ export function parseCommand(input: string): ParsedCommand {
       return noArgs({ name: "import" });
     case "export":
       return noArgs({ name: "export" });
+    case "conferences":
+      return noArgs({ name: "conferences" });
+    case "conference":
+      return parseConference(rest);
     default:
       return { ok: false, error: `Unknown command \`${word.slice(0, 40)}\`. Send \`help\` for the list.` };
+  }
+}
+
+/** `conference create [title]`, `conference invite [number|id] <friend|user>`, `conference leave <n>`. */
+function parseConference(rest: string): ParsedCommand {
+  const usageText = usage("conference");
+  const match = /^(\S+)(?:\s+([\s\S]*))?$/.exec(rest);
+  const action = (match?.[1] ?? "").toLowerCase();
+  const args = (match?.[2] ?? "").trim();
+  switch (action) {
+    case "create":
+    case "new":
+      return {
+        ok: true,
+        command:
+          args === ""
+            ? { name: "conference", action: "create" }
+            : { name: "conference", action: "create", title: args },
+      };
+    case "invite": {
+      if (args === "") return { ok: false, error: usageText };
+      const [first = "", ...others] = args.split(/\s+/);
+      // A leading list number or conference id names the conference; otherwise the only one.
+      if (others.length > 0 && (/^\d{1,4}$/.test(first) || /^[0-9a-fA-F]{64}$/.test(first)))
+        return {
+          ok: true,
+          command: { name: "conference", action: "invite", conference: first, invitee: others.join(" ") },
+        };
+      return { ok: true, command: { name: "conference", action: "invite", invitee: args } };
+    }
+    case "leave":
+      return args === ""
+        ? { ok: false, error: usageText }
+        : { ok: true, command: { name: "conference", action: "leave", conference: args } };
+    default:
+      return { ok: false, error: usageText };
   }
 }
 
@@ -143,6 +196,7 @@ export class CommandRunner {
     private readonly accounts: Accounts,
     private readonly contacts: Contacts,
     private readonly log: CoreLogger,
+    private readonly conferences?: CoreConferences,
   ) {}
 
   /** Parses and runs a text command. */
@@ -249,7 +303,89 @@ export class CommandRunner {
       case "import":
       case "export":
         return { ok: false, text: `\`${c.name}\` is not available yet.` };
+      case "conferences":
+      case "conference":
+        return this.conferenceCommand(owner, c);
     }
+  }
+
+  private async conferenceCommand(
+    owner: Owner,
+    c: Extract<Command, { name: "conferences" | "conference" }>,
+  ): Promise<CommandReply> {
+    const conferences = this.conferences;
+    if (conferences === undefined)
+      return { ok: false, text: "Conferences are not available on this bridge." };
+    if (c.name === "conferences") {
+      const list = await conferences.list(owner);
+      if (list.length === 0)
+        return ok("You are in no Tox conference. Start one with `conference create [title]`.");
+      return ok(
+        [`Your conferences (${list.length}):`, ...list.map((v, i) => `${i + 1}. ${conferenceLine(v)}`)].join(
+          "\n",
+        ),
+      );
+    }
+    switch (c.action) {
+      case "create": {
+        const view = await conferences.create(owner, c.title);
+        return ok(
+          `Conference ${conferenceLabel(view)} created; you get its room now. ` +
+            "Invite friends with `conference invite <friend>`.",
+        );
+      }
+      case "invite": {
+        const view = await this.pickConference(conferences, owner, c.conference);
+        const invitee = await this.invitee(owner, c.invitee);
+        await conferences.invite(owner, view.id, invitee);
+        const who = typeof invitee === "string" ? c.invitee : invitee.id;
+        return ok(`Invited ${who} to ${conferenceLabel(view)} (sent as soon as they are online).`);
+      }
+      case "leave": {
+        const view = await this.pickConference(conferences, owner, c.conference);
+        await conferences.leave(owner, view.id);
+        return ok(`You left ${conferenceLabel(view)}.`);
+      }
+    }
+  }
+
+  /** By list number or id; the only conference when none is named. */
+  private async pickConference(
+    conferences: CoreConferences,
+    owner: Owner,
+    selector: string | undefined,
+  ): Promise<ConferenceView> {
+    const list = await conferences.list(owner);
+    if (selector === undefined) {
+      const [only, ...more] = list;
+      if (only !== undefined && more.length === 0) return only;
+      throw new CoreError(
+        "unknown-conference",
+        list.length === 0
+          ? "You are in no Tox conference. Start one with `conference create [title]`."
+          : "You are in several conferences: name one by its number from `conferences`.",
+      );
+    }
+    const s = selector.trim().toLowerCase();
+    const found = /^\d{1,4}$/.test(s) ? list[Number(s) - 1] : list.find((v) => v.id === s);
+    if (found === undefined)
+      throw new CoreError(
+        "unknown-conference",
+        `No conference matches "${selector.slice(0, 80)}" (see \`conferences\`).`,
+      );
+    return found;
+  }
+
+  /** A friend selector, or another bridged user (a Matrix id, or a JID that is not a friend's name). */
+  private async invitee(owner: Owner, text: string): Promise<string | Owner> {
+    const t = text.trim();
+    if (/^@[^:\s]+:\S+$/.test(t)) return { kind: "matrix", id: t };
+    if (/^[^@\s/]+@[^@\s/]+$/.test(t)) {
+      const friends = await this.contacts.list(owner);
+      if (!friends.some((f) => f.name.toLowerCase() === t.toLowerCase()))
+        return { kind: "xmpp", id: t.toLowerCase() };
+    }
+    return t;
   }
 
   private async idReply(text: string, toxId: string): Promise<CommandReply> {
@@ -306,4 +442,16 @@ function friendLine(f: FriendView): string {
           : "offline";
   const status = f.statusMessage === "" ? "" : ` — "${oneLine(f.statusMessage, 80)}"`;
   return `${label(f)} — ${state}${status}`;
+}
+
+function conferenceLabel(v: ConferenceView): string {
+  return v.title.trim() !== "" ? `"${oneLine(v.title, 60)}"` : `${v.id.slice(0, 8)}…`;
+}
+
+function conferenceLine(v: ConferenceView): string {
+  const others = v.peers.filter((p) => !p.self).length;
+  const state = v.connected
+    ? `${others} other${others === 1 ? "" : "s"} online`
+    : "nobody else reachable right now";
+  return `${conferenceLabel(v)} — ${state}`;
 }

@@ -12,7 +12,8 @@ export type CoreErrorCode =
   | "ambiguous-friend"
   | "not-permitted"
   | "bad-argument"
-  | "empty-message";
+  | "empty-message"
+  | "unknown-conference";
 
 export class CoreError extends Error {
   override readonly name = "CoreError";

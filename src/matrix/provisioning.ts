@@ -48,6 +48,7 @@ const STATUS_OF: Record<CoreErrorCode, number> = {
   "not-permitted": 403,
   "bad-argument": 400,
   "empty-message": 400,
+  "unknown-conference": 404,
 };
 
 class ApiError extends Error {

@@ -300,3 +300,39 @@ describe("restart", () => {
     expect(tox.conferenceSent.map((m) => m.text)).toEqual(["after restart"]);
   });
 });
+
+describe("commands", () => {
+  it("conference create / invite / leave and conferences, with clear errors", async () => {
+    const { core: c, tox } = await core();
+    const { ref, friend } = await withFriend(c, tox);
+    await t.store.friends.update(ref.id, Buffer.from(friend, "hex"), { name: "carol" });
+    tox.setOnline(ref.publicKey, friend, true);
+    const run = (text: string) => c.command(alice, text, "user");
+
+    expect((await run("conferences")).text).toMatch(/no Tox conference/);
+    expect(await run("conference invite carol")).toMatchObject({ ok: false, text: /no Tox conference/ });
+    expect(await run("conference create Book club")).toMatchObject({ ok: true, text: /"Book club" created/ });
+    expect(await run("conference invite carol")).toMatchObject({
+      ok: true,
+      text: /Invited carol to "Book club"/,
+    });
+    const [view] = await c.conferences(alice);
+    expect(tox.conferenceInvites).toEqual([{ identity: ref.publicKey, conference: view?.id, friend }]);
+
+    await run("conference create");
+    expect(await run("conference invite carol")).toMatchObject({ ok: false, text: /several conferences/ });
+    expect(await run("conference invite 1 carol")).toMatchObject({ ok: true });
+    expect(await run("conference invite 1 nobody")).toMatchObject({ ok: false, text: /No friend matches/ });
+    expect(await run("conference invite 1 @dave:example.org")).toMatchObject({
+      ok: false,
+      text: /@dave:example.org has no Tox account on this bridge yet/,
+    });
+    const listed = await run("conferences");
+    expect(listed.text).toMatch(
+      /Your conferences \(2\):\n1\. "Book club" — nobody else reachable right now\n2\. /,
+    );
+    expect(await run("conference leave 1")).toMatchObject({ ok: true, text: /You left "Book club"/ });
+    expect(await c.conferences(alice)).toHaveLength(1);
+    expect(await run("conference frobnicate")).toMatchObject({ ok: false, text: /Usage: conference create/ });
+  });
+});
