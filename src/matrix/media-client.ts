@@ -77,6 +77,8 @@ export class MediaClient {
   /** False once the homeserver showed it has no authenticated media endpoints. */
   private authenticatedMedia = true;
   private readonly idleTimeoutMs: number;
+  /** The homeserver's upload limit (`m.upload.size`), read once per hour; null: it states none. */
+  private limit: { value: number | null; readAt: number } | undefined;
 
   constructor(private readonly opts: MediaClientOptions) {
     this.base = new URL(opts.homeserverUrl.replace(/\/+$/, ""));
@@ -102,6 +104,13 @@ export class MediaClient {
       length = data.length;
       body = () => Readable.from([data]);
     }
+    // Refused before sending: a server that stops reading mid-body may reset the connection
+    // before its 413 answer can be read.
+    const serverLimit = await this.uploadLimit(asUser);
+    if (serverLimit !== null && length > serverLimit)
+      throw new MediaError("too-large", `the homeserver accepts uploads up to ${serverLimit} bytes`, {
+        limit: serverLimit,
+      });
     const res = await this.request("POST", "/_matrix/media/v3/upload", query, {
       headers: { "Content-Type": meta.contentType, "Content-Length": String(length) },
       body,
@@ -112,6 +121,22 @@ export class MediaClient {
     if (typeof uri !== "string" || !uri.startsWith("mxc://"))
       throw new MediaError("unavailable", "the homeserver answered the upload without a content_uri");
     return uri;
+  }
+
+  /** `m.upload.size` from the media config (authenticated endpoint first), cached for an hour. */
+  async uploadLimit(asUser: string): Promise<number | null> {
+    if (this.limit !== undefined && Date.now() - this.limit.readAt < 3600_000) return this.limit.value;
+    let value: number | null = null;
+    try {
+      const res = await this.getMedia("config", { user_id: asUser });
+      const json = (await readJson(res.body)) as { "m.upload.size"?: unknown } | undefined;
+      const size = json?.["m.upload.size"];
+      if (res.status === 200 && typeof size === "number" && size > 0) value = size;
+    } catch {
+      return null; // unknown this time: the upload itself will tell
+    }
+    this.limit = { value, readAt: Date.now() };
+    return value;
   }
 
   /** Downloads `mxc` into `opts.dest` (as `asUser` where authentication is used). */
@@ -125,15 +150,7 @@ export class MediaClient {
       query.height = String(opts.thumbnail.height);
       query.method = "scale";
     }
-    let res: RawResponse | undefined;
-    if (this.authenticatedMedia) {
-      res = await this.request("GET", `/_matrix/client/v1/media/${kind}/${server}/${id}`, query, {});
-      if (await isUnknownEndpoint(res)) {
-        this.authenticatedMedia = false;
-        res = undefined;
-      }
-    }
-    res ??= await this.request("GET", `/_matrix/media/v3/${kind}/${server}/${id}`, query, {});
+    const res = await this.getMedia(`${kind}/${server}/${id}`, query);
     if (res.status !== 200) throw errorFor(res.status, await readJson(res.body), kind);
     const declared = Number(res.headers["content-length"]);
     if (Number.isFinite(declared) && declared > opts.maxBytes) {
@@ -157,6 +174,16 @@ export class MediaClient {
     }
     const contentType = String(res.headers["content-type"] ?? "application/octet-stream").split(";")[0]!;
     return { size, contentType: contentType.trim().toLowerCase() };
+  }
+
+  /** GET from the authenticated media API, or the legacy one where the homeserver has no other. */
+  private async getMedia(subpath: string, query: Record<string, string>): Promise<RawResponse> {
+    if (this.authenticatedMedia) {
+      const res = await this.request("GET", `/_matrix/client/v1/media/${subpath}`, query, {});
+      if (!(await isUnknownEndpoint(res))) return res;
+      this.authenticatedMedia = false;
+    }
+    return this.request("GET", `/_matrix/media/v3/${subpath}`, query, {});
   }
 
   private async request(

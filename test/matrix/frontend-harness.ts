@@ -4,6 +4,7 @@
  * ToxGateway (the in-memory FakeTox by default, or a real ToxNode adapter).
  */
 import { BridgeCore, coreRepos } from "../../src/core/bridge-core.js";
+import type { CoreApi, CoreFilesApi } from "../../src/core/frontend.js";
 import type { ToxGateway } from "../../src/core/tox-gateway.js";
 import { createLogger } from "../../src/logger.js";
 import { type RunningMatrixAppservice, startMatrixAppservice } from "../../src/matrix/appservice.js";
@@ -36,7 +37,13 @@ export interface RigOptions<T extends ToxGateway> {
   /** Reuse a store (restart tests); closed by the caller then. */
   store?: { store: Store; db: Parameters<typeof coreRepos>[0] };
   /** How the double talks to us (legacy paths, unstable EDU key: an older homeserver). */
-  homeserver?: Partial<Pick<HomeserverOptions, "transactionPath" | "ephemeralKeys">>;
+  homeserver?: Partial<
+    Pick<HomeserverOptions, "transactionPath" | "ephemeralKeys" | "uploadLimit" | "authenticatedMedia">
+  >;
+  /** What the frontend sees as the core (a test double adding the files API, say). */
+  frontendCore?: (core: BridgeCore) => CoreApi & Partial<CoreFilesApi>;
+  /** The frontend's media spool directory. */
+  spoolDir?: string;
 }
 
 export async function startFrontendRig<T extends ToxGateway = FakeTox>(
@@ -62,7 +69,8 @@ export async function startFrontendRig<T extends ToxGateway = FakeTox>(
     inbox: { retryDelayMs: () => 50 },
   });
   const frontend = new MatrixFrontend({
-    core,
+    core: opts.frontendCore?.(core) ?? core,
+    ...(opts.spoolDir === undefined ? {} : { spoolDir: opts.spoolDir }),
     store,
     names: { domain: hs.domain, botLocalpart: registration.sender_localpart, userPrefix: "_tox_" },
     permissions: opts.permissions ?? { localhost: "user" },

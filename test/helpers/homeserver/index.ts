@@ -37,6 +37,8 @@ export interface HomeserverOptions {
   ephemeralKeys?: Array<"ephemeral" | "de.sorunome.msc2409.ephemeral">;
   backoffMs?: { initial: number; max: number };
   uploadLimit?: number;
+  /** False: no authenticated media (`/_matrix/client/v1/media/*` unknown), as before spec v1.11. */
+  authenticatedMedia?: boolean;
   /** Appservice push starts paused (e.g. until the bridge listens); call resumePush(). */
   startPaused?: boolean;
 }
@@ -120,6 +122,7 @@ export class HomeserverDouble {
         faults: this.faults,
         log: this.requests,
         uploadLimit: this.opts.uploadLimit ?? 10 * 1024 * 1024,
+        authenticatedMedia: this.opts.authenticatedMedia ?? true,
         onUnrecognized: (method, path) => this.unrecognized.push(`${method} ${path}`),
         pingAppservice: (txn) => this.pingAppservice(txn),
       }),

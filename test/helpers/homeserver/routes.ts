@@ -37,6 +37,11 @@ export interface RouteContext {
   faults: Fault[];
   log: RequestLogEntry[];
   uploadLimit: number;
+  /**
+   * False: the authenticated media endpoints (`/_matrix/client/v1/media/*`, spec v1.11) answer
+   * 404 M_UNRECOGNIZED, as on homeservers from before them.
+   */
+  authenticatedMedia: boolean;
   /** Calls the appservice's `/_matrix/app/v1/ping`; undefined status = no connection. */
   pingAppservice: (
     transactionId: string | undefined,
@@ -420,7 +425,17 @@ export function createRoutes(ctx: RouteContext): express.Router {
   });
 
   // ---- media ----------------------------------------------------------------------------------
+  // Old homeservers know no /_matrix/client/v1/media: the spec's answer to an unknown endpoint.
+  r.use("/_matrix/client/v1/media", (req: Request, _res: Response, next: NextFunction) => {
+    if (ctx.authenticatedMedia) return next();
+    next(MatrixErrors.unrecognized(req.method, req.originalUrl.split("?")[0] ?? ""));
+  });
+
   route("post", "/_matrix/media/v3/upload", true, (req, _res, who) => {
+    // As Synapse: the size must be known before the body is read (a streamed upload sets it too).
+    const declared = req.headers["content-length"];
+    if (declared === undefined) throw MatrixErrors.unknown(400, "Request must specify a Content-Length");
+    if (Number(declared) > ctx.uploadLimit) throw MatrixErrors.tooLarge(ctx.uploadLimit);
     const data = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     if (data.length > ctx.uploadLimit) throw MatrixErrors.tooLarge(ctx.uploadLimit);
     const contentType = req.headers["content-type"] ?? "application/octet-stream";
@@ -448,6 +463,28 @@ export function createRoutes(ctx: RouteContext): express.Router {
     res.send(m.data);
     return undefined;
   };
+  // The double cannot scale images: it serves a thumbnail a test registered (state.setThumbnail),
+  // else the original of an image, as Synapse does when the original is already small enough.
+  const thumbnail = (req: Request, res: Response) => {
+    for (const dim of ["width", "height"]) {
+      const v = queryString(req, dim);
+      if (v === undefined) throw MatrixErrors.missingParam(dim);
+      if (!/^[1-9][0-9]{0,4}$/.test(v)) throw MatrixErrors.invalidParam(`${dim} must be a positive integer`);
+    }
+    if (param(req, "serverName") !== state.domain)
+      throw MatrixErrors.notFound("Remote media is not available");
+    const mediaId = param(req, "mediaId");
+    const m = state.thumbnails.get(mediaId) ?? state.media.get(mediaId);
+    if (!m) throw MatrixErrors.notFound("Media not found");
+    if (!m.contentType.startsWith("image/")) throw MatrixErrors.notFound("Cannot thumbnail this media");
+    res.setHeader("Content-Type", m.contentType);
+    res.setHeader("Content-Disposition", "inline");
+    res.setHeader("Content-Security-Policy", "sandbox; default-src 'none'");
+    res.send(m.data);
+    return undefined;
+  };
+  route("get", "/_matrix/client/v1/media/thumbnail/:serverName/:mediaId", true, thumbnail);
+  route("get", "/_matrix/media/v3/thumbnail/:serverName/:mediaId", false, thumbnail);
   route("get", "/_matrix/client/v1/media/download/:serverName/:mediaId/:fileName", true, download);
   route("get", "/_matrix/client/v1/media/download/:serverName/:mediaId", true, download);
   route("get", "/_matrix/media/v3/download/:serverName/:mediaId/:fileName", false, download);

@@ -77,6 +77,8 @@ export class HomeserverState extends EventEmitter<{
   readonly rooms = new Map<string, Room>();
   readonly aliases = new Map<string, string>();
   readonly media = new Map<string, StoredMedia>();
+  /** Thumbnails a test provides per media id (the double cannot scale images itself). */
+  readonly thumbnails = new Map<string, StoredMedia>();
   /** (token, user, endpoint, txnId) -> event id: what makes retried PUTs idempotent. */
   private readonly txnIds = new Map<string, string>();
   readonly namespaces: AppserviceNamespaces;
@@ -594,5 +596,18 @@ export class HomeserverState extends EventEmitter<{
     if (filename !== undefined) m.filename = filename;
     this.media.set(mediaId, m);
     return `mxc://${this.domain}/${mediaId}`;
+  }
+
+  /** The media behind an mxc:// URI of this server, or undefined. */
+  mediaOf(mxc: string): StoredMedia | undefined {
+    const prefix = `mxc://${this.domain}/`;
+    return mxc.startsWith(prefix) ? this.media.get(mxc.slice(prefix.length)) : undefined;
+  }
+
+  /** Serves `data` as the thumbnail of an uploaded media (any requested size). */
+  setThumbnail(mxc: string, data: Buffer, contentType: string): void {
+    const original = this.mediaOf(mxc);
+    if (!original) throw new Error(`No media ${mxc}`);
+    this.thumbnails.set(original.mediaId, { ...original, data, contentType });
   }
 }
