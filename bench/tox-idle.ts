@@ -13,13 +13,34 @@
  * Anchor (c-toxcore 0.2.18, one instance per identity, measured for issue 4): about 490 kB and
  * 2.1 kB/s (7 packets/s) per idle identity at N = 100, plus about 0.58 MB per connected friend.
  *
- * Run alone: npx tsx --expose-gc bench/tox-idle.ts [N...] (default 100 1000; add 5000 by hand). RSS per
- * identity is meaningful for the first N of a process only (later runs reuse freed memory): run
- * one N per process for RSS figures; the JS heap + buffers column is comparable across runs.
- * Ports: daemons 35960-35965; identities on ephemeral ports.
+ * Run alone: npx tsx --expose-gc bench/tox-idle.ts [--routing separate|shared] [--swarm M|auto]
+ * [--settle S] [N...] (default N: 100 1000; add 5000 by hand). RSS per identity is meaningful for
+ * the first N of a process only (later runs reuse freed memory): run one N per process for RSS
+ * figures; the JS heap + buffers column is comparable across runs.
+ *
+ * Routing (ToxNodeOptions.routing): "separate" = every identity a full Tox node; "shared" = one
+ * backbone DHT node and shared onion paths (identities keep their own socket, DHT key and
+ * net_crypto). The backbone's traffic counts in the per-identity figures.
+ *
+ * The swarm: each announce node stores at most 160 announcements (c-toxcore), and an identity is
+ * "announced" when at least half of its (up to 12) closest announce nodes store it. With 3
+ * daemons that caps a shared-mode node at ~300 announced identities (in separate mode the
+ * identities are announce nodes for each other). Real networks have thousands of nodes; the
+ * bench adds M plain DHT + onion nodes of our own (c-toxcore rules, 160 entries each) in a child
+ * process, so the network can store everyone: `auto` = 0 below N = 300, else N * 12 / 160 * 1.2.
+ * Their CPU is not counted (another process), their traffic to us is.
+ *
+ * Ports: daemons 35960-35965; identities, backbone and swarm on ephemeral loopback ports.
  */
+import { type ChildProcess, spawn } from "node:child_process";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { fromHex, toHex } from "../src/tox/bytes.js";
+import { systemClock } from "../src/tox/clock.js";
 import { newKeyPair } from "../src/tox/crypto.js";
-import { type Identity, ToxNode } from "../src/tox/index.js";
+import { type Identity, ToxNode, type ToxRouting } from "../src/tox/index.js";
+import { Backbone } from "../src/tox/node/backbone.js";
+import { UdpTransport } from "../src/tox/transport/udp.js";
 import { ipPort } from "../src/tox/wire/ipport.js";
 import { type Bootstrapd, startBootstrapNetwork } from "../test/interop/bootstrapd.js";
 import { runIfMain } from "./lib/runner.js";
@@ -28,11 +49,24 @@ import { sleep } from "./lib/timing.js";
 
 const ANCHOR = { kbPerIdentity: 490, bytesPerSecond: 2100, packetsPerSecond: 7, mbPerFriend: 0.58 };
 const DAEMON_PORT = 35960;
-const WINDOW_MS = 20_000;
-const SETTLE_MS = 10_000;
+const WINDOW_MS = 30_000;
+/**
+ * After (nearly) all are announced: an announce node counts as stable (2-minute re-announce
+ * instead of 15 s, c-toxcore ANNOUNCE_INTERVAL_STABLE) 90 s after it was added, as in c-toxcore;
+ * measure the steady state.
+ */
+const DEFAULT_SETTLE_MS = 100_000;
+
+interface NodeRef {
+  host: string;
+  port: number;
+  publicKeyHex: string;
+}
 
 interface IdleResult {
   n: number;
+  routing: ToxRouting;
+  swarm: number;
   announced: number;
   announceMs: number;
   kbPerIdentity: number;
@@ -62,14 +96,27 @@ function heapBytes(): number {
   return m.heapUsed + m.external + m.arrayBuffers;
 }
 
-async function measureIdle(n: number): Promise<IdleResult> {
+interface IdleOptions {
+  routing: ToxRouting;
+  swarm: number;
+  settleMs: number;
+}
+
+async function measureIdle(n: number, o: IdleOptions): Promise<IdleResult> {
   const daemons: Bootstrapd[] = await startBootstrapNetwork(3, DAEMON_PORT);
+  const refs: NodeRef[] = daemons.map((d) => ({ host: d.host, port: d.port, publicKeyHex: d.publicKeyHex }));
+  const swarm = o.swarm > 0 ? await startSwarm(o.swarm, refs) : undefined;
   const rss0 = await rssSettled();
   const heap0 = heapBytes();
   const node = await ToxNode.create({
     host: "127.0.0.1",
     portRange: [0, 0],
-    bootstrapNodes: daemons.map((d) => ({ host: d.host, port: d.port, publicKey: d.publicKeyHex })),
+    routing: o.routing,
+    bootstrapNodes: [...refs, ...(swarm?.nodes.slice(0, 8) ?? [])].map((d) => ({
+      host: d.host,
+      port: d.port,
+      publicKey: d.publicKeyHex,
+    })),
     bootstrapIdentitiesPerSecond: 100,
   });
   try {
@@ -85,7 +132,10 @@ async function measureIdle(n: number): Promise<IdleResult> {
       await sleep(1000);
     }
     const announceMs = Date.now() - t0;
-    await sleep(SETTLE_MS);
+    console.log(
+      `N=${n} ${o.routing}: ${announced}/${n} announced after ${(announceMs / 1000).toFixed(0)} s; settling ${o.settleMs / 1000} s`,
+    );
+    await sleep(o.settleMs);
     const rss1 = await rssSettled();
     const heap1 = heapBytes();
     const u0 = node.udpStats();
@@ -100,6 +150,8 @@ async function measureIdle(n: number): Promise<IdleResult> {
     const perIdS = (x: number) => x / n / seconds;
     return {
       n,
+      routing: o.routing,
+      swarm: o.swarm,
       announced,
       announceMs,
       kbPerIdentity: (rss1 - rss0) / 1024 / n,
@@ -113,15 +165,120 @@ async function measureIdle(n: number): Promise<IdleResult> {
     };
   } finally {
     await node.close();
+    swarm?.stop();
     await Promise.all(daemons.map((d) => d.stop()));
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The swarm: plain DHT + onion relay + announce nodes of our own, in a child process
+
+interface Swarm {
+  nodes: NodeRef[];
+  stop(): void;
+}
+
+/** Starts `count` swarm nodes in a child process; resolves with their addresses once bootstrapped. */
+async function startSwarm(count: number, bootstrap: NodeRef[]): Promise<Swarm> {
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [
+      ...process.execArgv,
+      fileURLToPath(import.meta.url),
+      "--swarm-child",
+      String(count),
+      JSON.stringify(bootstrap),
+    ],
+    { stdio: ["pipe", "pipe", "inherit"] },
+  );
+  const lines = createInterface({ input: child.stdout! });
+  const nodes = await new Promise<NodeRef[]>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("swarm did not start in 120 s")), 120_000);
+    lines.on("line", (line) => {
+      if (line.startsWith("SWARM ")) console.log(line);
+      if (!line.startsWith("READY ")) return;
+      clearTimeout(timer);
+      resolve(JSON.parse(line.slice(6)) as NodeRef[]);
+    });
+    child.once("exit", (code) => reject(new Error(`swarm exited (${code})`)));
+  });
+  return {
+    nodes,
+    stop: () => {
+      child.stdin?.end();
+      child.kill("SIGTERM");
+    },
+  };
+}
+
+/**
+ * Child side: `count` nodes (each a `Backbone`: DHT + onion relay + announce node, 160 entries as
+ * c-toxcore) on ephemeral loopback ports, bootstrapped from the daemons and from each other, all
+ * driven by one 250 ms timer. Prints READY with the addresses once most are connected; exits
+ * when stdin closes (the parent died or stopped it).
+ */
+async function runSwarmChild(count: number, bootstrap: NodeRef[]): Promise<void> {
+  const nodes: { backbone: Backbone; socket: UdpTransport }[] = [];
+  for (let i = 0; i < count; i++) {
+    let backbone: Backbone | undefined;
+    const socket = await UdpTransport.open({
+      host: "127.0.0.1",
+      port: 0,
+      onPacket: (from, data) => backbone?.handleDatagram(from, data),
+    });
+    backbone = new Backbone({ clock: systemClock, sink: socket, localAddress: socket.local });
+    nodes.push({ backbone, socket });
+  }
+  const refOf = (x: { backbone: Backbone; socket: UdpTransport }): NodeRef => ({
+    host: "127.0.0.1",
+    port: x.socket.local.port,
+    publicKeyHex: toHex(x.backbone.dht.publicKey),
+  });
+  const timer = setInterval(() => {
+    for (const x of nodes) x.backbone.tick();
+  }, 250);
+  // Daemons accept only 32 new nodes per 2 s: join them a few at a time, the rest via each other.
+  for (let i = 0; i < nodes.length; i++) {
+    const x = nodes[i]!;
+    const d = bootstrap[i % bootstrap.length]!;
+    x.backbone.bootstrap({
+      protocol: "udp",
+      ipPort: ipPort(d.host, d.port),
+      publicKey: fromHex(d.publicKeyHex),
+    });
+    if (i > 0) {
+      const prev = refOf(nodes[i - 1]!);
+      x.backbone.bootstrap({
+        protocol: "udp",
+        ipPort: ipPort(prev.host, prev.port),
+        publicKey: fromHex(prev.publicKeyHex),
+      });
+    }
+    if (i % 20 === 19) await sleep(1000);
+  }
+  const t0 = Date.now();
+  while (Date.now() - t0 < 60_000) {
+    const connected = nodes.filter((x) => x.backbone.dht.closeNodes().length >= 8).length;
+    if (connected >= count * 0.95) break;
+    await sleep(1000);
+  }
+  const connected = nodes.filter((x) => x.backbone.dht.closeNodes().length >= 8).length;
+  console.log(
+    `SWARM ${connected}/${count} nodes with >= 8 close nodes after ${Math.round((Date.now() - t0) / 1000)} s`,
+  );
+  console.log(`READY ${JSON.stringify(nodes.map(refOf))}`);
+  process.stdin.resume();
+  await new Promise<void>((resolve) => process.stdin.once("end", resolve));
+  clearInterval(timer);
+  await Promise.all(nodes.map((x) => x.socket.close()));
 }
 
 /** Memory per connected friend: `pairs` pairs of our identities, connected directly. */
 async function measureFriends(
   pairs: number,
+  routing: ToxRouting,
 ): Promise<{ friends: number; mbPerFriend: number; heapKbPerFriend: number; connectMs: number }> {
-  const node = await ToxNode.create({ host: "127.0.0.1", portRange: [0, 0] });
+  const node = await ToxNode.create({ host: "127.0.0.1", portRange: [0, 0], routing });
   try {
     const ids: Identity[] = [];
     for (let i = 0; i < 2 * pairs; i++)
@@ -142,7 +299,7 @@ async function measureFriends(
     }
     while (online < 2 * pairs && Date.now() - t0 < 60_000) await sleep(100);
     const connectMs = Date.now() - t0;
-    await sleep(SETTLE_MS);
+    await sleep(10_000);
     const rss1 = await rssSettled();
     const friends = Math.max(1, online);
     return {
@@ -156,26 +313,38 @@ async function measureFriends(
   }
 }
 
+function argValue(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
 export default async function main(): Promise<void> {
-  const args = process.argv.slice(2).filter((a) => /^\d+$/.test(a));
-  // 5,000 on request only: on this 2-core machine the 1,000 run already needs about half a core.
+  const routing = (argValue("--routing") ?? "separate") as ToxRouting;
+  if (routing !== "separate" && routing !== "shared") throw new Error("--routing separate|shared");
+  const swarmArg = argValue("--swarm") ?? "auto";
+  const settleMs = Number(argValue("--settle") ?? DEFAULT_SETTLE_MS / 1000) * 1000;
+  const valued = new Set(["--routing", "--swarm", "--settle"].map((f) => process.argv.indexOf(f) + 1));
+  const args = process.argv.slice(2).filter((a, i) => /^\d+$/.test(a) && !valued.has(i + 2));
+  // 5,000 on request only (several minutes).
   const sizes = args.length > 0 ? args.map(Number) : [100, 1000];
-  // RSS deltas are only meaningful for the first run of a process (freed memory is reused
-  // later); the JS heap + buffers figure is comparable across runs.
   const results: IdleResult[] = [];
   for (const n of sizes) {
-    const r = await measureIdle(n);
+    const swarm = swarmArg === "auto" ? (n < 300 ? 0 : Math.ceil(((n * 12) / 160) * 1.2)) : Number(swarmArg);
+    const r = await measureIdle(n, { routing, swarm, settleMs });
     results.push(r);
     console.log(
-      `N=${n}: ${r.announced}/${n} announced (${(r.announceMs / 1000).toFixed(0)} s), ${r.kbPerIdentity.toFixed(1)} kB/identity, CPU ${r.cpuPercent.toFixed(1)}%`,
+      `N=${n} ${routing}: ${r.announced}/${n} announced, ${r.kbPerIdentity.toFixed(1)} kB/identity, CPU ${r.cpuPercent.toFixed(1)}%`,
     );
   }
   const pairs = 100;
-  const f = await measureFriends(pairs);
+  const f = await measureFriends(pairs, routing);
   printTable(
     [
       "N",
-      "announced",
+      "routing",
+      "swarm",
+      "announced %",
+      "to announce s",
       "kB RSS/id",
       "kB heap/id",
       "CPU % (1 core)",
@@ -187,7 +356,10 @@ export default async function main(): Promise<void> {
     ],
     results.map((r) => [
       r.n,
-      r.announced,
+      r.routing,
+      r.swarm,
+      (r.announced / r.n) * 100,
+      r.announceMs / 1000,
       r.kbPerIdentity,
       r.heapKbPerIdentity,
       r.cpuPercent,
@@ -197,61 +369,67 @@ export default async function main(): Promise<void> {
       r.outPacketsPerIdentityPerS,
       r.outBytesPerIdentityPerS,
     ]),
-    "Idle hosted identities (ToxNode, bootstrapped to 3 local tox-bootstrapd 0.2.18)",
+    "Idle hosted identities (ToxNode; 3 local tox-bootstrapd 0.2.18 + swarm of our plain nodes)",
   );
-  const first = results[0];
-  printTable(
-    ["metric", "c-toxcore anchor", "ours", "anchor / ours"],
-    [
+  for (const r of results) {
+    printTable(
+      ["metric", "c-toxcore anchor", "ours", "anchor / ours"],
       [
-        "kB RSS per idle identity",
-        ANCHOR.kbPerIdentity,
-        first?.kbPerIdentity,
-        ratio(ANCHOR.kbPerIdentity, first?.kbPerIdentity),
+        [
+          "kB RSS per idle identity",
+          ANCHOR.kbPerIdentity,
+          r.kbPerIdentity,
+          ratio(ANCHOR.kbPerIdentity, r.kbPerIdentity),
+        ],
+        [
+          "kB JS heap + buffers per idle identity",
+          ANCHOR.kbPerIdentity,
+          r.heapKbPerIdentity,
+          ratio(ANCHOR.kbPerIdentity, r.heapKbPerIdentity),
+        ],
+        [
+          "UDP bytes/s per idle identity (in+out)",
+          ANCHOR.bytesPerSecond,
+          r.bytesPerIdentityPerS,
+          ratio(ANCHOR.bytesPerSecond, r.bytesPerIdentityPerS),
+        ],
+        [
+          "UDP packets/s per idle identity (in+out)",
+          ANCHOR.packetsPerSecond,
+          r.packetsPerIdentityPerS,
+          ratio(ANCHOR.packetsPerSecond, r.packetsPerIdentityPerS),
+        ],
+        ["CPU µs/s per idle identity", undefined, r.cpuUsPerIdentityPerS, undefined],
+        [
+          "MB per connected friend (RSS, noisy)",
+          ANCHOR.mbPerFriend,
+          f.mbPerFriend,
+          ratio(ANCHOR.mbPerFriend, f.mbPerFriend),
+        ],
+        [
+          "MB per connected friend (JS heap + buffers)",
+          ANCHOR.mbPerFriend,
+          f.heapKbPerFriend / 1024,
+          ratio(ANCHOR.mbPerFriend, f.heapKbPerFriend / 1024),
+        ],
       ],
-      [
-        "UDP bytes/s per idle identity",
-        ANCHOR.bytesPerSecond,
-        first?.bytesPerIdentityPerS,
-        ratio(ANCHOR.bytesPerSecond, first?.bytesPerIdentityPerS),
-      ],
-      [
-        "UDP packets/s per idle identity",
-        ANCHOR.packetsPerSecond,
-        first?.packetsPerIdentityPerS,
-        ratio(ANCHOR.packetsPerSecond, first?.packetsPerIdentityPerS),
-      ],
-      [
-        "kB JS heap + buffers per idle identity",
-        ANCHOR.kbPerIdentity,
-        first?.heapKbPerIdentity,
-        ratio(ANCHOR.kbPerIdentity, first?.heapKbPerIdentity),
-      ],
-      [
-        "MB per connected friend (RSS, noisy)",
-        ANCHOR.mbPerFriend,
-        f.mbPerFriend,
-        ratio(ANCHOR.mbPerFriend, f.mbPerFriend),
-      ],
-      [
-        "MB per connected friend (JS heap + buffers)",
-        ANCHOR.mbPerFriend,
-        f.heapKbPerFriend / 1024,
-        ratio(ANCHOR.mbPerFriend, f.heapKbPerFriend / 1024),
-      ],
-      [
-        "UDP packets/s out per idle identity",
-        ANCHOR.packetsPerSecond,
-        first?.outPacketsPerIdentityPerS,
-        ratio(ANCHOR.packetsPerSecond, first?.outPacketsPerIdentityPerS),
-      ],
-    ],
-    `Against the anchor at N = ${first?.n ?? "-"} (friends: ${f.friends} friend connections between ${pairs} pairs of our identities, online in ${f.connectMs} ms)`,
-  );
+      `Against the anchor at N = ${r.n}, ${r.routing} routing (friends: ${f.friends} friend connections between ${pairs} pairs of our identities, online in ${f.connectMs} ms)`,
+    );
+  }
 }
 
 function ratio(anchor: number, ours: number | undefined): number | undefined {
   return ours === undefined || ours <= 0 ? undefined : anchor / ours;
 }
 
-runIfMain(import.meta.url, main);
+if (process.argv[2] === "--swarm-child") {
+  runSwarmChild(Number(process.argv[3]), JSON.parse(process.argv[4] ?? "[]") as NodeRef[]).then(
+    () => process.exit(0),
+    (e: unknown) => {
+      console.error(e);
+      process.exit(1);
+    },
+  );
+} else {
+  runIfMain(import.meta.url, main);
+}

@@ -86,6 +86,7 @@ export {
   type ToxNodeAddress,
   type ToxNodeLogger,
   type ToxNodeOptions,
+  type ToxRouting,
 } from "./node/tox-node.js";
 export {
   isEncryptedSave,
