@@ -11,7 +11,10 @@ import { XmppComponent } from "./component.js";
 import type { AccountRef, CoreApi, PermissionLevel } from "./core-port.js";
 import { filesApiOf, XmppFiles } from "./files.js";
 import { type StanzaSink, XmppFrontend } from "./frontend.js";
-import { GatewayRouter, silentXmppLogger, type XmppLogger } from "./router.js";
+import { conferenceCore, MucService } from "./muc.js";
+import { MucXmppFrontend } from "./muc-frontend.js";
+import { MucGatewayRouter } from "./muc-router.js";
+import { GatewayRouter, type RouterOptions, silentXmppLogger, type XmppLogger } from "./router.js";
 import type { IqSender } from "./upload.js";
 import type { XmlElement } from "./xml.js";
 
@@ -61,6 +64,8 @@ export class XmppGateway {
   readonly frontend: XmppFrontend;
   readonly files: XmppFiles;
   readonly avatars: XmppAvatars;
+  /** Tox conferences as MUC rooms (muc.ts); null when the core has no conferences. */
+  readonly muc: MucService | null;
 
   constructor(private readonly opts: XmppGatewayOptions) {
     const { config } = opts;
@@ -82,7 +87,10 @@ export class XmppGateway {
       maxFileSize: opts.maxFileSize,
     });
     this.avatars = new XmppAvatars({ domain, sink, files: filesApiOf(opts.core), workDir, log });
-    this.router = new GatewayRouter({
+    const conferences = conferenceCore(opts.core);
+    this.muc =
+      conferences && new MucService({ domain, core: conferences, sink, permissions: opts.permissions, log });
+    const routerOpts: RouterOptions = {
       domain,
       core: opts.core,
       permissions: opts.permissions,
@@ -90,7 +98,8 @@ export class XmppGateway {
       version: opts.version,
       files: this.files,
       avatars: this.avatars,
-    });
+    };
+    this.router = this.muc ? new MucGatewayRouter(routerOpts, this.muc) : new GatewayRouter(routerOpts);
     // IPv6 literals need brackets in the service URL.
     const host = config.server_host.includes(":") ? `[${config.server_host}]` : config.server_host;
     this.component = new XmppComponent({
@@ -103,7 +112,10 @@ export class XmppGateway {
       maxRetryMs: opts.maxRetryMs,
       onOnline: () => void this.announce(),
     });
-    this.frontend = new XmppFrontend(domain, this.component, { files: this.files, avatars: this.avatars });
+    const media = { files: this.files, avatars: this.avatars };
+    this.frontend = this.muc
+      ? new MucXmppFrontend(this.muc, domain, this.component, media)
+      : new XmppFrontend(domain, this.component, media);
   }
 
   /** Every (re)connection: current presence of the gateway and all friends to every user. */
