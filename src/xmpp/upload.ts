@@ -134,7 +134,8 @@ export async function requestSlot(
 ): Promise<UploadSlot> {
   if (service.maxFileSize !== null && file.size > service.maxFileSize)
     throw new UploadError(
-      `the server's upload limit is ${formatSize(service.maxFileSize)} and the file has ${formatSize(file.size)}`,
+      `the server takes files up to ${formatSize(service.maxFileSize)} (${service.maxFileSize} bytes); ` +
+        `this one has ${file.size}`,
       "too-large",
     );
   let answer: XmlElement;

@@ -2,7 +2,8 @@
  * Starts a real Prosody (Debian `prosody` 0.12) on loopback for tests: a temp dir with its own
  * config and data, run in the foreground (`-F`) with its log on stdout. One VirtualHost (default
  * `localhost`) with plain-text auth over an unencrypted c2s port, offline messages, carbons and MAM;
- * one XEP-0114 component per entry in `components`; an http_file_share component for later work.
+ * one XEP-0114 component per entry in `components`; an XEP-0363 upload service (mod_http_file_share,
+ * `upload.<host>`) on the loopback HTTP port.
  *
  * Prosody 0.12 refuses to start as root (mod_posix: "Danger, Will Robinson!") unless the config sets
  * `run_as_root = true`, which we do: tests in CI containers run as root. `prosodyctl register` would
@@ -38,6 +39,10 @@ export interface ProsodyOptions {
   extraConfig?: string[];
   /** Fixed ports (e.g. to restart on the same ones); default: free ones from 35200-35299. */
   ports?: { c2s: number; component: number; http: number };
+  /** First of the 100 ports to pick from instead of 35200 (each test area has its own range). */
+  portBase?: number;
+  /** `http_file_share_size_limit` of the `upload.<host>` XEP-0363 service (default 10 MiB). */
+  uploadSizeLimit?: number;
   startTimeoutMs?: number;
 }
 
@@ -82,16 +87,15 @@ function portFree(port: number): Promise<boolean> {
   });
 }
 
-/** `count` distinct free ports from this helper's range, starting at a random offset. */
-export async function pickPorts(count: number): Promise<number[]> {
+/** `count` distinct free ports from this helper's range (or `base`+100), starting at a random offset. */
+export async function pickPorts(count: number, base = PORT_FIRST): Promise<number[]> {
   const picked: number[] = [];
   const start = Math.floor(Math.random() * PORT_COUNT);
   for (let i = 0; i < PORT_COUNT && picked.length < count; i++) {
-    const port = PORT_FIRST + ((start + i) % PORT_COUNT);
+    const port = base + ((start + i) % PORT_COUNT);
     if (await portFree(port)) picked.push(port);
   }
-  if (picked.length < count)
-    throw new Error(`prosody: no ${count} free ports in ${PORT_FIRST}+${PORT_COUNT}`);
+  if (picked.length < count) throw new Error(`prosody: no ${count} free ports in ${base}+${PORT_COUNT}`);
   return picked;
 }
 
@@ -103,6 +107,7 @@ interface Layout {
   httpPort: number;
   components: ProsodyComponent[];
   extra: string[];
+  uploadSizeLimit: number;
 }
 
 function configText(l: Layout): string {
@@ -126,6 +131,9 @@ function configText(l: Layout): string {
     'http_interfaces = { "127.0.0.1" }',
     "https_ports = { }",
     `http_external_url = "http://127.0.0.1:${l.httpPort}/"`,
+    // Requests name the server 127.0.0.1 (as in the external URL), which is no host of ours:
+    // route them to the upload service, or every PUT and GET of XEP-0363 ends in a 404.
+    `http_default_host = ${luaString(`upload.${l.host}`)}`,
     'authentication = "internal_plain"',
     'storage = "internal"',
     "c2s_require_encryption = false",
@@ -150,7 +158,7 @@ function configText(l: Layout): string {
       "",
     ]),
     `Component ${luaString(`upload.${l.host}`)} "http_file_share"`,
-    `  http_file_share_size_limit = ${10 * 1024 * 1024}`,
+    `  http_file_share_size_limit = ${l.uploadSizeLimit}`,
     "",
   ];
   return lines.join("\n");
@@ -172,7 +180,7 @@ async function startOnce(opts: ProsodyOptions, deadline: number): Promise<Prosod
   ];
   const [c2sPort, componentPort, httpPort] = opts.ports
     ? [opts.ports.c2s, opts.ports.component, opts.ports.http]
-    : ((await pickPorts(3)) as [number, number, number]);
+    : ((await pickPorts(3, opts.portBase)) as [number, number, number]);
   const dir = await mkdtemp(join(tmpdir(), "toxbridge-prosody-"));
   const dataDir = join(dir, "data");
   await mkdir(join(dir, "certs"), { recursive: true });
@@ -181,7 +189,16 @@ async function startOnce(opts: ProsodyOptions, deadline: number): Promise<Prosod
   const configPath = join(dir, "prosody.cfg.lua");
   await writeFile(
     configPath,
-    configText({ dir, host, c2sPort, componentPort, httpPort, components, extra: opts.extraConfig ?? [] }),
+    configText({
+      dir,
+      host,
+      c2sPort,
+      componentPort,
+      httpPort,
+      components,
+      extra: opts.extraConfig ?? [],
+      uploadSizeLimit: opts.uploadSizeLimit ?? 10 * 1024 * 1024,
+    }),
   );
 
   const daemon = spawnSupervised(PROSODY_PATH, ["-F", "--config", configPath], dir);
