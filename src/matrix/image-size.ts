@@ -38,8 +38,9 @@ function gif(b: Uint8Array): ImageSize | null {
 }
 
 function webp(b: Uint8Array): ImageSize | null {
-  if (b.length < 30 || !ascii(b, 0, "RIFF") || !ascii(b, 8, "WEBP")) return null;
+  if (b.length < 25 || !ascii(b, 0, "RIFF") || !ascii(b, 8, "WEBP")) return null;
   if (ascii(b, 12, "VP8 ")) {
+    if (b.length < 30) return null;
     // Lossy: a 3-byte frame tag and the start code 9d 01 2a, then 14-bit width and height.
     if (b[23] !== 0x9d || b[24] !== 0x01 || b[25] !== 0x2a) return null;
     return { w: u16le(b, 26) & 0x3fff, h: u16le(b, 28) & 0x3fff };
@@ -51,6 +52,7 @@ function webp(b: Uint8Array): ImageSize | null {
     return { w: (bits & 0x3fff) + 1, h: ((bits >>> 14) & 0x3fff) + 1 };
   }
   if (ascii(b, 12, "VP8X")) {
+    if (b.length < 30) return null;
     // Extended: 24-bit canvas width-1 and height-1 after 4 bytes of flags.
     return { w: u24le(b, 24) + 1, h: u24le(b, 27) + 1 };
   }
