@@ -25,8 +25,11 @@ export function matrixComponent(
     async start(ctx: BridgeContext) {
       const { config } = ctx;
       const core = opts.core();
+      // Media downloads wait next to the core's spool, so handing them over is a rename.
+      const spoolDir = (core as { files?: { spoolDir?: unknown } }).files?.spoolDir;
       const frontend = new MatrixFrontend({
         core,
+        ...(typeof spoolDir === "string" ? { spoolDir } : {}),
         store: ctx.store,
         names: {
           domain: config.homeserver.domain,
@@ -59,6 +62,10 @@ export function matrixComponent(
       frontend.attach((userId) => running.bridge.getIntent(userId));
       core.registerFrontend(frontend);
       component.frontend = frontend;
+      // Avatars users changed while the bridge was down; best effort, in the background.
+      void frontend
+        .syncUserAvatars()
+        .catch((err: unknown) => ctx.logger.warn({ err }, "Matrix: avatar sync at start-up failed"));
     },
     async stop() {
       await appservice?.stop();
