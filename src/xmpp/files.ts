@@ -115,6 +115,8 @@ export class XmppFiles {
   /** Hosts our uploads landed on, by server domain: a bare link there is a file, not a web page. */
   private readonly uploadHosts = new Map<string, Set<string>>();
   private readonly running = new Set<Promise<void>>();
+  /** Aborted by `stop()`: downloads in progress end at once (the user is told it failed). */
+  private readonly stopping = new AbortController();
 
   constructor(private readonly opts: XmppFilesOptions) {
     this.files = filesApiOf(opts.core);
@@ -127,6 +129,12 @@ export class XmppFiles {
 
   get maxFileSize(): number {
     return this.opts.maxFileSize ?? this.files?.maxFileSize ?? 0;
+  }
+
+  /** Ends downloads in progress and waits for them to settle. */
+  async stop(): Promise<void> {
+    this.stopping.abort();
+    await this.idle();
   }
 
   /** Resolves when background downloads have settled (tests, shutdown). */
@@ -265,7 +273,7 @@ export class XmppFiles {
   ): Promise<void> {
     await mkdir(this.opts.workDir, { recursive: true });
     const path = join(this.opts.workDir, `xmpp-in-${randomUUID()}`);
-    const got = await downloadToFile(url, path, { maxBytes: this.maxFileSize });
+    const got = await downloadToFile(url, path, { maxBytes: this.maxFileSize, signal: this.stopping.signal });
     try {
       const sent = await files.sendFile({
         owner,
@@ -291,7 +299,11 @@ export class XmppFiles {
     await mkdir(this.opts.workDir, { recursive: true });
     const path = join(this.opts.workDir, `profile-${randomUUID()}`);
     try {
-      const got = await downloadToFile(url, path, { maxBytes: MAX_PROFILE_BYTES, timeoutMs: 60_000 });
+      const got = await downloadToFile(url, path, {
+        maxBytes: MAX_PROFILE_BYTES,
+        timeoutMs: 60_000,
+        signal: this.stopping.signal,
+      });
       const data = new Uint8Array(await readFile(path));
       return { fileName: got.fileName, mimeType: "application/octet-stream", data };
     } finally {

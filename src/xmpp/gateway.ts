@@ -148,7 +148,8 @@ export class XmppGateway {
     if (this.component.status === "online") {
       await this.frontend.goodbye().catch(() => undefined);
     }
+    // Downloads in progress end first, so their "not sent" notices still reach the users.
+    await this.files.stop();
     await this.component.stop();
-    await this.files.idle();
   }
 }

@@ -29,6 +29,8 @@ export interface DownloadOptions {
   /** Whole download, HEAD included (default 10 min). */
   timeoutMs?: number;
   maxRedirects?: number;
+  /** Aborts the download (the gateway stopping); it then fails with reason "network". */
+  signal?: AbortSignal;
 }
 
 export interface Downloaded {
@@ -64,7 +66,12 @@ async function request(method: "HEAD" | "GET", start: URL, opts: DownloadOptions
   for (let hop = 0; ; hop++) {
     const res = await new Promise<Response>((resolve, reject) => {
       const lib = url.protocol === "https:" ? https : http;
-      const req = lib.request(url, { method, timeout: Math.max(1, deadline - Date.now()) });
+      if (opts.signal?.aborted) return reject(new DownloadError("the gateway is stopping", "network"));
+      const req = lib.request(url, {
+        method,
+        timeout: Math.max(1, deadline - Date.now()),
+        signal: opts.signal,
+      });
       req.on("timeout", () => {
         req.destroy();
         reject(new DownloadError(`${url.host} did not answer in time`, "network"));
@@ -150,6 +157,8 @@ export async function downloadToFile(url: string, dest: string, opts: DownloadOp
       () => fail(new DownloadError(`${res.url.host} took too long`, "network")),
       Math.max(1, deadline - Date.now()),
     );
+    const onAbort = () => fail(new DownloadError("the gateway is stopping", "network"));
+    opts.signal?.addEventListener("abort", onAbort, { once: true });
     res.body.on("data", (chunk: Buffer) => {
       bytes += chunk.length;
       if (bytes > opts.maxBytes) fail(tooLarge(bytes, opts.maxBytes));
@@ -157,6 +166,10 @@ export async function downloadToFile(url: string, dest: string, opts: DownloadOp
     res.body.on("error", (err) => fail(new DownloadError(`download broke off: ${err.message}`, "network")));
     res.body.on("aborted", () => fail(new DownloadError("download broke off", "network")));
     out.on("error", (err) => fail(new DownloadError(`cannot write the download: ${err.message}`, "network")));
+    out.on("close", () => {
+      clearTimeout(timer);
+      opts.signal?.removeEventListener("abort", onAbort);
+    });
     out.on("finish", () => {
       clearTimeout(timer);
       if (failed) return;
