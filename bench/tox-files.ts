@@ -12,7 +12,8 @@
  *
  * Run: npx tsx bench/tox-files.ts [SIZE_MIB] [--iterate-every=MS]   (or `npm run bench`).
  * Rounds: TOX_BENCH_ROUNDS (default 1); the median of each row is printed.
- * Ports: ours 36300-36349, c-toxcore 36350-36399.
+ * Ports: ours BASE..BASE+49, c-toxcore BASE+50..BASE+99 with BASE = TOX_FILES_BENCH_PORT_BASE
+ * (default 36300), so a run can stay inside the port range it was given.
  */
 import { newKeyPair, randomBytes } from "../src/tox/crypto.js";
 import { BytesSource, type FileSink } from "../src/tox/files/io.js";
@@ -24,8 +25,10 @@ import { runIfMain } from "./lib/runner.js";
 import { printComparison, printTable } from "./lib/table.js";
 import { nowMs, until } from "./lib/timing.js";
 
-const OUR_PORTS: [number, number] = [36300, 36349];
-const C_START = 36350;
+const PORT_BASE = Number(process.env.TOX_FILES_BENCH_PORT_BASE ?? 36300);
+const OUR_PORTS: [number, number] = [PORT_BASE, PORT_BASE + 49];
+const C_START = PORT_BASE + 50;
+const C_END = PORT_BASE + 99;
 const MIB = 1024 * 1024;
 
 interface Row {
@@ -50,7 +53,7 @@ let cPort = C_START;
 async function cPeer(label: string, iterateEveryMs: number | undefined): Promise<CToxPeer> {
   // Each peer gets its own small range so a peer of the previous row never blocks a port.
   const start = cPort;
-  cPort = cPort + 5 > 36399 ? C_START : cPort + 5;
+  cPort = cPort + 5 > C_END ? C_START : cPort + 5;
   return CToxPeer.create({ startPort: start, endPort: start + 4, label, iterateEveryMs });
 }
 

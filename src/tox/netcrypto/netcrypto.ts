@@ -290,7 +290,7 @@ export class NetCrypto implements NetCryptoApi {
     for (const entry of [...this.entries.values()]) entry.session.tick();
   }
 
-  /** Milliseconds until `tick()` is next useful (1..1000); lets the edge avoid busy loops. */
+  /** Milliseconds until `tick()` is next useful (0 = now, at most 1000); lets the edge avoid busy loops. */
   nextTickIn(): number {
     let wait = 1000;
     for (const entry of this.entries.values()) wait = Math.min(wait, entry.session.nextTickIn());

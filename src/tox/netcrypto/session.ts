@@ -418,20 +418,29 @@ export class CryptoSession {
     this.sendRequest(now);
   }
 
-  /** Milliseconds until this session wants `tick()` again (a hint for the socket edge). */
+  /**
+   * Milliseconds until this session wants `tick()` again (a hint for the socket edge); 0 when a
+   * REQUEST/ack or probe is already due. That 0 matters: the node recomputes an identity's
+   * deadline as now + nextTickIn() after every datagram, so a floor of 1 ms would push an
+   * overdue ack out again with each packet of a stream arriving faster than 1 per ms. The
+   * receiver then acked a few times a second instead of every ACK_DELAY, and c-toxcore's
+   * sender, whose rate follows our buffer_start, crawled (issue 7: 2.3 MiB/s instead of ~4).
+   * Every due item is cleared by the next tick(), so 0 never spins. The temp packet keeps its
+   * 1 ms floor: with no usable path its send does not count, and it stays due.
+   */
   nextTickIn(): number {
     if (!this.isAlive) return SEND_PACKET_INTERVAL;
     const now = this.clock.now();
     let wait = SEND_PACKET_INTERVAL;
     if (this.state !== "established" && this.temp !== null)
-      wait = Math.min(wait, this.temp.sentAt + SEND_PACKET_INTERVAL + 1 - now);
+      wait = Math.max(1, Math.min(wait, this.temp.sentAt + SEND_PACKET_INTERVAL + 1 - now));
     if (this.state === "not-confirmed" || this.state === "established") {
       wait = Math.min(wait, this.lastRequestAt + SEND_PACKET_INTERVAL - now);
       if (this.ackPending) wait = Math.min(wait, this.lastRequestAt + ACK_DELAY - now);
       if (this.state === "established" && this.send.inFlight > 0)
         wait = Math.min(wait, this.lastProgressAt + this.probeInterval() - now);
     }
-    return Math.max(1, Math.ceil(wait));
+    return Math.max(0, Math.ceil(wait));
   }
 
   /**
