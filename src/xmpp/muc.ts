@@ -73,8 +73,12 @@ export interface MucOptions {
   log?: XmppLogger;
 }
 
-/** A message older than this when it reaches the user carries its original time (XEP-0203). */
-const LATE_MS = 5_000;
+/**
+ * A message older than this when it reaches the user carries its original time (XEP-0203): the
+ * ones the core kept while the user was out of the room arrive after the join, and clients sort
+ * them by that stamp. A stamp on a merely slow live message is harmless (it is exact).
+ */
+const LATE_MS = 1_000;
 /** Tox's MAX_NAME_LENGTH-sized limit on a conference title (group.c), in UTF-8 bytes. */
 const MAX_TITLE_BYTES = 128;
 
