@@ -3,6 +3,7 @@
  * port, over the bridge core another component started. Starting does not wait for the XMPP
  * server; the connection retries in the background and logs each failure.
  */
+import { join, resolve } from "node:path";
 import type { BridgeComponent, BridgeContext } from "../app.js";
 import { VERSION } from "../version.js";
 import type { CoreApi } from "./core-port.js";
@@ -17,7 +18,7 @@ export function xmppComponent(opts: XmppComponentOptions): BridgeComponent & { g
   const component: BridgeComponent & { gateway?: XmppGateway } = {
     name: "xmpp",
     async start(ctx: BridgeContext) {
-      const { xmpp, bridge } = ctx.config;
+      const { xmpp, bridge, database } = ctx.config;
       if (xmpp.secret === undefined) throw new Error("xmpp.secret is required when xmpp.enabled is true");
       const gateway = new XmppGateway({
         config: {
@@ -31,6 +32,8 @@ export function xmppComponent(opts: XmppComponentOptions): BridgeComponent & { g
         permissions: () => bridge.permissions,
         log: ctx.logger.child({ component: "xmpp" }),
         version: VERSION,
+        // Downloads wait here for the core to take them: under the data dir, so that is a rename.
+        workDir: join(resolve(database.data_dir), "xmpp"),
       });
       gateway.start();
       component.gateway = gateway;
