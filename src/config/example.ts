@@ -131,8 +131,13 @@ bridge:
     "@admin:localhost": admin
   # Tox clients show plain text only: render edits, replies and reactions as readable text.
   degrade_rich_messages: true
-  # Largest file the bridge relays in either direction (bytes, or e.g. "50 MiB").
-  max_file_size: 50 MiB
+
+files:
+  # Where files wait on their way between Tox and Matrix/XMPP; partial transfers resume from
+  # here after a restart, so keep it on persistent storage. Default: "files" in data_dir.
+  # spool_dir: ./data/files
+  # Largest file the bridge relays in either direction (bytes, or e.g. "100 MiB").
+  max_size: 100 MiB
 
 tox:
   # Nodes used to join the Tox network (from https://nodes.tox.chat).

@@ -102,6 +102,13 @@ export function parseConfigText(text: string, opts: LoadOptions = {}): ConfigLoa
   if (opts.baseDir !== undefined && !isAbsolute(config.database.data_dir)) {
     config.database.data_dir = resolve(opts.baseDir, config.database.data_dir);
   }
+  if (
+    opts.baseDir !== undefined &&
+    config.files.spool_dir !== undefined &&
+    !isAbsolute(config.files.spool_dir)
+  ) {
+    config.files.spool_dir = resolve(opts.baseDir, config.files.spool_dir);
+  }
   return { ok: true, config, warnings: configWarnings(config, label), envApplied };
 }
 

@@ -188,8 +188,18 @@ export const configSchema = z
         encryption_key: secretToken(32, "TOXBRIDGE_ENCRYPTION_KEY", "a random secret"),
         permissions: permissions.default({}),
         degrade_rich_messages: bool("render edits, replies and reactions as text for Tox").default(true),
+        /** Superseded by `files.max_size` (kept so older config files still load). */
         max_file_size: byteSize.default(50 * 1024 * 1024),
       }),
+      files: section({
+        /** Where files wait on their way between Tox and Matrix/XMPP; default `<data_dir>/files`. */
+        spool_dir: z
+          .string({ error: "expected a directory path" })
+          .min(1, { error: "expected a directory path" })
+          .optional(),
+        /** Largest file bridged in either direction. */
+        max_size: byteSize.default(100 * 1024 * 1024),
+      }).prefault({}),
       tox: section({
         bootstrap_nodes: z
           .array(toxNode, { error: "expected a list of {host, port, public_key}" })

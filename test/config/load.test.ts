@@ -36,6 +36,8 @@ describe("config validation", () => {
     expect(c.appservice.bot_username).toBe("toxbot");
     expect(c.appservice.user_prefix).toBe("_tox_");
     expect(c.bridge.max_file_size).toBe(50 * 1024 * 1024);
+    expect(c.files.max_size).toBe(100 * 1024 * 1024);
+    expect(c.files.spool_dir).toBeUndefined();
     expect(c.database.url).toBeUndefined();
     expect(c.tox.bootstrap_nodes.length).toBeGreaterThanOrEqual(4);
     expect(c.xmpp.enabled).toBe(false);
@@ -112,7 +114,7 @@ describe("config validation", () => {
       configWith((c) => {
         c.colour = "blue";
       }),
-      "config.yaml: colour: unknown key (known keys: homeserver, appservice, xmpp, database, bridge, tox, logging, metrics)",
+      "config.yaml: colour: unknown key (known keys: homeserver, appservice, xmpp, database, bridge, files, tox, logging, metrics)",
     );
   });
 
