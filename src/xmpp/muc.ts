@@ -65,6 +65,20 @@ export function conferenceCore(core: CoreApi): ConferenceCore | null {
     : null;
 }
 
+/**
+ * Optional in the core (not in the contract yet): hand the conference messages it keeps for this
+ * owner to the frontend now instead of at the next backoff step (up to minutes away), because a
+ * session just joined the room and will take them.
+ */
+export interface ConferenceRedelivery {
+  redeliverConference(owner: Owner, conference: string): Promise<void>;
+}
+
+function redeliveryOf(core: unknown): ConferenceRedelivery | null {
+  const c = core as Partial<ConferenceRedelivery>;
+  return typeof c.redeliverConference === "function" ? (c as ConferenceRedelivery) : null;
+}
+
 export interface MucOptions {
   domain: string;
   core: ConferenceCore;
@@ -231,7 +245,16 @@ export class MucService {
     else room.userNick = nick;
     this.announced.add(roomKey(room.account.id, room.view.id));
     this.log.debug({ owner: s.owner.id, conference: room.view.id, session: s.fromFull }, "xmpp muc: joined");
-    return room.join(s.fromFull, assigned);
+    const out = room.join(s.fromFull, assigned);
+    // After the join stanzas are out (the router sends them first): what waited may come now.
+    const redelivery = redeliveryOf(this.core);
+    if (redelivery !== null)
+      setImmediate(() => {
+        redelivery.redeliverConference(s.owner, room.view.id).catch((err: unknown) => {
+          this.log.debug({ owner: s.owner.id, err: String(err) }, "xmpp muc: redelivery not started");
+        });
+      });
+    return out;
   }
 
   // ---- message

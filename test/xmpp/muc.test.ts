@@ -331,6 +331,35 @@ describe("MUC rooms for Tox conferences", () => {
     });
   });
 
+  describe("gateway lifecycle", () => {
+    it("stopping tells every joined session the room went away for a shutdown (332)", async () => {
+      await join(PHONE);
+      await join(LAPTOP);
+      sent.length = 0;
+      await muc.goodbye();
+      expect(sent.map((s) => s.attrs.to).sort()).toEqual([LAPTOP, PHONE]);
+      for (const s of sent) {
+        expect(s.attrs.type).toBe("unavailable");
+        expect(codes(s)).toEqual([110, 332]);
+      }
+      const [ping] = await handle(
+        `<iq type="get" id="p" from="${PHONE}" to="${ROOM}/alice"><ping xmlns="${NS.ping}"/></iq>`,
+      );
+      expect(errorCondition(ping)).toBe("not-acceptable");
+    });
+
+    it("asks a core that can redeliver for the messages it kept, once a session joined", async () => {
+      const asked: string[] = [];
+      Object.assign(core, {
+        redeliverConference: async (owner: { id: string }, conference: string) =>
+          void asked.push(`${owner.id} ${conference}`),
+      });
+      await join();
+      await new Promise((r) => setImmediate(r));
+      expect(asked).toEqual([`${ALICE} ${CONF}`]);
+    });
+  });
+
   describe("invitations from the user", () => {
     it("a mediated invite to a contact JID or a bridged user's JID invites them into the conference", async () => {
       core.accounts.get(ALICE)?.friends.set(bob, friendView(bob, "accepted"));
