@@ -124,7 +124,7 @@ describe("XmppFiles without a server", () => {
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), "toxbridge-xmpp-unit-"));
-    const [port] = await pickPorts(1, 37300);
+    const [port] = await pickPorts(1, 37360, 10);
     putServer = http.createServer((req, res) => {
       if (req.url?.startsWith("/redirect/")) {
         const n = Number(req.url.slice("/redirect/".length));

@@ -2,6 +2,8 @@
  * Files, profiles and avatars through the XMPP gateway against a real Prosody 0.12 with its
  * XEP-0363 service (mod_http_file_share) on loopback, a real @xmpp/client user, and the fake core
  * with the file API (files-core.ts). A small HTTP server plays the web for links that misbehave.
+ * Ports: Prosody 37300-37349, the web 37350-37359 (files-unit: 37360-37369; the end-to-end
+ * file: Tox 37370-37399).
  */
 import { createHash } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -165,6 +167,7 @@ describe("XMPP gateway: files, profiles and avatars (real Prosody + XEP-0363)", 
   beforeAll(async () => {
     prosody = await startProsody({
       portBase: PORT_BASE,
+      portCount: 50,
       components: [{ domain: GW, secret: SECRET }],
       users: [
         { username: "alice", password: "alice-pw" },
@@ -172,7 +175,7 @@ describe("XMPP gateway: files, profiles and avatars (real Prosody + XEP-0363)", 
         { username: "dave", password: "dave-pw" },
       ],
     });
-    const [webPort] = await pickPorts(1, PORT_BASE);
+    const [webPort] = await pickPorts(1, PORT_BASE + 50, 10);
     web = await startWeb(webPort as number);
     webBase = `http://127.0.0.1:${webPort}`;
     workDir = await mkdtemp(join(tmpdir(), "toxbridge-xmpp-files-"));

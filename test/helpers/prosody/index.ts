@@ -39,8 +39,10 @@ export interface ProsodyOptions {
   extraConfig?: string[];
   /** Fixed ports (e.g. to restart on the same ones); default: free ones from 35200-35299. */
   ports?: { c2s: number; component: number; http: number };
-  /** First of the 100 ports to pick from instead of 35200 (each test area has its own range). */
+  /** First of the ports to pick from instead of 35200 (each test area has its own range). */
   portBase?: number;
+  /** How many ports from `portBase` Prosody may use (default 100), leaving the rest to the test. */
+  portCount?: number;
   /** `http_file_share_size_limit` of the `upload.<host>` XEP-0363 service (default 10 MiB). */
   uploadSizeLimit?: number;
   startTimeoutMs?: number;
@@ -87,15 +89,15 @@ function portFree(port: number): Promise<boolean> {
   });
 }
 
-/** `count` distinct free ports from this helper's range (or `base`+100), starting at a random offset. */
-export async function pickPorts(count: number, base = PORT_FIRST): Promise<number[]> {
+/** `count` distinct free ports from this helper's range (or `base`+`span`), starting at a random offset. */
+export async function pickPorts(count: number, base = PORT_FIRST, span = PORT_COUNT): Promise<number[]> {
   const picked: number[] = [];
-  const start = Math.floor(Math.random() * PORT_COUNT);
-  for (let i = 0; i < PORT_COUNT && picked.length < count; i++) {
-    const port = base + ((start + i) % PORT_COUNT);
+  const start = Math.floor(Math.random() * span);
+  for (let i = 0; i < span && picked.length < count; i++) {
+    const port = base + ((start + i) % span);
     if (await portFree(port)) picked.push(port);
   }
-  if (picked.length < count) throw new Error(`prosody: no ${count} free ports in ${base}+${PORT_COUNT}`);
+  if (picked.length < count) throw new Error(`prosody: no ${count} free ports in ${base}+${span}`);
   return picked;
 }
 
@@ -180,7 +182,7 @@ async function startOnce(opts: ProsodyOptions, deadline: number): Promise<Prosod
   ];
   const [c2sPort, componentPort, httpPort] = opts.ports
     ? [opts.ports.c2s, opts.ports.component, opts.ports.http]
-    : ((await pickPorts(3, opts.portBase)) as [number, number, number]);
+    : ((await pickPorts(3, opts.portBase, opts.portCount)) as [number, number, number]);
   const dir = await mkdtemp(join(tmpdir(), "toxbridge-prosody-"));
   const dataDir = join(dir, "data");
   await mkdir(join(dir, "certs"), { recursive: true });
