@@ -123,7 +123,10 @@ export class XmppGateway {
     const listing = accountListingOf(this.opts.core);
     if (listing === null) return;
     try {
-      await this.frontend.announceAll(this.opts.core, await listing.accountsOf("xmpp"));
+      const accounts = await listing.accountsOf("xmpp");
+      await this.frontend.announceAll(this.opts.core, accounts);
+      // Startup: read each user's vCard photo once (later, new photo hashes in presence do).
+      for (const a of accounts) void this.avatars.userPresence(a.owner, undefined);
     } catch (err) {
       (this.opts.log ?? silentXmppLogger).warn(
         { err: err instanceof Error ? err.message : String(err) },

@@ -572,6 +572,7 @@ describe("XMPP gateway: files, profiles and avatars (real Prosody + XEP-0363)", 
       // A crash: the connection drops without the goodbye presences.
       await gateway.component.stop();
       const mark = alice.received.length;
+      const avatarsBefore = core.avatars.length;
       gateway = await startGateway();
       const fresh = () => alice.received.slice(mark);
       await until(
@@ -582,6 +583,8 @@ describe("XMPP gateway: files, profiles and avatars (real Prosody + XEP-0363)", 
             (el) => el.name === "presence" && el.attrs.from === FRIEND_JID && el.attrs.type === undefined,
           ),
       );
+      // The new gateway also reads each user's vCard photo once at startup.
+      await until("avatar read at startup", () => core.avatars.length > avatarsBefore);
     });
   });
 });
