@@ -1,0 +1,293 @@
+/**
+ * Tox conferences as Matrix rooms (issue 8), over real HTTP: homeserver double <->
+ * matrix-appservice-bridge <-> Matrix frontend <-> bridge core (PGlite) <-> the in-memory Tox
+ * gateway. One room per conference shared by the bridged Matrix members, ghosts for Tox peers
+ * with their peer names, title <-> room name, messages both ways shown once, invites from the
+ * room, leaving, and a bridge restart that reuses the room.
+ */
+import { afterEach, describe, expect, it } from "vitest";
+import { BridgeCore, coreRepos } from "../../src/core/bridge-core.js";
+import type { Owner } from "../../src/core/frontend.js";
+import { createLogger } from "../../src/logger.js";
+import { type RunningMatrixAppservice, startMatrixAppservice } from "../../src/matrix/appservice.js";
+import { MatrixFrontend } from "../../src/matrix/frontend.js";
+import { ghostUserId } from "../../src/matrix/ids.js";
+import { FakeTox } from "../core/fake-tox.js";
+import { stranger } from "../core/helpers.js";
+import { type HomeserverDouble, startHomeserver, type TestClient } from "../helpers/homeserver/index.js";
+import { openTestStore } from "../store/backends.js";
+import { testRegistration } from "./bridge-harness.js";
+
+const names = { domain: "localhost", botLocalpart: "toxbot", userPrefix: "_tox_" };
+const registration = testRegistration();
+
+interface Bridge {
+  core: BridgeCore;
+  appservice: RunningMatrixAppservice;
+  stop(): Promise<void>;
+}
+
+/** The bridge (core + appservice + frontend) against a homeserver and store that may outlive it. */
+async function startBridge(
+  hs: HomeserverDouble,
+  store: Awaited<ReturnType<typeof openTestStore>>,
+  tox: FakeTox,
+) {
+  const log = createLogger({ level: "warn", destination: { write: () => {} } });
+  const core = new BridgeCore({
+    store: store.store,
+    repos: coreRepos(store.db),
+    tox,
+    tickMs: 50,
+    inbox: { retryDelayMs: () => 50 },
+    conferences: { inboundRetryDelayMs: () => 50, retryDelayMs: () => 50 },
+  });
+  const frontend = new MatrixFrontend({
+    core,
+    store: store.store,
+    names: { ...names, domain: hs.domain },
+    permissions: { localhost: "user" },
+    degradeRich: true,
+    log,
+  });
+  const appservice = await startMatrixAppservice({
+    registration,
+    homeserverUrl: hs.url,
+    domain: hs.domain,
+    log,
+    listen: { port: 0 },
+    controller: frontend.controller(),
+    onTransaction: (txn) => frontend.onTransaction(txn),
+    onListening: (port) => hs.setAppserviceUrl(`http://127.0.0.1:${port}`),
+    startupChecks: { ping: false },
+  });
+  frontend.attach((userId) => appservice.bridge.getIntent(userId));
+  core.registerFrontend(frontend);
+  await core.start();
+  return {
+    core,
+    appservice,
+    async stop() {
+      await core.stop();
+      await appservice.stop();
+    },
+  } satisfies Bridge;
+}
+
+let cleanup: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanup.reverse()) await c().catch(() => {});
+  cleanup = [];
+});
+
+async function rig() {
+  const hs = await startHomeserver({ registration, startPaused: true });
+  hs.defaultWaitMs = 20_000;
+  const store = await openTestStore();
+  const tox = new FakeTox();
+  let bridge = await startBridge(hs, store, tox);
+  cleanup.push(
+    () => hs.close(),
+    () => store.close(),
+    () => bridge.stop(),
+  );
+  return {
+    hs,
+    tox,
+    get core() {
+      return bridge.core;
+    },
+    /** Stops the bridge and starts a new one on the same homeserver and store (Tox state lost). */
+    async restart(next: FakeTox) {
+      await bridge.stop();
+      bridge = await startBridge(hs, store, next);
+    },
+  };
+}
+type Rig = Awaited<ReturnType<typeof rig>>;
+
+async function until(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000) {
+  const end = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** A Matrix user with a bot room and a Tox identity. */
+async function userWithAccount(r: Rig, localpart: string) {
+  const client = r.hs.asUser(r.hs.createUser(localpart));
+  const botRoom = await client.createDirectRoom(r.hs.botUserId);
+  await r.hs.waitForMembership(botRoom, r.hs.botUserId, "join");
+  await client.sendMessage(botRoom, "create");
+  await r.hs.waitForMessage({ roomId: botRoom, sender: r.hs.botUserId, body: /Tox identity is ready/ });
+  const owner: Owner = { kind: "matrix", id: client.userId };
+  const account = (await r.core.account(owner))!;
+  return { client, botRoom, owner, account };
+}
+
+/** An accepted Tox friend of the user, online. */
+async function onlineFriend(r: Rig, owner: Owner, identity: string) {
+  const f = stranger();
+  await r.core.contacts.add(owner, f.toxId);
+  r.tox.setOnline(identity, f.publicKey, true);
+  await r.core.idle();
+  return f.publicKey;
+}
+
+/** The conference room the bot invited this user to (and the user joins it). */
+async function joinInvitedRoom(r: Rig, client: TestClient, name?: string): Promise<string> {
+  const invite = await r.hs.waitForEvent(
+    (ev) =>
+      ev.type === "m.room.member" &&
+      ev.state_key === client.userId &&
+      ev.content.membership === "invite" &&
+      ev.sender === r.hs.botUserId &&
+      (name === undefined || r.hs.room(ev.room_id).getState("m.room.name")?.content.name === name),
+    { what: `a conference room invite for ${client.userId}` },
+  );
+  await client.join(invite.room_id);
+  return invite.room_id;
+}
+
+const memberOf = (r: Rig, roomId: string, userId: string) =>
+  r.hs.room(roomId).getState("m.room.member", userId);
+
+describe("Matrix conferences", () => {
+  it("a conference made with the bot is a room: ghosts with peer names, messages both ways, title both ways, joins and leaves", async () => {
+    const r = await rig();
+    const { client: alice, botRoom, owner, account } = await userWithAccount(r, "alice");
+    const carol = await onlineFriend(r, owner, account.publicKey);
+    await alice.sendMessage(botRoom, "conference create Tox lounge");
+    await r.hs.waitForMessage({ roomId: botRoom, sender: r.hs.botUserId, body: /"Tox lounge" created/ });
+    const roomId = await joinInvitedRoom(r, alice, "Tox lounge");
+    expect(r.hs.events(roomId, "m.bridge").map((e) => e.state_key)).toEqual([
+      expect.stringMatching(/^toxbridge:\/\/tox\/conference\/[0-9a-f]{64}$/),
+    ]);
+    const [view] = await r.core.conferences(owner);
+    const id = view!.id;
+
+    // carol (a Tox peer) joins: her ghost joins with her peer name as room displayname.
+    await alice.sendMessage(botRoom, "conference invite 1 nobody");
+    await r.hs.waitForMessage({ roomId: botRoom, sender: r.hs.botUserId, body: /No friend matches/ });
+    r.tox.conferencePeerJoin(id, carol, "Carol");
+    const ghost = ghostUserId(names, carol);
+    await r.hs.waitForMembership(roomId, ghost, "join");
+    await until(() => memberOf(r, roomId, ghost)?.content.displayname === "Carol", "ghost displayname");
+
+    // Tox -> Matrix: message and action from the ghost; our own echo is not shown.
+    r.tox.conferenceSay(id, carol, "hello room");
+    r.tox.conferenceSay(id, carol, "waves", "action");
+    await r.hs.waitForMessage({ roomId, sender: ghost, body: "hello room", msgtype: "m.text" });
+    await r.hs.waitForMessage({ roomId, sender: ghost, body: "waves", msgtype: "m.emote" });
+
+    // Matrix -> Tox from alice's own identity.
+    await alice.sendMessage(roomId, "hi Carol");
+    await alice.sendMessage(roomId, "dances", "m.emote");
+    await until(() => r.tox.conferenceSent.length === 2, "alice's lines on Tox");
+    expect(r.tox.conferenceSent.map((m) => [m.identity, m.text, m.kind])).toEqual([
+      [account.publicKey, "hi Carol", "normal"],
+      [account.publicKey, "dances", "action"],
+    ]);
+    await r.core.idle();
+    expect(r.hs.messages(roomId).filter((m) => m.sender === ghost)).toHaveLength(2);
+
+    // Title: room name -> Tox; Tox title -> room name (set by the bot).
+    await alice.sendState(roomId, "m.room.name", "", { name: "Lounge 2" });
+    await until(() => r.tox.conferences.get(id)?.title === "Lounge 2", "title on Tox");
+    r.tox.conferencePeerTitle(id, "Carol's lounge");
+    await until(
+      () => r.hs.room(roomId).getState("m.room.name")?.content.name === "Carol's lounge",
+      "room name from Tox",
+    );
+
+    // carol leaves the conference: her ghost leaves the room.
+    r.tox.conferencePeerLeave(id, carol);
+    await r.hs.waitForMembership(roomId, ghost, "leave");
+
+    // alice leaves the room: her identity leaves the conference.
+    await alice.leave(roomId);
+    await until(async () => (await r.core.conferences(owner)).length === 0, "conference left");
+    expect(r.tox.conferences.get(id)?.members.has(account.publicKey)).toBe(false);
+  });
+
+  it("a friend's invite is joined and shared by two Matrix users; each line shows once; invites from the room", async () => {
+    const r = await rig();
+    const a = await userWithAccount(r, "alice");
+    const b = await userWithAccount(r, "bob");
+    const carol = await onlineFriend(r, a.owner, a.account.publicKey);
+    const id = r.tox.conferenceInviteFrom(a.account.publicKey, carol, {
+      title: "Carol's",
+      friendName: "Carol",
+    });
+    const roomId = await joinInvitedRoom(r, a.client, "Carol's");
+    const ghost = ghostUserId(names, carol);
+    await r.hs.waitForMembership(roomId, ghost, "join");
+
+    // alice invites bob (a Matrix user of this bridge) in the room: bob's own identity joins.
+    await a.client.invite(roomId, b.client.userId);
+    await until(
+      async () => (await r.core.friend(a.owner, b.account.publicKey))?.state === "accepted",
+      "befriended",
+    );
+    r.tox.setOnline(a.account.publicKey, b.account.publicKey, true);
+    r.tox.setOnline(b.account.publicKey, a.account.publicKey, true);
+    await until(async () => (await r.core.conferences(b.owner)).length === 1, "bob in the conference");
+    await b.client.join(roomId);
+    // bob is himself in the room, never a ghost.
+    await r.core.idle();
+    expect(memberOf(r, roomId, ghostUserId(names, b.account.publicKey))).toBeUndefined();
+    expect(memberOf(r, roomId, ghostUserId(names, a.account.publicKey))).toBeUndefined();
+
+    // carol's line reaches both identities but the room shows it once.
+    r.tox.conferenceSay(id, carol, "one line");
+    await r.hs.waitForMessage({ roomId, sender: ghost, body: "one line" });
+    await r.core.idle();
+    await new Promise((res) => setTimeout(res, 200));
+    expect(r.hs.messages(roomId).filter((m) => m.body === "one line")).toHaveLength(1);
+
+    // bob speaks from his own identity; alice's identity receives it, but the room has bob's event.
+    await b.client.sendMessage(roomId, "bob here");
+    await until(() => r.tox.conferenceSent.some((m) => m.text === "bob here"), "bob's line on Tox");
+    expect(r.tox.conferenceSent.find((m) => m.text === "bob here")?.identity).toBe(b.account.publicKey);
+    await r.core.idle();
+    expect(r.hs.messages(roomId).filter((m) => m.body === "bob here")).toHaveLength(1);
+
+    // Inviting a Matrix user without an account: the bot tells them how to get one.
+    const dave = r.hs.asUser(r.hs.createUser("dave"));
+    await a.client.invite(roomId, dave.userId);
+    await r.hs.waitForMessage({ sender: r.hs.botUserId, body: /invited you to a Tox conference.*`create`/s });
+    expect(dave.userId).toBeTruthy();
+  });
+
+  it("after a bridge restart the room is reused and a message sent while alone goes out when a peer is back", async () => {
+    const r = await rig();
+    const { client: alice, owner, account } = await userWithAccount(r, "alice");
+    const carol = await onlineFriend(r, owner, account.publicKey);
+    const id = r.tox.conferenceInviteFrom(account.publicKey, carol, {
+      title: "Durable",
+      friendName: "Carol",
+    });
+    const roomId = await joinInvitedRoom(r, alice, "Durable");
+    await r.hs.waitForMembership(roomId, ghostUserId(names, carol), "join");
+    r.tox.conferencePeerLeave(id, carol);
+    await r.core.idle();
+    await alice.sendMessage(roomId, "while alone");
+    await r.hs.pushIdle();
+    await r.core.idle();
+    expect(r.tox.conferenceSent).toEqual([]);
+
+    const tox = new FakeTox();
+    await r.restart(tox);
+    expect(tox.restored.get(account.publicKey)?.map((s) => s.id)).toEqual([id]);
+    // Same room, no new one.
+    const rooms = [...r.hs.state.rooms.values()].filter(
+      (room) => room.getState("m.room.name")?.content.name === "Durable",
+    );
+    expect(rooms.map((room) => room.roomId)).toEqual([roomId]);
+    tox.conferencePeerJoin(id, carol, "Carol");
+    await until(() => tox.conferenceSent.some((m) => m.text === "while alone"), "queued line sent");
+    tox.conferenceSay(id, carol, "welcome back");
+    await r.hs.waitForMessage({ roomId, sender: ghostUserId(names, carol), body: "welcome back" });
+  });
+});
