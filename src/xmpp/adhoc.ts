@@ -86,6 +86,26 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   { node: "import", name: "Import a .tox profile", args: [] },
   { node: "export", name: "Export my .tox profile", args: [] },
+  { node: "conferences", name: "List my Tox conferences", args: [] },
+  {
+    node: "conference",
+    name: "Create, invite to or leave a Tox conference",
+    args: [
+      {
+        var: "action",
+        label: "Action",
+        type: "list-single",
+        required: true,
+        options: ["create", "invite", "leave"],
+      },
+      {
+        var: "argument",
+        label: "Title (create), [conference number] friend or user (invite), conference number (leave)",
+        type: "text-single",
+        required: false,
+      },
+    ],
+  },
 ];
 
 export function commandSpec(node: string): CommandSpec | undefined {

@@ -360,6 +360,16 @@ describe("MUC rooms for Tox conferences", () => {
     });
   });
 
+  it("offers the conference commands as ad-hoc commands with a form", async () => {
+    const [r] = await handle(
+      `<iq type="set" id="c1" from="${PHONE}" to="${GW}"><command xmlns="${NS.commands}" node="conference">` +
+        `<x xmlns="${NS.data}" type="submit"><field var="action"><value>create</value></field>` +
+        `<field var="argument"><value>Book club</value></field></x></command></iq>`,
+    );
+    expect(r?.attrs.type).toBe("result");
+    expect(core.commands.at(-1)?.text).toBe("conference create Book club");
+  });
+
   describe("invitations from the user", () => {
     it("a mediated invite to a contact JID or a bridged user's JID invites them into the conference", async () => {
       core.accounts.get(ALICE)?.friends.set(bob, friendView(bob, "accepted"));
