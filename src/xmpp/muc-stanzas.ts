@@ -243,6 +243,22 @@ export function directInviteRoom(message: XmlElement): Jid | null {
   return x === undefined ? null : parseJid(x.attrs.jid);
 }
 
+/** End-to-end encryption a gateway cannot read: OMEMO (legacy and :2), OpenPGP (XEP-0373/0027). */
+const ENCRYPTED = [
+  ["encrypted", "eu.siacs.conversations.axolotl"],
+  ["encrypted", "urn:xmpp:omemo:2"],
+  ["openpgp", "urn:xmpp:openpgp:0"],
+  ["x", "jabber:x:encrypted"],
+] as const;
+
+/**
+ * Whether a message is end-to-end encrypted. Its body is then only a fallback ("I sent you an
+ * OMEMO encrypted message...") that must not reach Tox as if the user had written it.
+ */
+export function isEncrypted(message: XmlElement): boolean {
+  return ENCRYPTED.some(([name, ns]) => child(message, name, ns) !== undefined);
+}
+
 export function originIdOf(message: XmlElement): string | undefined {
   return child(message, "origin-id", MUC_NS.originId)?.attrs.id;
 }

@@ -39,6 +39,7 @@ import {
   groupchatMessage,
   invitationMessage,
   isDestroyRequest,
+  isEncrypted,
   isRoomLocal,
   MUC_NS,
   occupantJid,
@@ -277,6 +278,12 @@ export class MucService {
     if (m.type !== "groupchat") return [];
     const room = await this.room(s);
     this.joinedRoom(room, s);
+    if (isEncrypted(s.stanza))
+      // Conversations turns OMEMO on by itself in members-only, non-anonymous rooms.
+      throw new StanzaError(
+        "not-acceptable",
+        "encrypted messages cannot be bridged to Tox: turn off OMEMO/OpenPGP for this group chat",
+      );
     const subject = s.stanza.getChild("subject");
     if (subject !== undefined && m.body === undefined) return this.setSubject(s, room, subject.getText());
     if (m.body !== undefined && m.body.length > MAX_BODY_LENGTH)

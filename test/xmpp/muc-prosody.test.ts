@@ -65,6 +65,23 @@ describe("MUC rooms through a real Prosody", () => {
   const conf = toHex(newKeyPair().publicKey);
   const room = roomJid(conf, GW);
   let view: ConferenceView;
+  let frontend: MucXmppFrontend;
+
+  /** The gateway's MUC side as gateway.ts wires it, with fresh (empty) session state. */
+  async function startGateway(): Promise<void> {
+    const permissions = () => ({ localhost: "user" as const });
+    const sink = {
+      send: (el: Parameters<XmppComponent["send"]>[0]) => component.send(el),
+      sendConfirmed: (el: Parameters<XmppComponent["send"]>[0]) => component.sendConfirmed(el),
+    };
+    const muc = new MucService({ domain: GW, core, sink, permissions });
+    const router = new MucGatewayRouter({ domain: GW, core, permissions }, muc);
+    component = new XmppComponent({ service: prosody.componentService, domain: GW, secret: SECRET, router });
+    frontend = new MucXmppFrontend(muc, GW, component);
+    core.registerFrontend(frontend);
+    void component.start().catch(() => undefined);
+    await component.waitOnline();
+  }
 
   beforeAll(async () => {
     const [c2s, comp, http] = (await freePorts(3)) as [number, number, number];
@@ -77,17 +94,7 @@ describe("MUC rooms through a real Prosody", () => {
       ports: { c2s, component: comp, http },
     });
     core = new FakeCore();
-    const permissions = () => ({ localhost: "user" as const });
-    const sink = {
-      send: (el: Parameters<XmppComponent["send"]>[0]) => component.send(el),
-      sendConfirmed: (el: Parameters<XmppComponent["send"]>[0]) => component.sendConfirmed(el),
-    };
-    const muc = new MucService({ domain: GW, core, sink, permissions });
-    const router = new MucGatewayRouter({ domain: GW, core, permissions }, muc);
-    component = new XmppComponent({ service: prosody.componentService, domain: GW, secret: SECRET, router });
-    core.registerFrontend(new MucXmppFrontend(muc, GW, component));
-    void component.start().catch(() => undefined);
-    await component.waitOnline();
+    await startGateway();
     core.createAccount(ALICE);
     const account = core.accounts.get(ALICE);
     if (account) account.ref.publicKey = alicePk;
@@ -223,6 +230,27 @@ describe("MUC rooms through a real Prosody", () => {
     );
     expect(bad.getChild("error")?.getChild("bad-request", NS.stanzas)).toBeDefined();
     expect(core.conferenceSent).toHaveLength(1);
+  });
+
+  it("a gateway restart: sessions are told (332); afterwards self-ping says not-acceptable and rejoining works", async () => {
+    await frontend.goodbye();
+    await component.stop();
+    const bye = await alice.waitFor((el) => statusCodes(el).includes(332), "332 shutdown");
+    expect(bye.attrs).toMatchObject({ from: `${room}/alice`, type: "unavailable" });
+    await startGateway();
+    const ping = await alice.xmpp.iqCaller.get(xml("ping", { xmlns: NS.ping }), `${room}/alice`).then(
+      () => "result",
+      (err: { condition?: string }) => err.condition,
+    );
+    expect(ping).toBe("not-acceptable");
+    const first = alice.received.length;
+    await alice.xmpp.send(xml("presence", { to: `${room}/alice` }, xml("x", { xmlns: MUC_NS.muc })));
+    await alice.waitFor(
+      (el) => alice.received.indexOf(el) >= first && el.getChild("subject") !== undefined,
+      "subject after rejoin",
+    );
+    // Resolves (with the result's empty payload) only for a result.
+    await alice.xmpp.iqCaller.get(xml("ping", { xmlns: NS.ping }), `${room}/alice`);
   });
 
   it("a client that disconnects ends its session, not the conference; messages then wait in the core", async () => {

@@ -213,6 +213,17 @@ describe("MUC rooms for Tox conferences", () => {
       expect(core.conferenceSent).toHaveLength(0);
     });
 
+    it("refuses end-to-end encrypted messages, whose body is only a fallback text", async () => {
+      await join();
+      const [r] = await handle(
+        `<message from="${PHONE}" to="${ROOM}" type="groupchat" id="e1"><body>I sent you an OMEMO encrypted message</body>` +
+          `<encrypted xmlns="eu.siacs.conversations.axolotl"><header sid="1"/></encrypted></message>`,
+      );
+      expect(errorCondition(r)).toBe("not-acceptable");
+      expect(r?.getChild("error")?.getChildText("text")).toMatch(/OMEMO/);
+      expect(core.conferenceSent).toHaveLength(0);
+    });
+
     it("delivers Tox messages from room/<peer nick>; refuses while no session is joined so the core keeps them", async () => {
       const msg = {
         id: 9,
