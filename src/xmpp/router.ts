@@ -465,7 +465,7 @@ export class GatewayRouter {
       throw new StanzaError("policy-violation", `message longer than ${MAX_BODY_LENGTH} characters`);
     if (i.friend === null) {
       // A chat message to the gateway is a command, for clients without ad-hoc support.
-      const files = this.opts.files;
+      const files = this.opts.files?.enabled ? this.opts.files : undefined;
       const link = files ? fileLinkOf(i.stanza, () => false) : null;
       const text = m.body?.trim();
       if (link === null && !text) return [];
@@ -486,12 +486,15 @@ export class GatewayRouter {
       return [this.replyMessage(i.owner.id, reply)];
     }
     const friend = i.friend;
-    const link = this.opts.files
-      ? fileLinkOf(i.stanza, (u) => this.opts.files?.isUploadUrl(i.owner, u) ?? false)
-      : null;
-    if (link !== null && this.opts.files) {
+    // Without file support in the core, a shared link still goes to Tox, as text.
+    const files = this.opts.files?.enabled ? this.opts.files : undefined;
+    const link = files ? fileLinkOf(i.stanza, (u) => files.isUploadUrl(i.owner, u)) : null;
+    if (link !== null && files) {
+      // Not a friend: refuse now, as for a message, rather than after downloading.
+      if ((await this.core.friend(i.owner, friend)) === null)
+        throw new StanzaError("item-not-found", "not one of your Tox friends");
       // The file goes its own way (downloaded in the background); a caption goes as a message.
-      this.opts.files.fromUser(i.owner, friend, link, m.id);
+      files.fromUser(i.owner, friend, link, m.id);
       if (link.kind === "url" && link.text !== null)
         await this.core.send({
           owner: i.owner,
@@ -605,14 +608,15 @@ export class GatewayRouter {
    */
   private async userPresence(i: Inbound, p: ParsedPresence): Promise<void> {
     const state = p.type === "unavailable" ? null : { show: p.show, status: p.status, priority: p.priority };
-    // A negative priority means "never route messages here" (RFC 6121): not the user's presence.
-    if (state !== null && state.priority >= 0 && this.opts.avatars)
+    // A new XEP-0153 photo hash: the user changed their avatar (read in the background).
+    if (state !== null && this.opts.avatars)
       void this.core
         .account(i.owner)
         .then((a) =>
           a === null ? undefined : this.opts.avatars?.userPresence(i.owner, photoHashOf(i.stanza)),
         )
         .catch(() => undefined);
+    // A negative priority means "never route messages here" (RFC 6121): not the user's presence.
     const change = this.presence.update(
       i.owner.id,
       i.from.resource,

@@ -321,6 +321,29 @@ describe("router: profiles, vCards, bare-key subscriptions", () => {
     );
   });
 
+  it("without a files module a shared link goes to Tox as text; with one, a stranger's is refused first", async () => {
+    const account = core.createAccount(ALICE);
+    account.friends.set(FRIEND, friendView(FRIEND, "accepted"));
+    const oob = (to: string, id: string) =>
+      `<message type="chat" id="${id}" from="${ALICE}/a" to="${to}@${GW}"><body>http://h/x.png</body>` +
+      `<x xmlns="${NS.oob}"><url>http://h/x.png</url></x></message>`;
+    await handle(oob(FRIEND, "t1"));
+    expect(core.sent.at(-1)).toMatchObject({ text: "http://h/x.png", sourceEventId: "t1" });
+    const sink = {
+      send: async () => undefined,
+      sendConfirmed: async () => undefined,
+      iq: async (): Promise<XmlElement> => {
+        throw new IqError("no", "service-unavailable");
+      },
+    };
+    const files = new XmppFiles({ domain: GW, core, sink, workDir: tmpdir(), log: silentXmppLogger });
+    router = new GatewayRouter({ domain: GW, core, permissions: () => ({ localhost: "user" }), files });
+    const [refused] = await handle(oob("ef".repeat(32), "t2"));
+    expect(errorCondition(refused)).toBe("item-not-found");
+    await files.idle();
+    expect(core.sentFiles).toEqual([]);
+  });
+
   it("a contact's vCard: name for a friend, item-not-found for a stranger", async () => {
     const account = core.createAccount(ALICE);
     account.friends.set(FRIEND, friendView(FRIEND, "accepted", { name: "Bob" }));
