@@ -28,6 +28,7 @@ import { ToxNodeGateway } from "../src/core/tox-adapter.js";
 import { createLogger } from "../src/logger.js";
 import { startMatrixAppservice } from "../src/matrix/appservice.js";
 import { MatrixFrontend } from "../src/matrix/frontend.js";
+import type { Executor } from "../src/store/db.js";
 import { type Db, openStoreWithDb, type Store } from "../src/store/index.js";
 import { ipPort, ToxNode } from "../src/tox/index.js";
 import { TestClient, type TestUser } from "../test/helpers/homeserver/index.js";
@@ -105,10 +106,19 @@ async function runWith(backend: string, open: () => Promise<OpenedStore>, n: num
   const node = await ToxNode.create({ host: "127.0.0.1", portRange: [35400, 35449] });
   const c = await CToxPeer.create({ startPort: 35500, endPort: 35599, label: "bench-c", name: "Carol" });
   const log = createLogger({ level: "warn" });
+  const statements = countStatements(opened.db);
+  const gateway = new ToxNodeGateway(node);
+  /** When the outbox handed each message body to Tox (the end of the bridge's own work). */
+  const handedAt = new Map<string, number>();
+  const sendMessage = gateway.sendMessage.bind(gateway);
+  gateway.sendMessage = (identity, friend, text, kind) => {
+    handedAt.set(text, nowMs());
+    return sendMessage(identity, friend, text, kind);
+  };
   const core = new BridgeCore({
     store: opened.store,
     repos: coreRepos(opened.db),
-    tox: new ToxNodeGateway(node),
+    tox: gateway,
     tickMs: 100,
   });
   /** When the transaction carrying each message body reached the bridge. */
@@ -186,6 +196,7 @@ async function runWith(backend: string, open: () => Promise<OpenedStore>, n: num
     // Matrix path latency.
     const viaMatrix: number[] = [];
     const inBridge: number[] = [];
+    const toHandOff: number[] = [];
     for (let i = 0; i < LATENCY_SAMPLES; i++) {
       const text = `matrix ${i}`;
       const t0 = nowMs();
@@ -193,6 +204,7 @@ async function runWith(backend: string, open: () => Promise<OpenedStore>, n: num
       void until(() => arrivedAt.has(text), 20_000, text).then(() => {
         viaMatrix.push(arrivedAt.get(text)! - t0);
         inBridge.push(arrivedAt.get(text)! - reachedBridgeAt.get(text)!);
+        toHandOff.push(handedAt.get(text)! - reachedBridgeAt.get(text)!);
       });
       await sleep(PACE_MS);
     }
@@ -211,12 +223,14 @@ async function runWith(backend: string, open: () => Promise<OpenedStore>, n: num
     };
     await Promise.all(Array.from({ length: IN_FLIGHT }, sender));
     const sentMs = nowMs() - t0send;
+    statements.reset();
     const t0 = nowMs();
     hs.proc.stdin!.write("resume\n");
     await until(() => countBulk(arrivedAt) === n, 120_000, "bulk delivery", 5);
     const deliveredMs = nowMs() - t0;
     await until(() => core.metrics.messagesDelivered >= n + LATENCY_SAMPLES, 30_000, "read receipts", 5);
     const receiptsMs = nowMs() - t0;
+    const sql = statements.snapshot();
 
     printTable(
       [
@@ -240,6 +254,7 @@ async function runWith(backend: string, open: () => Promise<OpenedStore>, n: num
     const d = summarize(direct);
     const m = summarize(viaMatrix);
     const b = summarize(inBridge);
+    const h = summarize(toHandOff);
     const added = (name: string, x: Summary) => [
       name,
       "",
@@ -262,8 +277,18 @@ async function runWith(backend: string, open: () => Promise<OpenedStore>, n: num
         added("  added by homeserver + bridge", m),
         row("transaction at the bridge -> C", b),
         added("  added by the bridge", b),
+        row("transaction at the bridge -> handed to Tox", h),
       ],
       `One-way latency, paced every ${PACE_MS} ms, store on ${backend}`,
+    );
+    printTable(
+      ["statement (first words)", "count", "per message"],
+      [
+        ["all statements", sql.total, (sql.total / n).toFixed(2)],
+        ["transactions (BEGIN..COMMIT)", sql.transactions, (sql.transactions / n).toFixed(3)],
+        ...sql.top.slice(0, 10).map(([k, v]) => [k, v, (v / n).toFixed(3)]),
+      ],
+      `Database work during the throughput run (${n} messages + their receipts), store on ${backend}`,
     );
     await core.stop();
     await appservice.stop();
@@ -273,6 +298,45 @@ async function runWith(backend: string, open: () => Promise<OpenedStore>, n: num
     await node.close();
     await opened.close();
   }
+}
+
+/** Counts the statements a Db runs (also inside transactions), by their first words. */
+function countStatements(db: Db): {
+  reset(): void;
+  snapshot(): { total: number; transactions: number; top: Array<[string, number]> };
+} {
+  const counts = new Map<string, number>();
+  let transactions = 0;
+  const bump = (sql: string) => {
+    const key = sql.replace(/\s+/g, " ").trim().slice(0, 60);
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  };
+  const query = db.query.bind(db);
+  db.query = (sql, params) => {
+    bump(sql);
+    return query(sql, params);
+  };
+  const transaction = db.transaction.bind(db);
+  db.transaction = (fn) =>
+    transaction((tx) => {
+      transactions++;
+      const counted: Executor = Object.create(tx);
+      counted.query = (sql, params) => {
+        bump(sql);
+        return tx.query(sql, params);
+      };
+      return fn(counted);
+    });
+  return {
+    reset() {
+      counts.clear();
+      transactions = 0;
+    },
+    snapshot() {
+      const top = [...counts.entries()].sort((a, b) => b[1] - a[1]);
+      return { total: top.reduce((a, [, v]) => a + v, 0), transactions, top };
+    },
+  };
 }
 
 function countBulk(arrived: Map<string, number>): number {

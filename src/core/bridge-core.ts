@@ -15,7 +15,7 @@ import { type Clock, systemClock } from "../tox/index.js";
 import { Accounts, type Presence, type Profile, toAccountRef } from "./accounts.js";
 import { CommandRunner } from "./commands.js";
 import { Contacts } from "./contacts.js";
-import { type CoreLogger, errorText, silentLogger } from "./errors.js";
+import { CoreError, type CoreLogger, errorText, silentLogger } from "./errors.js";
 import type {
   AccountRef,
   CommandReply,
@@ -23,6 +23,7 @@ import type {
   FriendView,
   Frontend,
   Owner,
+  SendOutcome,
   SendRequest,
   SendResult,
 } from "./frontend.js";
@@ -31,7 +32,7 @@ import { Inbox, type InboxOptions } from "./inbox.js";
 import { hex, keyBytes } from "./keys.js";
 import { Lanes } from "./lanes.js";
 import { type CoreGauges, CoreMetrics } from "./metrics.js";
-import { Outbox, type OutboxOptions } from "./outbox.js";
+import { Outbox, type OutboxMessage, type OutboxOptions } from "./outbox.js";
 import type { ToxGateway } from "./tox-gateway.js";
 
 /** Tables the core needs beyond the Store's repositories (see migrations/002_inbox.sql). */
@@ -202,6 +203,35 @@ export class BridgeCore implements CoreApi {
       request.kind,
       request.sourceEventId,
     );
+  }
+
+  async sendBatch(requests: readonly SendRequest[]): Promise<SendOutcome[]> {
+    const outcomes: (SendOutcome | undefined)[] = requests.map(() => undefined);
+    const messages: OutboxMessage[] = [];
+    const indexOf: number[] = [];
+    for (const [i, request] of requests.entries()) {
+      try {
+        const account = await this.ref(request.owner);
+        keyBytes(request.friend);
+        messages.push({
+          account,
+          friend: request.friend.toLowerCase(),
+          text: request.text,
+          ...(request.kind === undefined ? {} : { kind: request.kind }),
+          ...(request.sourceEventId === undefined ? {} : { sourceEventId: request.sourceEventId }),
+        });
+        indexOf.push(i);
+      } catch (err) {
+        if (!(err instanceof CoreError)) throw err;
+        outcomes[i] = { ok: false, error: err };
+      }
+    }
+    for (const [j, outcome] of (await this.outbox.sendMany(messages)).entries())
+      outcomes[indexOf[j] ?? -1] = outcome;
+    return outcomes.map((o) => {
+      if (o === undefined) throw new Error("core: a batched message got no outcome");
+      return o;
+    });
   }
 
   async setTyping(owner: Owner, friend: string, typing: boolean): Promise<void> {

@@ -7,6 +7,7 @@
  */
 import type { PermissionLevel } from "../config/permissions.js";
 import type { Network, OwnerKind } from "../store/index.js";
+import type { CoreError } from "./errors.js";
 import type { MessageKind, UserStatus } from "./tox-gateway.js";
 
 export type { MessageKind, Network, OwnerKind, PermissionLevel, UserStatus };
@@ -184,10 +185,20 @@ export interface SendResult {
   parts: number;
 }
 
+/** The outcome of one message of `CoreApi.sendBatch`. */
+export type SendOutcome = { ok: true; result: SendResult } | { ok: false; error: CoreError };
+
 /** What a frontend calls on the core. Every call resolves after the effect is persisted. */
 export interface CoreApi {
   /** Queues a message for a friend; resolves once it is durable (acknowledge the source then). */
   send(request: SendRequest): Promise<SendResult>;
+  /**
+   * Many `send`s persisted together (one database commit for, e.g., a whole appservice
+   * transaction); one outcome per request, in order. A request the user got wrong (no account,
+   * not a friend, empty) gets its error as its outcome; a storage failure rejects the whole call
+   * and nothing is written. Optional: a frontend falls back to `send` per message without it.
+   */
+  sendBatch?(requests: readonly SendRequest[]): Promise<SendOutcome[]>;
   setTyping(owner: Owner, friend: string, typing: boolean): Promise<void>;
   /**
    * Runs one text command (bot message, XMPP chat or ad-hoc); `permission` from the config.

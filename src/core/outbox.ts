@@ -1,13 +1,18 @@
 /**
  * The outbound half of store-and-forward: messages from Matrix/XMPP users to Tox friends.
  *
- * - `send` persists first (one row per 1372-byte part, in one transaction; idempotent on the
- *   frontend's event id) and resolves only then, so the frontend acknowledges its transaction
- *   after the message is durable.
+ * - `send`/`sendMany` persist first (one row per 1372-byte part; a whole batch, e.g. one
+ *   appservice transaction, in ONE statement and so one commit; idempotent on the frontend's
+ *   event id) and resolve only then, so the frontend acknowledges its transaction after the
+ *   messages are durable.
  * - A per-friend pump hands due items to Tox in id order while the friend is online and records
- *   each Tox message id (`sending`). One friend's queue never waits for another's.
- * - The friend's read receipt marks the item delivered; when every part of a source event is
- *   delivered the frontend is told, with its own event id.
+ *   the Tox message ids (`sending`) in one statement per pass. The rows just written are handed
+ *   over from memory, without reading them back, while this run knows the friend's whole queue
+ *   (see `pump`). One friend's queue never waits for another's. Nothing waits for a batch window:
+ *   a batch is whatever is already there.
+ * - The friend's read receipt marks the item delivered (receipts that pile up while the friend's
+ *   lane is busy are applied by one statement); when every part of a source event is delivered
+ *   the frontend is told, with its own event id.
  * - The friend going offline before the receipts puts the `sending` items back in the queue, in
  *   order, and they go again on the next connection: c-toxcore does the same with unreceipted
  *   messages on reconnect, so delivery is at-least-once, like Tox's own.
@@ -15,11 +20,11 @@
  *   given up with a notice to the frontend. At startup `recover()` requeues `sending` rows left
  *   by a crash.
  */
-import { type OutboxItem, type Store, StoreConstraintError } from "../store/index.js";
+import type { NewOutboxItem, OutboxItem, Store } from "../store/index.js";
 import type { OutboxEventsRepo } from "../store/repos/outbox-events.js";
 import { type Clock, fromHex, splitMessage } from "../tox/index.js";
 import { CoreError, type CoreLogger, errorText } from "./errors.js";
-import type { AccountRef, MessageKind, SendResult } from "./frontend.js";
+import type { AccountRef, MessageKind, SendOutcome, SendResult } from "./frontend.js";
 import type { FrontendHub } from "./frontends.js";
 import { hex } from "./keys.js";
 import { Lanes } from "./lanes.js";
@@ -62,6 +67,8 @@ export class Outbox {
   private readonly failedNoticed = new Set<string>();
   /** Lanes whose pump stopped because Tox's send queue was not empty (resumed by a receipt). */
   private readonly throttled = new Set<string>();
+  /** Per friend (lane key): see LaneState. */
+  private readonly state = new Map<string, LaneState>();
 
   constructor(
     private readonly deps: {
@@ -92,56 +99,99 @@ export class Outbox {
     kind: MessageKind = "normal",
     sourceEventId?: string,
   ): Promise<SendResult> {
-    if (text.length === 0) throw new CoreError("empty-message", "An empty message cannot be sent to Tox.");
-    const { store } = this.deps;
-    const friendPk = fromHex(friend);
-    const row = await store.friends.get(account.id, friendPk);
-    if (row === null)
-      throw new CoreError("unknown-friend", `${friend.slice(0, 8)}… is not one of your Tox friends.`, {
-        friend,
-      });
-    const decoder = new TextDecoder();
-    const pieces = splitMessage(text).map((p) => decoder.decode(p));
-    const network = account.owner.kind;
-    const enqueueAll = async (outbox: Store["outbox"]) => {
-      let fresh = false;
-      for (const [part, body] of pieces.entries()) {
-        const { created } = await outbox.enqueue({
-          accountId: account.id,
-          friendPk,
-          kind,
-          body,
-          part,
-          sourceNetwork: sourceEventId === undefined ? null : network,
-          sourceEventId: sourceEventId ?? null,
-        });
-        fresh ||= created;
-      }
-      return fresh;
-    };
-    // Idempotency is the outbox's unique (account, friend, network, event id, part): a redelivered
-    // event maps onto its rows. One part is one statement; several go in one transaction so a
-    // crash never leaves half a message queued.
-    const created = await this.persist(account, friend, () =>
-      pieces.length === 1 ? enqueueAll(store.outbox) : store.transaction((tx) => enqueueAll(tx.outbox)),
-    );
-    if (created) this.deps.metrics.messagesQueued++;
-    this.kick(account, friend);
-    return { created, parts: pieces.length };
+    const [outcome] = await this.sendMany([
+      { account, friend, text, kind, ...(sourceEventId === undefined ? {} : { sourceEventId }) },
+    ]);
+    if (outcome === undefined) throw new Error("outbox: no outcome for a queued message");
+    if (!outcome.ok) throw outcome.error;
+    return outcome.result;
   }
 
-  /** Runs the enqueue; the outbox's foreign key on friends is what says "not a friend". */
-  private async persist<T>(account: AccountRef, friend: string, write: () => Promise<T>): Promise<T> {
-    try {
-      return await write();
-    } catch (err) {
-      if (err instanceof StoreConstraintError && err.kind === "foreign_key")
-        throw new CoreError("unknown-friend", `${friend.slice(0, 8)}… is not one of your Tox friends.`, {
-          account: account.id,
-          friend,
+  /**
+   * Persists many messages (e.g. every message of one appservice transaction) in ONE database
+   * statement, so one commit, and starts delivering them; resolves once they are durable, with
+   * one outcome per message in order. A message to someone who is not a friend (or an empty one)
+   * gets its own error and the others still go; a database failure rejects the whole batch and
+   * nothing is written. Idempotent per (account, friend, network, event id) like `send`.
+   */
+  async sendMany(messages: readonly OutboxMessage[]): Promise<SendOutcome[]> {
+    const outcomes: (SendOutcome | undefined)[] = messages.map(() => undefined);
+    const rows: NewOutboxItem[] = [];
+    /** For each row, the message it is a part of. */
+    const rowOf: number[] = [];
+    const parts: number[] = messages.map(() => 0);
+    const decoder = new TextDecoder();
+    for (const [index, m] of messages.entries()) {
+      if (m.text.length === 0) {
+        outcomes[index] = {
+          ok: false,
+          error: new CoreError("empty-message", "An empty message cannot be sent to Tox."),
+        };
+        continue;
+      }
+      const pieces = splitMessage(m.text).map((p) => decoder.decode(p));
+      parts[index] = pieces.length;
+      const friendPk = fromHex(m.friend);
+      const sourceEventId = m.sourceEventId ?? null;
+      for (const [part, body] of pieces.entries()) {
+        rows.push({
+          accountId: m.account.id,
+          friendPk,
+          kind: m.kind ?? "normal",
+          body,
+          part,
+          sourceNetwork: sourceEventId === null ? null : m.account.owner.kind,
+          sourceEventId,
         });
-      throw err;
+        rowOf.push(index);
+      }
     }
+    const enqueued = await this.deps.outboxEvents.enqueueMany(rows);
+    const created = messages.map(() => false);
+    const notFriend = messages.map(() => false);
+    /** New rows per lane, in id order, for the pump to take without reading them back. */
+    const fresh = new Map<string, { account: AccountRef; friend: string; items: OutboxItem[] }>();
+    for (const [r, result] of enqueued.entries()) {
+      const index = rowOf[r] ?? -1;
+      const m = messages[index];
+      if (m === undefined) continue;
+      if (!result.friend) {
+        notFriend[index] = true;
+        continue;
+      }
+      if (result.item === null) continue;
+      created[index] = true;
+      const key = laneKey(m.account, m.friend);
+      const entry = fresh.get(key) ?? { account: m.account, friend: m.friend, items: [] };
+      entry.items.push(result.item);
+      fresh.set(key, entry);
+    }
+    for (const [index, m] of messages.entries()) {
+      if (outcomes[index] !== undefined) continue;
+      if (notFriend[index]) {
+        outcomes[index] = {
+          ok: false,
+          error: new CoreError("unknown-friend", `${m.friend.slice(0, 8)}… is not one of your Tox friends.`, {
+            account: m.account.id,
+            friend: m.friend,
+          }),
+        };
+        continue;
+      }
+      if (created[index]) this.deps.metrics.messagesQueued++;
+      outcomes[index] = { ok: true, result: { created: created[index] ?? false, parts: parts[index] ?? 0 } };
+    }
+    for (const [key, { account, friend, items }] of fresh) {
+      this.laneState(key).fresh.push(...items);
+      void this.kick(account, friend);
+    }
+    // Redelivered events: their rows exist; a pump picks up any still queued (e.g. after a restart).
+    for (const [index, m] of messages.entries())
+      if (outcomes[index]?.ok === true && !created[index]) void this.kick(m.account, m.friend);
+    return outcomes.map((o) => {
+      if (o === undefined) throw new Error("outbox: a message got no outcome");
+      return o;
+    });
   }
 
   /** Schedules a pump of this friend's queue (coalesced with one already waiting). */
@@ -161,8 +211,10 @@ export class Outbox {
    */
   onConnection(account: AccountRef, friend: string, online: boolean, unconfirmed?: number[]): Promise<void> {
     if (online) return this.kick(account, friend);
-    return this.lanes.run(laneKey(account, friend), async () => {
+    const key = laneKey(account, friend);
+    return this.lanes.run(key, async () => {
       const friendPk = fromHex(friend);
+      this.laneState(key).clear = false;
       const n =
         unconfirmed === undefined
           ? await this.deps.store.outbox.requeueSending(account.id, friendPk)
@@ -177,22 +229,46 @@ export class Outbox {
     });
   }
 
+  /**
+   * Receipts are applied in batches: those that arrive while the friend's lane is busy are
+   * applied together by one statement when it is free (a lone receipt goes at once).
+   */
   onReceipt(account: AccountRef, friend: string, messageId: number): Promise<void> {
-    return this.lanes.run(laneKey(account, friend), async () => {
-      const friendPk = fromHex(friend);
-      const item = await this.deps.outboxEvents.deliver(account.id, friendPk, messageId);
-      if (item === null) return; // a receipt for a message we did not send, or a duplicate
-      this.deps.metrics.messagesDelivered++;
-      // Window room again: resume a pump that stopped for flow control.
-      if (this.throttled.delete(laneKey(account, friend))) void this.kick(account, friend);
-      if (item.sourceEventId === null || item.pendingParts > 0) return;
+    const key = laneKey(account, friend);
+    this.laneState(key).receipts.push(messageId);
+    return this.lanes.runOnce(key, "receipts", () => this.applyReceipts(account, friend));
+  }
+
+  private async applyReceipts(account: AccountRef, friend: string): Promise<void> {
+    const key = laneKey(account, friend);
+    const state = this.laneState(key);
+    const ids = state.receipts;
+    state.receipts = [];
+    if (ids.length === 0) return;
+    // Unknown and duplicate receipts (messages we did not send) match no row and are dropped.
+    const delivered = await this.deps.outboxEvents.deliverMany(account.id, fromHex(friend), ids);
+    if (delivered.length === 0) return;
+    this.deps.metrics.messagesDelivered += delivered.length;
+    // Window room again: resume a pump that stopped for flow control.
+    if (this.throttled.delete(key)) void this.kick(account, friend);
+    // Told in the order the receipts arrived, as if each had been applied on its own.
+    const arrival = new Map<number, number>();
+    for (const [i, id] of ids.entries()) if (!arrival.has(id)) arrival.set(id, i);
+    delivered.sort(
+      (a, b) => (arrival.get(a.toxMessageId ?? 0) ?? 0) - (arrival.get(b.toxMessageId ?? 0) ?? 0),
+    );
+    const told = new Set<string>();
+    for (const item of delivered) {
+      if (item.sourceEventId === null || item.pendingParts > 0 || told.has(item.sourceEventId)) continue;
       const eventId = item.sourceEventId;
+      told.add(eventId);
       await this.deps.frontends.tell(account, "readReceipt", (f) => f.readReceipt(account, friend, eventId));
-    });
+    }
   }
 
   /** Startup: messages handed to Tox by a previous run get no receipt now; queue them again. */
   async recover(): Promise<number> {
+    for (const state of this.state.values()) state.clear = false;
     const n = await this.deps.store.outbox.requeueAllSending();
     if (n > 0) this.deps.log.info({ n }, "core: requeued messages in flight at last shutdown");
     return n;
@@ -215,8 +291,12 @@ export class Outbox {
       const account = accountById(accountId);
       if (account === undefined) continue;
       const friend = hex(friendPk);
-      if (this.friendOnline(account, friend)) void this.kick(account, friend);
-      else if (sweep) void this.sweep(account, friend);
+      if (this.friendOnline(account, friend)) {
+        // Read the queue from the database again: rows queued in a way this run did not see
+        // (none are expected) cannot then wait for a restart.
+        this.laneState(laneKey(account, friend)).clear = false;
+        void this.kick(account, friend);
+      } else if (sweep) void this.sweep(account, friend);
     }
   }
 
@@ -226,14 +306,67 @@ export class Outbox {
 
   // -------------------------------------------------------------------------------------------
 
+  private laneState(key: string): LaneState {
+    let state = this.state.get(key);
+    if (state === undefined) {
+      state = { clear: false, lastRead: new Set(), fresh: [], receipts: [] };
+      this.state.set(key, state);
+    }
+    return state;
+  }
+
+  /**
+   * Hands the friend's due items to Tox in id order. While the lane is `clear` (this run has seen
+   * its whole queue and handed all of it over), the only queued rows are the ones `sendMany` just
+   * wrote and passed in `fresh`, so those go out without reading them back: a lone message costs
+   * no query between its commit and Tox. Anything that can leave other queued rows (going
+   * offline, flow control, a refusal, a requeue, a restart) clears the flag, and the next pass
+   * reads the queue from the database again.
+   */
   private async pump(account: AccountRef, friend: string, expireOffline: boolean): Promise<void> {
+    const state = this.laneState(laneKey(account, friend));
+    try {
+      if (!(await this.pumpPasses(account, friend, expireOffline, state))) state.clear = false;
+    } catch (err) {
+      state.clear = false;
+      throw err;
+    }
+    if (!state.clear) state.fresh = [];
+  }
+
+  /** True when every queued item was handed over (the lane is then clear). */
+  private async pumpPasses(
+    account: AccountRef,
+    friend: string,
+    expireOffline: boolean,
+    state: LaneState,
+  ): Promise<boolean> {
     const { store, tox, metrics } = this.deps;
     const friendPk = fromHex(friend);
     for (;;) {
       // Nothing to do for an offline friend but the age limit, which the periodic sweep applies.
-      if (!expireOffline && !this.friendOnline(account, friend)) return;
+      if (!expireOffline && !this.friendOnline(account, friend)) return false;
       const now = new Date(this.deps.clock.now());
-      const due = await store.outbox.listDue(account.id, friendPk, now, this.batchSize);
+      const fromMemory = state.clear && !expireOffline;
+      let due: OutboxItem[];
+      let cut = false;
+      if (fromMemory) {
+        due = state.fresh.filter((item) => !state.lastRead.has(item.id));
+        state.fresh = [];
+        if (due.length === 0) return true;
+      } else {
+        // Rows written from here on arrive in `fresh` too; those this read sees are skipped there.
+        state.fresh = [];
+        const head = await this.deps.outboxEvents.listQueued(account.id, friendPk, this.batchSize);
+        due = [];
+        for (const item of head) {
+          // Order is kept: nothing after an item that is not due yet goes before it.
+          if (item.nextAttemptAt !== null && item.nextAttemptAt > now) break;
+          due.push(item);
+        }
+        cut = due.length < head.length || head.length === this.batchSize;
+        state.lastRead = new Set(due.map((item) => item.id));
+      }
       // Handed-over items are recorded in one statement per batch, also when the loop stops early.
       const handed: { id: number; toxMessageId: number }[] = [];
       const record = async () => {
@@ -246,11 +379,15 @@ export class Outbox {
           await this.giveUp(account, friend, item, reason);
           continue;
         }
-        if (!this.friendOnline(account, friend)) return record();
+        if (!this.friendOnline(account, friend)) {
+          await record();
+          return false;
+        }
         // Flow control: Tox holds messages back when the window is full; do not pile up more.
         if ((await tox.sendQueueLength(account.publicKey, friend)) > 0) {
           this.throttled.add(laneKey(account, friend));
-          return record();
+          await record();
+          return false;
         }
         let messageId: number;
         try {
@@ -258,19 +395,26 @@ export class Outbox {
         } catch (err) {
           await record();
           // Went offline between the check and the send: the item waits for the next connection.
-          if (!this.friendOnline(account, friend)) return;
+          if (!this.friendOnline(account, friend)) return false;
           const retryAt = new Date(now.getTime() + this.retryDelayMs(item.attempts));
           await store.outbox.markFailed(item.id, `Tox refused the message: ${errorText(err)}`, retryAt);
           this.deps.log.warn(
             { account: account.id, friend: friend.slice(0, 16), item: item.id, err: errorText(err) },
             "core: Tox refused a message; will retry",
           );
-          return;
+          return false;
         }
         handed.push({ id: item.id, toxMessageId: messageId });
       }
       await record();
-      if (due.length < this.batchSize) return;
+      if (fromMemory) continue; // more may have been written meanwhile
+      if (!cut) {
+        // The whole queue was read and handed over: from now on new rows come through `fresh`.
+        state.clear = !expireOffline;
+        return !expireOffline;
+      }
+      // A full read: read on. One cut short by an item not due yet: the tick comes back later.
+      if (due.length < this.batchSize) return false;
     }
   }
 
@@ -309,6 +453,27 @@ export class Outbox {
       }),
     );
   }
+}
+
+/** One friend's message to queue (see `Outbox.sendMany`). */
+export interface OutboxMessage {
+  account: AccountRef;
+  friend: string;
+  text: string;
+  kind?: MessageKind;
+  sourceEventId?: string;
+}
+
+/** What the outbox knows about one friend's queue in this run (see `pump`). */
+interface LaneState {
+  /** Every queued row of this friend is in `fresh` or was in `lastRead` (and was handed over). */
+  clear: boolean;
+  /** Ids of the items the last database read returned (they may also arrive in `fresh`). */
+  lastRead: Set<number>;
+  /** Rows `sendMany` wrote since, in id order. */
+  fresh: OutboxItem[];
+  /** Read receipts (Tox message ids) not applied yet. */
+  receipts: number[];
 }
 
 function laneKey(account: AccountRef, friend: string): string {

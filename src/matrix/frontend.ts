@@ -30,6 +30,8 @@ import type {
   InboundMessage,
   Notice,
   Owner,
+  SendOutcome,
+  SendRequest,
 } from "../core/frontend.js";
 import type { Logger } from "../logger.js";
 import type { Portal, Store } from "../store/index.js";
@@ -41,8 +43,15 @@ import { botUserId, friendKeyOfGhost, ghostUserId, isBridgeUser, type MatrixName
 import { MatrixMedia } from "./media.js";
 import { isMediaMsgtype } from "./media-content.js";
 import { PortalCache } from "./portal-cache.js";
+import { MatrixPresenceSync, type PresenceTarget, parsePresenceEdu } from "./presence.js";
 
 type Json = Record<string, unknown>;
+
+/** A portal message waiting to be persisted with the rest of its transaction. */
+interface PortalSend {
+  roomId: string;
+  request: SendRequest;
+}
 
 interface ReceiptSlot {
   next: { ghostId: string; eventId: string } | undefined;
@@ -58,6 +67,13 @@ export interface MatrixFrontendOptions {
   log: Logger;
   /** Where media downloads wait before the core takes them (default: the OS temp directory). */
   spoolDir?: string;
+  /**
+   * Users' Matrix presence and status message colour their Tox identity (config
+   * `matrix.presence_to_tox`, default on; needs a core with profile/setProfile). See presence.ts.
+   */
+  presenceToTox?: boolean;
+  /** Quiet time before a presence change is applied (default 3 s). */
+  presenceDebounceMs?: number;
 }
 
 /** Event types that may carry something for a Tox friend. */
@@ -85,10 +101,22 @@ export class MatrixFrontend implements Frontend {
   private readonly portals: PortalCache;
   private readonly media: MatrixMedia;
   private readonly avatars: MatrixAvatars;
+  /** Matrix presence -> Tox status; absent when off or the core cannot set profiles. */
+  readonly presence: MatrixPresenceSync | undefined;
 
   constructor(private readonly opts: MatrixFrontendOptions) {
     this.botId = botUserId(opts.names);
     this.portals = new PortalCache(opts.store);
+    const presenceTarget = presenceTargetOf(opts.core);
+    this.presence =
+      opts.presenceToTox === false || presenceTarget === null
+        ? undefined
+        : new MatrixPresenceSync({
+            target: presenceTarget,
+            memory: opts.store.bridgeState,
+            log: opts.log,
+            ...(opts.presenceDebounceMs === undefined ? {} : { debounceMs: opts.presenceDebounceMs }),
+          });
     const intent = (userId?: string) => this.intent(userId);
     this.media = new MatrixMedia({
       core: opts.core,
@@ -144,11 +172,15 @@ export class MatrixFrontend implements Frontend {
       if (list === undefined) byRoom.set(roomId, [ev]);
       else list.push(ev);
     }
+    // Portal messages are collected and persisted together afterwards: one commit for the whole
+    // transaction instead of one per message (the bridge's throughput is bound by commits).
+    const sends: PortalSend[] = [];
     const results = await Promise.allSettled(
       [...byRoom.values()].map(async (events) => {
-        for (const ev of events) await this.onRoomEvent(ev);
+        for (const ev of events) await this.onRoomEvent(ev, sends);
       }),
     );
+    await this.persistSends(sends);
     const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
     if (failed !== undefined) throw failed.reason;
     for (const edu of txn.ephemeral) {
@@ -160,7 +192,7 @@ export class MatrixFrontend implements Frontend {
     }
   }
 
-  private async onRoomEvent(ev: Json): Promise<void> {
+  private async onRoomEvent(ev: Json, sends: PortalSend[]): Promise<void> {
     const type = typeof ev.type === "string" ? ev.type : "";
     const roomId = typeof ev.room_id === "string" ? ev.room_id : "";
     const sender = typeof ev.sender === "string" ? ev.sender : "";
@@ -180,7 +212,7 @@ export class MatrixFrontend implements Frontend {
     const portal = await this.portals.inRoom(roomId);
     if (portal !== null) {
       // Durable path: errors other than the user's own mistakes propagate and fail the transaction.
-      await this.onPortalEvent(portal, ev, type, sender, eventId);
+      await this.onPortalEvent(portal, ev, type, sender, eventId, sends);
       return;
     }
     if (type !== "m.room.message") return;
@@ -191,13 +223,21 @@ export class MatrixFrontend implements Frontend {
     }
   }
 
-  private async onPortalEvent(portal: Portal, ev: Json, type: string, sender: string, eventId: string) {
+  private async onPortalEvent(
+    portal: Portal,
+    ev: Json,
+    type: string,
+    sender: string,
+    eventId: string,
+    sends: PortalSend[],
+  ): Promise<void> {
     // Only the portal's owner speaks for their Tox identity; others in the room are not bridged.
     if ((await this.portals.ownerOf(portal.accountId)) !== sender) return;
     // Permissions are read from the config at every event: a user taken off the list stops here.
     if (permissionFor(this.opts.permissions, sender) === null) return;
     const friend = hexKey(portal.targetKey);
     const owner: Owner = { kind: "matrix", id: sender };
+    // A new file (an edit of a caption repeats the url, but is text: see matrixEventToTox).
     if (type === "m.room.message" && isMediaMsgtype(contentOf(ev).msgtype) && this.media.files() !== null) {
       const outcome = await this.media.sendToFriend(owner, friend, ev.content, eventId);
       if (!outcome.ok)
@@ -208,25 +248,67 @@ export class MatrixFrontend implements Frontend {
     }
     const converted = matrixEventToTox(type, ev.content, { degradeRich: this.opts.degradeRich });
     if (converted === null) return;
-    try {
-      await this.opts.core.send({
+    sends.push({
+      roomId: portal.remoteId,
+      request: {
         owner,
         friend,
         text: converted.text,
         kind: converted.kind,
         sourceEventId: eventId,
-      });
-    } catch (err) {
-      if (!(err instanceof CoreError)) throw err;
+      },
+    });
+  }
+
+  /**
+   * Persists the transaction's portal messages, in one call when the core can batch. A storage
+   * failure rejects (the transaction is answered 500 and retried); a message the core refuses
+   * (not a friend any more, no account) gets a notice to its sender and the others go on.
+   */
+  private async persistSends(sends: PortalSend[]): Promise<void> {
+    if (sends.length === 0) return;
+    const { core } = this.opts;
+    const outcomes: (SendOutcome | undefined)[] =
+      core.sendBatch !== undefined ? await core.sendBatch(sends.map((s) => s.request)) : [];
+    let failure: { error: unknown } | undefined;
+    if (core.sendBatch === undefined) {
+      // One by one: rooms side by side, each in order; a storage failure fails the transaction
+      // once the other rooms are in.
+      const byRoom = new Map<string, number[]>();
+      for (const [i, s] of sends.entries()) byRoom.set(s.roomId, [...(byRoom.get(s.roomId) ?? []), i]);
+      await Promise.all(
+        [...byRoom.values()].map(async (indexes) => {
+          for (const i of indexes) {
+            const request = sends[i]?.request;
+            if (request === undefined) continue;
+            try {
+              outcomes[i] = { ok: true, result: await core.send(request) };
+            } catch (err) {
+              if (!(err instanceof CoreError)) {
+                failure ??= { error: err };
+                return;
+              }
+              outcomes[i] = { ok: false, error: err };
+            }
+          }
+        }),
+      );
+    }
+    for (const [i, outcome] of outcomes.entries()) {
+      const send = sends[i];
+      if (outcome === undefined || outcome.ok || send === undefined) continue;
+      const err = outcome.error;
+      const { sourceEventId: eventId, owner } = send.request;
       this.opts.log.info(
-        { code: err.code, eventId, roomId: portal.remoteId },
+        { code: err.code, eventId, roomId: send.roomId },
         "Matrix: message refused by the core",
       );
       // Best effort: a failing notice must not fail the transaction (its retry would fail again).
-      await this.botSay(sender, `Your message was not sent to Tox: ${err.message}`).catch((e: unknown) =>
+      await this.botSay(owner.id, `Your message was not sent to Tox: ${err.message}`).catch((e: unknown) =>
         this.opts.log.warn({ err: e, eventId }, "Matrix: could not tell the user"),
       );
     }
+    if (failure !== undefined) throw failure.error;
   }
 
   private async onBotRoomMessage(ev: Json, roomId: string, sender: string, eventId: string): Promise<void> {
@@ -381,7 +463,15 @@ export class MatrixFrontend implements Frontend {
       .catch(() => {});
   }
 
+  private onPresence(edu: Json): void {
+    const parsed = this.presence === undefined ? null : parsePresenceEdu(edu);
+    if (parsed === null || isBridgeUser(this.opts.names, parsed.userId)) return;
+    if (permissionFor(this.opts.permissions, parsed.userId) === null) return;
+    this.presence?.onPresence(parsed.userId, parsed.wanted);
+  }
+
   private async onEphemeral(edu: Json): Promise<void> {
+    if (edu.type === "m.presence") return this.onPresence(edu);
     if (edu.type !== "m.typing") return;
     const roomId = typeof edu.room_id === "string" ? edu.room_id : "";
     const userIds = ((edu.content ?? {}) as Json).user_ids;
@@ -616,6 +706,16 @@ const IMPORT_WARNING =
 function contentOf(ev: Json): Json {
   const c = ev.content;
   return typeof c === "object" && c !== null && !Array.isArray(c) ? (c as Json) : {};
+}
+
+/** The core's profile calls, when it has them (BridgeCore does; CoreApi test doubles may not). */
+function presenceTargetOf(core: MatrixFrontendOptions["core"]): PresenceTarget | null {
+  const c = core as Partial<PresenceTarget>;
+  if (typeof c.profile !== "function" || typeof c.setProfile !== "function") return null;
+  return {
+    profile: (owner) => c.profile!(owner),
+    setProfile: (owner, change) => c.setProfile!(owner, change),
+  };
 }
 
 function hexKey(key: Uint8Array): string {

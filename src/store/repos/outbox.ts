@@ -16,7 +16,8 @@ import type {
 } from "../types.js";
 import { asDate, asDateOrNull, keyHint, withContext } from "./sql.js";
 
-function toItem(row: Row): OutboxItem {
+/** An outbox row as read from the database. */
+export function toItem(row: Row): OutboxItem {
   return {
     id: row.id as number,
     accountId: row.account_id as number,
