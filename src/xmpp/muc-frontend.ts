@@ -4,7 +4,7 @@
  */
 import type { AccountRef, ConferenceView, InboundConferenceMessage } from "../core/frontend.js";
 import { XmppFrontend } from "./frontend.js";
-import type { MucService } from "./muc.js";
+import type { ConferenceUpdateReason, MucService } from "./muc.js";
 
 export class MucXmppFrontend extends XmppFrontend {
   constructor(
@@ -14,8 +14,12 @@ export class MucXmppFrontend extends XmppFrontend {
     super(...args);
   }
 
-  conferenceUpdated(account: AccountRef, conference: ConferenceView): Promise<void> {
-    return this.muc.conferenceUpdated(account, conference);
+  conferenceUpdated(
+    account: AccountRef,
+    conference: ConferenceView,
+    reason?: ConferenceUpdateReason,
+  ): Promise<void> {
+    return this.muc.conferenceUpdated(account, conference, reason);
   }
 
   /** Rejects while the user has no joined session, so the core keeps the message (see muc.ts). */

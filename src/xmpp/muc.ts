@@ -80,6 +80,13 @@ function redeliveryOf(core: unknown): ConferenceRedelivery | null {
   return typeof c.redeliverConference === "function" ? (c as ConferenceRedelivery) : null;
 }
 
+/**
+ * Why the core calls conferenceUpdated, when it says (a proposed optional third argument, not in
+ * the contract yet): "joined" (created, or joined by an invite: invite the user to the room),
+ * "restored" (announced again after a restart), "changed" (peers, names, title).
+ */
+export type ConferenceUpdateReason = "joined" | "restored" | "changed";
+
 export interface MucOptions {
   domain: string;
   core: ConferenceCore;
@@ -172,7 +179,8 @@ export class MucService {
     if (to === null) return null;
     if (stanza.attrs.type === "error") {
       // Our stanza to a session bounced: that client is gone (XEP-0045 §7.2: remove the occupant).
-      this.dropSession(formatJid(from));
+      const conference = conferenceOfJid(to, this.domain);
+      if (conference !== null) this.dropSession(formatJid(from), conference);
       return null;
     }
     const conference = conferenceOfJid(to, this.domain);
@@ -418,9 +426,9 @@ export class MucService {
     return room.destroy("You left the Tox conference.");
   }
 
-  private dropSession(fullJid: string): void {
+  private dropSession(fullJid: string, conference: string): void {
     for (const room of this.rooms.values()) {
-      if (room.sessions.has(fullJid)) {
+      if (room.view.id === conference && room.sessions.has(fullJid)) {
         room.drop(fullJid);
         this.log.debug({ session: fullJid, conference: room.view.id }, "xmpp muc: session gone (bounce)");
       }
@@ -447,7 +455,18 @@ export class MucService {
 
   // ---------------------------------------------------------------- from the core
 
-  async conferenceUpdated(account: AccountRef, view: ConferenceView): Promise<void> {
+  /**
+   * A conference seen for the first time since start gets an invitation to its room, unless the
+   * core says it is only restored (`reason`, optional: see ConferenceUpdateReason). Without a
+   * reason, the invitations for the conferences the core announces at startup are normally not
+   * sent: that happens before the component is connected, and an invitation that cannot be sent
+   * is not retried (the room is in the gateway's disco#items and the `conferences` command).
+   */
+  async conferenceUpdated(
+    account: AccountRef,
+    view: ConferenceView,
+    reason?: ConferenceUpdateReason,
+  ): Promise<void> {
     if (account.owner.kind !== "xmpp") return;
     const key = roomKey(account.id, view.id);
     const room = this.rooms.get(key);
@@ -456,18 +475,22 @@ export class MucService {
       return;
     }
     this.rooms.set(key, new MucRoom(account, view, this.domain));
-    if (this.announced.has(key)) return;
+    if ((reason !== undefined && reason !== "joined") || this.announced.has(key)) return;
     this.announced.add(key);
     const title = view.title.trim();
-    await this.opts.sink.send(
-      invitationMessage({
-        room: roomJid(view.id, this.domain),
-        to: account.owner.id,
-        inviter: this.domain,
-        reason: title ? `You are in the Tox conference "${title}"` : "You are in a Tox conference",
-        title,
-      }),
-    );
+    const invitation = invitationMessage({
+      room: roomJid(view.id, this.domain),
+      to: account.owner.id,
+      inviter: this.domain,
+      reason: title ? `You are in the Tox conference "${title}"` : "You are in a Tox conference",
+      title,
+    });
+    await this.opts.sink.send(invitation).catch((err: unknown) => {
+      this.log.debug(
+        { owner: account.owner.id, conference: view.id, err: String(err) },
+        "xmpp muc: invitation not sent (not connected)",
+      );
+    });
   }
 
   async deliverConferenceMessage(account: AccountRef, message: InboundConferenceMessage): Promise<void> {

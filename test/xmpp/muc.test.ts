@@ -93,6 +93,28 @@ describe("MUC rooms for Tox conferences", () => {
     });
   });
 
+  it("sends no invitation for a conference the core says it only restored, and survives a failed send", async () => {
+    const account = core.accounts.get(ALICE)?.ref;
+    if (!account) throw new Error("no account");
+    sent.length = 0;
+    await muc.conferenceUpdated(account, { ...view, id: "d1".repeat(32) }, "restored");
+    expect(sent).toEqual([]);
+    const failing = new MucService({
+      domain: GW,
+      core,
+      sink: {
+        send: async () => {
+          throw new Error("not connected");
+        },
+        sendConfirmed: async () => {
+          throw new Error("not connected");
+        },
+      },
+      permissions: () => ({ localhost: "user" as const }),
+    });
+    await expect(failing.conferenceUpdated(account, view)).resolves.toBeUndefined();
+  });
+
   describe("joining", () => {
     it("sends the occupants, then the user's own presence (110, 100), then the subject", async () => {
       const replies = await join();
