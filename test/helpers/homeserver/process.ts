@@ -5,7 +5,8 @@
  *   node --import tsx test/helpers/homeserver/process.ts
  *
  * Reads the registration (JSON) from the HS_REGISTRATION environment variable, creates the users
- * named in HS_USERS (comma-separated localparts), prints one JSON line
+ * named in HS_USERS (comma-separated localparts), takes its media upload limit in bytes from
+ * HS_UPLOAD_LIMIT (default 10 MiB), prints one JSON line
  * `{"url": ..., "users": {localpart: {userId, accessToken}}}` and then obeys stdin lines:
  * `url <appservice url>` points transactions at the bridge (and starts pushing); `pause` and
  * `resume` hold transactions back and let them go; `quit` exits.
@@ -15,7 +16,12 @@ import type { Registration } from "../../../src/config/registration.js";
 import { startHomeserver, type TestUser } from "./index.js";
 
 const registration = JSON.parse(process.env.HS_REGISTRATION ?? "{}") as Registration;
-const hs = await startHomeserver({ registration, startPaused: true });
+const uploadLimit = Number(process.env.HS_UPLOAD_LIMIT ?? "0");
+const hs = await startHomeserver({
+  registration,
+  startPaused: true,
+  ...(uploadLimit > 0 ? { uploadLimit } : {}),
+});
 const users: Record<string, TestUser> = {};
 for (const localpart of (process.env.HS_USERS ?? "").split(",").filter((s) => s !== "")) {
   users[localpart] = hs.createUser(localpart);
