@@ -26,7 +26,7 @@ import type {
   PermissionLevel,
 } from "./core-port.js";
 import type { StanzaSink } from "./frontend.js";
-import { DownloadError, downloadToFile } from "./http-download.js";
+import { DownloadError, downloadToFile, isPrivateAddress } from "./http-download.js";
 import { contactJid, parseJid } from "./jid.js";
 import { NS } from "./namespaces.js";
 import { MAX_PROFILE_BYTES } from "./profiles.js";
@@ -92,6 +92,11 @@ export interface XmppFilesOptions {
   log: XmppLogger;
   /** Override of the core's `maxFileSize` (tests). */
   maxFileSize?: number;
+  /**
+   * Fetch links from private and loopback addresses too (default: only from the user's own
+   * server's hosts). Off, a user cannot make the bridge read its own network and send that on.
+   */
+  allowPrivateAddresses?: boolean;
 }
 
 /** Remembered ids (delivered files, handled stanzas): enough for any redelivery window. */
@@ -177,6 +182,18 @@ export class XmppFiles {
       host.endsWith(`.${domain}`) ||
       (this.uploadHosts.get(domain)?.has(url.host.toLowerCase()) ?? false)
     );
+  }
+
+  /** Which addresses a download of `url` for `owner` may connect to (see allowPrivateAddresses). */
+  private addressPolicy(owner: Owner, url: string): ((address: string) => boolean) | undefined {
+    if (this.opts.allowPrivateAddresses) return undefined;
+    try {
+      // The user's own server (its domain, sub-domains and our upload hosts) may be on a LAN.
+      if (this.isUploadUrl(owner, new URL(url))) return undefined;
+    } catch {
+      // downloadToFile reports the malformed URL
+    }
+    return (address) => !isPrivateAddress(address);
   }
 
   // ---- Tox -> XMPP ----
@@ -273,7 +290,11 @@ export class XmppFiles {
   ): Promise<void> {
     await mkdir(this.opts.workDir, { recursive: true });
     const path = join(this.opts.workDir, `xmpp-in-${randomUUID()}`);
-    const got = await downloadToFile(url, path, { maxBytes: this.maxFileSize, signal: this.stopping.signal });
+    const got = await downloadToFile(url, path, {
+      maxBytes: this.maxFileSize,
+      signal: this.stopping.signal,
+      allowAddress: this.addressPolicy(owner, url),
+    });
     try {
       const sent = await files.sendFile({
         owner,
@@ -295,7 +316,7 @@ export class XmppFiles {
   // ---- profiles ----
 
   /** Downloads a .tox someone linked (chat `import`, ad-hoc URL field) into memory. */
-  async fetchProfile(url: string): Promise<CommandFile> {
+  async fetchProfile(owner: Owner, url: string): Promise<CommandFile> {
     await mkdir(this.opts.workDir, { recursive: true });
     const path = join(this.opts.workDir, `profile-${randomUUID()}`);
     try {
@@ -303,6 +324,7 @@ export class XmppFiles {
         maxBytes: MAX_PROFILE_BYTES,
         timeoutMs: 60_000,
         signal: this.stopping.signal,
+        allowAddress: this.addressPolicy(owner, url),
       });
       const data = new Uint8Array(await readFile(path));
       return { fileName: got.fileName, mimeType: "application/octet-stream", data };

@@ -56,6 +56,8 @@ export interface XmppGatewayOptions {
   workDir?: string;
   /** Largest file bridged (default: the core's `maxFileSize`). */
   maxFileSize?: number;
+  /** Let users' links point at private/loopback addresses (tests, closed networks); default no. */
+  allowPrivateAddresses?: boolean;
 }
 
 export class XmppGateway {
@@ -85,6 +87,7 @@ export class XmppGateway {
       workDir,
       log,
       maxFileSize: opts.maxFileSize,
+      allowPrivateAddresses: opts.allowPrivateAddresses,
     });
     this.avatars = new XmppAvatars({ domain, sink, files: filesApiOf(opts.core), workDir, log });
     const conferences = conferenceCore(opts.core);

@@ -4,10 +4,12 @@
  * HEAD) and enforced while streaming (a server may lie or send no length). Only http and https:
  * a redirect to any other scheme is refused, as are more than a few redirects.
  */
+import dns from "node:dns";
 import { createWriteStream } from "node:fs";
 import { unlink } from "node:fs/promises";
 import http from "node:http";
 import https from "node:https";
+import net from "node:net";
 import { formatSize } from "./upload.js";
 
 export type DownloadFailure = "bad-url" | "too-large" | "http" | "network" | "redirect";
@@ -31,6 +33,67 @@ export interface DownloadOptions {
   maxRedirects?: number;
   /** Aborts the download (the gateway stopping); it then fails with reason "network". */
   signal?: AbortSignal;
+  /**
+   * Which IP addresses may be connected to (every hop, after DNS). Without it, any. The gateway
+   * refuses private and loopback addresses by default: a user's link must not reach into the
+   * bridge's own network and have the answer sent on to Tox.
+   */
+  allowAddress?: (address: string) => boolean;
+}
+
+/** Loopback, private, link-local, CGNAT, unspecified and multicast addresses (v4, v6, v4-mapped). */
+export function isPrivateAddress(address: string): boolean {
+  const a = address.toLowerCase().replace(/^\[|\]$/g, "");
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(a);
+  if (mapped?.[1]) return isPrivateAddress(mapped[1]);
+  if (net.isIPv4(a)) {
+    const [x = 0, y = 0] = a.split(".").map(Number);
+    return (
+      x === 0 ||
+      x === 10 ||
+      x === 127 ||
+      (x === 100 && y >= 64 && y < 128) ||
+      (x === 169 && y === 254) ||
+      (x === 172 && y >= 16 && y < 32) ||
+      (x === 192 && y === 168) ||
+      x >= 224
+    );
+  }
+  if (net.isIPv6(a)) {
+    return (
+      a === "::" ||
+      a === "::1" ||
+      /^f[cd][0-9a-f]{2}:/.test(a) ||
+      /^fe[89ab][0-9a-f]:/.test(a) ||
+      a.startsWith("ff")
+    );
+  }
+  return true; // not an address at all: refuse
+}
+
+type LookupCallback = (
+  err: NodeJS.ErrnoException | null,
+  address: string | dns.LookupAddress[],
+  family?: number,
+) => void;
+
+/** dns.lookup that fails for addresses `allow` refuses (http's `lookup` option). */
+function checkedLookup(allow: (address: string) => boolean) {
+  return (hostname: string, options: dns.LookupOptions, callback: LookupCallback) => {
+    dns.lookup(hostname, { ...options }, (err, address, family) => {
+      if (err) return callback(err, address as string, family);
+      const all = Array.isArray(address) ? address : [{ address: address as string, family }];
+      const refused = all.find((a) => !allow(a.address));
+      if (refused) {
+        const e: NodeJS.ErrnoException = new Error(
+          `${hostname} resolves to ${refused.address}, a private address`,
+        );
+        e.code = "EPRIVATE";
+        return callback(e, address as string, family);
+      }
+      callback(null, address as string, family);
+    });
+  };
 }
 
 export interface Downloaded {
@@ -67,17 +130,31 @@ async function request(method: "HEAD" | "GET", start: URL, opts: DownloadOptions
     const res = await new Promise<Response>((resolve, reject) => {
       const lib = url.protocol === "https:" ? https : http;
       if (opts.signal?.aborted) return reject(new DownloadError("the gateway is stopping", "network"));
+      const allow = opts.allowAddress;
+      const literal = url.hostname.replace(/^\[|\]$/g, "");
+      if (allow && net.isIP(literal) !== 0 && !allow(literal))
+        return reject(
+          new DownloadError(
+            `${url.host} is a private address, which the bridge does not fetch from`,
+            "bad-url",
+          ),
+        );
       const req = lib.request(url, {
         method,
         timeout: Math.max(1, deadline - Date.now()),
         signal: opts.signal,
+        ...(allow ? { lookup: checkedLookup(allow) as unknown as typeof dns.lookup } : {}),
       });
       req.on("timeout", () => {
         req.destroy();
         reject(new DownloadError(`${url.host} did not answer in time`, "network"));
       });
-      req.on("error", (err) =>
-        reject(new DownloadError(`cannot reach ${url.host}: ${err.message}`, "network")),
+      req.on("error", (err: NodeJS.ErrnoException) =>
+        reject(
+          err.code === "EPRIVATE"
+            ? new DownloadError(`${err.message}, which the bridge does not fetch from`, "bad-url")
+            : new DownloadError(`cannot reach ${url.host}: ${err.message}`, "network"),
+        ),
       );
       req.on("response", (body) =>
         resolve({ status: body.statusCode ?? 0, headers: body.headers, body, url: new URL(url) }),

@@ -398,7 +398,7 @@ export class GatewayRouter {
       if (url === undefined) throw new StanzaError("bad-request", "give the profile as base64 or as a link");
       if (!this.opts.files)
         throw new StanzaError("feature-not-implemented", "this bridge cannot fetch links");
-      file = await this.opts.files.fetchProfile(url).catch((err: unknown) => {
+      file = await this.opts.files.fetchProfile(i.owner, url).catch((err: unknown) => {
         throw new StanzaError("not-acceptable", `cannot fetch the profile: ${errorText(err)}`);
       });
     }
@@ -540,7 +540,7 @@ export class GatewayRouter {
       ];
     let file: CommandFile;
     try {
-      file = await files.fetchProfile(link.url);
+      file = await files.fetchProfile(i.owner, link.url);
     } catch (err) {
       return [textMessage(this.jid, user, `Cannot fetch the profile: ${errorText(err)}.`)];
     }

@@ -17,7 +17,7 @@ import { parseSaveData } from "../../src/tox/state/savefile.js";
 import { photoHashOf, vcardPhoto } from "../../src/xmpp/avatars.js";
 import { IqError } from "../../src/xmpp/component.js";
 import { fileLinkOf, XmppFiles } from "../../src/xmpp/files.js";
-import { downloadToFile, fileNameOf } from "../../src/xmpp/http-download.js";
+import { downloadToFile, fileNameOf, isPrivateAddress } from "../../src/xmpp/http-download.js";
 import { NS } from "../../src/xmpp/namespaces.js";
 import { decodeBase64, profileFromSecretKey } from "../../src/xmpp/profiles.js";
 import { GatewayRouter, silentXmppLogger } from "../../src/xmpp/router.js";
@@ -244,6 +244,46 @@ describe("XmppFiles without a server", () => {
     await files.deliverFile(ref, file);
     expect(puts - before).toBe(1);
     expect(sink.sent).toHaveLength(1);
+  });
+
+  it("refuses private addresses unless allowed: literal IPs, names that resolve to them, redirects", async () => {
+    const noPrivate = { maxBytes: 100, allowAddress: (a: string) => !isPrivateAddress(a) };
+    await expect(downloadToFile(putUrl, join(dir, "p1"), noPrivate)).rejects.toThrow(
+      /127\.0\.0\.1.*private address/,
+    );
+    await expect(
+      downloadToFile(putUrl.replace("127.0.0.1", "localhost"), join(dir, "p2"), noPrivate),
+    ).rejects.toThrow(/localhost resolves to .*private address/);
+    expect(
+      ["10.1.2.3", "172.20.0.1", "192.168.1.1", "169.254.1.1", "::1", "fd00::1", "::ffff:127.0.0.1"].filter(
+        (a) => !isPrivateAddress(a),
+      ),
+    ).toEqual([]);
+    expect(["8.8.8.8", "2001:db8::1", "172.32.0.1"].filter(isPrivateAddress)).toEqual([]);
+  });
+
+  it("a user's link to a private address is refused; one to the user's own server is not", async () => {
+    const core = new FilesFakeCore();
+    const account = core.createAccount("bob@example.org");
+    account.friends.set(FRIEND, friendView(FRIEND, "accepted"));
+    const sink = fakeSink({ upload: true });
+    const files = new XmppFiles({ domain: GW, core, sink, workDir: dir, log: silentXmppLogger });
+    const owner = account.ref.owner;
+    files.fromUser(owner, FRIEND, { kind: "url", url: putUrl, oob: true, text: null }, "p-1");
+    await files.idle();
+    expect(core.sentFiles).toEqual([]);
+    expect(sink.sent.at(-1)?.getChildText("body")).toMatch(/Not sent to Tox.*private address/);
+    // alice is on "localhost": a link there is her own server's, wherever it resolves.
+    const alice = core.createAccount("alice@localhost");
+    alice.friends.set(FRIEND, friendView(FRIEND, "accepted"));
+    files.fromUser(
+      alice.ref.owner,
+      FRIEND,
+      { kind: "url", url: putUrl.replace("127.0.0.1", "localhost"), oob: true, text: null },
+      "p-2",
+    );
+    await files.idle();
+    expect(core.sentFiles.map((f) => f.sourceEventId)).toEqual(["p-2"]);
   });
 
   it("gives up after a few redirects", async () => {

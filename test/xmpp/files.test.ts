@@ -119,6 +119,8 @@ describe("XMPP gateway: files, profiles and avatars (real Prosody + XEP-0363)", 
       permissions: () => ({ localhost: "user" }),
       workDir,
       initialRetryMs: 50,
+      // Everything here is on loopback, the test web server included (files-unit tests the refusal).
+      allowPrivateAddresses: true,
     });
     g.start();
     await g.waitOnline();
