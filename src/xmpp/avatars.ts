@@ -115,6 +115,11 @@ export class XmppAvatars {
       this.friends.set(key, null);
       return photoUpdate(null);
     }
+    // Tox avatars are small; anything larger is not read into memory (shown as no avatar).
+    if ((await stat(avatar.path)).size > MAX_AVATAR_BYTES) {
+      this.friends.set(key, null);
+      return photoUpdate(null);
+    }
     const data = await readFile(avatar.path);
     const known = { path: avatar.path, mimeType: avatar.mimeType || "image/png", sha1: sha1Hex(data) };
     this.friends.set(key, known);
