@@ -112,10 +112,15 @@ export class MatrixAvatars {
     const setAvatar = this.setAvatarApi();
     if (setAvatar === null) return;
     const owner: Owner = { kind: "matrix", id: userId };
-    if ((await this.opts.core.account(owner)) === null) return;
-    const known = await this.opts.store.bridgeState.get<string>(userKey(userId));
-    if ((known ?? "") === url) {
-      if (known === null) await this.opts.store.bridgeState.set(userKey(userId), url);
+    const account = await this.opts.core.account(owner);
+    if (account === null) return;
+    // What was applied, to which identity: an imported profile replacing the identity starts afresh.
+    const known = await this.opts.store.bridgeState.get<AppliedAvatar>(userKey(userId));
+    const fresh = known === null || known.identity !== account.publicKey;
+    const applied: AppliedAvatar = { identity: account.publicKey, url };
+    if (!fresh && known.url === url) return;
+    if (fresh && url === "") {
+      await this.opts.store.bridgeState.set(userKey(userId), applied); // a new identity has none
       return;
     }
     const mxc = url === "" ? null : parseMxc(url);
@@ -130,18 +135,25 @@ export class MatrixAvatars {
       let got = await media.fetchInto(target, dest, TOX_AVATAR_MAX_BYTES);
       if (!got.ok) got = await media.fetchInto(target, dest, TOX_AVATAR_MAX_BYTES, THUMBNAIL);
       if (!got.ok) {
-        this.opts.log.info({ userId, why: got.outcome.notice }, "Matrix: avatar not usable on Tox");
+        this.opts.log.info({ userId, why: got.notice }, "Matrix: avatar not usable on Tox");
       } else {
         try {
           await setAvatar(owner, { path: dest, mimeType: got.contentType });
         } finally {
-          // The core keeps its own copy (it hashes and serves the file while we move on).
+          // The core keeps its own copy of the avatar it offers.
           await unlink(dest).catch(() => {});
         }
       }
     }
-    await this.opts.store.bridgeState.set(userKey(userId), url);
+    await this.opts.store.bridgeState.set(userKey(userId), applied);
   }
+}
+
+interface AppliedAvatar {
+  /** The Tox identity (public key) it was applied to. */
+  identity: string;
+  /** The Matrix avatar_url applied; "" for none. */
+  url: string;
 }
 
 function extensionOf(mimeType: string): string {

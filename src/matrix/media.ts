@@ -58,9 +58,12 @@ const STALE_TEMP_MS = 24 * 3600 * 1000;
 const sentKey = (account: number, file: number) => `matrix.file:${account}:${file}`;
 const MEDIA_PREFIX = "matrix.media:";
 
+/** What became of a friend's file: uploaded as `mxc`, posted as `eventId` (kept so neither repeats). */
 interface SentRecord {
   mxc?: string;
   eventId?: string;
+  /** Why the homeserver would not take it (then a notice is posted instead). */
+  refused?: string;
 }
 
 export class MatrixMedia {
@@ -95,52 +98,71 @@ export class MatrixMedia {
     const key = sentKey(account.id, file.id);
     const record = (await this.opts.store.bridgeState.get<SentRecord>(key)) ?? {};
     if (record.eventId !== undefined) return; // posted before; the core did not hear back
-    const ghost = this.opts.intent(ghostId);
     const fileName = safeFileName(file.fileName);
-    let content: Record<string, unknown>;
     if (record.mxc === undefined) {
-      try {
-        record.mxc = await this.client().upload(
+      const uploaded = await this.uploadInbound(account, file, fileName, ghostId);
+      if ("mxc" in uploaded) {
+        record.mxc = uploaded.mxc;
+        await this.opts.store.bridgeState.set(key, record);
+      } else {
+        record.refused = uploaded.refused;
+      }
+    }
+    const content =
+      record.mxc === undefined
+        ? {
+            msgtype: "m.notice",
+            body: `[sent a file, ${fileName} (${humanSize(file.size)}), that cannot be shown here: ${record.refused}]`,
+          }
+        : mediaMessageContent({
+            url: record.mxc,
+            fileName,
+            mimeType: file.mimeType,
+            size: file.size,
+            dimensions: file.mimeType.startsWith("image/") ? imageSize(await readHead(file.path)) : null,
+          });
+    // A transaction id derived from the file: a retry after a lost answer is not posted twice.
+    const txnId = `toxfile.${account.id}.${file.id}`;
+    const sent = (await this.opts
+      .intent(ghostId)
+      .matrixClient.doRequest(
+        "PUT",
+        `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/send/m.room.message/${encodeURIComponent(txnId)}`,
+        null,
+        content,
+      )) as { event_id?: unknown };
+    record.eventId = typeof sent.event_id === "string" ? sent.event_id : "";
+    await this.opts.store.bridgeState.set(key, record);
+  }
+
+  /**
+   * Uploads a friend's file as its ghost. A refusal retrying cannot fix (too large, malformed)
+   * comes back as the reason; transient failures throw.
+   */
+  private async uploadInbound(
+    account: AccountRef,
+    file: InboundFile,
+    fileName: string,
+    ghostId: string,
+  ): Promise<{ mxc: string } | { refused: string }> {
+    try {
+      return {
+        mxc: await this.client().upload(
           ghostId,
           { path: file.path },
           { contentType: file.mimeType, fileName },
-        );
-        await this.opts.store.bridgeState.set(key, record);
-      } catch (err) {
-        if (!(err instanceof MediaError) || (err.kind !== "too-large" && err.kind !== "invalid")) throw err;
-        // Permanent: retrying cannot help, so the user learns of the file instead of seeing it.
-        this.opts.log.info(
-          { account: account.id, file: file.id, size: file.size, err: err.message },
-          "Matrix: homeserver refused a file from Tox",
-        );
-        const why =
-          err.kind === "too-large" ? "the homeserver does not accept files this large" : err.message;
-        content = {
-          msgtype: "m.notice",
-          body: `[sent a file, ${fileName} (${humanSize(file.size)}), that cannot be shown here: ${why}]`,
-        };
-      }
+        ),
+      };
+    } catch (err) {
+      if (!(err instanceof MediaError) || (err.kind !== "too-large" && err.kind !== "invalid")) throw err;
+      this.opts.log.info(
+        { account: account.id, file: file.id, size: file.size, err: err.message },
+        "Matrix: homeserver refused a file from Tox",
+      );
+      return {
+        refused: err.kind === "too-large" ? "the homeserver does not accept files this large" : err.message,
+      };
     }
-    if (record.mxc !== undefined) {
-      const dimensions = file.mimeType.startsWith("image/") ? imageSize(await readHead(file.path)) : null;
-      content = mediaMessageContent({
-        url: record.mxc,
-        fileName,
-        mimeType: file.mimeType,
-        size: file.size,
-        dimensions,
-      });
-    }
-    // A transaction id derived from the file: a retry after a lost answer is not posted twice.
-    const txnId = `toxfile.${account.id}.${file.id}`;
-    const sent = (await ghost.matrixClient.doRequest(
-      "PUT",
-      `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/send/m.room.message/${encodeURIComponent(txnId)}`,
-      null,
-      content!,
-    )) as { event_id?: unknown };
-    record.eventId = typeof sent.event_id === "string" ? sent.event_id : "";
-    await this.opts.store.bridgeState.set(key, record);
   }
 
   /** Uploads and posts a command reply's attachments, as the bot. */
@@ -189,7 +211,7 @@ export class MatrixMedia {
 
     const dest = await this.tempFile();
     const got = await this.fetchInto(media, dest, limit);
-    if (!got.ok) return got.outcome;
+    if (!got.ok) return got;
     try {
       const result = await files.sendFile({
         owner,
@@ -229,7 +251,7 @@ export class MatrixMedia {
       };
     const dest = await this.tempFile();
     const got = await this.fetchInto(media, dest, limit);
-    if (!got.ok) return got.outcome;
+    if (!got.ok) return got;
     try {
       const data = await readFile(dest);
       const file = { fileName: media.fileName, mimeType: media.mimeType, data };
@@ -248,9 +270,7 @@ export class MatrixMedia {
     dest: string,
     limit: number,
     thumbnail?: { width: number; height: number },
-  ): Promise<
-    { ok: true; size: number; contentType: string } | { ok: false; outcome: MediaOutcome & { ok: false } }
-  > {
+  ): Promise<{ ok: true; size: number; contentType: string } | { ok: false; notice: string }> {
     try {
       const res = await this.client().download(this.opts.botId, media.mxc, {
         dest,
@@ -265,7 +285,7 @@ export class MatrixMedia {
         err.kind === "too-large"
           ? tooBig(media.fileName, undefined, limit)
           : `Your file ${media.fileName} was not sent to Tox: ${err.message}.`;
-      return { ok: false, outcome: { ok: false, notice } };
+      return { ok: false, notice };
     }
   }
 
