@@ -1,0 +1,373 @@
+/**
+ * Issue 8's scenario across both frontends: one Tox conference of three real c-toxcore 0.2.18
+ * peers (Carol, Dan, Erin), a Matrix user (alice, homeserver double over HTTP) and an XMPP user
+ * (xavier, @xmpp/client through a real Prosody), all through one bridge (ToxNode, core on PGlite,
+ * Matrix frontend and XMPP gateway side by side).
+ *
+ * Carol invites alice; alice invites xavier with the bot (`conference invite xavier@localhost`):
+ * his own identity joins and he gets the MUC invitation. Dan and Erin join through Carol. Lines
+ * from Tox, Matrix and XMPP reach everybody else once; titles both ways from Tox and XMPP; Erin's
+ * leave shows in the room and the MUC. Then the whole bridge restarts mid-conversation: alice
+ * writes while it is down, xavier's client rejoins after the 332, and that line reaches Carol,
+ * Dan and xavier; the talk goes on.
+ *
+ * Our identities reach Carol and each other directly over loopback UDP; Dan and Erin through the
+ * conference. Ports: Prosody 37500-37509, ours 37510-37529, C 37530-37589.
+ */
+import net from "node:net";
+import type { ClientElement } from "@xmpp/client";
+import { afterAll, describe, expect, it } from "vitest";
+import { BridgeCore, coreRepos } from "../../src/core/bridge-core.js";
+import type { Owner } from "../../src/core/frontend.js";
+import { ToxNodeGateway } from "../../src/core/tox-adapter.js";
+import { createLogger } from "../../src/logger.js";
+import { type RunningMatrixAppservice, startMatrixAppservice } from "../../src/matrix/appservice.js";
+import { MatrixFrontend } from "../../src/matrix/frontend.js";
+import { ghostUserId } from "../../src/matrix/ids.js";
+import { ipPort, ToxNode } from "../../src/tox/index.js";
+import { XmppGateway } from "../../src/xmpp/gateway.js";
+import { MUC_NS, roomJid } from "../../src/xmpp/muc-stanzas.js";
+import { type HomeserverDouble, startHomeserver } from "../helpers/homeserver/index.js";
+import { type Prosody, startProsody } from "../helpers/prosody/index.js";
+import { conferenceTitle } from "../interop/ctox-conference.js";
+import { befriend, CToxPeer, waitUntil } from "../interop/ctoxcore.js";
+import { testRegistration } from "../matrix/bridge-harness.js";
+import { openTestStore } from "../store/backends.js";
+import { connectUser, type TestUser, xml } from "./user.js";
+
+const names = { domain: "localhost", botLocalpart: "toxbot", userPrefix: "_tox_" };
+const registration = testRegistration();
+const GW = "tox.localhost";
+const SECRET = "muc-mixed-secret";
+const OUR_PORTS: [number, number] = [37510, 37529];
+const XAVIER: Owner = { kind: "xmpp", id: "xavier@localhost" };
+
+async function freePorts(from: number, to: number, count: number): Promise<number[]> {
+  const out: number[] = [];
+  for (let port = from; port <= to && out.length < count; port++) {
+    const free = await new Promise<boolean>((resolve) => {
+      const srv = net.createServer();
+      srv.once("error", () => resolve(false));
+      srv.listen({ host: "127.0.0.1", port, exclusive: true }, () => srv.close(() => resolve(true)));
+    });
+    if (free) out.push(port);
+  }
+  if (out.length < count) throw new Error(`no ${count} free ports in ${from}-${to}`);
+  return out;
+}
+
+async function until(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 15_000) {
+  const end = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+const codes = (el: ClientElement): number[] =>
+  (el.getChild("x", MUC_NS.user)?.getChildren("status") ?? []).map((s) => Number(s.attrs.code));
+
+interface Bridge {
+  node: ToxNode;
+  core: BridgeCore;
+  appservice: RunningMatrixAppservice;
+  gateway: XmppGateway;
+  stop(): Promise<void>;
+}
+
+async function startBridge(
+  hs: HomeserverDouble,
+  prosody: Prosody,
+  store: Awaited<ReturnType<typeof openTestStore>>,
+): Promise<Bridge> {
+  const log = createLogger({ level: "warn", destination: { write: () => {} } });
+  const node = await ToxNode.create({ host: "127.0.0.1", portRange: OUR_PORTS });
+  const core = new BridgeCore({
+    store: store.store,
+    repos: coreRepos(store.db),
+    tox: new ToxNodeGateway(node),
+    tickMs: 100,
+    inbox: { retryDelayMs: () => 100 },
+    conferences: { inboundRetryDelayMs: () => 100, retryDelayMs: () => 200 },
+  });
+  const frontend = new MatrixFrontend({
+    core,
+    store: store.store,
+    names,
+    permissions: { localhost: "user" },
+    degradeRich: true,
+    log,
+  });
+  const appservice = await startMatrixAppservice({
+    registration,
+    homeserverUrl: hs.url,
+    domain: hs.domain,
+    log,
+    listen: { port: 0 },
+    controller: frontend.controller(),
+    onTransaction: (txn) => frontend.onTransaction(txn),
+    onListening: (port) => hs.setAppserviceUrl(`http://127.0.0.1:${port}`),
+    startupChecks: { ping: false },
+  });
+  frontend.attach((userId) => appservice.bridge.getIntent(userId));
+  core.registerFrontend(frontend);
+  await core.start();
+  // As src/app.ts orders them: the XMPP component starts after the core.
+  const gateway = new XmppGateway({
+    config: {
+      component_jid: GW,
+      server_host: "127.0.0.1",
+      server_port: prosody.componentPort,
+      secret: SECRET,
+    },
+    core,
+    permissions: () => ({ localhost: "user" }),
+  });
+  gateway.start();
+  await gateway.waitOnline();
+  let stopped = false;
+  return {
+    node,
+    core,
+    appservice,
+    gateway,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await gateway.stop();
+      await core.stop();
+      await appservice.stop();
+      await node.close();
+    },
+  };
+}
+
+describe("one Tox conference: 3 c-toxcore peers, a Matrix user and an XMPP user", () => {
+  const cleanup: (() => unknown)[] = [];
+  afterAll(async () => {
+    for (const f of cleanup.splice(0).reverse()) await Promise.resolve(f()).catch(() => {});
+  });
+
+  it("messages, titles, joins and leaves everywhere; a bridge restart mid-conversation loses nothing", async () => {
+    const hs = await startHomeserver({ registration, startPaused: true });
+    hs.defaultWaitMs = 15_000;
+    cleanup.push(() => hs.close());
+    const [c2s, component, http] = (await freePorts(37500, 37509, 3)) as [number, number, number];
+    const prosody = await startProsody({
+      components: [{ domain: GW, secret: SECRET }],
+      users: [{ username: "xavier", password: "xavier-pw" }],
+      ports: { c2s, component, http },
+    });
+    cleanup.push(() => prosody.stop());
+    const store = await openTestStore();
+    cleanup.push(() => store.close());
+    let bridge = await startBridge(hs, prosody, store);
+    cleanup.push(() => bridge.stop());
+    const peer = async (name: string, startPort: number) => {
+      const p = await CToxPeer.create({
+        startPort,
+        endPort: startPort + 19,
+        name,
+        label: name,
+        iterateEveryMs: 10,
+      });
+      cleanup.push(() => p.kill());
+      return p;
+    };
+    const carol = await peer("Carol", 37530);
+    const dan = await peer("Dan", 37550);
+    const erin = await peer("Erin", 37570);
+
+    // alice on Matrix, xavier on XMPP, each with a Tox identity.
+    const aliceClient = hs.asUser(hs.createUser("alice"));
+    const botRoom = await aliceClient.createDirectRoom(hs.botUserId);
+    await hs.waitForMembership(botRoom, hs.botUserId, "join");
+    await aliceClient.sendMessage(botRoom, "create");
+    await hs.waitForMessage({ roomId: botRoom, sender: hs.botUserId, body: /Tox identity is ready/ });
+    const alice: Owner = { kind: "matrix", id: aliceClient.userId };
+    const alicePk = (await bridge.core.account(alice))?.publicKey ?? "";
+    const xavier: TestUser = await connectUser({
+      service: prosody.c2sService,
+      domain: "localhost",
+      username: "xavier",
+      password: "xavier-pw",
+    });
+    cleanup.push(() => xavier.stop());
+    expect((await bridge.core.command(XAVIER, "name Xavier", "user")).ok).toBe(false); // no account yet
+    expect((await bridge.core.command(XAVIER, "create", "user")).ok).toBe(true);
+    expect((await bridge.core.command(XAVIER, "name Xavier", "user")).ok).toBe(true);
+    const xavierPk = (await bridge.core.account(XAVIER))?.publicKey ?? "";
+
+    const identity = (pk: string) => {
+      const id = bridge.node.identity(pk);
+      if (id === undefined) throw new Error("identity not online");
+      return id;
+    };
+    const dialCarol = () =>
+      identity(alicePk).connectFriendDirect(carol.publicKey, carol.dhtId, ipPort("127.0.0.1", carol.udpPort));
+    const dialEachOther = async () => {
+      const a = identity(alicePk);
+      const x = identity(xavierPk);
+      await a.connectFriendDirect(x.publicKeyBytes, x.dhtPublicKey, ipPort("127.0.0.1", x.udpPort));
+      await x.connectFriendDirect(a.publicKeyBytes, a.dhtPublicKey, ipPort("127.0.0.1", a.udpPort));
+    };
+
+    // alice befriends Carol; Carol's conference becomes alice's room.
+    await aliceClient.sendMessage(botRoom, `add ${carol.addressHex} hi`);
+    await hs.waitForMessage({ roomId: botRoom, sender: hs.botUserId, body: /Friend request sent/ });
+    const carolFriend = carol.friendAddNoRequest(identity(alicePk).publicKeyBytes);
+    await dialCarol();
+    await waitUntil(() => carol.friendConnectionStatus(carolFriend) === "udp", 15_000, "Carol sees alice");
+    await until(
+      async () => (await bridge.core.friend(alice, carol.publicKeyHex.toLowerCase()))?.state === "accepted",
+      "Carol accepted",
+    );
+    const cc = carol.conferenceNew();
+    carol.conferenceSetTitle(cc, "Tox room");
+    carol.conferenceInvite(carolFriend, cc);
+    const invite = await hs.waitForEvent(
+      (ev) =>
+        ev.type === "m.room.member" &&
+        ev.state_key === aliceClient.userId &&
+        ev.content.membership === "invite" &&
+        ev.sender === hs.botUserId &&
+        ev.room_id !== botRoom,
+      { what: "the conference room invite" },
+    );
+    const roomId = invite.room_id;
+    await aliceClient.join(roomId);
+    const conf = Buffer.from(carol.conferenceId(cc)).toString("hex");
+    const muc = roomJid(conf, GW);
+
+    // alice invites xavier (another bridged user, on XMPP): his identity joins, he is invited to the MUC.
+    await aliceClient.sendMessage(botRoom, "conference invite xavier@localhost");
+    await until(
+      async () => (await bridge.core.friend(alice, xavierPk))?.state === "accepted",
+      "alice and xavier befriended",
+    );
+    await dialEachOther();
+    await xavier.waitFor(
+      (el) => el.name === "message" && el.getChild("x", MUC_NS.conference)?.attrs.jid === muc,
+      "xavier's invitation",
+      20_000,
+    );
+    await xavier.xmpp.send(xml("presence", { to: `${muc}/xavier` }, xml("x", { xmlns: MUC_NS.muc })));
+    await xavier.waitFor((el) => el.attrs.from === `${muc}/xavier` && codes(el).includes(110), "xavier in");
+    await xavier.waitFor(
+      (el) => el.attrs.from === `${muc}/Carol` && el.name === "presence",
+      "Carol in the MUC",
+    );
+
+    // Dan and Erin join through Carol: ghosts in the Matrix room, occupants in the MUC.
+    for (const p of [dan, erin]) {
+      p.bootstrapToPeer(carol);
+      carol.bootstrapToPeer(p);
+      const { aFriend } = await befriend(carol, p, { timeoutMs: 20_000 });
+      const invites: Uint8Array[] = [];
+      p.on("conferenceInvite", (_f, _t, cookie) => invites.push(cookie));
+      carol.conferenceInvite(aFriend, cc);
+      await waitUntil(() => invites.length > 0, 10_000, `${p.label}'s invite`);
+      p.conferenceJoin(p.friendByPublicKey(carol.publicKey) ?? 0, invites[0]!);
+    }
+    const ghostOf = (pk: string) => ghostUserId(names, pk.toLowerCase());
+    for (const p of [dan, erin]) {
+      await hs.waitForMembership(roomId, ghostOf(p.publicKeyHex), "join", { timeoutMs: 20_000 });
+      await xavier.waitFor(
+        (el) =>
+          el.name === "presence" && el.attrs.from === `${muc}/${p.label}` && el.attrs.type === undefined,
+        `${p.label} in the MUC`,
+        20_000,
+      );
+    }
+
+    // Lines from Tox, Matrix and XMPP reach everybody else once.
+    const got = new Map<CToxPeer, string[]>([carol, dan, erin].map((p) => [p, []]));
+    for (const p of [carol, dan, erin])
+      p.on("conferenceMessage", (_c, _peer, _t, text) => got.get(p)?.push(text));
+    dan.conferenceSendMessage(0, "Dan says hi");
+    await hs.waitForMessage({ roomId, sender: ghostOf(dan.publicKeyHex), body: "Dan says hi" });
+    await xavier.waitFor(
+      (el) => el.attrs.from === `${muc}/Dan` && el.getChildText("body") === "Dan says hi",
+      "Dan's line in the MUC",
+    );
+    await aliceClient.sendMessage(roomId, "alice from Matrix");
+    await xavier.waitFor(
+      (el) => el.attrs.type === "groupchat" && el.getChildText("body") === "alice from Matrix",
+      "alice's line in the MUC",
+    );
+    await xavier.xmpp.send(
+      xml("message", { to: muc, type: "groupchat", id: "x1" }, xml("body", {}, "xavier from XMPP")),
+    );
+    await hs.waitForMessage({ roomId, sender: ghostOf(xavierPk), body: "xavier from XMPP" });
+    await waitUntil(
+      () =>
+        [carol, dan, erin].every(
+          (p) => got.get(p)?.includes("alice from Matrix") && got.get(p)?.includes("xavier from XMPP"),
+        ),
+      15_000,
+      "alice's and xavier's lines at every C peer",
+    );
+    const lines = (body: string) => hs.messages(roomId).filter((m) => m.body === body);
+    expect(lines("Dan says hi")).toHaveLength(1);
+    expect(lines("xavier from XMPP")).toHaveLength(1);
+    expect(xavier.received.filter((el) => el.getChildText("body") === "Dan says hi")).toHaveLength(1);
+
+    // Titles: from Tox to both; from XMPP to Tox and Matrix.
+    erin.conferenceSetTitle(0, "Erin's title");
+    await until(() => hs.room(roomId).getState("m.room.name")?.content.name === "Erin's title", "room name");
+    await xavier.waitFor((el) => el.getChildText("subject") === "Erin's title", "subject in the MUC");
+    await xavier.xmpp.send(xml("message", { to: muc, type: "groupchat" }, xml("subject", {}, "XMPP title")));
+    await waitUntil(
+      () => [carol, dan, erin].every((p) => conferenceTitle(p, p === carol ? cc : 0) === "XMPP title"),
+      15_000,
+      "the XMPP title at every C peer",
+    );
+    await until(() => hs.room(roomId).getState("m.room.name")?.content.name === "XMPP title", "room name 2");
+
+    // Erin leaves: her ghost leaves the room, her occupant the MUC.
+    erin.conferenceDelete(0);
+    await hs.waitForMembership(roomId, ghostOf(erin.publicKeyHex), "leave", { timeoutMs: 20_000 });
+    await xavier.waitFor(
+      (el) => el.attrs.from === `${muc}/Erin` && el.attrs.type === "unavailable",
+      "Erin leaving the MUC",
+      20_000,
+    );
+
+    // Restart mid-conversation: xavier's session is told (332); alice writes while the bridge is down.
+    await bridge.stop();
+    await xavier.waitFor((el) => el.attrs.from === `${muc}/xavier` && codes(el).includes(332), "332");
+    await waitUntil(
+      () => carol.friendConnectionStatus(carolFriend) === "none",
+      40_000,
+      "Carol sees alice go",
+    );
+    await aliceClient.sendMessage(roomId, "written while the bridge was down");
+    bridge = await startBridge(hs, prosody, store);
+    await dialCarol();
+    await dialEachOther();
+    const before = xavier.received.length;
+    await xavier.xmpp.send(xml("presence", { to: `${muc}/xavier` }, xml("x", { xmlns: MUC_NS.muc })));
+    await xavier.waitFor(
+      (el) => xavier.received.indexOf(el) >= before && el.getChild("subject") !== undefined,
+      "xavier back in",
+    );
+    await waitUntil(
+      () => [carol, dan].every((p) => got.get(p)?.includes("written while the bridge was down")),
+      30_000,
+      "the line written during the restart at Carol and Dan",
+    );
+    await xavier.waitFor(
+      (el) => el.getChildText("body") === "written while the bridge was down",
+      "the line written during the restart in the MUC",
+      20_000,
+    );
+    carol.conferenceSendMessage(cc, "welcome back");
+    await hs.waitForMessage({ roomId, sender: ghostOf(carol.publicKeyHex), body: "welcome back" });
+    await xavier.waitFor(
+      (el) => el.attrs.from === `${muc}/Carol` && el.getChildText("body") === "welcome back",
+      "Carol's line after the restart in the MUC",
+    );
+    expect(got.get(carol)?.filter((t) => t === "written while the bridge was down")).toHaveLength(1);
+    expect(xavier.received.filter((el) => el.getChildText("body") === "welcome back")).toHaveLength(1);
+  }, 120_000);
+});
