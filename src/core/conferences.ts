@@ -36,7 +36,7 @@ import type {
 import type { FrontendHub } from "./frontends.js";
 import { hex, isHexKey } from "./keys.js";
 import { Lanes } from "./lanes.js";
-import type { ConferenceSnapshot, ConferenceType, ToxGateway } from "./tox-gateway.js";
+import type { ConferencePeerInfo, ConferenceSnapshot, ConferenceType, ToxGateway } from "./tox-gateway.js";
 
 export interface ConferenceOptions {
   /** Give up on a message not sent this long after it was queued. Default 7 days. */
@@ -47,6 +47,12 @@ export interface ConferenceOptions {
   inboundRetryDelayMs?: (attempts: number) => number;
   /** A restart record that did not change is still rewritten this often (peers' last-seen times). */
   snapshotRefreshMs?: number;
+  /**
+   * Queued messages wait this long after a conference becomes reachable (a restart's rejoin, a
+   * peer coming back) before they go: Tox floods a message over the connections that are up, and
+   * the first member back may not be linked to the others yet. Default 3 s.
+   */
+  settleMs?: number;
 }
 
 /** c-toxcore's limit for a conference title, in bytes. */
@@ -77,6 +83,9 @@ export class CoreConferences {
   private readonly retryDelayMs: (attempts: number) => number;
   private readonly inboundRetryDelayMs: (attempts: number) => number;
   private readonly snapshotRefreshMs: number;
+  private readonly settleMs: number;
+  /** Since when each `${account}:${conference}` has been reachable without a break. */
+  private readonly reachableSince = new Map<string, number>();
   /** Conference ids per account id (of accounts whose identity is online). */
   private readonly joined = new Map<number, Set<string>>();
   /** Last restart record written per `${account}:${conference}` (without times) and when. */
@@ -93,6 +102,7 @@ export class CoreConferences {
     this.retryDelayMs = opts.retryDelayMs ?? backoff;
     this.inboundRetryDelayMs = opts.inboundRetryDelayMs ?? backoff;
     this.snapshotRefreshMs = opts.snapshotRefreshMs ?? 5 * 60_000;
+    this.settleMs = opts.settleMs ?? 3000;
   }
 
   // -------------------------------------------------------------------------------------------
@@ -360,7 +370,7 @@ export class CoreConferences {
     const info = tox.isOnline(account.publicKey)
       ? tox.conferenceInfo(account.publicKey, conference)
       : undefined;
-    const peers: ConferencePeerView[] = (info?.peers ?? []).map((p) => {
+    const peerView = (p: ConferencePeerInfo): ConferencePeerView => {
       const owner = p.self ? account.owner : accounts.byIdentity(p.publicKey)?.owner;
       return {
         publicKey: p.publicKey,
@@ -368,12 +378,14 @@ export class CoreConferences {
         self: p.self,
         ...(owner ? { bridgedOwner: owner } : {}),
       };
-    });
+    };
+    const away = (info?.frozen ?? []).map(peerView);
     return {
       id: conference,
       title: info?.title ?? row?.title ?? "",
       type: info?.type ?? row?.type ?? "text",
-      peers,
+      peers: (info?.peers ?? []).map(peerView),
+      ...(away.length > 0 ? { away } : {}),
       connected: info?.connected === true && tox.conferenceReachable(account.publicKey, conference),
     };
   }
@@ -394,9 +406,16 @@ export class CoreConferences {
     const conferenceId = fromHex(conference);
     const reachable = () =>
       tox.isOnline(account.publicKey) && tox.conferenceReachable(account.publicKey, conference);
+    const key = laneKey(account, conference);
     for (;;) {
-      if (!reachable()) return; // kept until a member is back
+      if (!reachable()) {
+        this.reachableSince.delete(key);
+        return; // kept until a member is back
+      }
       const now = this.deps.clock.now();
+      const since = this.reachableSince.get(key) ?? now;
+      this.reachableSince.set(key, since);
+      if (now - since < this.settleMs) return; // the periodic tick comes back for it
       const due = await repo.listDue(account.id, conferenceId, new Date(now), BATCH);
       for (const item of due) {
         if (now - item.createdAt.getTime() > this.maxAgeMs) {

@@ -289,6 +289,9 @@ export class MatrixConferences {
   }
 
   private async sync(account: AccountRef, view: ConferenceView): Promise<void> {
+    // Right after accepting an invite we are not in the peer list yet (and have no title): the
+    // room waits for the join to complete, so a failed join leaves no empty room behind.
+    if (!view.peers.some((p) => p.self) && (await this.roomOf(view.id)) === null) return;
     const roomId = await this.ensureRoom(account, view);
     const room = await this.roomCache(roomId);
     const userId = account.owner.id;

@@ -45,7 +45,7 @@ class ConferenceFrontend extends RecordingFrontend {
 
 const cores: BridgeCore[] = [];
 async function core(opts: Parameters<typeof makeCore>[1] = {}) {
-  const c = await makeCore(t, opts);
+  const c = await makeCore(t, { conferences: { settleMs: 0 }, ...opts });
   cores.push(c.core);
   const matrix = new ConferenceFrontend("matrix");
   const xmpp = new ConferenceFrontend("xmpp");

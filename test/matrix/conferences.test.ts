@@ -40,7 +40,7 @@ async function startBridge(
     tox,
     tickMs: 50,
     inbox: { retryDelayMs: () => 50 },
-    conferences: { inboundRetryDelayMs: () => 50, retryDelayMs: () => 50 },
+    conferences: { inboundRetryDelayMs: () => 50, retryDelayMs: () => 50, settleMs: 0 },
   });
   const frontend = new MatrixFrontend({
     core,

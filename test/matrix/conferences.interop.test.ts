@@ -1,0 +1,300 @@
+/**
+ * End to end: one Tox conference of three real c-toxcore 0.2.18 peers (Carol, Dan, Erin) and two
+ * bridged Matrix users (alice, bob), through the real bridge (ToxNode, core on PGlite,
+ * matrix-appservice-bridge, Matrix frontend) and the homeserver double over HTTP.
+ *
+ * Carol invites alice's identity: the core joins, the bot makes the room. alice invites bob in the
+ * room: bob's own identity joins. Dan and Erin join through Carol and appear as ghosts with their
+ * names. Messages both ways (each Tox line once in the room; alice's and bob's from their own
+ * identities), title both ways, Erin leaves (her ghost leaves). Then the bridge restarts
+ * mid-conversation: alice writes while it is down, and after the restart the same room is used,
+ * her line reaches the Tox peers and Carol's next line reaches the room: nothing lost.
+ *
+ * Our identities reach Carol (and each other) directly over loopback UDP; Dan and Erin are
+ * reached through the conference via Carol. Ports: ours 37400-37419, C 37440-37499.
+ */
+import { afterAll, describe, expect, it } from "vitest";
+import { BridgeCore, coreRepos } from "../../src/core/bridge-core.js";
+import type { Owner } from "../../src/core/frontend.js";
+import { ToxNodeGateway } from "../../src/core/tox-adapter.js";
+import { createLogger } from "../../src/logger.js";
+import { type RunningMatrixAppservice, startMatrixAppservice } from "../../src/matrix/appservice.js";
+import { MatrixFrontend } from "../../src/matrix/frontend.js";
+import { ghostUserId } from "../../src/matrix/ids.js";
+import { ipPort, ToxNode } from "../../src/tox/index.js";
+import { type HomeserverDouble, startHomeserver } from "../helpers/homeserver/index.js";
+import { conferenceTitle } from "../interop/ctox-conference.js";
+import { befriend, CToxPeer, waitUntil } from "../interop/ctoxcore.js";
+import { openTestStore } from "../store/backends.js";
+import { testRegistration } from "./bridge-harness.js";
+
+const names = { domain: "localhost", botLocalpart: "toxbot", userPrefix: "_tox_" };
+const registration = testRegistration();
+const OUR_PORTS: [number, number] = [37400, 37419];
+
+interface Bridge {
+  node: ToxNode;
+  core: BridgeCore;
+  appservice: RunningMatrixAppservice;
+  stop(): Promise<void>;
+}
+
+async function startBridge(
+  hs: HomeserverDouble,
+  store: Awaited<ReturnType<typeof openTestStore>>,
+): Promise<Bridge> {
+  const log = createLogger({ level: "warn", destination: { write: () => {} } });
+  const node = await ToxNode.create({ host: "127.0.0.1", portRange: OUR_PORTS });
+  const core = new BridgeCore({
+    store: store.store,
+    repos: coreRepos(store.db),
+    tox: new ToxNodeGateway(node),
+    tickMs: 100,
+    inbox: { retryDelayMs: () => 100 },
+    conferences: { inboundRetryDelayMs: () => 100, retryDelayMs: () => 200 },
+  });
+  const frontend = new MatrixFrontend({
+    core,
+    store: store.store,
+    names,
+    permissions: { localhost: "user" },
+    degradeRich: true,
+    log,
+  });
+  const appservice = await startMatrixAppservice({
+    registration,
+    homeserverUrl: hs.url,
+    domain: hs.domain,
+    log,
+    listen: { port: 0 },
+    controller: frontend.controller(),
+    onTransaction: (txn) => frontend.onTransaction(txn),
+    onListening: (port) => hs.setAppserviceUrl(`http://127.0.0.1:${port}`),
+    startupChecks: { ping: false },
+  });
+  frontend.attach((userId) => appservice.bridge.getIntent(userId));
+  core.registerFrontend(frontend);
+  await core.start();
+  let stopped = false;
+  return {
+    node,
+    core,
+    appservice,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await core.stop();
+      await appservice.stop();
+      await node.close();
+    },
+  };
+}
+
+async function until(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 15_000) {
+  const end = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe("Tox conference <-> Matrix room end to end (3 c-toxcore peers, 2 bridged users)", () => {
+  const cleanup: (() => unknown)[] = [];
+  afterAll(async () => {
+    for (const f of cleanup.splice(0).reverse()) await Promise.resolve(f()).catch(() => {});
+  });
+
+  it("messages, titles, joins and leaves everywhere; a bridge restart mid-conversation loses nothing", async () => {
+    const hs = await startHomeserver({ registration, startPaused: true });
+    hs.defaultWaitMs = 15_000;
+    cleanup.push(() => hs.close());
+    const store = await openTestStore();
+    cleanup.push(() => store.close());
+    let bridge = await startBridge(hs, store);
+    cleanup.push(() => bridge.stop());
+    const peer = async (name: string, startPort: number) => {
+      const p = await CToxPeer.create({
+        startPort,
+        endPort: startPort + 19,
+        name,
+        label: name,
+        iterateEveryMs: 10,
+      });
+      cleanup.push(() => p.kill());
+      return p;
+    };
+    const carol = await peer("Carol", 37440);
+    const dan = await peer("Dan", 37460);
+    const erin = await peer("Erin", 37480);
+
+    // alice and bob: Matrix users with Tox identities.
+    const user = async (localpart: string) => {
+      const client = hs.asUser(hs.createUser(localpart));
+      const botRoom = await client.createDirectRoom(hs.botUserId);
+      await hs.waitForMembership(botRoom, hs.botUserId, "join");
+      await client.sendMessage(botRoom, "create");
+      await hs.waitForMessage({ roomId: botRoom, sender: hs.botUserId, body: /Tox identity is ready/ });
+      const owner: Owner = { kind: "matrix", id: client.userId };
+      const publicKey = (await bridge.core.account(owner))!.publicKey;
+      return { client, botRoom, owner, publicKey };
+    };
+    const alice = await user("alice");
+    const bob = await user("bob");
+    const identity = (pk: string) => {
+      const id = bridge.node.identity(pk);
+      if (id === undefined) throw new Error("identity not online");
+      return id;
+    };
+    /** Our identity dials Carol directly (no DHT on loopback): after start and after the restart. */
+    const dialCarol = () =>
+      identity(alice.publicKey).connectFriendDirect(
+        carol.publicKey,
+        carol.dhtId,
+        ipPort("127.0.0.1", carol.udpPort),
+      );
+    const dialEachOther = async () => {
+      const a = identity(alice.publicKey);
+      const b = identity(bob.publicKey);
+      await a.connectFriendDirect(b.publicKeyBytes, b.dhtPublicKey, ipPort("127.0.0.1", b.udpPort));
+      await b.connectFriendDirect(a.publicKeyBytes, a.dhtPublicKey, ipPort("127.0.0.1", a.udpPort));
+    };
+
+    // alice befriends Carol.
+    await alice.client.sendMessage(alice.botRoom, `add ${carol.addressHex} hi`);
+    await hs.waitForMessage({ roomId: alice.botRoom, sender: hs.botUserId, body: /Friend request sent/ });
+    const carolFriend = carol.friendAddNoRequest(identity(alice.publicKey).publicKeyBytes);
+    await dialCarol();
+    await waitUntil(() => carol.friendConnectionStatus(carolFriend) === "udp", 15_000, "Carol sees alice");
+    await until(
+      async () =>
+        (await bridge.core.friend(alice.owner, carol.publicKeyHex.toLowerCase()))?.state === "accepted",
+      "Carol accepted",
+    );
+
+    // Carol's conference: the core joins alice's identity, the bot makes the room.
+    const cc = carol.conferenceNew();
+    carol.conferenceSetTitle(cc, "Tox room");
+    carol.conferenceInvite(carolFriend, cc);
+    const invite = await hs.waitForEvent(
+      (ev) =>
+        ev.type === "m.room.member" &&
+        ev.state_key === alice.client.userId &&
+        ev.content.membership === "invite" &&
+        ev.sender === hs.botUserId &&
+        ev.room_id !== alice.botRoom,
+      { what: "the conference room invite" },
+    );
+    const roomId = invite.room_id;
+    await until(() => hs.room(roomId).getState("m.room.name")?.content.name === "Tox room", "room name");
+    await alice.client.join(roomId);
+    const ghostOf = (p: CToxPeer) => ghostUserId(names, p.publicKeyHex.toLowerCase());
+    const displayname = (userId: string) =>
+      hs.room(roomId).getState("m.room.member", userId)?.content.displayname;
+    await hs.waitForMembership(roomId, ghostOf(carol), "join");
+    await until(() => displayname(ghostOf(carol)) === "Carol", "Carol's ghost name");
+
+    // alice invites bob in the room: the identities befriend, bob's identity joins, bob joins.
+    await alice.client.invite(roomId, bob.client.userId);
+    await until(
+      async () => (await bridge.core.friend(alice.owner, bob.publicKey))?.state === "accepted",
+      "alice and bob befriended",
+    );
+    await dialEachOther();
+    await until(
+      async () => (await bridge.core.conferences(bob.owner)).length === 1,
+      "bob in the conference",
+      20_000,
+    );
+    await bob.client.join(roomId);
+
+    // Dan and Erin join through Carol.
+    for (const p of [dan, erin]) {
+      p.bootstrapToPeer(carol);
+      carol.bootstrapToPeer(p);
+      const { aFriend } = await befriend(carol, p, { timeoutMs: 20_000 });
+      const invites: Uint8Array[] = [];
+      p.on("conferenceInvite", (_f, _t, cookie) => invites.push(cookie));
+      carol.conferenceInvite(aFriend, cc);
+      await waitUntil(() => invites.length > 0, 10_000, `${p.label}'s invite`);
+      p.conferenceJoin(p.friendByPublicKey(carol.publicKey) ?? 0, invites[0]!);
+    }
+    await hs.waitForMembership(roomId, ghostOf(dan), "join", { timeoutMs: 20_000 });
+    await hs.waitForMembership(roomId, ghostOf(erin), "join", { timeoutMs: 20_000 });
+    await until(
+      () => displayname(ghostOf(dan)) === "Dan" && displayname(ghostOf(erin)) === "Erin",
+      "ghost names",
+    );
+    // Bridged users are themselves, never ghosts.
+    expect(hs.room(roomId).membership(ghostUserId(names, alice.publicKey))).toBeUndefined();
+    expect(hs.room(roomId).membership(ghostUserId(names, bob.publicKey))).toBeUndefined();
+
+    // Tox -> Matrix: each line once, from its ghost.
+    const got = new Map<CToxPeer, string[]>([carol, dan, erin].map((p) => [p, []]));
+    for (const p of [carol, dan, erin])
+      p.on("conferenceMessage", (_c, _peer, _t, text) => got.get(p)!.push(text));
+    carol.conferenceSendMessage(cc, "hello from Carol");
+    const danConf = 0;
+    dan.conferenceSendMessage(danConf, "Dan says hi", "action");
+    await hs.waitForMessage({ roomId, sender: ghostOf(carol), body: "hello from Carol", msgtype: "m.text" });
+    await hs.waitForMessage({ roomId, sender: ghostOf(dan), body: "Dan says hi", msgtype: "m.emote" });
+
+    // Matrix -> Tox: alice and bob each from their own identity, seen by all three C peers.
+    await alice.client.sendMessage(roomId, "alice here");
+    await bob.client.sendMessage(roomId, "bob here");
+    await waitUntil(
+      () =>
+        [carol, dan, erin].every(
+          (p) => got.get(p)!.includes("alice here") && got.get(p)!.includes("bob here"),
+        ),
+      15_000,
+      "alice's and bob's lines at every C peer",
+    );
+    const messages = (body: string) => hs.messages(roomId).filter((m) => m.body === body);
+    expect(messages("hello from Carol")).toHaveLength(1);
+    expect(messages("bob here").map((m) => m.sender)).toEqual([bob.client.userId]);
+    expect(messages("alice here").map((m) => m.sender)).toEqual([alice.client.userId]);
+
+    // Titles both ways.
+    erin.conferenceSetTitle(0, "Erin's title");
+    await until(() => hs.room(roomId).getState("m.room.name")?.content.name === "Erin's title", "room name");
+    await alice.client.sendState(roomId, "m.room.name", "", { name: "Matrix title" });
+    await waitUntil(
+      () => [carol, dan, erin].every((p) => conferenceTitle(p, p === carol ? cc : 0) === "Matrix title"),
+      15_000,
+      "the new title at every C peer",
+    );
+
+    // Erin leaves: her ghost leaves the room.
+    erin.conferenceDelete(0);
+    await hs.waitForMembership(roomId, ghostOf(erin), "leave", { timeoutMs: 20_000 });
+
+    // Restart mid-conversation: alice writes while the bridge is down.
+    await bridge.stop();
+    await waitUntil(
+      () => carol.friendConnectionStatus(carolFriend) === "none",
+      40_000,
+      "Carol sees alice go",
+    );
+    await alice.client.sendMessage(roomId, "written while the bridge was down");
+    bridge = await startBridge(hs, store);
+    await dialCarol();
+    await dialEachOther();
+    await waitUntil(
+      () => [carol, dan].every((p) => got.get(p)!.includes("written while the bridge was down")),
+      25_000,
+      "the line written during the restart at Carol and Dan",
+    );
+    carol.conferenceSendMessage(cc, "welcome back");
+    await hs.waitForMessage({ roomId, sender: ghostOf(carol), body: "welcome back" });
+    // The same room all along, every line once.
+    const roomsNamed = [...hs.state.rooms.values()].filter((r) =>
+      r.getState(
+        "m.bridge",
+        `toxbridge://tox/conference/${Buffer.from(carol.conferenceId(cc)).toString("hex")}`,
+      ),
+    );
+    expect(roomsNamed.map((r) => r.roomId)).toEqual([roomId]);
+    expect(got.get(carol)!.filter((t) => t === "written while the bridge was down")).toHaveLength(1);
+    expect(messages("hello from Carol")).toHaveLength(1);
+  }, 90_000);
+});
