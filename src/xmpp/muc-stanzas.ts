@@ -11,7 +11,6 @@ export const MUC_NS = {
   muc: "http://jabber.org/protocol/muc",
   user: "http://jabber.org/protocol/muc#user",
   owner: "http://jabber.org/protocol/muc#owner",
-  admin: "http://jabber.org/protocol/muc#admin",
   roomInfo: "http://jabber.org/protocol/muc#roominfo",
   /** XEP-0045 §7.2.1: the service reflects a message with the id the sender gave it. */
   stableId: "http://jabber.org/protocol/muc#stable_id",
@@ -199,20 +198,6 @@ function field(name: string, value: string, type?: string): XmlElement {
 }
 
 // ---- reading what users send ----
-
-export interface JoinRequest {
-  /** The presence carries `<x xmlns=muc>` (a join, not a presence update or nick change). */
-  isJoin: boolean;
-  /** `<history maxstanzas=.../>`: how much history the client wants; undefined when not asked. */
-  maxStanzas: number | undefined;
-}
-
-export function parseJoin(presence: XmlElement): JoinRequest {
-  const x = child(presence, "x", MUC_NS.muc);
-  const max = x?.getChild("history")?.attrs.maxstanzas;
-  const n = max !== undefined && /^\d{1,9}$/.test(max) ? Number(max) : undefined;
-  return { isJoin: x !== undefined, maxStanzas: n };
-}
 
 export interface MediatedInvite {
   to: Jid;
