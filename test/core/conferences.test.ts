@@ -173,6 +173,22 @@ describe("messages", () => {
     expect(tox.conferenceSent).toHaveLength(2);
   });
 
+  it("waits a settling time after the conference becomes reachable before sending what was queued", async () => {
+    const clock = new ManualClock(Date.now());
+    const c = await core({ clock, conferences: { settleMs: 3000 } });
+    const { ref, friend } = await withFriend(c.core, c.tox);
+    c.tox.setOnline(ref.publicKey, friend, true);
+    const id = c.tox.conferenceInviteFrom(ref.publicKey, friend, { friendName: "carol" });
+    await c.core.idle();
+    await c.core.sendConference({ owner: alice, conference: id, text: "soon" });
+    await c.core.idle();
+    expect(c.tox.conferenceSent).toEqual([]);
+    clock.advance(3000);
+    await c.core.tick();
+    await c.core.idle();
+    expect(c.tox.conferenceSent.map((m) => m.text)).toEqual(["soon"]);
+  });
+
   it("refuses messages to a conference the account is not in", async () => {
     const { core: c } = await inConference();
     const other = stranger().publicKey;
