@@ -154,6 +154,11 @@ export interface ConferenceView {
   /** "text" conferences only are bridged; "av" ones are joined for text. */
   type: "text" | "av";
   peers: ConferencePeerView[];
+  /**
+   * Members that are silent (Tox freezes a peer after 60 s without a ping) or not back yet since
+   * a restart: still in the conference, just not active now. Absent = none known.
+   */
+  away?: ConferencePeerView[];
   /** False while (re)joining after a restart or when no other peer is reachable. */
   connected: boolean;
 }
@@ -164,6 +169,11 @@ export interface InboundConferenceMessage {
   conference: string;
   peer: string;
   peerName: string;
+  /**
+   * The sender is one of the bridge's own accounts. The core still delivers it (an XMPP user must
+   * see a Matrix user's lines); a frontend that already shows that user's own event skips it.
+   */
+  bridgedOwner?: Owner;
   kind: MessageKind;
   text: string;
   receivedAt: Date;
