@@ -30,6 +30,7 @@
  */
 import { EventEmitter } from "node:events";
 import { bytesEqual, fromHex, toHex } from "../../src/tox/bytes.js";
+import { waitUntil } from "../helpers/wait.js";
 import {
   addressOf,
   type CallbackName,
@@ -249,14 +250,8 @@ export function liveCToxPeers(): number {
   return live.size;
 }
 
-/** Polls `pred` every few ms until true; rejects after `timeoutMs` naming `what`. */
-export async function waitUntil(pred: () => boolean, timeoutMs: number, what = "condition"): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!pred()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+/** The shared poll-until (test/helpers/wait.ts), re-exported so existing imports keep working. */
+export { waitUntil };
 
 let peerCounter = 0;
 

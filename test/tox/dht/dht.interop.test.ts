@@ -16,18 +16,10 @@ import {
   serializeNodesRequest,
 } from "../../../src/tox/wire/dht.js";
 import { ipPort, type NodeInfo } from "../../../src/tox/wire/ipport.js";
+import { waitUntil } from "../../helpers/wait.js";
 import { type Bootstrapd, startBootstrapNetwork } from "../../interop/bootstrapd.js";
 import { befriend, CToxPeer } from "../../interop/ctoxcore.js";
 import { startUdpDht, type UdpDht } from "./udp-dht.js";
-
-async function until(pred: () => boolean, ms: number, what: string): Promise<number> {
-  const start = Date.now();
-  while (!pred()) {
-    if (Date.now() - start > ms) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return Date.now() - start;
-}
 
 /** One UDP request/response exchange from a throwaway socket. */
 function exchange(
@@ -81,12 +73,16 @@ describe("DHT interop with c-toxcore 0.2.18", () => {
   it("(a) bootstraps from tox-bootstrapd, fills its close list, and the daemons keep it", async () => {
     const first = daemons[0]!;
     ours.dht.bootstrap({ ipPort: ipPort("127.0.0.1", first.port), publicKey: first.publicKey });
-    const took = await until(() => ours.dht.closeNodes().length >= 3, 10_000, "3 daemons in our close list");
+    const took = await waitUntil(
+      () => ours.dht.closeNodes().length >= 3,
+      10_000,
+      "3 daemons in our close list",
+    );
     const listed = new Set(ours.dht.closeNodes().map((n) => toHex(n.publicKey)));
     for (const d of daemons) expect(listed.has(d.publicKeyHex)).toBe(true);
     console.log(`close list filled with the 3 daemons in ${took} ms`);
     // Good citizen: the daemons ping us back and list us; each returns us when asked for our key.
-    await until(() => ours.dht.stats.pingsAnswered >= daemons.length, 10_000, "pings from every daemon");
+    await waitUntil(() => ours.dht.stats.pingsAnswered >= daemons.length, 10_000, "pings from every daemon");
     for (const d of daemons) {
       const nodes = await askNodes(d.port, d.publicKey, ours.dht.publicKey);
       expect(nodes.map((n) => toHex(n.publicKey))).toContain(toHex(ours.dht.publicKey));
@@ -117,7 +113,11 @@ describe("DHT interop with c-toxcore 0.2.18", () => {
     try {
       peer.bootstrap("127.0.0.1", 34200, ours.dht.publicKey);
       // On loopback c-toxcore reports "tcp": its UDP flag means "a non-LAN DHT node is good".
-      const took = await until(() => peer.selfConnectionStatus() !== "none", 25_000, "c-toxcore connected");
+      const took = await waitUntil(
+        () => peer.selfConnectionStatus() !== "none",
+        25_000,
+        "c-toxcore connected",
+      );
       console.log(`c-toxcore connection status ${peer.selfConnectionStatus()} after ${took} ms`);
       // It stays connected, and it lists us: asked for nodes near our key, it returns us.
       const t0 = Date.now();
@@ -141,7 +141,7 @@ describe("DHT interop with c-toxcore 0.2.18", () => {
       const d = daemons[1]!;
       second.dht.bootstrap({ ipPort: ipPort("127.0.0.1", d.port), publicKey: d.publicKey });
       // The daemon adds us after its to-ping round (every 2 s) and our pong.
-      await until(() => second.dht.stats.pingsAnswered >= 1, 10_000, "the daemon pinging us");
+      await waitUntil(() => second.dht.stats.pingsAnswered >= 1, 10_000, "the daemon pinging us");
       await new Promise((r) => setTimeout(r, 500));
       const got: string[] = [];
       second.dht.onCryptoPacket(CRYPTO_PACKET_DHTPK, (_from, sender, data) =>
@@ -155,7 +155,7 @@ describe("DHT interop with c-toxcore 0.2.18", () => {
       });
       const sock = dgram.createSocket("udp4");
       sock.send(pkt, d.port, "127.0.0.1");
-      await until(() => got.length > 0, 3_000, "the routed packet").finally(() => sock.close());
+      await waitUntil(() => got.length > 0, 3_000, "the routed packet").finally(() => sock.close());
       expect(got).toEqual([`${toHex(sender.publicKey)}:${toHex(payload)}`]);
     } finally {
       await second.stop();
@@ -198,7 +198,7 @@ describe("DHT interop with c-toxcore 0.2.18", () => {
       const peer = await CToxPeer.create({ startPort: 34220, endPort: 34229, label: "ctox-soak" });
       try {
         peer.bootstrap("127.0.0.1", 34200, ours.dht.publicKey);
-        await until(() => peer.selfConnectionStatus() !== "none", 25_000, "c-toxcore connected");
+        await waitUntil(() => peer.selfConnectionStatus() !== "none", 25_000, "c-toxcore connected");
         const t0 = Date.now();
         while (Date.now() - t0 < 140_000) {
           expect(peer.selfConnectionStatus()).not.toBe("none");

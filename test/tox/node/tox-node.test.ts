@@ -5,19 +5,8 @@ import fc from "fast-check";
 import { afterEach, describe, expect, it } from "vitest";
 import { newKeyPair } from "../../../src/tox/crypto.js";
 import { type Identity, ipPort, ToxNode, type ToxNode as ToxNodeT } from "../../../src/tox/index.js";
+import { waitUntil } from "../../helpers/wait.js";
 import { recordEvents } from "./record-events.js";
-
-function waitFor(cond: () => boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  return new Promise((resolve, reject) => {
-    const check = () => {
-      if (cond()) return resolve();
-      if (Date.now() > end) return reject(new Error(`timed out waiting for ${what}`));
-      setTimeout(check, 5);
-    };
-    check();
-  });
-}
 
 describe("ToxNode (ours <-> ours, loopback)", () => {
   const nodes: ToxNodeT[] = [];
@@ -37,7 +26,11 @@ describe("ToxNode (ours <-> ours, loopback)", () => {
     const b = await node.addIdentity({ secretKey: newKeyPair().secretKey, name: "bob" });
     await b.addFriendNoRequest(a.publicKey);
     await a.connectFriendDirect(b.publicKey, b.dhtPublicKey, ipPort("127.0.0.1", b.udpPort));
-    await waitFor(() => log.friendConnection.filter((e) => e.status === "udp").length === 2, 5000, "online");
+    await waitUntil(
+      () => log.friendConnection.filter((e) => e.status === "udp").length === 2,
+      5000,
+      "online",
+    );
     return { node, log, a, b };
   }
 
@@ -45,7 +38,7 @@ describe("ToxNode (ours <-> ours, loopback)", () => {
     const { log, a, b } = await pair();
     expect(a.udpPort).not.toBe(b.udpPort);
     expect(a.toxId).toMatch(/^[0-9A-F]{76}$/);
-    await waitFor(() => log.friendStatus.length >= 2 && log.friendName.length >= 2, 3000, "presence");
+    await waitUntil(() => log.friendStatus.length >= 2 && log.friendName.length >= 2, 3000, "presence");
     expect(log.friendName.find((e) => e.identity === b.publicKey)?.name).toBe("alice");
     expect(log.friendStatusMessage.find((e) => e.identity === b.publicKey)?.statusMessage).toBe("hi");
     expect(log.friendName.find((e) => e.identity === a.publicKey)?.name).toBe("bob");
@@ -54,7 +47,7 @@ describe("ToxNode (ours <-> ours, loopback)", () => {
     expect(ids).toEqual([1]);
     const action = await a.sendMessage(b.publicKey, "waves", "action");
     expect(action).toEqual([2]);
-    await waitFor(() => log.readReceipt.length === 2, 3000, "receipts");
+    await waitUntil(() => log.readReceipt.length === 2, 3000, "receipts");
     expect(log.friendMessage.map((m) => [m.kind, m.text, m.identity])).toEqual([
       ["normal", "hello bob", b.publicKey],
       ["action", "waves", b.publicKey],
@@ -64,8 +57,8 @@ describe("ToxNode (ours <-> ours, loopback)", () => {
     await b.setTyping(a.publicKey, true);
     await b.setStatus("away");
     await b.setName("robert");
-    await waitFor(() => log.friendTyping.some((t) => t.typing), 3000, "typing");
-    await waitFor(() => log.friendName.some((n) => n.name === "robert"), 3000, "rename");
+    await waitUntil(() => log.friendTyping.some((t) => t.typing), 3000, "typing");
+    await waitUntil(() => log.friendName.some((n) => n.name === "robert"), 3000, "rename");
     expect(log.friendStatus.some((s) => s.identity === a.publicKey && s.status === "away")).toBe(true);
     expect(await a.friendConnection(b.publicKey)).toBe("udp");
     const info = await a.friend(b.publicKey);
@@ -77,14 +70,14 @@ describe("ToxNode (ours <-> ours, loopback)", () => {
     const text = `${"lorem ipsum ".repeat(300)}€ end`;
     const ids = await a.sendMessage(b.publicKey, text);
     expect(ids.length).toBe(3);
-    await waitFor(() => log.friendMessage.length === 3 && log.readReceipt.length === 3, 3000, "pieces");
+    await waitUntil(() => log.friendMessage.length === 3 && log.readReceipt.length === 3, 3000, "pieces");
     expect(log.friendMessage.map((m) => m.text).join("")).toBe(text);
   });
 
   it("removing a friend takes it offline on the other side", async () => {
     const { log, a, b } = await pair();
     await a.removeFriend(b.publicKey);
-    await waitFor(
+    await waitUntil(
       () => log.friendConnection.some((e) => e.identity === b.publicKey && e.status === "none"),
       3000,
       "offline",
@@ -124,7 +117,7 @@ describe("ToxNode (ours <-> ours, loopback)", () => {
     );
     const before = log.readReceipt.length;
     await a.sendMessage(b.publicKey, "after the storm");
-    await waitFor(() => log.readReceipt.length === before + 1, 3000, "receipt after fuzz");
+    await waitUntil(() => log.readReceipt.length === before + 1, 3000, "receipt after fuzz");
     expect(log.friendMessage.at(-1)?.text).toBe("after the storm");
     expect(log.error).toEqual([]);
   }, 60_000);
@@ -144,13 +137,13 @@ describe("ToxNode (ours <-> ours, loopback)", () => {
       await b.addFriendNoRequest(a.publicKey);
       await a.connectFriendDirect(b.publicKey, b.dhtPublicKey, ipPort("127.0.0.1", b.udpPort));
     }
-    await waitFor(
+    await waitUntil(
       () => log.friendConnection.filter((e) => e.status === "udp").length === pairs * 2,
       10_000,
       "all pairs online",
     );
     for (let p = 0; p < pairs; p++) await ids[2 * p]!.sendMessage(ids[2 * p + 1]!.publicKey, `to pair ${p}`);
-    await waitFor(() => log.readReceipt.length === pairs, 5000, "all receipts");
+    await waitUntil(() => log.readReceipt.length === pairs, 5000, "all receipts");
     for (let p = 0; p < pairs; p++)
       expect(log.friendMessage.find((m) => m.identity === ids[2 * p + 1]!.publicKey)?.text).toBe(
         `to pair ${p}`,
@@ -160,7 +153,7 @@ describe("ToxNode (ours <-> ours, loopback)", () => {
     await node.removeIdentity(gone.publicKey);
     expect(node.identity(gone.publicKey)).toBeUndefined();
     expect(node.identities()).toHaveLength(pairs * 2 - 1);
-    await waitFor(
+    await waitUntil(
       () => log.friendConnection.some((e) => e.identity === ids[1]!.publicKey && e.status === "none"),
       5000,
       "friend of the removed identity goes offline",
@@ -172,7 +165,7 @@ describe("ToxNode (ours <-> ours, loopback)", () => {
 
   it("an identity round-trips through a save file and reconnects from it", async () => {
     const { node, log, a, b } = await pair();
-    await waitFor(() => log.friendName.length >= 2, 3000, "names");
+    await waitUntil(() => log.friendName.length >= 2, 3000, "names");
     await a.setStatus("busy");
     const saved = await a.getSavedata();
     await node.removeIdentity(a.publicKey);
@@ -185,7 +178,7 @@ describe("ToxNode (ours <-> ours, loopback)", () => {
     expect(friends[0]!.lastSeen).toBeGreaterThan(0);
     const online = log.friendConnection.filter((e) => e.status === "udp").length;
     await again.connectFriendDirect(b.publicKey, b.dhtPublicKey, ipPort("127.0.0.1", b.udpPort));
-    await waitFor(
+    await waitUntil(
       () => log.friendConnection.filter((e) => e.status === "udp").length >= online + 2,
       5000,
       "back online",

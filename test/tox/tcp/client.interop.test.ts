@@ -6,15 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bytesEqual } from "../../../src/tox/bytes.js";
 import { newKeyPair, randomBytes } from "../../../src/tox/crypto.js";
 import { openTcpRelaySocket, type TcpRelaySocket } from "../../../src/tox/tcp/socket.js";
+import { waitUntil } from "../../helpers/wait.js";
 import { type Bootstrapd, startBootstrapd } from "../../interop/bootstrapd.js";
-
-async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 describe("TCP relay client vs tox-bootstrapd 0.2.18", () => {
   let bsd: Bootstrapd;
@@ -39,22 +32,26 @@ describe("TCP relay client vs tox-bootstrapd 0.2.18", () => {
     });
     const b = openTcpRelaySocket({ relay, keys: kb, events: { onData: (_pk, _id, d) => got.b.push(d) } });
     open.push(a, b);
-    await until(() => a.client.status === "confirmed" && b.client.status === "confirmed", 3000, "handshakes");
+    await waitUntil(
+      () => a.client.status === "confirmed" && b.client.status === "confirmed",
+      3000,
+      "handshakes",
+    );
 
     // The first ping goes out right after the handshake; the relay answers it.
     const framesIn = a.client.stats.framesIn;
-    await until(() => a.client.stats.framesIn > framesIn || a.client.nextTickIn() > 15_000, 2000, "pong");
+    await waitUntil(() => a.client.stats.framesIn > framesIn || a.client.nextTickIn() > 15_000, 2000, "pong");
     expect(a.client.nextTickIn()).toBeGreaterThan(15_000); // ping id cleared => next event is the 30 s ping
 
     // OOB from B to A (A merely connected to the relay).
     b.client.sendOob(ka.publicKey, new Uint8Array([0x18, 42]));
-    await until(() => got.oob.length === 1, 2000, "OOB");
+    await waitUntil(() => got.oob.length === 1, 2000, "OOB");
     expect([...got.oob[0]!]).toEqual([0x18, 42]);
 
     a.client.routingRequest(kb.publicKey);
-    await until(() => a.client.peerStatus(kb.publicKey) === "registered", 2000, "routing response");
+    await waitUntil(() => a.client.peerStatus(kb.publicKey) === "registered", 2000, "routing response");
     b.client.routingRequest(ka.publicKey);
-    await until(
+    await waitUntil(
       () => a.client.peerStatus(kb.publicKey) === "online" && b.client.peerStatus(ka.publicKey) === "online",
       2000,
       "connect notifications",
@@ -65,15 +62,19 @@ describe("TCP relay client vs tox-bootstrapd 0.2.18", () => {
     const payloads = Array.from({ length: 200 }, (_, i) => randomBytes(1 + ((i * 37) % 2000)));
     for (let i = 0; i < payloads.length; i += 10) {
       for (const p of payloads.slice(i, i + 10)) expect(a.client.sendData(kb.publicKey, p)).toBe(true);
-      await until(() => got.b.length === Math.min(i + 10, payloads.length), 2000, `routed data ${i}`);
+      await waitUntil(() => got.b.length === Math.min(i + 10, payloads.length), 2000, `routed data ${i}`);
     }
     b.client.sendData(ka.publicKey, new Uint8Array([0x1b, 1, 2, 3]));
-    await until(() => got.a.length === 1, 2000, "routed data back");
+    await waitUntil(() => got.a.length === 1, 2000, "routed data back");
     for (const [i, p] of payloads.entries()) expect(bytesEqual(got.b[i]!, p)).toBe(true);
 
     // B leaves: A is told the peer went offline.
     b.close();
-    await until(() => a.client.peerStatus(kb.publicKey) === "registered", 3000, "disconnect notification");
+    await waitUntil(
+      () => a.client.peerStatus(kb.publicKey) === "registered",
+      3000,
+      "disconnect notification",
+    );
     expect(a.client.status).toBe("confirmed");
   }, 20_000);
 });

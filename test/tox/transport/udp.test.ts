@@ -2,6 +2,7 @@ import dgram from "node:dgram";
 import { afterEach, describe, expect, it } from "vitest";
 import { seededRandom, UdpTransport } from "../../../src/tox/transport/udp.js";
 import { type IpPort, ipPort } from "../../../src/tox/wire/ipport.js";
+import { waitUntil } from "../../helpers/wait.js";
 
 const open: UdpTransport[] = [];
 afterEach(async () => {
@@ -23,20 +24,14 @@ async function make(
   return { t, got };
 }
 
-async function until(pred: () => boolean, ms = 2000): Promise<void> {
-  const start = Date.now();
-  while (!pred()) {
-    if (Date.now() - start > ms) throw new Error("timed out");
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+const until = (pred: () => boolean, what: string): Promise<number> => waitUntil(pred, 2000, what);
 
 describe("UdpTransport", () => {
   it("sends and receives on loopback, reporting the sender address and counting", async () => {
     const a = await make(34230);
     const b = await make(34231);
     a.t.send(b.t.local, Uint8Array.of(1, 2, 3));
-    await until(() => b.got.length === 1);
+    await until(() => b.got.length === 1, "the datagram at b");
     expect(b.got[0]!.from).toEqual(ipPort("127.0.0.1", 34230));
     expect([...b.got[0]!.data]).toEqual([1, 2, 3]);
     expect(a.t.counters.packetsOut).toBe(1);
@@ -59,7 +54,7 @@ describe("UdpTransport", () => {
       const b = await make(base + 1);
       for (let i = 0; i < 500; i++) a.t.send(b.t.local, Uint8Array.of(i & 0xff));
       expect(a.t.counters.packetsOut + a.t.counters.droppedOut).toBe(500);
-      await until(() => b.got.length > 0);
+      await until(() => b.got.length > 0, "a datagram at b");
       return a.t.counters.droppedOut;
     };
     const d1 = await runOnce(34236);
@@ -75,11 +70,11 @@ describe("UdpTransport", () => {
     await new Promise<void>((r) => raw.send(Buffer.alloc(0), 34240, "127.0.0.1", () => r()));
     await new Promise<void>((r) => raw.send(Buffer.alloc(3000), 34240, "127.0.0.1", () => r()));
     await new Promise<void>((r) => raw.send(Buffer.alloc(10, 7), 34240, "127.0.0.1", () => r()));
-    await until(() => b.got.length === 1);
+    await until(() => b.got.length === 1, "the datagram at b");
     expect(b.t.counters.droppedIn).toBe(2);
     raw.close();
     b.t.send({ family: 6, ip: "::1", port: 1 }, Uint8Array.of(1));
-    await until(() => b.t.counters.sendErrors === 1);
+    await until(() => b.t.counters.sendErrors === 1, "the send error to be counted");
   });
 
   it("a dual-stack socket talks to IPv4 peers and reports them as IPv4", async () => {
@@ -91,9 +86,9 @@ describe("UdpTransport", () => {
     }
     const v4 = await make(34243);
     dual.t.send(v4.t.local, Uint8Array.of(9));
-    await until(() => v4.got.length === 1);
+    await until(() => v4.got.length === 1, "the datagram at the IPv4 socket");
     v4.t.send(v4.got[0]!.from, Uint8Array.of(8));
-    await until(() => dual.got.length === 1);
+    await until(() => dual.got.length === 1, "the datagram at the dual-stack socket");
     expect(dual.got[0]!.from).toEqual(ipPort("127.0.0.1", 34243));
   });
 
