@@ -104,6 +104,16 @@ appservice:
   # integration managers; off unless a bearer secret is set here.
   # provisioning_secret: a-long-random-secret
 
+matrix:
+  # Your Matrix presence colours your Tox identity, which stays online all the time: online ->
+  # online, idle or offline -> away; your Matrix status message becomes the Tox one. What you set
+  # with the bot's \`presence\` and \`status\` commands wins.
+  presence_to_tox: true
+  # With the homeserver's shared-secret login module (matrix-synapse-shared-secret-auth) the
+  # bridge also lists each Tox DM under "direct messages" in your own account data (m.direct).
+  # Users of other homeservers are skipped. Off unless set.
+  # login_shared_secret: the-module-shared-secret
+
 xmpp:
   # Run the XMPP gateway as an external component (XEP-0114) of your XMPP server.
   enabled: false

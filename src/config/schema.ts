@@ -141,6 +141,18 @@ export const configSchema = z
           .regex(/^\S+$/, { error: "expected a secret of at least 16 characters without spaces" })
           .optional(),
       }),
+      matrix: section({
+        /** Users' Matrix presence and status message colour their Tox identity (away, status). */
+        presence_to_tox: bool("whether Matrix presence sets the Tox status").default(true),
+        /**
+         * Secret of the homeserver's shared-secret login module (matrix-synapse-shared-secret-auth):
+         * lets the bridge add portals to local users' m.direct. Off when absent.
+         */
+        login_shared_secret: z
+          .string({ error: "expected the shared secret of the homeserver's shared-secret login module" })
+          .min(16, { error: "expected a secret of at least 16 characters" })
+          .optional(),
+      }).prefault({}),
       xmpp: section({
         enabled: bool("whether the XMPP component runs").default(false),
         component_jid: serverName.default("tox.localhost"),

@@ -6,6 +6,7 @@ import type { BridgeComponent, BridgeContext } from "../app.js";
 import { buildRegistration } from "../config/registration.js";
 import type { CoreApi } from "../core/frontend.js";
 import { type RunningMatrixAppservice, startMatrixAppservice } from "./appservice.js";
+import { DoublePuppet } from "./double-puppet.js";
 import { MatrixFrontend } from "./frontend.js";
 import { type ProvisioningCore, provisioningRouter } from "./provisioning.js";
 
@@ -39,6 +40,17 @@ export function matrixComponent(
         permissions: config.bridge.permissions,
         degradeRich: config.bridge.degrade_rich_messages,
         log: ctx.logger,
+        presenceToTox: config.matrix.presence_to_tox,
+        ...(config.matrix.login_shared_secret === undefined
+          ? {}
+          : {
+              doublePuppet: new DoublePuppet({
+                homeserverUrl: config.homeserver.url,
+                domain: config.homeserver.domain,
+                sharedSecret: config.matrix.login_shared_secret,
+                log: ctx.logger,
+              }),
+            }),
       });
       appservice = await startMatrixAppservice({
         registration: buildRegistration(config),

@@ -44,6 +44,7 @@ import { MatrixMedia } from "./media.js";
 import { isMediaMsgtype } from "./media-content.js";
 import { PortalCache } from "./portal-cache.js";
 import { MatrixPresenceSync, type PresenceTarget, parsePresenceEdu } from "./presence.js";
+import type { DoublePuppet } from "./double-puppet.js";
 
 type Json = Record<string, unknown>;
 
@@ -74,6 +75,8 @@ export interface MatrixFrontendOptions {
   presenceToTox?: boolean;
   /** Quiet time before a presence change is applied (default 3 s). */
   presenceDebounceMs?: number;
+  /** Writes new portals into the user's own m.direct (config `matrix.login_shared_secret`). */
+  doublePuppet?: DoublePuppet;
 }
 
 /** Event types that may carry something for a Tox friend. */
@@ -643,6 +646,8 @@ export class MatrixFrontend implements Frontend {
     await ghost.matrixClient
       .setAccountData("m.direct", { [account.owner.id]: [roomId] })
       .catch((err: unknown) => this.opts.log.debug({ err, ghostId }, "Matrix: ghost m.direct not set"));
+    // And the user's, which only a login as the user can write (optional; see double-puppet.ts).
+    await this.opts.doublePuppet?.markDirect(account.owner.id, ghostId, roomId);
     this.opts.log.info(
       { account: account.id, friend: friend.slice(0, 16), roomId },
       "Matrix: portal created",

@@ -8,7 +8,7 @@ import type { CoreApi, CoreFilesApi } from "../../src/core/frontend.js";
 import type { ToxGateway } from "../../src/core/tox-gateway.js";
 import { createLogger } from "../../src/logger.js";
 import { type RunningMatrixAppservice, startMatrixAppservice } from "../../src/matrix/appservice.js";
-import { MatrixFrontend } from "../../src/matrix/frontend.js";
+import { MatrixFrontend, type MatrixFrontendOptions } from "../../src/matrix/frontend.js";
 import type { Store } from "../../src/store/index.js";
 import { FakeTox } from "../core/fake-tox.js";
 import {
@@ -38,8 +38,13 @@ export interface RigOptions<T extends ToxGateway> {
   store?: { store: Store; db: Parameters<typeof coreRepos>[0] };
   /** How the double talks to us (legacy paths, unstable EDU key: an older homeserver). */
   homeserver?: Partial<
-    Pick<HomeserverOptions, "transactionPath" | "ephemeralKeys" | "uploadLimit" | "authenticatedMedia">
+    Pick<
+      HomeserverOptions,
+      "transactionPath" | "ephemeralKeys" | "uploadLimit" | "authenticatedMedia" | "loginSharedSecret"
+    >
   >;
+  /** Extra frontend options, made once the homeserver's URL is known (double puppeting, say). */
+  frontend?: (hs: HomeserverDouble) => Partial<MatrixFrontendOptions>;
   /** What the frontend sees as the core (a test double adding the files API, say). */
   frontendCore?: (core: BridgeCore) => CoreApi & Partial<CoreFilesApi>;
   /** The frontend's media spool directory. */
@@ -76,6 +81,7 @@ export async function startFrontendRig<T extends ToxGateway = FakeTox>(
     permissions: opts.permissions ?? { localhost: "user" },
     degradeRich: opts.degradeRich ?? true,
     log,
+    ...opts.frontend?.(hs),
   });
   const appservice = await startMatrixAppservice({
     registration,

@@ -41,6 +41,8 @@ export interface HomeserverOptions {
   authenticatedMedia?: boolean;
   /** Appservice push starts paused (e.g. until the bridge listens); call resumePush(). */
   startPaused?: boolean;
+  /** Accept shared-secret logins (`com.devture.shared_secret_auth`) with this secret. */
+  loginSharedSecret?: string;
 }
 
 export interface WaitOptions {
@@ -75,6 +77,7 @@ export class HomeserverDouble {
 
   constructor(private readonly opts: HomeserverOptions) {
     this.state = new HomeserverState(opts.domain ?? "localhost", opts.registration);
+    this.state.loginSharedSecret = opts.loginSharedSecret;
     const reg = opts.registration;
     const wantsEphemeral = reg.receive_ephemeral || reg["de.sorunome.msc2409.push_ephemeral"];
     this.pusher = new AppservicePusher({

@@ -177,9 +177,17 @@ export function createRoutes(ctx: RouteContext): express.Router {
   });
 
   route("get", `${C}/login`, false, () => ({
-    flows: [{ type: "m.login.application_service" }],
+    flows: [
+      { type: "m.login.application_service" },
+      ...(state.loginSharedSecret === undefined ? [] : [{ type: "com.devture.shared_secret_auth" }]),
+    ],
   }));
-  route("post", `${C}/login`, false, (req) => state.loginAsAppservice(jsonBody(req), tokenOf(req)));
+  route("post", `${C}/login`, false, (req) => state.login(jsonBody(req), tokenOf(req)));
+  route("post", `${C}/logout`, true, (_req, _res, who) => {
+    if (who!.appservice) throw MatrixErrors.forbidden("The appservice token cannot be logged out");
+    state.logout(who!.token);
+    return {};
+  });
 
   // The AS API ping (spec v1.7): the homeserver calls the appservice and reports what happened.
   route("post", "/_matrix/client/v1/appservice/:appserviceId/ping", true, async (req, _res, who) => {

@@ -3,7 +3,7 @@
  * presence and account data, and which of it the appservice is interested in. The HTTP routes are a
  * thin layer over these operations, and tests read the same state to assert what the bridge did.
  */
-import { randomBytes } from "node:crypto";
+import { createHmac, randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
 import type { Registration } from "../../../src/config/registration.js";
 import { MatrixApiError, MatrixErrors } from "./errors.js";
@@ -172,6 +172,49 @@ export class HomeserverState extends EventEmitter<{
   }
 
   /** POST /login with m.login.application_service (spec v1.2): a device for an appservice user. */
+  /**
+   * Secret of a shared-secret login module (devture's matrix-synapse-shared-secret-auth); when set,
+   * `com.devture.shared_secret_auth` logins for local users are accepted: token = hex
+   * HMAC-SHA512(secret, full user id).
+   */
+  loginSharedSecret: string | undefined;
+
+  /** POST /login: the appservice login, or the shared-secret one when configured. */
+  login(body: JsonObject, bearer: string | undefined) {
+    if (body.type === "com.devture.shared_secret_auth" && this.loginSharedSecret !== undefined)
+      return this.loginWithSharedSecret(body);
+    return this.loginAsAppservice(body, bearer);
+  }
+
+  private loginWithSharedSecret(body: JsonObject) {
+    const identifier = body.identifier as { type?: unknown; user?: unknown } | undefined;
+    if (identifier?.type !== "m.id.user" || typeof identifier.user !== "string") {
+      throw MatrixErrors.badJson("identifier must be an m.id.user");
+    }
+    const userId = identifier.user.startsWith("@") ? identifier.user : this.userIdFor(identifier.user);
+    const expected = createHmac("sha512", this.loginSharedSecret ?? "")
+      .update(userId)
+      .digest("hex");
+    const given = typeof body.token === "string" ? body.token : "";
+    if (!userId.endsWith(`:${this.domain}`) || !this.accounts.has(userId) || given !== expected)
+      throw new MatrixApiError(403, "M_FORBIDDEN", "Invalid username or password");
+    const deviceId = typeof body.device_id === "string" ? body.device_id : undefined;
+    const { token, deviceId: issued } = this.issueToken(userId, deviceId);
+    return { user_id: userId, access_token: token, device_id: issued };
+  }
+
+  /** POST /logout: the token stops working. */
+  logout(token: string): void {
+    this.tokens.delete(token);
+  }
+
+  /** Access tokens alive now (tests check that a login was undone). */
+  tokenCount(userId: string): number {
+    let n = 0;
+    for (const entry of this.tokens.values()) if (entry.userId === userId) n++;
+    return n;
+  }
+
   loginAsAppservice(body: JsonObject, asToken: string | undefined) {
     if (body.type !== "m.login.application_service") {
       throw new MatrixApiError(400, "M_UNKNOWN", `Unsupported login type ${String(body.type)}`);
