@@ -39,12 +39,12 @@ import { fromHex } from "../tox/index.js";
 import type { AppserviceTransaction } from "./appservice.js";
 import { MatrixAvatars } from "./avatars.js";
 import { matrixEventToTox, toxToMatrixContent } from "./convert.js";
+import type { DoublePuppet } from "./double-puppet.js";
 import { botUserId, friendKeyOfGhost, ghostUserId, isBridgeUser, type MatrixNames } from "./ids.js";
 import { MatrixMedia } from "./media.js";
 import { isMediaMsgtype } from "./media-content.js";
 import { PortalCache } from "./portal-cache.js";
 import { MatrixPresenceSync, type PresenceTarget, parsePresenceEdu } from "./presence.js";
-import type { DoublePuppet } from "./double-puppet.js";
 
 type Json = Record<string, unknown>;
 
