@@ -116,6 +116,8 @@ export interface GroupchatMessage {
   originId?: string;
   /** XEP-0203: when the message reached the bridge (for a message delivered late). */
   delayedFrom?: { stamp: Date; by: string };
+  /** XEP-0308: the reflected message corrects this earlier one (so the sender's clients replace it). */
+  replaces?: string;
 }
 
 export function groupchatMessage(m: GroupchatMessage): XmlElement {
@@ -124,6 +126,7 @@ export function groupchatMessage(m: GroupchatMessage): XmlElement {
     { type: "groupchat", from: m.from, to: m.to, id: m.id },
     xml("body", {}, m.body),
     m.originId !== undefined && xml("origin-id", { xmlns: MUC_NS.originId, id: m.originId }),
+    m.replaces !== undefined && xml("replace", { xmlns: NS.correct, id: m.replaces }),
     m.occupantId !== undefined && xml("occupant-id", { xmlns: MUC_NS.occupantId, id: m.occupantId }),
     m.delayedFrom !== undefined &&
       xml("delay", { xmlns: MUC_NS.delay, stamp: m.delayedFrom.stamp.toISOString(), from: m.delayedFrom.by }),

@@ -320,6 +320,7 @@ export class MucService {
         id,
         body: m.body ?? "",
         originId,
+        replaces: m.replaces,
         occupantId: room.occupantId(room.account.publicKey),
       }),
     );

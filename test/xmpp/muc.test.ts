@@ -219,6 +219,16 @@ describe("MUC rooms for Tox conferences", () => {
         `<message from="${PHONE}" to="${ROOM}" type="groupchat" id="m2"><body>/me waves</body></message>`,
       );
       expect(core.conferenceSent[1]).toMatchObject({ text: "waves", kind: "action", sourceEventId: "m2" });
+      // A correction reaches Tox as readable text and is reflected as a correction.
+      const [fixed] = await handle(
+        `<message from="${PHONE}" to="${ROOM}" type="groupchat" id="m3"><body>hello everyone</body>` +
+          `<replace xmlns="${NS.correct}" id="m1"/></message>`,
+      );
+      expect(core.conferenceSent[2]).toMatchObject({
+        text: "Correction: hello everyone",
+        sourceEventId: "m3",
+      });
+      expect(fixed?.getChild("replace", NS.correct)?.attrs.id).toBe("m1");
     });
 
     it("refuses groupchat from a session that has not joined (not-acceptable) and private messages", async () => {
