@@ -5,6 +5,7 @@
  * context on start and must release everything on stop.
  */
 import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
 import type { Express } from "express";
 import { Counter, Gauge } from "prom-client";
 import type { Config } from "./config/schema.js";
@@ -146,6 +147,10 @@ export function toxCoreComponent(): BridgeComponent & { core(): BridgeCore } {
         repos: coreRepos(ctx.db),
         tox: new ToxNodeGateway(node, log),
         log,
+        files: {
+          spoolDir: ctx.config.files.spool_dir ?? join(ctx.config.database.data_dir, "files"),
+          maxFileSize: ctx.config.files.max_size,
+        },
       });
       await core.start();
       const running = core;

@@ -7,8 +7,12 @@
  * messages. Tests pass `tickMs: 0` and call `tick()` with a ManualClock.
  */
 
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { PermissionLevel } from "../config/permissions.js";
 import type { Network, Queryable, Store } from "../store/index.js";
+import { createFileTransfersRepo, type FileTransfersRepo } from "../store/repos/files.js";
 import { createInboxRepo, type InboxRepo } from "../store/repos/inbox.js";
 import { createOutboxEventsRepo, type OutboxEventsRepo } from "../store/repos/outbox-events.js";
 import { type Clock, systemClock } from "../tox/index.js";
@@ -16,13 +20,17 @@ import { Accounts, type Presence, type Profile, toAccountRef } from "./accounts.
 import { CommandRunner } from "./commands.js";
 import { Contacts } from "./contacts.js";
 import { CoreError, type CoreLogger, errorText, silentLogger } from "./errors.js";
+import { FileService, type FileServiceOptions } from "./files.js";
 import type {
   AccountRef,
+  CommandFile,
   CommandReply,
   CoreApi,
+  CoreFilesApi,
   FriendView,
   Frontend,
   Owner,
+  SendFileRequest,
   SendOutcome,
   SendRequest,
   SendResult,
@@ -33,17 +41,23 @@ import { hex, keyBytes } from "./keys.js";
 import { Lanes } from "./lanes.js";
 import { type CoreGauges, CoreMetrics } from "./metrics.js";
 import { Outbox, type OutboxMessage, type OutboxOptions } from "./outbox.js";
+import { type ExportResult, type ImportOutcome, Profiles } from "./profiles.js";
 import type { ToxGateway } from "./tox-gateway.js";
 
 /** Tables the core needs beyond the Store's repositories (see migrations/002_inbox.sql). */
 export interface CoreRepos {
   inbox: InboxRepo;
   outboxEvents: OutboxEventsRepo;
+  files: FileTransfersRepo;
 }
 
 /** Builds the core's extra repositories over the Db from `openStoreWithDb`. */
 export function coreRepos(db: Queryable): CoreRepos {
-  return { inbox: createInboxRepo(db), outboxEvents: createOutboxEventsRepo(db) };
+  return {
+    inbox: createInboxRepo(db),
+    outboxEvents: createOutboxEventsRepo(db),
+    files: createFileTransfersRepo(db),
+  };
 }
 
 export interface BridgeCoreOptions {
@@ -54,17 +68,24 @@ export interface BridgeCoreOptions {
   log?: CoreLogger;
   outbox?: OutboxOptions;
   inbox?: InboxOptions;
+  /**
+   * File transfers: spool directory (config `files.spool_dir`; default a fresh temporary one,
+   * which does not survive restarts) and limits (`files.max_size`, default 100 MiB).
+   */
+  files?: Partial<FileServiceOptions>;
   /** Period of the retry timer; 0 = no timer (call `tick()` yourself). Default 1000 ms. */
   tickMs?: number;
 }
 
-export class BridgeCore implements CoreApi {
+export class BridgeCore implements CoreApi, CoreFilesApi {
   readonly metrics = new CoreMetrics();
   readonly accounts: Accounts;
   readonly contacts: Contacts;
   readonly outbox: Outbox;
   readonly inbox: Inbox;
   readonly commands: CommandRunner;
+  readonly files: FileService;
+  readonly profiles: Profiles;
   private readonly frontends: FrontendHub;
   private readonly store: Store;
   private readonly repos: CoreRepos;
@@ -115,7 +136,32 @@ export class BridgeCore implements CoreApi {
       },
       opts.inbox,
     );
-    this.commands = new CommandRunner(this.accounts, this.contacts, this.log);
+    this.files = new FileService(
+      {
+        repo: this.repos.files,
+        store: this.store,
+        tox: this.tox,
+        frontends: this.frontends,
+        clock: this.clock,
+        log: this.log,
+      },
+      {
+        ...opts.files,
+        spoolDir: opts.files?.spoolDir ?? mkdtempSync(join(tmpdir(), "toxbridge-spool-")),
+        maxFileSize: opts.files?.maxFileSize ?? 100 * 1024 * 1024,
+      },
+    );
+    this.profiles = new Profiles({
+      store: this.store,
+      tox: this.tox,
+      accounts: this.accounts,
+      clock: this.clock,
+      log: this.log,
+    });
+    this.accounts.addSpecSource(async (account) => ({
+      extraNodes: await this.profiles.savedNodes(account.id),
+    }));
+    this.commands = new CommandRunner(this.accounts, this.contacts, this.log, undefined, this.profiles);
     this.frontends.onRegister(() => void this.inbox.tick((id) => this.accounts.byId(id)));
   }
 
@@ -124,6 +170,7 @@ export class BridgeCore implements CoreApi {
     if (this.started) return;
     this.started = true;
     await this.outbox.recover();
+    await this.files.recover();
     this.unsubscribe = this.subscribe();
     const { online, failed } = await this.accounts.bringAllOnline();
     this.log.info({ online, failed }, "core: accounts online");
@@ -151,6 +198,7 @@ export class BridgeCore implements CoreApi {
     this.unsubscribe?.();
     this.unsubscribe = undefined;
     await this.idle();
+    await this.rememberNodes();
     await this.accounts.takeAllOffline();
     this.friendsOnline.clear();
   }
@@ -159,13 +207,19 @@ export class BridgeCore implements CoreApi {
   async tick(): Promise<void> {
     await this.outbox.tick((id) => this.accounts.byId(id));
     await this.inbox.tick((id) => this.accounts.byId(id));
+    await this.files.tick((id) => this.accounts.byId(id));
   }
 
   /** Resolves when all queued deliveries and event handling have settled (tests, shutdown). */
   async idle(): Promise<void> {
     // Handling may queue more (a receipt after a send): settle twice.
     for (let i = 0; i < 2; i++)
-      await Promise.all([this.contactEvents.idle(), this.outbox.idle(), this.inbox.idle()]);
+      await Promise.all([
+        this.contactEvents.idle(),
+        this.outbox.idle(),
+        this.inbox.idle(),
+        this.files.idle(),
+      ]);
   }
 
   async gauges(): Promise<CoreGauges> {
@@ -245,8 +299,13 @@ export class BridgeCore implements CoreApi {
     }
   }
 
-  command(owner: Owner, text: string, permission: PermissionLevel | null): Promise<CommandReply> {
-    return this.commands.run(owner, text, permission);
+  command(
+    owner: Owner,
+    text: string,
+    permission: PermissionLevel | null,
+    files?: CommandFile[],
+  ): Promise<CommandReply> {
+    return this.commands.run(owner, text, permission, files);
   }
 
   async account(owner: Owner): Promise<AccountRef | null> {
@@ -261,6 +320,41 @@ export class BridgeCore implements CoreApi {
 
   friend(owner: Owner, friend: string): Promise<FriendView | null> {
     return this.contacts.get(owner, friend.toLowerCase());
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // CoreFilesApi (issue 7): see files.ts; profiles: see profiles.ts
+
+  get maxFileSize(): number {
+    return this.files.maxFileSize;
+  }
+
+  async sendFile(request: SendFileRequest): Promise<SendResult> {
+    const account = await this.ref(request.owner);
+    keyBytes(request.friend);
+    return this.files.send(account, request);
+  }
+
+  async setAvatar(owner: Owner, avatar: { path: string; mimeType: string } | null): Promise<void> {
+    const account = await this.ref(owner);
+    const online = [...this.friendsOnline]
+      .filter((k) => k.startsWith(`${account.id}:`))
+      .map((k) => k.slice(k.indexOf(":") + 1));
+    await this.files.setAvatar(account, avatar, online);
+  }
+
+  /** Imports a .tox profile (see `import`); CoreErrors for bad files, wrong passphrases, conflicts. */
+  importProfile(
+    owner: Owner,
+    data: Uint8Array,
+    opts: { passphrase?: string; replace?: boolean } = {},
+  ): Promise<ImportOutcome> {
+    return this.profiles.import(owner, data, opts);
+  }
+
+  /** The owner's profile as a .tox file (encrypted with `passphrase` when given). */
+  exportProfile(owner: Owner, passphrase?: string): Promise<ExportResult> {
+    return this.profiles.export(owner, passphrase);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -320,6 +414,17 @@ export class BridgeCore implements CoreApi {
     return this.accounts.byIdentity(hex(account.publicKey)) ?? toAccountRef(account);
   }
 
+  /** Each online identity's DHT nodes and TCP relays, for the next start and for exports. */
+  private async rememberNodes(): Promise<void> {
+    for (const account of (await this.store.accounts.list()).map(toAccountRef)) {
+      const online = this.accounts.byId(account.id);
+      if (online === undefined) continue;
+      await this.profiles
+        .rememberNodes(online)
+        .catch((err: unknown) => this.log.debug({ err: errorText(err) }, "core: nodes not remembered"));
+    }
+  }
+
   private subscribe(): () => void {
     const on =
       <E extends { identity: string }>(
@@ -352,6 +457,7 @@ export class BridgeCore implements CoreApi {
         if (e.online && this.friendsOnline.has(key)) return this.outbox.kick(account, e.friend);
         if (e.online) this.friendsOnline.add(key);
         else this.friendsOnline.delete(key);
+        if (e.online) void this.files.onConnection(account, e.friend, true);
         return Promise.all([
           contact(account, e.friend, () => this.contacts.onConnection(account, e.friend, e.online)),
           this.outbox.onConnection(account, e.friend, e.online, e.unconfirmed),
@@ -380,6 +486,10 @@ export class BridgeCore implements CoreApi {
       friendRequest: on("friendRequest", (account, e) =>
         contact(account, e.friend, () => this.contacts.onRequest(account, e.friend, e.message)),
       ),
+      fileOffer: on("fileOffer", (account, e) => this.files.onOffer(account, e)),
+      fileControl: on("fileControl", async (account, e) => this.files.onControl(account, e)),
+      fileComplete: on("fileComplete", (account, e) => this.files.onComplete(account, e)),
+      fileEnded: on("fileEnded", (account, e) => this.files.onEnded(account, e)),
     });
   }
 }

@@ -9,7 +9,8 @@ import { type Accounts, PRESENCES, type Presence } from "./accounts.js";
 import type { CoreConferences } from "./conferences.js";
 import type { Contacts } from "./contacts.js";
 import { CoreError, type CoreLogger, errorText } from "./errors.js";
-import type { CommandReply, ConferenceView, FriendView, Owner } from "./frontend.js";
+import type { CommandFile, CommandReply, ConferenceView, FriendView, Owner } from "./frontend.js";
+import { type Profiles, STAGED_PROFILE_MS } from "./profiles.js";
 
 export type Command =
   | { name: "help"; topic?: string }
@@ -25,8 +26,8 @@ export type Command =
   | { name: "status"; text?: string }
   | { name: "presence"; presence?: Presence }
   | { name: "logout"; confirmed: boolean }
-  | { name: "import" }
-  | { name: "export" }
+  | { name: "import"; replace: boolean; passphrase?: string }
+  | { name: "export"; passphrase?: string }
   // Conferences (issue 8)
   | { name: "conferences" }
   | { name: "conference"; action: "create"; title?: string }
@@ -58,8 +59,16 @@ export const COMMANDS: readonly CommandHelp[] = [
   { name: "status", usage: "status [text]", summary: "show or set your status message" },
   { name: "presence", usage: "presence [online|away|busy]", summary: "show or set your presence" },
   { name: "logout", usage: "logout", summary: "delete your Tox identity from the bridge" },
-  { name: "import", usage: "import", summary: "import a .tox profile (not available yet)" },
-  { name: "export", usage: "export", summary: "export your .tox profile (not available yet)" },
+  {
+    name: "import",
+    usage: "import [replace] [passphrase]",
+    summary: "send with your .tox file to use your qTox/toxic identity here (keeps your Tox ID and friends)",
+  },
+  {
+    name: "export",
+    usage: "export [passphrase]",
+    summary: "get your .tox profile back for a native client (encrypted when you give a passphrase)",
+  },
   // Conferences (issue 8)
   { name: "conferences", usage: "conferences", summary: "list your Tox conferences (group chats)" },
   {
@@ -132,10 +141,14 @@ export function parseCommand(input: string): ParsedCommand {
       return rest.toLowerCase() === "confirm"
         ? { ok: true, command: { name: "logout", confirmed: true } }
         : { ok: false, error: "Usage: logout (then `logout confirm`)" };
-    case "import":
-      return noArgs({ name: "import" });
+    case "import": {
+      // The passphrase is the rest of the text as typed (it may contain spaces).
+      const replace = first.toLowerCase() === "replace";
+      const passphrase = (replace ? rest.slice(first.length) : rest).trim();
+      return { ok: true, command: { name: "import", replace, ...(passphrase === "" ? {} : { passphrase }) } };
+    }
     case "export":
-      return noArgs({ name: "export" });
+      return { ok: true, command: rest === "" ? { name: "export" } : { name: "export", passphrase: rest } };
     case "conferences":
       return noArgs({ name: "conferences" });
     case "conference":
@@ -197,20 +210,31 @@ export class CommandRunner {
     private readonly contacts: Contacts,
     private readonly log: CoreLogger,
     private readonly conferences?: CoreConferences,
+    private readonly profiles?: Profiles,
   ) {}
 
-  /** Parses and runs a text command. */
-  async run(owner: Owner, text: string, permission: PermissionLevel | null): Promise<CommandReply> {
+  /** Parses and runs a text command; `files` came with it (a .tox profile for `import`). */
+  async run(
+    owner: Owner,
+    text: string,
+    permission: PermissionLevel | null,
+    files: CommandFile[] = [],
+  ): Promise<CommandReply> {
     if (permission === null) return refuse();
     const parsed = parseCommand(text);
     if (!parsed.ok) return { ok: false, text: parsed.error };
-    return this.execute(owner, parsed.command, permission);
+    return this.execute(owner, parsed.command, permission, files);
   }
 
-  async execute(owner: Owner, command: Command, permission: PermissionLevel | null): Promise<CommandReply> {
+  async execute(
+    owner: Owner,
+    command: Command,
+    permission: PermissionLevel | null,
+    files: CommandFile[] = [],
+  ): Promise<CommandReply> {
     if (permission === null) return refuse();
     try {
-      return await this.dispatch(owner, command);
+      return await this.dispatch(owner, command, files);
     } catch (err) {
       if (err instanceof CoreError) return { ok: false, text: err.message };
       this.log.error({ owner: owner.id, command: command.name, err: errorText(err) }, "core: command failed");
@@ -218,7 +242,7 @@ export class CommandRunner {
     }
   }
 
-  private async dispatch(owner: Owner, c: Command): Promise<CommandReply> {
+  private async dispatch(owner: Owner, c: Command, files: CommandFile[]): Promise<CommandReply> {
     const { accounts, contacts } = this;
     switch (c.name) {
       case "help":
@@ -301,8 +325,9 @@ export class CommandRunner {
         return ok("Your Tox identity was deleted. Send `create` to make a new one.");
       }
       case "import":
+        return this.importProfile(owner, c, files);
       case "export":
-        return { ok: false, text: `\`${c.name}\` is not available yet.` };
+        return this.exportProfile(owner, c.passphrase);
       case "conferences":
       case "conference":
         return this.conferenceCommand(owner, c);
@@ -386,6 +411,56 @@ export class CommandRunner {
         return { kind: "xmpp", id: t.toLowerCase() };
     }
     return t;
+  }
+
+  private async importProfile(
+    owner: Owner,
+    c: Extract<Command, { name: "import" }>,
+    files: CommandFile[],
+  ): Promise<CommandReply> {
+    if (this.profiles === undefined)
+      return { ok: false, text: "Profile import is not available on this bridge." };
+    const file = files.find((f) => f.fileName.toLowerCase().endsWith(".tox")) ?? files[0];
+    if (file === undefined && !this.profiles.hasStaged(owner))
+      return {
+        ok: false,
+        text:
+          "Send your .tox profile file (qTox and toxic keep it in their profile folder) with `import`, " +
+          "or send the file on its own. Add `replace` to replace the identity you have here.",
+      };
+    const passphrase = c.passphrase ?? "";
+    const outcome = await this.profiles.import(owner, file?.data, {
+      ...(passphrase !== "" ? { passphrase } : {}),
+      replace: c.replace,
+    });
+    if (outcome.kind === "needs-passphrase")
+      return ok(
+        `This profile is encrypted. Send \`import${c.replace ? " replace" : ""} <passphrase>\` within ` +
+          `${STAGED_PROFILE_MS / 60_000} minutes; until then the file waits in the bridge's memory only.`,
+      );
+    const r = outcome.result;
+    return ok(
+      [
+        `Imported your Tox profile${r.replaced ? ", replacing your previous identity" : ""}.`,
+        `Your Tox ID: ${r.toxId}`,
+        `${r.friends} friend${r.friends === 1 ? "" : "s"} came with it (see \`friends\`).`,
+      ].join("\n"),
+    );
+  }
+
+  private async exportProfile(owner: Owner, passphrase: string | undefined): Promise<CommandReply> {
+    if (this.profiles === undefined)
+      return { ok: false, text: "Profile export is not available on this bridge." };
+    const r = await this.profiles.export(owner, passphrase);
+    const warning = r.encrypted
+      ? "It is encrypted with your passphrase, and it contains your Tox secret key: keep it private."
+      : "It contains your Tox secret key unencrypted: anyone with this file can be you on Tox. Keep it " +
+        "private and delete this message once saved (or use `export <passphrase>` for an encrypted copy).";
+    return {
+      ok: true,
+      text: `Your Tox profile (Tox ID ${r.toxId}), to load in qTox, toxic or another Tox client.\n${warning}`,
+      attachments: [r.attachment],
+    };
   }
 
   private async idReply(text: string, toxId: string): Promise<CommandReply> {

@@ -3,6 +3,11 @@
  * core asks for it synchronously (Identity's own getters are async).
  */
 import {
+  FILE_KIND_AVATAR,
+  FILE_KIND_DATA,
+  type FileEvent,
+  type FileSink,
+  type FileSource,
   type Identity,
   type MessageKind,
   type ToxNode,
@@ -12,7 +17,14 @@ import {
 } from "../tox/index.js";
 import { type CoreLogger, silentLogger } from "./errors.js";
 import { nospamBytes } from "./keys.js";
-import type { FriendPresence, IdentitySpec, ToxGateway, ToxGatewayEvents } from "./tox-gateway.js";
+import type {
+  FileDirection,
+  FriendPresence,
+  GatewayFileEvent,
+  IdentitySpec,
+  ToxGateway,
+  ToxGatewayEvents,
+} from "./tox-gateway.js";
 
 /** ToxProtocolError codes of Identity.addFriend that mean "nothing more to do". */
 const ADD_FRIEND_DONE = new Set(["already-friend", "already-sent"]);
@@ -51,6 +63,15 @@ export class ToxNodeGateway implements ToxGateway {
     for (const friend of spec.friends) await identity.addFriendNoRequest(friend);
     for (const request of spec.pendingRequests)
       await this.addFriend(identity.publicKey, request.address, request.message);
+    for (const n of spec.extraNodes ?? []) {
+      try {
+        if (n.protocol === "udp") await identity.bootstrap(n.host, n.port, n.publicKey);
+        else await identity.addTcpRelay(n.host, n.port, n.publicKey);
+      } catch (err) {
+        // One unusable node from an old profile is not worth failing the identity over.
+        this.log.debug({ host: n.host, err: String(err) }, "tox adapter: skipping a saved node");
+      }
+    }
     return identity.publicKey;
   }
 
@@ -153,6 +174,7 @@ export class ToxNodeGateway implements ToxGateway {
       friendTyping: (e) => listener.friendTyping(e),
       friendRequest: (e) =>
         listener.friendRequest({ identity: e.identity, friend: e.friend, message: e.message }),
+      ...fileHandlers(listener),
     };
     // Object.entries loses the pairing of event and handler type; each pair above is checked.
     type Untyped = (event: string, handler: (...a: never[]) => void) => void;
@@ -164,11 +186,90 @@ export class ToxNodeGateway implements ToxGateway {
     };
   }
 
+  // -------------------------------------------------------------------------------------------
+  // File transfers (issue 7)
+
+  async sendFile(
+    identity: string,
+    friend: string,
+    file: { kind: "data" | "avatar"; size: number; name: string; fileId: Uint8Array; source: FileSource },
+  ): Promise<number> {
+    return this.require(identity).fileSend(friend, {
+      source: file.source,
+      size: file.size,
+      name: file.name,
+      kind: file.kind === "avatar" ? FILE_KIND_AVATAR : FILE_KIND_DATA,
+      fileId: file.fileId,
+    });
+  }
+
+  async acceptFile(
+    identity: string,
+    friend: string,
+    fileNumber: number,
+    sink: FileSink,
+    position = 0,
+  ): Promise<void> {
+    this.require(identity).fileAccept(friend, fileNumber, sink, position);
+  }
+
+  async controlFile(
+    identity: string,
+    friend: string,
+    direction: FileDirection,
+    fileNumber: number,
+    control: "pause" | "resume" | "cancel",
+  ): Promise<void> {
+    const id = this.node.identity(identity);
+    if (id === undefined) return;
+    try {
+      await id.fileControl(friend, direction, fileNumber, control);
+    } catch (err) {
+      // The transfer ended meanwhile (completed, cancelled by the friend, friend offline).
+      if (!(err instanceof ToxProtocolError && err.code === "no-such-file")) throw err;
+    }
+  }
+
+  fileProgress(identity: string, friend: string, direction: FileDirection, fileNumber: number) {
+    const id = this.node.identity(identity);
+    if (id === undefined) return undefined;
+    return id.fileTransfers(friend).find((t) => t.direction === direction && t.fileNumber === fileNumber)
+      ?.transferred;
+  }
+
+  async savedata(identity: string): Promise<Uint8Array> {
+    return this.require(identity).getSavedata();
+  }
+
   private require(identity: string): Identity {
     const id = this.node.identity(identity);
     if (id === undefined) throw new Error(`Tox identity ${identity.slice(0, 16)}… is not online`);
     return id;
   }
+}
+
+/** Node file events in the gateway's terms. */
+function fileHandlers(listener: ToxGatewayEvents): {
+  [K in keyof ToxNodeEvents]?: (...args: ToxNodeEvents[K]) => void;
+} {
+  const view = (e: FileEvent): GatewayFileEvent => ({
+    identity: e.identity,
+    friend: e.friend,
+    file: {
+      direction: e.file.direction,
+      fileNumber: e.file.fileNumber,
+      kind: e.file.kind === FILE_KIND_AVATAR ? "avatar" : "data",
+      size: e.file.size,
+      fileId: e.file.fileId,
+      name: e.file.name,
+    },
+  });
+  return {
+    fileOffer: (e) => listener.fileOffer?.(view(e)),
+    fileControl: (e) => listener.fileControl?.({ ...view(e), control: e.control }),
+    fileComplete: (e) => listener.fileComplete?.(view(e)),
+    fileEnded: (e) => listener.fileEnded?.({ ...view(e), reason: e.reason, offset: e.offset }),
+  };
 }
 
 function presenceKey(identity: string, friend: string): string {

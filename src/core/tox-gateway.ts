@@ -3,9 +3,9 @@
  * `tox-adapter.ts`; core tests run against an in-memory fake. Keys are lower-case hex strings
  * (the form ToxNode events use), so a frontend can put them in JIDs and Matrix ids as they are.
  */
-import type { MessageKind, UserStatus } from "../tox/index.js";
+import type { FileSink, FileSource, MessageKind, UserStatus } from "../tox/index.js";
 
-export type { MessageKind, UserStatus };
+export type { FileSink, FileSource, MessageKind, UserStatus };
 
 export interface IdentitySpec {
   secretKey: Uint8Array;
@@ -18,6 +18,17 @@ export interface IdentitySpec {
   friends: string[];
   /** Friends we asked and who have not answered yet: the request is sent again. */
   pendingRequests: { address: Uint8Array; message: string }[];
+  /** Extra DHT bootstrap nodes and TCP relays (from an imported profile), besides the configured ones. */
+  extraNodes?: SavedNode[];
+}
+
+/** A DHT node or TCP relay remembered from a save file. */
+export interface SavedNode {
+  protocol: "udp" | "tcp";
+  host: string;
+  port: number;
+  /** Hex public key. */
+  publicKey: string;
 }
 
 export interface FriendPresence {
@@ -39,6 +50,35 @@ export interface ToxGatewayEvents {
   friendStatus(e: { identity: string; friend: string; status: UserStatus }): void;
   friendTyping(e: { identity: string; friend: string; typing: boolean }): void;
   friendRequest(e: { identity: string; friend: string; message: string }): void;
+  // File transfers (issue 7). Answer an offer with `acceptFile` or `controlFile(.., "cancel")`.
+  fileOffer?(e: GatewayFileEvent): void;
+  /** The friend accepted our offer, paused or resumed a transfer. */
+  fileControl?(e: GatewayFileEvent & { control: "accept" | "pause" | "resume" }): void;
+  /** recv: every byte is in the sink; send: the friend acknowledged the last chunk. */
+  fileComplete?(e: GatewayFileEvent): void;
+  /** Ended unfinished; `offset`: bytes safely in the sink (recv) or sent (send). */
+  fileEnded?(e: GatewayFileEvent & { reason: FileEndReason; offset: number }): void;
+}
+
+export type FileDirection = "send" | "recv";
+export type FileEndReason = "cancelled-by-peer" | "disconnected" | "io-error" | "protocol";
+
+/** A file transfer of one identity with one friend, numbered per direction (0-255). */
+export interface GatewayFile {
+  direction: FileDirection;
+  fileNumber: number;
+  kind: "data" | "avatar";
+  /** undefined = a stream of unknown length. */
+  size: number | undefined;
+  /** 32 bytes as hex: the same id offered again lets the receiver resume (an avatar's is its SHA-256). */
+  fileId: string;
+  name: string;
+}
+
+export interface GatewayFileEvent {
+  identity: string;
+  friend: string;
+  file: GatewayFile;
 }
 
 export interface ToxGateway {
@@ -76,4 +116,41 @@ export interface ToxGateway {
   setTyping(identity: string, friend: string, typing: boolean): Promise<void>;
   /** Subscribes to events of every hosted identity; returns the unsubscribe function. */
   subscribe(listener: ToxGatewayEvents): () => void;
+
+  // --- File transfers (issue 7). Sources and sinks are async (disk spooling).
+  /**
+   * Offers a file to an online friend; its send file number. Rejects when the friend is offline
+   * or has 256 transfers from us running. Reuse `fileId` to let the friend resume a transfer.
+   */
+  sendFile(
+    identity: string,
+    friend: string,
+    file: { kind: "data" | "avatar"; size: number; name: string; fileId: Uint8Array; source: FileSource },
+  ): Promise<number>;
+  /** Accepts an offered file into `sink`; `position` > 0 resumes (the sender seeks there first). */
+  acceptFile(
+    identity: string,
+    friend: string,
+    fileNumber: number,
+    sink: FileSink,
+    position?: number,
+  ): Promise<void>;
+  /** Pause, resume (undo our pause) or cancel a transfer. No-op when it no longer exists. */
+  controlFile(
+    identity: string,
+    friend: string,
+    direction: FileDirection,
+    fileNumber: number,
+    control: "pause" | "resume" | "cancel",
+  ): Promise<void>;
+  /** Bytes the network moved so far (recv: received, not necessarily written), or undefined. */
+  fileProgress(
+    identity: string,
+    friend: string,
+    direction: FileDirection,
+    fileNumber: number,
+  ): number | undefined;
+
+  /** The hosted identity as a c-toxcore save file (`tox_get_savedata`, unencrypted). */
+  savedata(identity: string): Promise<Uint8Array>;
 }

@@ -8,9 +8,11 @@ import type {
   ToxGateway,
   ToxGatewayEvents,
 } from "../../src/core/tox-gateway.js";
-import { toHex } from "../../src/tox/bytes.js";
+import { fromHex, toHex } from "../../src/tox/bytes.js";
 import { keyPairFromSecret } from "../../src/tox/crypto.js";
 import type { MessageKind, UserStatus } from "../../src/tox/index.js";
+import { serializeSaveData } from "../../src/tox/state/savefile.js";
+import { FakeFiles } from "./fake-files.js";
 
 export interface FakeIdentity {
   publicKey: string;
@@ -166,6 +168,49 @@ export class FakeTox implements ToxGateway {
   subscribe(listener: ToxGatewayEvents): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // File transfers (fake-files.ts plays the friend's side) and save files
+
+  readonly files = new FakeFiles(
+    () => this.listeners,
+    (identity, friend) => this.identities.has(identity) && this.friendPresence(identity, friend).online,
+  );
+  sendFile: ToxGateway["sendFile"] = (...a) => this.files.sendFile(...a);
+  acceptFile: ToxGateway["acceptFile"] = (...a) => this.files.acceptFile(...a);
+  controlFile: ToxGateway["controlFile"] = (...a) => this.files.controlFile(...a);
+  fileProgress: ToxGateway["fileProgress"] = (...a) => this.files.fileProgress(...a);
+
+  /** A save file of what the fake knows: keys, nospam, name, status message, accepted friends. */
+  async savedata(identity: string): Promise<Uint8Array> {
+    const id = this.get(identity);
+    const keys = keyPairFromSecret(id.spec.secretKey);
+    const n = id.spec.nospam;
+    const utf8 = new TextEncoder();
+    return serializeSaveData({
+      secretKey: keys.secretKey,
+      publicKey: keys.publicKey,
+      nospam: Uint8Array.from([n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255]),
+      name: utf8.encode(id.name),
+      statusMessage: utf8.encode(id.statusMessage),
+      userStatus: 0,
+      friends: [...id.friends].map((f) => ({
+        status: 3,
+        publicKey: fromHex(f),
+        requestMessage: new Uint8Array(0),
+        requestNospam: new Uint8Array(4),
+        name: new Uint8Array(0),
+        statusMessage: new Uint8Array(0),
+        userStatus: 0,
+        lastSeen: 0n,
+      })),
+      dhtNodes: [],
+      tcpRelays: [],
+      pathNodes: [],
+      conferences: [],
+      unknownSections: [],
+    });
   }
 
   // -------------------------------------------------------------------------------------------
