@@ -92,6 +92,9 @@ export class CoreConferences {
   private readonly written = new Map<string, { key: string; at: number }>();
   private lastPrune = Number.NEGATIVE_INFINITY;
   private readonly announcing = new Set<Promise<void>>();
+  /** Accounts whose conference state changed since the last restart records were taken. */
+  private dirty = new Set<number>();
+  private lastRefresh = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly deps: Deps,
@@ -163,8 +166,14 @@ export class CoreConferences {
    */
   async persistSnapshots(force: boolean): Promise<void> {
     const now = this.deps.clock.now();
+    // Taking a record costs a save-data walk of the identity: only for accounts whose conferences
+    // changed (or sent) since the last round, and for all of them every `snapshotRefreshMs`.
+    const refresh = force || now - this.lastRefresh >= this.snapshotRefreshMs;
+    if (refresh) this.lastRefresh = now;
+    const dirty = this.dirty;
+    this.dirty = new Set();
     for (const [accountId, ids] of this.joined) {
-      if (ids.size === 0) continue;
+      if (ids.size === 0 || (!refresh && !dirty.has(accountId))) continue;
       const account = this.deps.accounts.byId(accountId);
       if (account === undefined || !this.deps.tox.isOnline(account.publicKey)) continue;
       for (const snapshot of this.deps.tox.conferenceSnapshots(account.publicKey)) {
@@ -266,6 +275,7 @@ export class CoreConferences {
     this.requireOnline(account);
     await this.deps.tox.conferenceSetTitle(account.publicKey, id, title);
     await this.deps.repo.update(account.id, fromHex(id), { title });
+    this.dirty.add(account.id);
     // The Tox layer reports no change of our own: tell the frontends here.
     void this.lanes.runOnce(laneKey(account, id), "update", () => this.announce(account, id));
   }
@@ -443,6 +453,7 @@ export class CoreConferences {
           return;
         }
         await repo.markSent(item.id);
+        this.dirty.add(account.id); // a new message number
       }
       if (due.length < BATCH) return;
     }
@@ -577,6 +588,7 @@ export class CoreConferences {
   }
 
   private track(accountId: number, conference: string): void {
+    this.dirty.add(accountId);
     let set = this.joined.get(accountId);
     if (set === undefined) {
       set = new Set();
