@@ -7,8 +7,8 @@
  * receiver has every byte. c-toxcore peers are iterated as they ask (tox_iteration_interval:
  * 50 ms idle, but ~1.5 ms median while net_crypto is busy with a transfer, measured) unless
  * --iterate-every=MS is given; the same cadence applies to every c-toxcore peer in every row. c-toxcore pairs are befriended by Tox ID and bootstrapped to each
- * other (no daemon); ours connects directly (connectFriendDirect) and the file layer is attached
- * to the Identity as test/tox/files/attach.ts does until Identity wires it itself.
+ * other (no daemon); ours connects directly (connectFriendDirect) and uses the Identity's file
+ * API (fileSend, fileAccept, node events fileOffer/fileComplete).
  *
  * Run: npx tsx bench/tox-files.ts [SIZE_MIB] [--iterate-every=MS]   (or `npm run bench`).
  * Rounds: TOX_BENCH_ROUNDS (default 1); the median of each row is printed.
@@ -19,7 +19,6 @@ import { newKeyPair, randomBytes } from "../src/tox/crypto.js";
 import { BytesSource, type FileSink } from "../src/tox/files/io.js";
 import { ipPort, ToxNode } from "../src/tox/index.js";
 import { befriend, CToxPeer } from "../test/interop/ctoxcore.js";
-import { attachFiles } from "../test/tox/files/attach.js";
 import { ResourceSampler } from "./lib/resources.js";
 import { runIfMain } from "./lib/runner.js";
 import { printComparison, printTable } from "./lib/table.js";
@@ -122,9 +121,9 @@ async function withOurs<T>(
     const me = await node.addIdentity({ secretKey: newKeyPair().secretKey, name: "bench" });
     const sink = new CountingSink();
     let completed = 0;
-    const files = attachFiles(me, {
-      onOffer: (o) => files.accept(c.publicKey, o.fileNumber, sink),
-      onComplete: () => completed++,
+    node.on("fileOffer", (e) => me.fileAccept(e.friend, e.file.fileNumber, sink));
+    node.on("fileComplete", (e) => {
+      if (e.file.direction === "recv") completed++;
     });
     let online = false;
     node.on("friendConnection", (e) => (online = e.status !== "none"));
@@ -134,8 +133,9 @@ async function withOurs<T>(
     return await body({
       c,
       cFriend,
-      send: (data) =>
-        files.sendFile(c.publicKey, { source: new BytesSource(data), size: data.length, name: "bench.bin" }),
+      send: (data) => {
+        me.fileSend(c.publicKey, { source: new BytesSource(data), size: data.length, name: "bench.bin" });
+      },
       received: () => sink.bytes,
       completed: () => completed,
     });
