@@ -40,8 +40,11 @@ export class MucRoom {
     this.nicks = assignNicks(this.others(view), new Map(), new Set());
   }
 
+  /** Everybody but ourselves; a nameless identity of another bridged user goes by its user id. */
   private others(view: ConferenceView): ConferencePeerView[] {
-    return view.peers.filter((p) => !p.self && p.publicKey !== this.account.publicKey);
+    return view.peers
+      .filter((p) => !p.self && p.publicKey !== this.account.publicKey)
+      .map((p) => (p.name.trim() === "" && p.bridgedOwner ? { ...p, name: p.bridgedOwner.id } : p));
   }
 
   /** The public key of the peer using this nick, if any. */

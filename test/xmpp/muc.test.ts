@@ -134,6 +134,19 @@ describe("MUC rooms for Tox conferences", () => {
       expect(replies[3]?.getChildText("subject")).toBe("Tox talk");
     });
 
+    it("names a nameless identity of another bridged user after that user", async () => {
+      const matrixUser = key();
+      await core.putConference(ALICE, {
+        ...view,
+        peers: [
+          ...view.peers,
+          peer(matrixUser, "", { bridgedOwner: { kind: "matrix", id: "@mia:localhost" } }),
+        ],
+      });
+      const replies = await join();
+      expect(replies.map((r) => r.attrs.from)).toContain(`${ROOM}/@mia:localhost`);
+    });
+
     it("gives a second session of the same user the nick already in use (210)", async () => {
       await join(PHONE, "alice");
       const replies = await join(LAPTOP, "other");
