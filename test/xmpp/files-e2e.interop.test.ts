@@ -1,0 +1,214 @@
+/**
+ * Files and profiles end to end: a real Prosody with its XEP-0363 service, alice on @xmpp/client,
+ * the real BridgeCore on a real ToxNode, and c-toxcore 0.2.18 peers.
+ * - alice registers by importing a profile c-toxcore wrote (Carol already among its friends):
+ *   she keeps that Tox ID, and Carol is her friend without any request;
+ * - Carol sends a file: it reaches alice as an OOB link whose download has the same sha256;
+ * - alice shares a file (her own HTTP upload + OOB) with Carol: Carol receives the same bytes.
+ * Our identity reaches Carol directly over loopback UDP (no DHT/onion). Ports: Prosody
+ * 37300-37349, our node 37370-37384, c-toxcore 37385-37399.
+ */
+import { createHash } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { ClientElement } from "@xmpp/client";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { BridgeCore, coreRepos } from "../../src/core/bridge-core.js";
+import { ToxNodeGateway } from "../../src/core/tox-adapter.js";
+import { ipPort, ToxNode } from "../../src/tox/index.js";
+import { XmppGateway } from "../../src/xmpp/gateway.js";
+import { NS } from "../../src/xmpp/namespaces.js";
+import { NS_UPLOAD } from "../../src/xmpp/upload.js";
+import { TestDb } from "../core/helpers.js";
+import { type Prosody, startProsody } from "../helpers/prosody/index.js";
+import { CToxPeer, FILE_KIND_DATA, waitUntil } from "../interop/ctoxcore.js";
+import { connectUser, type TestUser, xml } from "./user.js";
+
+const GW = "tox.localhost";
+const SECRET = "files-e2e-secret";
+const owner = { kind: "xmpp" as const, id: "alice@localhost" };
+const sha256 = (data: Uint8Array) => createHash("sha256").update(data).digest("hex");
+
+describe("XMPP files and profiles <-> c-toxcore through the real core", () => {
+  const db = new TestDb();
+  const cleanup: (() => unknown)[] = [];
+  let prosody: Prosody;
+  let node: ToxNode;
+  let core: BridgeCore;
+  let alice: TestUser;
+  let carol: CToxPeer;
+  /** Carol's friend number for alice's identity. */
+  let carolsAlice = -1;
+
+  beforeAll(async () => {
+    await db.setup();
+    cleanup.push(() => db.teardown());
+    const spool = await mkdtemp(join(tmpdir(), "toxbridge-xmpp-e2e-"));
+    cleanup.push(() => rm(spool, { recursive: true, force: true }));
+    prosody = await startProsody({
+      portBase: 37300,
+      portCount: 50,
+      components: [{ domain: GW, secret: SECRET }],
+      users: [{ username: "alice", password: "alice-pw" }],
+    });
+    cleanup.push(() => prosody.stop());
+    node = await ToxNode.create({ host: "127.0.0.1", portRange: [37370, 37384] });
+    cleanup.push(() => node.close());
+    core = new BridgeCore({
+      store: db.store,
+      repos: coreRepos(db.db),
+      tox: new ToxNodeGateway(node),
+      tickMs: 100,
+      files: { spoolDir: join(spool, "core") },
+    });
+    await core.start();
+    cleanup.push(() => core.stop());
+    const gateway = new XmppGateway({
+      config: {
+        component_jid: GW,
+        server_host: "127.0.0.1",
+        server_port: prosody.componentPort,
+        secret: SECRET,
+      },
+      core,
+      permissions: () => ({ localhost: "user" }),
+      workDir: join(spool, "xmpp"),
+      allowPrivateAddresses: true, // Prosody's upload service is on 127.0.0.1
+    });
+    gateway.start();
+    cleanup.push(() => gateway.stop());
+    await gateway.waitOnline();
+    alice = await connectUser({
+      service: prosody.c2sService,
+      domain: "localhost",
+      username: "alice",
+      password: "alice-pw",
+    });
+    cleanup.push(() => alice.stop());
+    carol = await CToxPeer.create({ startPort: 37385, endPort: 37399, name: "Carol", label: "carol" });
+    cleanup.push(() => carol.kill());
+  }, 60_000);
+
+  afterAll(async () => {
+    for (const f of cleanup.splice(0).reverse()) await f();
+  });
+
+  it("registration imports a c-toxcore profile: same Tox ID, Carol already a friend", async () => {
+    // A native client's profile: c-toxcore wrote it, with Carol in its friend list.
+    const native = await CToxPeer.create({
+      startPort: 37385,
+      endPort: 37399,
+      name: "Alice",
+      label: "native",
+    });
+    let profile: Uint8Array;
+    let toxId: string;
+    try {
+      native.friendAddNoRequest(carol.publicKey);
+      profile = native.getSavedata();
+      toxId = native.addressHex.toUpperCase();
+    } finally {
+      native.kill();
+    }
+    const b64 =
+      Buffer.from(profile)
+        .toString("base64")
+        .match(/.{1,76}/g) ?? [];
+    await alice.xmpp.iqCaller.set(
+      xml(
+        "query",
+        { xmlns: NS.register },
+        xml(
+          "x",
+          { xmlns: NS.data, type: "submit" },
+          xml("field", { var: "action" }, xml("value", {}, "import")),
+          xml("field", { var: "profile" }, ...b64.map((l) => xml("value", {}, l))),
+        ),
+      ),
+      GW,
+      10_000,
+    );
+    const account = await core.account(owner);
+    expect(account?.publicKey.toUpperCase()).toBe(toxId.slice(0, 64));
+    const id = await core.command(owner, "id", "user");
+    expect(id.text.toUpperCase()).toContain(toxId);
+    expect((await core.friend(owner, carol.publicKeyHex.toLowerCase()))?.state).toBe("accepted");
+
+    // Carol knows alice's key already (a friend without request); our node dials her directly.
+    const me = node.identity(account?.publicKey ?? "");
+    if (!me) throw new Error("imported identity is not online");
+    carolsAlice = carol.friendAddNoRequest(me.publicKeyBytes);
+    await me.connectFriendDirect(carol.publicKey, carol.dhtId, ipPort("127.0.0.1", carol.udpPort));
+    await waitUntil(() => carol.friendConnectionStatus(carolsAlice) === "udp", 15_000, "Carol sees alice");
+  }, 30_000);
+
+  it("a file from Carol arrives as an OOB link that downloads the same bytes", async () => {
+    const data = new Uint8Array(300_000).map((_, i) => (i * 31 + 7) & 0xff);
+    carol.on("fileChunkRequest", (friend, file, position, length) => {
+      if (length > 0) carol.fileSendChunk(friend, file, position, data.subarray(position, position + length));
+    });
+    carol.fileSend(carolsAlice, data.length, "from-carol.bin", FILE_KIND_DATA);
+    const contact = `${carol.publicKeyHex.toLowerCase()}@${GW}`;
+    const msg = await alice.waitFor(
+      (el) => el.name === "message" && el.attrs.from === contact && el.getChild("x", NS.oob) !== undefined,
+      "Carol's file link",
+      30_000,
+    );
+    const url = msg.getChild("x", NS.oob)?.getChildText("url") ?? "";
+    expect(url).toMatch(/from-carol\.bin$/);
+    const res = await fetch(url);
+    expect(sha256(new Uint8Array(await res.arrayBuffer()))).toBe(sha256(data));
+  }, 45_000);
+
+  it("a file alice shares with Carol (HTTP upload + OOB) reaches her with the same bytes", async () => {
+    const data = new Uint8Array(200_000).map((_, i) => (i * 17 + 3) & 0xff);
+    const answer: ClientElement = await alice.xmpp.iqCaller.request(
+      xml(
+        "iq",
+        { type: "get", to: "upload.localhost" },
+        xml("request", { xmlns: NS_UPLOAD, filename: "for-carol.bin", size: String(data.length) }),
+      ),
+      5000,
+    );
+    const slot = answer.getChild("slot", NS_UPLOAD);
+    const headers: Record<string, string> = {};
+    for (const h of slot?.getChild("put")?.getChildren("header") ?? [])
+      headers[h.attrs.name ?? ""] = h.getText();
+    const put = await fetch(slot?.getChild("put")?.attrs.url ?? "", { method: "PUT", body: data, headers });
+    expect(put.status).toBe(201);
+    const url = slot?.getChild("get")?.attrs.url ?? "";
+
+    const received: { name: string; size: number; chunks: Map<number, Uint8Array> } = {
+      name: "",
+      size: -1,
+      chunks: new Map(),
+    };
+    carol.on("fileRecv", (friend, file, _kind, size, name) => {
+      received.name = name;
+      received.size = size;
+      carol.fileControl(friend, file, "resume");
+    });
+    carol.on("fileRecvChunk", (_friend, _file, position, chunk) => {
+      if (chunk.length > 0) received.chunks.set(position, chunk);
+    });
+    const contact = `${carol.publicKeyHex.toLowerCase()}@${GW}`;
+    await alice.xmpp.send(
+      xml(
+        "message",
+        { type: "chat", to: contact, id: "share-1" },
+        xml("body", {}, url),
+        xml("x", { xmlns: NS.oob }, xml("url", {}, url)),
+      ),
+    );
+    const total = () => [...received.chunks.values()].reduce((n, c) => n + c.length, 0);
+    await waitUntil(
+      () => received.size === data.length && total() === data.length,
+      30_000,
+      "Carol has the file",
+    );
+    const whole = Buffer.concat([...received.chunks.entries()].sort((a, b) => a[0] - b[0]).map(([, c]) => c));
+    expect(received.name).toBe("for-carol.bin");
+    expect(sha256(whole)).toBe(sha256(data));
+  }, 45_000);
+});
