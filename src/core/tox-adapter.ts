@@ -2,22 +2,29 @@
  * ToxGateway over the library's ToxNode. Presence is tracked from the node's events, because the
  * core asks for it synchronously (Identity's own getters are async).
  */
+import { keyPairFromSecret } from "../tox/crypto.js";
 import {
   FILE_KIND_AVATAR,
   FILE_KIND_DATA,
   type FileEvent,
   type FileSink,
   type FileSource,
+  fromHex,
   type Identity,
   type MessageKind,
+  type SaveData,
   type ToxNode,
   type ToxNodeEvents,
   ToxProtocolError,
+  toHex,
   type UserStatus,
 } from "../tox/index.js";
 import { type CoreLogger, silentLogger } from "./errors.js";
 import { nospamBytes } from "./keys.js";
 import type {
+  ConferenceInfo,
+  ConferenceSnapshot,
+  ConferenceType,
   FileDirection,
   FriendPresence,
   GatewayFileEvent,
@@ -59,6 +66,9 @@ export class ToxNodeGateway implements ToxGateway {
       name: spec.name,
       statusMessage: spec.statusMessage,
       status: spec.status,
+      ...(spec.conferences !== undefined && spec.conferences.length > 0
+        ? { savedata: conferencesSavedata(spec) }
+        : {}),
     });
     for (const friend of spec.friends) await identity.addFriendNoRequest(friend);
     for (const request of spec.pendingRequests)
@@ -174,6 +184,7 @@ export class ToxNodeGateway implements ToxGateway {
       friendTyping: (e) => listener.friendTyping(e),
       friendRequest: (e) =>
         listener.friendRequest({ identity: e.identity, friend: e.friend, message: e.message }),
+      ...this.conferenceHandlers(listener),
       ...fileHandlers(listener),
     };
     // Object.entries loses the pairing of event and handler type; each pair above is checked.
@@ -241,6 +252,161 @@ export class ToxNodeGateway implements ToxGateway {
     return this.require(identity).getSavedata();
   }
 
+  // -------------------------------------------------------------------------------------------
+  // Conferences (issue 8): the library numbers conferences per identity; the core names them by
+  // their 32-byte id, which every member shares and which survives restarts.
+
+  async conferenceNew(identity: string, type: ConferenceType = "text"): Promise<string> {
+    const id = this.require(identity);
+    const n = await id.conferenceNew(type === "av" ? 1 : 0);
+    const info = id.conferenceInfo(n);
+    if (info === undefined) throw new Error("conference vanished right after it was created");
+    return toHex(info.id);
+  }
+
+  async conferenceInvite(identity: string, conference: string, friend: string): Promise<void> {
+    const id = this.require(identity);
+    await id.conferenceInvite(this.conferenceNumber(id, conference), friend);
+  }
+
+  async conferenceJoin(identity: string, friend: string, cookie: Uint8Array): Promise<string> {
+    const id = this.require(identity);
+    const n = await id.conferenceJoin(friend, cookie);
+    const info = id.conferenceInfo(n);
+    if (info === undefined) throw new Error("conference vanished right after joining it");
+    return toHex(info.id);
+  }
+
+  conferenceReachable(identity: string, conference: string): boolean {
+    const id = this.node.identity(identity);
+    const n = id === undefined ? undefined : conferenceNumberOf(id, conference);
+    if (id === undefined || n === undefined || id.conferenceInfo(n)?.connected !== true) return false;
+    // With no live connection the library freezes every other peer, so an active one means a path.
+    return id.conferencePeers(n).some((p) => !isSelf(id, p.publicKey));
+  }
+
+  async conferenceSend(identity: string, conference: string, text: string, kind: MessageKind): Promise<void> {
+    const id = this.require(identity);
+    await id.conferenceSendMessage(this.conferenceNumber(id, conference), text, kind);
+  }
+
+  async conferenceSetTitle(identity: string, conference: string, title: string): Promise<void> {
+    const id = this.require(identity);
+    try {
+      await id.conferenceSetTitle(this.conferenceNumber(id, conference), title);
+    } catch (err) {
+      // The title is stored before sending; nobody reachable just means nobody hears of it now.
+      if (!(err instanceof ToxProtocolError && err.code === "no-connection")) throw err;
+    }
+  }
+
+  async conferenceLeave(identity: string, conference: string): Promise<void> {
+    const id = this.node.identity(identity);
+    const n = id === undefined ? undefined : conferenceNumberOf(id, conference);
+    if (id === undefined || n === undefined) return;
+    await id.conferenceLeave(n, true);
+  }
+
+  conferenceList(identity: string): string[] {
+    const id = this.node.identity(identity);
+    if (id === undefined) return [];
+    return id.conferenceList().flatMap((n) => {
+      const info = id.conferenceInfo(n);
+      return info === undefined ? [] : [toHex(info.id)];
+    });
+  }
+
+  conferenceInfo(identity: string, conference: string): ConferenceInfo | undefined {
+    const id = this.node.identity(identity);
+    const n = id === undefined ? undefined : conferenceNumberOf(id, conference);
+    const info = n === undefined ? undefined : id?.conferenceInfo(n);
+    if (id === undefined || n === undefined || info === undefined) return undefined;
+    return {
+      id: toHex(info.id),
+      type: info.type === 1 ? "av" : "text",
+      title: info.title,
+      connected: info.connected,
+      peers: id.conferencePeers(n).map((p) => ({
+        publicKey: p.publicKey.toLowerCase(),
+        name: p.name,
+        self: p.self,
+      })),
+      frozen: id.conferencePeers(n, true).map((p) => ({
+        publicKey: p.publicKey.toLowerCase(),
+        name: p.name,
+        self: p.self,
+      })),
+    };
+  }
+
+  conferenceSnapshots(identity: string): ConferenceSnapshot[] {
+    const id = this.node.identity(identity);
+    if (id === undefined || id.conferenceList().length === 0) return [];
+    return id.saveData().conferences.map((c) => ({
+      id: toHex(c.id),
+      type: c.type,
+      messageNumber: c.messageNumber,
+      lossyMessageNumber: c.lossyMessageNumber,
+      ownPeerNumber: c.ownPeerNumber,
+      title: toHex(c.title),
+      peers: c.peers.map((p) => ({
+        publicKey: toHex(p.realPk),
+        dhtKey: toHex(p.tempPk),
+        peerNumber: p.peerNumber,
+        lastActive: Number(p.lastActive),
+        name: toHex(p.nick),
+      })),
+    }));
+  }
+
+  /** Node conference events in the gateway's terms (numbers resolved to ids). */
+  private conferenceHandlers(listener: ToxGatewayEvents): {
+    [K in keyof ToxNodeEvents]?: (...args: ToxNodeEvents[K]) => void;
+  } {
+    const idOf = (identity: string, n: number): string | undefined => {
+      const info = this.node.identity(identity)?.conferenceInfo(n);
+      return info === undefined ? undefined : toHex(info.id);
+    };
+    const changed = (e: { identity: string; conference: number }) => {
+      const conference = idOf(e.identity, e.conference);
+      if (conference !== undefined) listener.conferenceChanged?.({ identity: e.identity, conference });
+    };
+    return {
+      conferenceInvite: (e) =>
+        listener.conferenceInvite?.({
+          identity: e.identity,
+          friend: e.friend,
+          type: e.conferenceType === 1 ? "av" : "text",
+          cookie: e.cookie,
+        }),
+      conferenceConnected: changed,
+      conferenceTitle: changed,
+      conferencePeerName: changed,
+      conferencePeerList: changed,
+      conferencePeerLeft: changed,
+      conferenceMessage: (e) => {
+        const conference = idOf(e.identity, e.conference);
+        if (conference === undefined) return;
+        listener.conferenceMessage?.({
+          identity: e.identity,
+          conference,
+          peer: e.peer.publicKey,
+          peerName: e.peer.name,
+          self: e.peer.self,
+          kind: e.kind,
+          text: e.text,
+        });
+      },
+    };
+  }
+
+  private conferenceNumber(id: Identity, conference: string): number {
+    const n = conferenceNumberOf(id, conference);
+    if (n === undefined)
+      throw new ToxProtocolError(`not in conference ${conference.slice(0, 16)}…`, { code: "no-conference" });
+    return n;
+  }
+
   private require(identity: string): Identity {
     const id = this.node.identity(identity);
     if (id === undefined) throw new Error(`Tox identity ${identity.slice(0, 16)}… is not online`);
@@ -274,4 +440,48 @@ function fileHandlers(listener: ToxGatewayEvents): {
 
 function presenceKey(identity: string, friend: string): string {
   return `${identity}:${friend}`;
+}
+
+function conferenceNumberOf(id: Identity, conference: string): number | undefined {
+  const wanted = conference.toLowerCase();
+  return id.conferenceList().find((n) => {
+    const info = id.conferenceInfo(n);
+    return info !== undefined && toHex(info.id) === wanted;
+  });
+}
+
+function isSelf(id: Identity, publicKey: string): boolean {
+  return publicKey.toLowerCase() === id.publicKey.toLowerCase();
+}
+
+/** A save file carrying only the conferences (the other fields come from the spec itself). */
+function conferencesSavedata(spec: IdentitySpec): SaveData {
+  return {
+    secretKey: spec.secretKey,
+    publicKey: keyPairFromSecret(spec.secretKey).publicKey,
+    nospam: nospamBytes(spec.nospam),
+    name: new TextEncoder().encode(spec.name),
+    statusMessage: new TextEncoder().encode(spec.statusMessage),
+    userStatus: 0,
+    friends: [],
+    dhtNodes: [],
+    tcpRelays: [],
+    pathNodes: [],
+    unknownSections: [],
+    conferences: (spec.conferences ?? []).map((c) => ({
+      type: c.type,
+      id: fromHex(c.id),
+      messageNumber: c.messageNumber,
+      lossyMessageNumber: c.lossyMessageNumber,
+      ownPeerNumber: c.ownPeerNumber,
+      title: fromHex(c.title),
+      peers: c.peers.map((p) => ({
+        realPk: fromHex(p.publicKey),
+        tempPk: fromHex(p.dhtKey),
+        peerNumber: p.peerNumber,
+        lastActive: BigInt(p.lastActive),
+        nick: fromHex(p.name),
+      })),
+    })),
+  };
 }

@@ -20,6 +20,8 @@ export interface IdentitySpec {
   pendingRequests: { address: Uint8Array; message: string }[];
   /** Extra DHT bootstrap nodes and TCP relays (from an imported profile), besides the configured ones. */
   extraNodes?: SavedNode[];
+  /** Conferences to rejoin (issue 8): what `conferenceSnapshots` returned before the restart. */
+  conferences?: ConferenceSnapshot[];
 }
 
 /** A DHT node or TCP relay remembered from a save file. */
@@ -58,6 +60,21 @@ export interface ToxGatewayEvents {
   fileComplete?(e: GatewayFileEvent): void;
   /** Ended unfinished; `offset`: bytes safely in the sink (recv) or sent (send). */
   fileEnded?(e: GatewayFileEvent & { reason: FileEndReason; offset: number }): void;
+  // Conferences (issue 8); `conference` is the 32-byte conference id as lower-case hex.
+  /** A friend invites the identity; pass `cookie` to `conferenceJoin`. */
+  conferenceInvite?(e: { identity: string; friend: string; type: ConferenceType; cookie: Uint8Array }): void;
+  /** Connected, title, peer list or a peer name changed: read `conferenceInfo`. */
+  conferenceChanged?(e: { identity: string; conference: string }): void;
+  /** Tox echoes our own messages back: `self` marks them. */
+  conferenceMessage?(e: {
+    identity: string;
+    conference: string;
+    peer: string;
+    peerName: string;
+    self: boolean;
+    kind: MessageKind;
+    text: string;
+  }): void;
 }
 
 export type FileDirection = "send" | "recv";
@@ -153,4 +170,70 @@ export interface ToxGateway {
 
   /** The hosted identity as a c-toxcore save file (`tox_get_savedata`, unencrypted). */
   savedata(identity: string): Promise<Uint8Array>;
+
+  // --- Conferences (issue 8). Conferences are named by their 32-byte id (hex), which is the same
+  // for every member and survives restarts, never by the per-identity conference number.
+  /** Creates a conference with the identity as its only member; its id. */
+  conferenceNew(identity: string, type?: ConferenceType): Promise<string>;
+  /** Invites an online friend (rejects when the friend is not online). */
+  conferenceInvite(identity: string, conference: string, friend: string): Promise<void>;
+  /** Accepts an invite (the friend must still be online); the conference id. */
+  conferenceJoin(identity: string, friend: string, cookie: Uint8Array): Promise<string>;
+  /** True when another member is reachable now, so a message sent would reach someone. */
+  conferenceReachable(identity: string, conference: string): boolean;
+  /** Sends a message (Tox splits it); rejects while no member is reachable. */
+  conferenceSend(identity: string, conference: string, text: string, kind: MessageKind): Promise<void>;
+  /** 1..128 bytes; kept locally when no member is reachable. */
+  conferenceSetTitle(identity: string, conference: string, title: string): Promise<void>;
+  /** Leaves for good (the others see us go). No-op when not a member. */
+  conferenceLeave(identity: string, conference: string): Promise<void>;
+  /** Ids of the identity's conferences. */
+  conferenceList(identity: string): string[];
+  conferenceInfo(identity: string, conference: string): ConferenceInfo | undefined;
+  /** What to keep so the identity rejoins its conferences after a restart (`IdentitySpec.conferences`). */
+  conferenceSnapshots(identity: string): ConferenceSnapshot[];
+}
+
+export type ConferenceType = "text" | "av";
+
+export interface ConferencePeerInfo {
+  publicKey: string;
+  name: string;
+  self: boolean;
+}
+
+export interface ConferenceInfo {
+  id: string;
+  type: ConferenceType;
+  title: string;
+  /** We are a member (the peer list arrived); false while joining. */
+  connected: boolean;
+  /** Active peers, us included (frozen ones, silent for 60 s or not back after a restart, are not). */
+  peers: ConferencePeerInfo[];
+  /** Frozen peers: still members, but silent for 60 s or not back yet since a restart. */
+  frozen?: ConferencePeerInfo[];
+}
+
+/**
+ * A conference as the Tox save file keeps it (c-toxcore `conferences_save`), in JSON-safe form:
+ * keys and byte strings as hex. `messageNumber` already carries the restart offset, so peers
+ * never see an old number again.
+ */
+export interface ConferenceSnapshot {
+  id: string;
+  type: number;
+  messageNumber: number;
+  lossyMessageNumber: number;
+  ownPeerNumber: number;
+  /** Title bytes, hex. */
+  title: string;
+  peers: {
+    publicKey: string;
+    dhtKey: string;
+    peerNumber: number;
+    /** Unix seconds. */
+    lastActive: number;
+    /** Name bytes, hex. */
+    name: string;
+  }[];
 }

@@ -3,6 +3,9 @@
  * counted per friend, and methods to play the friend's side (come online, send, acknowledge).
  */
 import type {
+  ConferenceInfo,
+  ConferenceSnapshot,
+  ConferenceType,
   FriendPresence,
   IdentitySpec,
   ToxGateway,
@@ -23,6 +26,15 @@ export interface FakeIdentity {
   statusMessage: string;
   status: UserStatus;
   typing: Map<string, boolean>;
+}
+
+export interface FakeConference {
+  id: string;
+  type: ConferenceType;
+  title: string;
+  members: Map<string, string>;
+  /** Members restored from a snapshot that have not come back yet (Tox's frozen peers). */
+  frozen?: Map<string, string>;
 }
 
 export interface SentMessage {
@@ -52,6 +64,7 @@ export class FakeTox implements ToxGateway {
 
   async bringOnline(spec: IdentitySpec): Promise<string> {
     const publicKey = toHex(keyPairFromSecret(spec.secretKey).publicKey);
+    this.restoreConferences(publicKey, spec);
     if (!this.identities.has(publicKey))
       this.identities.set(publicKey, {
         publicKey,
@@ -74,6 +87,8 @@ export class FakeTox implements ToxGateway {
 
   async takeOffline(identity: string): Promise<void> {
     this.identities.delete(identity);
+    // Gone from every conference it was in (the others would freeze it).
+    for (const c of this.conferences.values()) c.members.delete(identity);
     for (const key of [...this.presence.keys()]) if (key.startsWith(identity)) this.presence.delete(key);
   }
 
@@ -261,6 +276,211 @@ export class FakeTox implements ToxGateway {
 
   sentTo(identity: string, friend: string): SentMessage[] {
     return this.sent.filter((m) => m.identity === identity && m.friend === friend);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Conferences: one registry shared by every hosted identity and by test peers, so messages
+  // one hosted identity sends reach the others (and itself, as Tox echoes them).
+
+  /** Every conference, by id; members by public key (hosted identities and test peers). */
+  readonly conferences = new Map<string, FakeConference>();
+  /** What hosted identities sent to conferences. */
+  readonly conferenceSent: { identity: string; conference: string; text: string; kind: MessageKind }[] = [];
+  /** Invites hosted identities sent to peers that are not hosted here. */
+  readonly conferenceInvites: { identity: string; conference: string; friend: string }[] = [];
+
+  async conferenceNew(identity: string, type: ConferenceType = "text"): Promise<string> {
+    const id = this.get(identity);
+    const conference = toHex(crypto.getRandomValues(new Uint8Array(32)));
+    this.conferences.set(conference, {
+      id: conference,
+      type,
+      title: "",
+      members: new Map([[identity, id.name]]),
+    });
+    return conference;
+  }
+
+  async conferenceInvite(identity: string, conference: string, friend: string): Promise<void> {
+    this.member(identity, conference);
+    if (!this.friendPresence(identity, friend).online) throw new Error("friend is not online");
+    const c = this.conferences.get(conference)!;
+    if (this.identities.has(friend))
+      for (const l of this.listeners)
+        l.conferenceInvite?.({
+          identity: friend,
+          friend: identity,
+          type: c.type,
+          cookie: fromHex(conference),
+        });
+    else this.conferenceInvites.push({ identity, conference, friend });
+  }
+
+  async conferenceJoin(identity: string, friend: string, cookie: Uint8Array): Promise<string> {
+    const id = this.get(identity);
+    const conference = toHex(cookie);
+    const c = this.conferences.get(conference);
+    if (c === undefined || !c.members.has(friend)) throw new Error("no such conference");
+    c.members.set(identity, id.name);
+    this.conferenceChanged(conference);
+    return conference;
+  }
+
+  conferenceReachable(identity: string, conference: string): boolean {
+    const c = this.conferences.get(conference);
+    return c?.members.has(identity) === true && c.members.size > 1;
+  }
+
+  async conferenceSend(identity: string, conference: string, text: string, kind: MessageKind): Promise<void> {
+    this.member(identity, conference);
+    if (!this.conferenceReachable(identity, conference)) throw new Error("no conference peer is reachable");
+    this.conferenceSent.push({ identity, conference, text, kind });
+    this.conferenceSay(conference, identity, text, kind);
+  }
+
+  async conferenceSetTitle(identity: string, conference: string, title: string): Promise<void> {
+    this.member(identity, conference).title = title;
+    this.conferenceChanged(conference);
+  }
+
+  async conferenceLeave(identity: string, conference: string): Promise<void> {
+    const c = this.conferences.get(conference);
+    if (c === undefined || !c.members.delete(identity)) return;
+    this.conferenceChanged(conference);
+  }
+
+  conferenceList(identity: string): string[] {
+    return [...this.conferences.values()].filter((c) => c.members.has(identity)).map((c) => c.id);
+  }
+
+  conferenceInfo(identity: string, conference: string): ConferenceInfo | undefined {
+    const c = this.conferences.get(conference);
+    if (c === undefined || !c.members.has(identity)) return undefined;
+    return {
+      id: c.id,
+      type: c.type,
+      title: c.title,
+      connected: true,
+      peers: [...c.members].map(([publicKey, name]) => ({ publicKey, name, self: publicKey === identity })),
+      frozen: [...(c.frozen ?? [])].map(([publicKey, name]) => ({ publicKey, name, self: false })),
+    };
+  }
+
+  conferenceSnapshots(identity: string): ConferenceSnapshot[] {
+    return this.conferenceList(identity).map((id) => {
+      const c = this.conferences.get(id)!;
+      return {
+        id,
+        type: c.type === "av" ? 1 : 0,
+        messageNumber: 65536,
+        lossyMessageNumber: 8192,
+        ownPeerNumber: 0,
+        title: toHex(new TextEncoder().encode(c.title)),
+        peers: [...c.members]
+          .filter(([pk]) => pk !== identity)
+          .map(([publicKey, name], i) => ({
+            publicKey,
+            dhtKey: publicKey,
+            peerNumber: i + 1,
+            lastActive: 0,
+            name: toHex(new TextEncoder().encode(name)),
+          })),
+      };
+    });
+  }
+
+  /** The spec's conferences come back with this identity as the only active member (peers frozen). */
+  private restoreConferences(identity: string, spec: IdentitySpec): void {
+    this.restored.set(identity, spec.conferences ?? []);
+    for (const s of spec.conferences ?? []) {
+      let c = this.conferences.get(s.id);
+      if (c === undefined) {
+        c = {
+          id: s.id,
+          type: s.type === 1 ? "av" : "text",
+          title: new TextDecoder().decode(fromHex(s.title)),
+          members: new Map(),
+          frozen: new Map(s.peers.map((p) => [p.publicKey, new TextDecoder().decode(fromHex(p.name))])),
+        };
+        this.conferences.set(s.id, c);
+      }
+      c.members.set(identity, spec.name);
+    }
+  }
+
+  /** Conferences each identity was brought online with (what the core restored). */
+  readonly restored = new Map<string, ConferenceSnapshot[]>();
+
+  // The peers' side of conferences
+
+  /** A friend (a test peer) invites a hosted identity into a new conference of its own; its id. */
+  conferenceInviteFrom(
+    identity: string,
+    friend: string,
+    opts: { title?: string; type?: ConferenceType; peers?: [string, string][]; friendName?: string } = {},
+  ): string {
+    const conference = toHex(crypto.getRandomValues(new Uint8Array(32)));
+    const type = opts.type ?? "text";
+    this.conferences.set(conference, {
+      id: conference,
+      type,
+      title: opts.title ?? "",
+      members: new Map([[friend, opts.friendName ?? "friend"], ...(opts.peers ?? [])]),
+    });
+    for (const l of this.listeners)
+      l.conferenceInvite?.({ identity, friend, type, cookie: fromHex(conference) });
+    return conference;
+  }
+
+  conferencePeerJoin(conference: string, peer: string, name: string): void {
+    this.conferences.get(conference)?.frozen?.delete(peer);
+    this.conferences.get(conference)?.members.set(peer, name);
+    this.conferenceChanged(conference);
+  }
+
+  conferencePeerLeave(conference: string, peer: string): void {
+    this.conferences.get(conference)?.members.delete(peer);
+    this.conferenceChanged(conference);
+  }
+
+  conferencePeerTitle(conference: string, title: string): void {
+    const c = this.conferences.get(conference);
+    if (c !== undefined) c.title = title;
+    this.conferenceChanged(conference);
+  }
+
+  /** A message from `peer` reaches every hosted member (the sender too: Tox echoes). */
+  conferenceSay(conference: string, peer: string, text: string, kind: MessageKind = "normal"): void {
+    const c = this.conferences.get(conference);
+    if (c === undefined) return;
+    const peerName = c.members.get(peer) ?? "";
+    for (const member of [...c.members.keys()])
+      if (this.identities.has(member))
+        for (const l of this.listeners)
+          l.conferenceMessage?.({
+            identity: member,
+            conference,
+            peer,
+            peerName,
+            self: member === peer,
+            kind,
+            text,
+          });
+  }
+
+  private conferenceChanged(conference: string): void {
+    const c = this.conferences.get(conference);
+    if (c === undefined) return;
+    for (const member of [...c.members.keys()])
+      if (this.identities.has(member))
+        for (const l of this.listeners) l.conferenceChanged?.({ identity: member, conference });
+  }
+
+  private member(identity: string, conference: string): FakeConference {
+    this.get(identity);
+    const c = this.conferences.get(conference);
+    if (c === undefined || !c.members.has(identity)) throw new Error("not in that conference");
+    return c;
   }
 
   private get(identity: string): FakeIdentity {
