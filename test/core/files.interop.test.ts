@@ -2,7 +2,8 @@
  * Files and profiles through BridgeCore over a real ToxNode, against c-toxcore 0.2.18 on
  * loopback: a file from a C peer reaches the frontend's deliverFile with the same SHA-256, one
  * goes back, and the bridge (core + node) restarted mid-transfer resumes it from the bytes on
- * disk (not from zero) when the C side offers the same file id again. Profiles saved by
+ * disk (not from zero) when the C side offers the same file id again; a file we send when the
+ * bridge restarts is offered again with its id and c-toxcore seeks to what it has. Profiles saved by
  * c-toxcore (plain, and encrypted by tox_pass_encrypt) import with their Tox ID and friends; our
  * export (plain, and encrypted) loads in c-toxcore with the same Tox ID and friends.
  * Ports: ours 37120-37139, C 37140-37179.
@@ -157,8 +158,8 @@ describe("files through the core <-> c-toxcore", () => {
         c.fileSendChunk(friendNo, file, position, data.subarray(position, position + length));
     });
 
-    // c -> bridge: 6 MiB.
-    const inbound = pattern(6 * MB, 1);
+    // c -> bridge: 3 MiB.
+    const inbound = pattern(3 * MB, 1);
     const n1 = c.fileSend(friendNo, inbound.length, "inbound.bin");
     serving.set(n1, inbound);
     await waitUntil(() => b.frontend.files.length === 1, 60_000, "inbound delivered");
@@ -169,8 +170,8 @@ describe("files through the core <-> c-toxcore", () => {
     });
     expect(b.frontend.files[0]!.sha).toBe(sha(inbound));
 
-    // bridge -> c: 3 MiB, sent from the spool.
-    const outbound = pattern(3 * MB, 2);
+    // bridge -> c: 2 MiB, sent from the spool.
+    const outbound = pattern(2 * MB, 2);
     const upload = join(tempDir("toxbridge-upload-"), "outbound.bin");
     writeFileSync(upload, outbound);
     const got = new Uint8Array(outbound.length);
@@ -193,8 +194,8 @@ describe("files through the core <-> c-toxcore", () => {
     await waitUntil(() => gotDone && gotBytes === outbound.length, 60_000, "outbound received by c");
     expect(sha(got)).toBe(sha(outbound));
 
-    // c -> bridge again, 24 MiB; the bridge stops (core + node) once part of it is on disk.
-    const big = pattern(24 * MB, 3);
+    // c -> bridge again, 10 MiB; the bridge stops (core + node) once part of it is on disk.
+    const big = pattern(10 * MB, 3);
     const n2 = c.fileSend(friendNo, big.length, "big.bin");
     const fileId = c.fileId(friendNo, n2);
     serving.set(n2, big);
@@ -206,7 +207,7 @@ describe("files through the core <-> c-toxcore", () => {
         return 0;
       }
     };
-    await waitUntil(() => partial() >= 4 * MB, 60_000, "part of the big file on disk");
+    await waitUntil(() => partial() >= 3 * MB, 60_000, "part of the big file on disk");
     await b.stop();
     const onDisk = partial();
     expect(onDisk).toBeGreaterThan(0);
@@ -228,6 +229,83 @@ describe("files through the core <-> c-toxcore", () => {
     const firstAfter = requested.slice(before).find((r) => r.file === n3);
     expect(firstAfter?.position).toBeGreaterThan(0); // resumed, not from zero
     expect(firstAfter?.position).toBe(kept);
+  }, 240_000);
+});
+
+describe("outbound resume through the core <-> c-toxcore", () => {
+  const cleanup: (() => unknown)[] = [];
+  afterEach(async () => {
+    for (const f of cleanup.splice(0).reverse()) await f();
+    await db.reset();
+  });
+
+  it("a file being sent when the bridge restarts is offered again with its id and resumes where c stopped", async () => {
+    const spool = tempDir("toxbridge-files-interop-out-");
+    const c = await CToxPeer.create({
+      startPort: 37140,
+      endPort: 37159,
+      name: "carol",
+      label: "c",
+      iterateEveryMs: 5,
+    });
+    cleanup.push(() => c.kill());
+    let b = await startBridge(spool);
+    cleanup.push(() => b.stop());
+    await b.core.command(alice, "create", "user");
+    await b.core.addFriend(alice, c.addressHex, "hi");
+    let friendNo = await connect(b, c);
+
+    // The C client keeps what it received per file id and seeks there when that id is offered
+    // again (what qTox does with its resume records).
+    const big = pattern(10 * MB, 4);
+    const got = new Uint8Array(big.length);
+    const have = new Map<string, number>();
+    const seeks: number[] = [];
+    const idOf = new Map<number, string>();
+    let done = false;
+    c.on("fileRecv", (_f, file) => {
+      const id = toHex(c.fileId(friendNo, file));
+      idOf.set(file, id);
+      const from = have.get(id) ?? 0;
+      if (from > 0) {
+        c.fileSeek(friendNo, file, from);
+        seeks.push(from);
+      }
+      c.fileControl(friendNo, file, "resume");
+    });
+    c.on("fileRecvChunk", (_f, file, position, data) => {
+      if (data.length === 0) {
+        done = true;
+        return;
+      }
+      got.set(data, position);
+      const id = idOf.get(file)!;
+      have.set(id, Math.max(have.get(id) ?? 0, position + data.length));
+    });
+    const upload = join(tempDir("toxbridge-upload-"), "big-out.bin");
+    writeFileSync(upload, big);
+    await b.core.sendFile({
+      owner: alice,
+      friend: c.publicKeyHex.toLowerCase(),
+      fileName: "big-out.bin",
+      size: big.length,
+      mimeType: "application/octet-stream",
+      path: upload,
+    });
+    await waitUntil(() => [...have.values()].some((n) => n >= 3 * MB), 60_000, "part of the file at c");
+    await b.stop();
+    await waitUntil(() => c.friendConnectionStatus(friendNo) === "none", 40_000, "c sees the bridge go");
+    const before = Math.max(...have.values());
+    expect(before).toBeLessThan(big.length);
+
+    b = await startBridge(spool);
+    cleanup.push(() => b.stop());
+    friendNo = await connect(b, c);
+    await waitUntil(() => done, 90_000, "file complete at c after the restart");
+    expect(seeks).toEqual([before]); // resumed where c stopped, not from zero
+    expect(sha(got)).toBe(sha(big));
+    // Deleted once the friend acknowledged the last chunk.
+    await waitUntil(() => readdirSync(join(spool, "out")).length === 0, 10_000, "spool emptied");
   }, 240_000);
 });
 
