@@ -4,7 +4,8 @@
  * - alice registers by importing a profile c-toxcore wrote (Carol already among its friends):
  *   she keeps that Tox ID, and Carol is her friend without any request;
  * - Carol sends a file: it reaches alice as an OOB link whose download has the same sha256;
- * - alice shares a file (her own HTTP upload + OOB) with Carol: Carol receives the same bytes.
+ * - alice shares a file (her own HTTP upload + OOB) with Carol: Carol receives the same bytes;
+ * - ad-hoc export (encrypted) loads in c-toxcore with the same key and Carol as friend.
  * Our identity reaches Carol directly over loopback UDP (no DHT/onion). Ports: Prosody
  * 37300-37349, our node 37370-37384, c-toxcore 37385-37399.
  */
@@ -17,6 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BridgeCore, coreRepos } from "../../src/core/bridge-core.js";
 import { ToxNodeGateway } from "../../src/core/tox-adapter.js";
 import { ipPort, ToxNode } from "../../src/tox/index.js";
+import { passDecrypt } from "../../src/tox/state/encryptsave.js";
 import { XmppGateway } from "../../src/xmpp/gateway.js";
 import { NS } from "../../src/xmpp/namespaces.js";
 import { NS_UPLOAD } from "../../src/xmpp/upload.js";
@@ -211,4 +213,53 @@ describe("XMPP files and profiles <-> c-toxcore through the real core", () => {
     expect(received.name).toBe("for-carol.bin");
     expect(sha256(whole)).toBe(sha256(data));
   }, 45_000);
+
+  it("ad-hoc export gives the profile back (encrypted); c-toxcore loads it with the same Tox ID", async () => {
+    const start = await alice.xmpp.iqCaller.set(
+      xml("command", { xmlns: NS.commands, node: "export", action: "execute" }),
+      GW,
+      5000,
+    );
+    const done = await alice.xmpp.iqCaller.set(
+      xml(
+        "command",
+        { xmlns: NS.commands, node: "export", sessionid: start.attrs.sessionid },
+        xml(
+          "x",
+          { xmlns: NS.data, type: "submit" },
+          xml("field", { var: "passphrase" }, xml("value", {}, "pw 1")),
+        ),
+      ),
+      GW,
+      10_000,
+    );
+    const field = (v: string) =>
+      done
+        .getChild("x", NS.data)
+        ?.getChildren("field")
+        .find((f) => f.attrs.var === v);
+    const b64 = field("profile")
+      ?.getChildren("value")
+      .map((x) => x.getText())
+      .join("");
+    const encrypted = new Uint8Array(Buffer.from(b64 ?? "", "base64"));
+    // The upload link holds the same bytes.
+    const linked = new Uint8Array(
+      await (await fetch(field("url")?.getChildText("value") ?? "")).arrayBuffer(),
+    );
+    expect(sha256(linked)).toBe(sha256(encrypted));
+    const native = await CToxPeer.create({
+      startPort: 37385,
+      endPort: 37399,
+      savedata: await passDecrypt(encrypted, "pw 1"),
+      label: "reloaded",
+    });
+    try {
+      const account = await core.account(owner);
+      expect(native.publicKeyHex.toLowerCase()).toBe(account?.publicKey);
+      expect(native.friendByPublicKey(carol.publicKey)).toBeDefined();
+    } finally {
+      native.kill();
+    }
+  }, 30_000);
 });
