@@ -309,7 +309,7 @@ export class Outbox {
   private laneState(key: string): LaneState {
     let state = this.state.get(key);
     if (state === undefined) {
-      state = { clear: false, lastRead: new Set(), fresh: [], receipts: [] };
+      state = { clear: false, seen: new Set(), fresh: [], receipts: [] };
       this.state.set(key, state);
     }
     return state;
@@ -351,9 +351,10 @@ export class Outbox {
       let due: OutboxItem[];
       let cut = false;
       if (fromMemory) {
-        due = state.fresh.filter((item) => !state.lastRead.has(item.id));
+        due = state.fresh.filter((item) => !state.seen.has(item.id));
         state.fresh = [];
         if (due.length === 0) return true;
+        remember(state, due);
       } else {
         // Rows written from here on arrive in `fresh` too; those this read sees are skipped there.
         state.fresh = [];
@@ -365,7 +366,7 @@ export class Outbox {
           due.push(item);
         }
         cut = due.length < head.length || head.length === this.batchSize;
-        state.lastRead = new Set(due.map((item) => item.id));
+        remember(state, due);
       }
       // Handed-over items are recorded in one statement per batch, also when the loop stops early.
       const handed: { id: number; toxMessageId: number }[] = [];
@@ -466,14 +467,29 @@ export interface OutboxMessage {
 
 /** What the outbox knows about one friend's queue in this run (see `pump`). */
 interface LaneState {
-  /** Every queued row of this friend is in `fresh` or was in `lastRead` (and was handed over). */
+  /** Every queued row of this friend is in `fresh` or in `seen` (and was handed over). */
   clear: boolean;
-  /** Ids of the items the last database read returned (they may also arrive in `fresh`). */
-  lastRead: Set<number>;
+  /**
+   * Ids of the latest items this lane took up (read or from `fresh`): a row a read already
+   * handed over may still arrive in `fresh` afterwards (its writer resumes late), and is skipped.
+   */
+  seen: Set<number>;
   /** Rows `sendMany` wrote since, in id order. */
   fresh: OutboxItem[];
   /** Read receipts (Tox message ids) not applied yet. */
   receipts: number[];
+}
+
+/** How many item ids a lane remembers in `seen`: far more than can be written while one waits. */
+const SEEN_LIMIT = 4096;
+
+function remember(state: LaneState, items: readonly OutboxItem[]): void {
+  for (const item of items) state.seen.add(item.id);
+  if (state.seen.size <= SEEN_LIMIT) return;
+  for (const id of state.seen) {
+    state.seen.delete(id);
+    if (state.seen.size <= SEEN_LIMIT) break;
+  }
 }
 
 function laneKey(account: AccountRef, friend: string): string {
