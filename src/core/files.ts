@@ -16,7 +16,18 @@
  *   user's avatar is offered to each friend when it comes online, unless it already has it.
  */
 import { createHash, randomBytes as nodeRandomBytes } from "node:crypto";
-import { copyFile, mkdir, open, readFile, rename, rm, stat, unlink, writeFile } from "node:fs/promises";
+import {
+  copyFile,
+  mkdir,
+  open,
+  readdir,
+  readFile,
+  rename,
+  rm,
+  stat,
+  unlink,
+  writeFile,
+} from "node:fs/promises";
 import { join, resolve } from "node:path";
 import type { Store } from "../store/index.js";
 import type { FileTransfer, FileTransfersRepo } from "../store/repos/files.js";
@@ -116,6 +127,37 @@ export class FileService {
     await this.dirs();
     const n = await this.deps.repo.requeueSending();
     if (n > 0) this.deps.log.info({ files: n }, "core: file sends queued again after restart");
+    await this.sweep();
+  }
+
+  /**
+   * Deletes spooled files no row refers to (their account was deleted, which cascades the rows
+   * but not the disk) and avatar folders of accounts that are gone. Run at start, before any
+   * transfer, so nothing in flight is touched.
+   */
+  private async sweep(): Promise<void> {
+    const { repo, store, log } = this.deps;
+    const known = new Set(
+      (await repo.inStates(["receiving", "received", "queued", "sending"])).map((t) => resolve(t.path)),
+    );
+    let removed = 0;
+    for (const sub of ["in", "out"]) {
+      const dir = join(this.spool, sub);
+      for (const name of await readdir(dir).catch(() => [] as string[])) {
+        const path = join(dir, name);
+        if (known.has(path)) continue;
+        await removeQuietly(path);
+        removed++;
+      }
+    }
+    const accounts = new Set((await store.accounts.list()).map((a) => String(a.id)));
+    const avatars = join(this.spool, "avatars");
+    for (const name of await readdir(avatars).catch(() => [] as string[])) {
+      if (accounts.has(name)) continue;
+      await rm(join(avatars, name), { recursive: true, force: true }).catch(() => {});
+      removed++;
+    }
+    if (removed > 0) log.info({ removed }, "core: stale spool files removed");
   }
 
   idle(): Promise<void> {

@@ -4,7 +4,15 @@
  * queue/offer/resume/cancel, avatars both ways, and pausing a download while the disk lags.
  */
 import { createHash } from "node:crypto";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -278,6 +286,25 @@ describe("outbound files", () => {
     expect(c.files.notices.at(-1)).toMatchObject({ sourceEventId: "$y", friend });
     expect(c.files.notices.at(-1)?.text).toMatch(/declined or cancelled the file "y"/);
     expect(spooled("out")).toEqual([]);
+  });
+});
+
+describe("spool hygiene", () => {
+  it("removes files of deleted accounts at the next start and keeps those still in use", async () => {
+    const tox = new FakeTox();
+    let c = await core({ tox });
+    const { ref, friend } = await online(c);
+    const keep = c.tox.files.offer(ref.publicKey, friend, { size: 10_000, name: "keep" });
+    await c.core.idle();
+    await c.tox.files.feed(keep, bytes(4000));
+    writeFileSync(join(spool, "in", "orphan"), "x");
+    writeFileSync(join(spool, "out", "orphan"), "x");
+    mkdirSync(join(spool, "avatars", "999"), { recursive: true });
+    await c.core.stop();
+    c = await core({ tox });
+    expect(spooled("in")).toHaveLength(1);
+    expect(spooled("out")).toEqual([]);
+    expect(spooled("avatars")).toEqual([]);
   });
 });
 
