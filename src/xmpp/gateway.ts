@@ -113,7 +113,10 @@ export class XmppGateway {
       log: opts.log,
       initialRetryMs: opts.initialRetryMs,
       maxRetryMs: opts.maxRetryMs,
-      onOnline: () => void this.announce(),
+      onOnline: () => {
+        void this.muc?.reconnected();
+        void this.announce();
+      },
     });
     const media = { files: this.files, avatars: this.avatars };
     this.frontend = this.muc

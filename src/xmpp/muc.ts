@@ -454,6 +454,17 @@ export class MucService {
     for (const s of out) await this.opts.sink.send(s);
   }
 
+  /**
+   * The component is (re)connected. After a drop the server may have restarted and its clients
+   * with it, and a message to a session that is gone would bounce after the server had already
+   * confirmed it (lost for that user). So every session ends: clients still there get 332 and
+   * rejoin, and until they do the core keeps the conference's messages.
+   */
+  async reconnected(): Promise<void> {
+    const out = [...this.rooms.values()].flatMap((r) => r.shutdown());
+    for (const s of out) await this.opts.sink.send(s).catch(() => undefined);
+  }
+
   // ---------------------------------------------------------------- from the core
 
   /**

@@ -404,6 +404,24 @@ describe("MUC rooms for Tox conferences", () => {
       expect(errorCondition(ping)).toBe("not-acceptable");
     });
 
+    it("a reconnection of the component ends every session (332), so messages wait until clients rejoin", async () => {
+      await join(PHONE);
+      sent.length = 0;
+      await muc.reconnected();
+      expect(sent.map((s) => [s.attrs.to, codes(s)])).toEqual([[PHONE, [110, 332]]]);
+      await expect(
+        core.frontend?.deliverConferenceMessage?.(core.accounts.get(ALICE)!.ref, {
+          id: 1,
+          conference: CONF,
+          peer: bob,
+          peerName: "Bob",
+          kind: "normal",
+          text: "x",
+          receivedAt: new Date(),
+        }),
+      ).rejects.toThrow(/no joined MUC session/);
+    });
+
     it("asks a core that can redeliver for the messages it kept, once a session joined", async () => {
       const asked: string[] = [];
       Object.assign(core, {
