@@ -5,7 +5,8 @@
  *   she keeps that Tox ID, and Carol is her friend without any request;
  * - Carol sends a file: it reaches alice as an OOB link whose download has the same sha256;
  * - alice shares a file (her own HTTP upload + OOB) with Carol: Carol receives the same bytes;
- * - ad-hoc export (encrypted) loads in c-toxcore with the same key and Carol as friend.
+ * - ad-hoc export (encrypted) loads in c-toxcore with the same key and Carol as friend;
+ * - avatars both ways: Carol's as her contact's vCard photo, alice's vCard photo to Carol.
  * Our identity reaches Carol directly over loopback UDP (no DHT/onion). Ports: Prosody
  * 37300-37349, our node 37370-37384, c-toxcore 37385-37399.
  */
@@ -24,7 +25,7 @@ import { NS } from "../../src/xmpp/namespaces.js";
 import { NS_UPLOAD } from "../../src/xmpp/upload.js";
 import { TestDb } from "../core/helpers.js";
 import { type Prosody, startProsody } from "../helpers/prosody/index.js";
-import { CToxPeer, FILE_KIND_DATA, waitUntil } from "../interop/ctoxcore.js";
+import { CToxPeer, FILE_KIND_AVATAR, FILE_KIND_DATA, waitUntil } from "../interop/ctoxcore.js";
 import { connectUser, type TestUser, xml } from "./user.js";
 
 const GW = "tox.localhost";
@@ -42,6 +43,13 @@ describe("XMPP files and profiles <-> c-toxcore through the real core", () => {
   let carol: CToxPeer;
   /** Carol's friend number for alice's identity. */
   let carolsAlice = -1;
+  /** What Carol is sending, by file number. */
+  const outgoing = new Map<number, Uint8Array>();
+
+  function sendFromCarol(data: Uint8Array, name: string, kind: number): void {
+    const file = carol.fileSend(carolsAlice, data.length, name, kind);
+    outgoing.set(file, data);
+  }
 
   beforeAll(async () => {
     await db.setup();
@@ -90,6 +98,11 @@ describe("XMPP files and profiles <-> c-toxcore through the real core", () => {
     cleanup.push(() => alice.stop());
     carol = await CToxPeer.create({ startPort: 37385, endPort: 37399, name: "Carol", label: "carol" });
     cleanup.push(() => carol.kill());
+    carol.on("fileChunkRequest", (friend, file, position, length) => {
+      const data = outgoing.get(file);
+      if (data && length > 0)
+        carol.fileSendChunk(friend, file, position, data.subarray(position, position + length));
+    });
   }, 60_000);
 
   afterAll(async () => {
@@ -147,10 +160,7 @@ describe("XMPP files and profiles <-> c-toxcore through the real core", () => {
 
   it("a file from Carol arrives as an OOB link that downloads the same bytes", async () => {
     const data = new Uint8Array(300_000).map((_, i) => (i * 31 + 7) & 0xff);
-    carol.on("fileChunkRequest", (friend, file, position, length) => {
-      if (length > 0) carol.fileSendChunk(friend, file, position, data.subarray(position, position + length));
-    });
-    carol.fileSend(carolsAlice, data.length, "from-carol.bin", FILE_KIND_DATA);
+    sendFromCarol(data, "from-carol.bin", FILE_KIND_DATA);
     const contact = `${carol.publicKeyHex.toLowerCase()}@${GW}`;
     const msg = await alice.waitFor(
       (el) => el.name === "message" && el.attrs.from === contact && el.getChild("x", NS.oob) !== undefined,
@@ -186,7 +196,8 @@ describe("XMPP files and profiles <-> c-toxcore through the real core", () => {
       size: -1,
       chunks: new Map(),
     };
-    carol.on("fileRecv", (friend, file, _kind, size, name) => {
+    carol.on("fileRecv", (friend, file, kind, size, name) => {
+      if (kind !== FILE_KIND_DATA) return;
       received.name = name;
       received.size = size;
       carol.fileControl(friend, file, "resume");
@@ -262,4 +273,59 @@ describe("XMPP files and profiles <-> c-toxcore through the real core", () => {
       native.kill();
     }
   }, 30_000);
+
+  it("avatars: Carol's arrives as her contact's vCard photo (hash in presence); alice's vCard photo reaches Carol", async () => {
+    const contact = `${carol.publicKeyHex.toLowerCase()}@${GW}`;
+    const png = new Uint8Array(3000).map((_, i) => (i * 5) & 0xff);
+    png.set([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+    sendFromCarol(png, "", FILE_KIND_AVATAR);
+    const sha1 = createHash("sha1").update(png).digest("hex");
+    await alice.waitFor(
+      (el) =>
+        el.name === "presence" &&
+        el.attrs.from === contact &&
+        el.getChild("x", "vcard-temp:x:update")?.getChildText("photo") === sha1,
+      "Carol's presence with her avatar hash",
+      20_000,
+    );
+    const vcard = await alice.xmpp.iqCaller.get(xml("vCard", { xmlns: "vcard-temp" }), contact, 5000);
+    expect(sha256(Buffer.from(vcard.getChild("PHOTO")?.getChildText("BINVAL") ?? "", "base64"))).toBe(
+      sha256(png),
+    );
+
+    // alice's own avatar: her vCard photo, picked up from the hash in her next presence.
+    const mine = new Uint8Array(2000).map((_, i) => (i * 11) & 0xff);
+    mine.set([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+    const avatar: { size: number; chunks: Uint8Array[] } = { size: -1, chunks: [] };
+    carol.on("fileRecv", (friend, file, kind, size) => {
+      if (kind !== FILE_KIND_AVATAR) return;
+      avatar.size = size;
+      carol.fileControl(friend, file, "resume");
+    });
+    carol.on("fileRecvChunk", (_friend, _file, _position, chunk) => {
+      if (avatar.size >= 0 && chunk.length > 0) avatar.chunks.push(chunk);
+    });
+    await alice.xmpp.iqCaller.set(
+      xml(
+        "vCard",
+        { xmlns: "vcard-temp" },
+        xml(
+          "PHOTO",
+          {},
+          xml("TYPE", {}, "image/png"),
+          xml("BINVAL", {}, Buffer.from(mine).toString("base64")),
+        ),
+      ),
+      undefined,
+      5000,
+    );
+    await alice.xmpp.send(xml("presence", { to: GW }));
+    const total = () => avatar.chunks.reduce((n, c) => n + c.length, 0);
+    await waitUntil(
+      () => avatar.size === mine.length && total() === mine.length,
+      20_000,
+      "Carol has alice's avatar",
+    );
+    expect(sha256(Buffer.concat(avatar.chunks))).toBe(sha256(mine));
+  }, 60_000);
 });
