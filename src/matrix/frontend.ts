@@ -241,7 +241,7 @@ export class MatrixFrontend implements Frontend {
     const friend = hexKey(portal.targetKey);
     const owner: Owner = { kind: "matrix", id: sender };
     // A new file (an edit of a caption repeats the url, but is text: see matrixEventToTox).
-    if (type === "m.room.message" && isMediaMsgtype(contentOf(ev).msgtype) && this.media.files() !== null) {
+    if (type === "m.room.message" && isNewMedia(contentOf(ev)) && this.media.files() !== null) {
       const outcome = await this.media.sendToFriend(owner, friend, ev.content, eventId);
       if (!outcome.ok)
         await this.botSay(sender, outcome.notice).catch((e: unknown) =>
@@ -704,9 +704,15 @@ export class MatrixFrontend implements Frontend {
 }
 
 const IMPORT_WARNING =
-  "Note: this room with the bot is not end-to-end encrypted, so your homeserver keeps a copy of any " +
-  "profile you send here. Send an encrypted profile (set a password in your Tox client first) and give " +
-  "its password with `import <password>` as the file's caption, or export it encrypted with `export <password>`.";
+  "Warning: this room with the bot is not end-to-end encrypted, so your homeserver keeps a copy of " +
+  "every file sent here, and a plain .tox profile holds your Tox secret key. Prefer an encrypted " +
+  "profile (set a password in your Tox client first); give its passphrase as the file's caption " +
+  "(`import <passphrase>`) or in a message right after it. `export <passphrase>` gives it back encrypted.";
+
+function isNewMedia(content: Json): boolean {
+  const rel = content["m.relates_to"] as Json | undefined;
+  return isMediaMsgtype(content.msgtype) && rel?.rel_type !== "m.replace";
+}
 
 function contentOf(ev: Json): Json {
   const c = ev.content;

@@ -13,6 +13,7 @@ import { ghostUserId } from "../../src/matrix/ids.js";
 import type { FakeTox } from "../core/fake-tox.js";
 import { stranger } from "../core/helpers.js";
 import type { RoomEvent, TestClient } from "../helpers/homeserver/index.js";
+import { waitUntil } from "../helpers/wait.js";
 import { type FrontendRig, type RigOptions, startFrontendRig } from "./frontend-harness.js";
 import { FilesDouble, pngOf, sha256, withFiles } from "./media-rig.js";
 
@@ -27,13 +28,7 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function until(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000) {
-  const end = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+const until = (cond: () => boolean | Promise<boolean>, what: string) => waitUntil(cond, 20_000, what);
 
 interface MediaRig {
   r: FrontendRig;
@@ -207,6 +202,20 @@ describe("Matrix media: one rig", () => {
       "caption",
     );
     expect(files.sent.find((s) => s.request.sourceEventId === captioned)?.request.fileName).toBe("dot.png");
+    // Editing the caption repeats the url: it is an edit (text), not a second file.
+    const sentFiles = files.sent.length;
+    const newContent = { msgtype: "m.image", body: "look at this!", filename: "dot.png", url: pngUrl };
+    await sendMedia(user, room, {
+      ...newContent,
+      body: "* look at this!",
+      "m.new_content": newContent,
+      "m.relates_to": { rel_type: "m.replace", event_id: captioned },
+    });
+    await until(
+      () => r.tox.sentTo(account.publicKey, friend).some((x) => x.text === "* look at this!"),
+      "edit",
+    );
+    expect(files.sent.length).toBe(sentFiles);
     // Nothing is left behind in the spool.
     expect(await readdir(join(spoolDir, "matrix-in"))).toEqual([]);
   });
@@ -415,6 +424,18 @@ describe("Matrix media: one rig", () => {
     await r.hs.pushIdle();
     expect(files.avatars.filter(owner).at(-1)?.avatar).toBeNull();
     expect(files.avatars.filter(owner)).toHaveLength(3);
+
+    // A new identity (logout, create) gets the avatar although the Matrix avatar did not change.
+    await user.request("PUT", `/_matrix/client/v3/profile/${encodeURIComponent(user.userId)}/avatar_url`, {
+      avatar_url: firstUrl,
+    });
+    await until(() => files.avatars.filter(owner).length === 4, "avatar back");
+    await user.sendMessage(botRoom, "logout");
+    await user.sendMessage(botRoom, "logout confirm");
+    await r.hs.waitForMessage({ roomId: botRoom, sender: r.hs.botUserId, body: /was deleted/ });
+    await user.sendMessage(botRoom, "create");
+    await until(() => files.avatars.filter(owner).length === 5, "avatar of the new identity");
+    expect(files.avatars.filter(owner).at(-1)?.avatar?.sha256).toBe(sha256(first));
   });
 });
 
