@@ -456,7 +456,7 @@ export class FileService {
   private async dataOffer(account: AccountRef, e: GatewayFileEvent): Promise<void> {
     const { repo, tox, frontends } = this.deps;
     const { file } = e;
-    const name = file.name === "" ? "file" : file.name;
+    const name = safeFileName(file.name);
     const refuse = async (why: string) => {
       await tox.controlFile(e.identity, e.friend, "recv", file.fileNumber, "cancel");
       await frontends.tell(account, "notice", (f) =>
@@ -779,6 +779,20 @@ async function readHead(path: string): Promise<Uint8Array> {
   } finally {
     await handle.close();
   }
+}
+
+/**
+ * A friend's file name as frontends may use it (a download name, an upload name): no path
+ * separators or control characters, at most 255 characters, never empty or a dot name.
+ */
+export function safeFileName(name: string): string {
+  let clean = "";
+  for (const ch of name) {
+    const code = ch.codePointAt(0) ?? 0;
+    clean += code < 0x20 || code === 0x7f || ch === "/" || ch === "\\" ? "_" : ch;
+  }
+  clean = clean.trim().slice(0, 255);
+  return clean === "" || /^\.+$/.test(clean) ? "file" : clean;
 }
 
 export function formatSize(bytes: number): string {

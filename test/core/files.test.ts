@@ -18,6 +18,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { BridgeCore } from "../../src/core/bridge-core.js";
 import { CoreError } from "../../src/core/errors.js";
+import { safeFileName } from "../../src/core/files.js";
 import type { AccountRef, AvatarFile, InboundFile } from "../../src/core/frontend.js";
 import { createFileTransfersRepo } from "../../src/store/repos/files.js";
 import type { ManualClock } from "../../src/tox/clock.js";
@@ -112,6 +113,18 @@ describe("inbound files", () => {
     expect(sha(got.bytes)).toBe(sha(data));
     expect(spooled("in")).toEqual([]);
     expect(await repo().inStates(["receiving", "received"])).toEqual([]);
+  });
+
+  it("gives frontends a safe file name (no path separators or control characters)", async () => {
+    const c = await core();
+    const { ref, friend } = await online(c);
+    const offer = c.tox.files.offer(ref.publicKey, friend, { size: 3, name: "../../etc/pass\nwd" });
+    await c.core.idle();
+    await c.tox.files.feed(offer, new TextEncoder().encode("abc"));
+    await c.core.idle();
+    expect(c.files.files[0]!.file.fileName).toBe(".._.._etc_pass_wd");
+    expect(safeFileName("..")).toBe("file");
+    expect(safeFileName("")).toBe("file");
   });
 
   it("declines a file over the limit and tells the user the limit; nothing is stored", async () => {
