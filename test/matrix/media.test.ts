@@ -383,7 +383,7 @@ describe("Matrix media: one rig", () => {
     expect(r.hs.state.account(ghost).avatar_url ?? "").toBe("");
   });
 
-  it("avatars: the user's Matrix avatar is offered to Tox (on create, on change, once per change)", async () => {
+  it("avatars: the user's Matrix avatar is offered to Tox (on create, on change, once per change, at start-up)", async () => {
     const { r, files } = m;
     const user = r.hs.asUser(r.hs.createUser("ivan"));
     const first = pngOf(32, 32, 10);
@@ -436,6 +436,18 @@ describe("Matrix media: one rig", () => {
     await user.sendMessage(botRoom, "create");
     await until(() => files.avatars.filter(owner).length === 5, "avatar of the new identity");
     expect(files.avatars.filter(owner).at(-1)?.avatar?.sha256).toBe(sha256(first));
+
+    // Changed while the bridge was not listening (no member event): read again at start-up.
+    const third = pngOf(16, 16, 5);
+    r.hs.state.account(user.userId).avatar_url = await user.upload(third, "image/png", "third.png");
+    await r.frontend.syncUserAvatars();
+    expect(
+      files.avatars
+        .filter(owner)
+        .map((a) => a.avatar?.sha256)
+        .at(-1),
+    ).toBe(sha256(third));
+    expect(files.avatars.filter(owner)).toHaveLength(6);
   });
 });
 
