@@ -22,10 +22,12 @@ import type {
   AvatarFile,
   CommandFile,
   CommandReply,
+  ConferenceView,
   CoreApi,
   CoreFilesApi,
   FriendView,
   Frontend,
+  InboundConferenceMessage,
   InboundFile,
   InboundMessage,
   Notice,
@@ -38,6 +40,7 @@ import type { Portal, Store } from "../store/index.js";
 import { fromHex } from "../tox/index.js";
 import type { AppserviceTransaction } from "./appservice.js";
 import { MatrixAvatars } from "./avatars.js";
+import { conferenceCoreOf, MatrixConferences } from "./conferences.js";
 import { matrixEventToTox, toxToMatrixContent } from "./convert.js";
 import type { DoublePuppet } from "./double-puppet.js";
 import { botUserId, friendKeyOfGhost, ghostUserId, isBridgeUser, type MatrixNames } from "./ids.js";
@@ -102,6 +105,8 @@ export class MatrixFrontend implements Frontend {
   private readonly receipts = new Map<string, ReceiptSlot>();
   private readonly botId: string;
   private readonly portals: PortalCache;
+  /** Tox conferences as rooms (issue 8); absent when the core has no conference half. */
+  private readonly conferences: MatrixConferences | undefined;
   private readonly media: MatrixMedia;
   private readonly avatars: MatrixAvatars;
   /** Matrix presence -> Tox status; absent when off or the core cannot set profiles. */
@@ -119,6 +124,20 @@ export class MatrixFrontend implements Frontend {
             memory: opts.store.bridgeState,
             log: opts.log,
             ...(opts.presenceDebounceMs === undefined ? {} : { debounceMs: opts.presenceDebounceMs }),
+          });
+    const conferenceCore = conferenceCoreOf(opts.core);
+    this.conferences =
+      conferenceCore === null
+        ? undefined
+        : new MatrixConferences({
+            core: conferenceCore,
+            store: opts.store,
+            names: opts.names,
+            permissions: opts.permissions,
+            degradeRich: opts.degradeRich,
+            log: opts.log,
+            intent: (userId) => this.intent(userId),
+            botSay: (userId, text) => this.botSay(userId, text),
           });
     const intent = (userId?: string) => this.intent(userId);
     this.media = new MatrixMedia({
@@ -202,6 +221,9 @@ export class MatrixFrontend implements Frontend {
     const eventId = typeof ev.event_id === "string" ? ev.event_id : "";
     if (roomId === "" || sender === "" || eventId === "") return;
     const ctx = { roomId, sender, eventId, type };
+    // Conference rooms have their own rules (several bridged users, ghost invites, names).
+    const conference = this.conferences === undefined ? null : await this.conferences.conferenceIn(roomId);
+    if (conference !== null) return this.conferences?.onRoomEvent(conference, ev);
     if (type === "m.room.member") {
       try {
         await this.onMembership(ev, roomId, sender);
@@ -582,6 +604,19 @@ export class MatrixFrontend implements Frontend {
       }
       this.receipts.delete(roomId);
     })();
+  }
+
+  // Conferences (issue 8): see conferences.ts
+  async conferenceUpdated(account: AccountRef, view: ConferenceView): Promise<void> {
+    await this.conferences?.conferenceUpdated(account, view);
+  }
+
+  async deliverConferenceMessage(account: AccountRef, message: InboundConferenceMessage): Promise<void> {
+    await this.conferences?.deliverConferenceMessage(account, message);
+  }
+
+  async conferenceRemoved(account: AccountRef, conference: string): Promise<void> {
+    await this.conferences?.conferenceRemoved(account, conference);
   }
 
   /** Resolves when no read receipt is waiting or in flight (tests, shutdown). */
