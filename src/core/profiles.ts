@@ -231,8 +231,11 @@ export class Profiles {
       if (nodes.length > 0) await tx.bridgeState.set(nodesKey(created.id), nodes);
       return created;
     });
+    // The presence the native client had (0 none, 1 away, 2 busy) carries over.
+    const presence = save.userStatus === 1 ? "away" : save.userStatus === 2 ? "busy" : undefined;
     try {
       await accounts.bringOnline(account);
+      if (presence !== undefined) await accounts.setPresence(owner, presence);
     } catch (err) {
       // Stored all the same: it comes online with the next start.
       log.error({ account: account.id, err: errorText(err) }, "core: imported identity not online");

@@ -47,7 +47,7 @@ function profile() {
     nospam: Uint8Array.of(0xca, 0xfe, 0xba, 0xbe),
     name: utf8.encode("Alice on qTox"),
     statusMessage: utf8.encode("out for lunch"),
-    userStatus: 0,
+    userStatus: 2,
     friends: friends.map((pk, i) => ({
       status: i < 2 ? 3 : 2,
       publicKey: pk,
@@ -85,7 +85,12 @@ describe("import", () => {
     expect(reply.text).toContain(p.toxId);
     expect(reply.text).toContain("3 friends");
     const prof = await c.profile(alice);
-    expect(prof).toMatchObject({ toxId: p.toxId, name: "Alice on qTox", statusMessage: "out for lunch" });
+    expect(prof).toMatchObject({
+      toxId: p.toxId,
+      name: "Alice on qTox",
+      statusMessage: "out for lunch",
+      presence: "busy",
+    });
     const friends = await c.friends(alice);
     expect(friends.map((f) => [f.publicKey, f.state, f.name]).sort()).toEqual(
       [
