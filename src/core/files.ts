@@ -60,6 +60,8 @@ export interface FileServiceOptions {
   lagResumeBytes?: number;
   /** A partial download not resumed for this long is dropped (default 7 days). */
   partialMaxAgeMs?: number;
+  /** A file the friend has not taken within this long is given up, with a notice (default 7 days). */
+  sendMaxAgeMs?: number;
   /** Files offered to one friend at once (default 4; the rest wait their turn). */
   parallelSends?: number;
 }
@@ -94,6 +96,7 @@ export class FileService {
   private readonly lagPause: number;
   private readonly lagResume: number;
   private readonly partialMaxAge: number;
+  private readonly sendMaxAge: number;
   private readonly parallelSends: number;
   private ready: Promise<void> | undefined;
 
@@ -115,6 +118,7 @@ export class FileService {
     this.lagPause = opts.lagPauseBytes ?? 8 * 1024 * 1024;
     this.lagResume = opts.lagResumeBytes ?? 2 * 1024 * 1024;
     this.partialMaxAge = opts.partialMaxAgeMs ?? 7 * DAY_MS;
+    this.sendMaxAge = opts.sendMaxAgeMs ?? 7 * DAY_MS;
     this.parallelSends = opts.parallelSends ?? 4;
   }
 
@@ -679,6 +683,18 @@ export class FileService {
       if (account === undefined) continue;
       if (row.state === "queued") {
         const key = laneKey(account.id, friend);
+        if (now - row.createdAt.getTime() > this.sendMaxAge) {
+          void this.lanes.run(key, async () => {
+            const fresh = await repo.get(row.id);
+            if (fresh?.state === "queued")
+              await this.failSend(
+                account,
+                fresh,
+                `your friend was not online to take it for ${formatAge(this.sendMaxAge)}`,
+              );
+          });
+          continue;
+        }
         if (!kicked.has(key) && tox.friendPresence(account.publicKey, friend).online) {
           kicked.add(key);
           void this.kick(account, friend);
@@ -793,6 +809,13 @@ export function safeFileName(name: string): string {
   }
   clean = clean.trim().slice(0, 255);
   return clean === "" || /^\.+$/.test(clean) ? "file" : clean;
+}
+
+function formatAge(ms: number): string {
+  const days = ms / DAY_MS;
+  if (days >= 1) return `${Math.round(days)} day${Math.round(days) === 1 ? "" : "s"}`;
+  const hours = Math.max(1, Math.round(ms / 3_600_000));
+  return `${hours} hour${hours === 1 ? "" : "s"}`;
 }
 
 export function formatSize(bytes: number): string {

@@ -283,6 +283,32 @@ describe("outbound files", () => {
     expect(spooled("out")).toEqual([]);
   });
 
+  it("gives up a file the friend was not online to take for 7 days, with a notice", async () => {
+    const c = await core();
+    const { friend } = await withFriend(c.core, c.tox);
+    const src = join(tempDir("toxbridge-upload-"), "z");
+    writeFileSync(src, bytes(100));
+    await c.core.sendFile({
+      owner: alice,
+      friend,
+      fileName: "z.txt",
+      size: 100,
+      mimeType: "",
+      path: src,
+      sourceEventId: "$z",
+    });
+    c.clock.advance(6 * 24 * 3_600_000);
+    await c.core.tick();
+    await c.core.idle();
+    expect(spooled("out")).toHaveLength(1);
+    c.clock.advance(2 * 24 * 3_600_000);
+    await c.core.tick();
+    await c.core.idle();
+    expect(spooled("out")).toEqual([]);
+    expect(c.files.notices.at(-1)).toMatchObject({ code: "delivery-failed", sourceEventId: "$z", friend });
+    expect(c.files.notices.at(-1)?.text).toMatch(/"z\.txt".*not online to take it for 7 days/);
+  });
+
   it("refuses files over the limit or to strangers; tells the user when the friend declines", async () => {
     const c = await core({ maxFileSize: 1000 });
     const { friend } = await online(c);
