@@ -69,6 +69,8 @@ interface SentRecord {
 export class MatrixMedia {
   private mediaClient: MediaClient | undefined;
   private tempReady: Promise<string> | undefined;
+  /** Portal media being downloaded and handed to the core, by event id. */
+  private readonly inFlight = new Map<string, Promise<MediaOutcome>>();
 
   constructor(private readonly opts: MatrixMediaOptions) {}
 
@@ -198,7 +200,24 @@ export class MatrixMedia {
    * A media message the owner sent in a friend's portal. Resolves once the core has the file (or
    * the user must be told why not); rejects on transient failures (the transaction is retried).
    */
-  async sendToFriend(owner: Owner, friend: string, content: unknown, eventId: string): Promise<MediaOutcome> {
+  sendToFriend(owner: Owner, friend: string, content: unknown, eventId: string): Promise<MediaOutcome> {
+    // A homeserver that stopped waiting for a long download sends the transaction again: the
+    // redelivery joins the download in progress (the first one tells the user of any problem).
+    const running = this.inFlight.get(eventId);
+    if (running !== undefined) return running.then(() => ({ ok: true }));
+    const work = this.sendToFriendOnce(owner, friend, content, eventId).finally(() =>
+      this.inFlight.delete(eventId),
+    );
+    this.inFlight.set(eventId, work);
+    return work;
+  }
+
+  private async sendToFriendOnce(
+    owner: Owner,
+    friend: string,
+    content: unknown,
+    eventId: string,
+  ): Promise<MediaOutcome> {
     const files = this.files();
     if (files === null) return { ok: false, notice: "This bridge cannot send files to Tox." };
     const parsed = parseMediaEvent(content);

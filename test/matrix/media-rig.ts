@@ -34,6 +34,9 @@ export class FilesDouble implements CoreFilesApi {
   readonly commands: Array<{ owner: Owner; text: string; files: CommandFile[] }> = [];
   /** Rejects the next sendFile calls with a plain Error (a store failure) while > 0. */
   failSends = 0;
+  /** While set, sendFile waits for it (a slow core); `calls` counts sendFile calls. */
+  gate: Promise<void> | undefined;
+  calls = 0;
   /** Answers commands instead of the core when it returns a reply (import/export before they land). */
   reply: ((text: string, files: CommandFile[]) => CommandReply | undefined) | undefined;
   private readonly bySource = new Set<string>();
@@ -41,6 +44,8 @@ export class FilesDouble implements CoreFilesApi {
   constructor(public maxFileSize = 1_000_000) {}
 
   async sendFile(request: SendFileRequest): Promise<SendResult> {
+    this.calls++;
+    await this.gate;
     if (this.failSends > 0) {
       this.failSends--;
       throw new Error("injected: the outbox is not writable");

@@ -243,6 +243,36 @@ describe("Matrix media: one rig", () => {
     expect(files.sent.filter((s) => s.request.sourceEventId === eventId)).toHaveLength(1);
   });
 
+  it("a redelivery while the first delivery is still at work joins it: one download, one send", async () => {
+    const { r, files } = m;
+    const { user, account } = await userWithAccount(r, "chuck");
+    const { room } = await friendWithPortal(r, user, account);
+    await r.hs.pushIdle();
+    let open = () => {};
+    files.gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    const calls = files.calls;
+    const downloadsBefore = downloads(r).length;
+    const url = await uploadFile(user, Buffer.alloc(9000, 4), "application/zip", "slow.zip");
+    const eventId = await sendMedia(user, room, { msgtype: "m.file", body: "slow.zip", url });
+    await until(() => files.calls === calls + 1, "first delivery in sendFile");
+    const ev = r.hs.events(room, "m.room.message").find((e) => e.event_id === eventId)!;
+    const again = fetch(`http://127.0.0.1:${r.appservice.port}/_matrix/app/v1/transactions/again-slow`, {
+      method: "PUT",
+      headers: { Authorization: "Bearer test-hs-token", "Content-Type": "application/json" },
+      body: JSON.stringify({ events: [ev] }),
+    });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    files.gate = undefined;
+    open();
+    expect((await again).status).toBe(200);
+    await r.hs.pushIdle();
+    expect(files.calls).toBe(calls + 1);
+    expect(downloads(r).length).toBe(downloadsBefore + 1);
+    expect(files.sent.filter((x) => x.request.sourceEventId === eventId)).toHaveLength(1);
+  });
+
   it("too big: a notice, no download and nothing sent; a file bigger than it said stops mid-download", async () => {
     const { r, files, spoolDir } = m;
     const { user, botRoom, account } = await userWithAccount(r, "dave");
