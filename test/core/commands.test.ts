@@ -29,6 +29,11 @@ describe("parseCommand", () => {
     ["logout", { name: "logout", confirmed: false }],
     ["logout confirm", { name: "logout", confirmed: true }],
     ["export", { name: "export" }],
+    ["export  my secret phrase ", { name: "export", passphrase: "my secret phrase" }],
+    ["import", { name: "import", replace: false }],
+    ["import correct horse", { name: "import", replace: false, passphrase: "correct horse" }],
+    ["import REPLACE", { name: "import", replace: true }],
+    ["import replace pass  word", { name: "import", replace: true, passphrase: "pass  word" }],
   ])("%j", (input, command) => {
     expect(parseCommand(input)).toEqual({ ok: true, command });
   });
