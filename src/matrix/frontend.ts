@@ -341,8 +341,9 @@ export class MatrixFrontend implements Frontend {
     if (roomUser === null) return; // not a room we answer commands in
     const content = contentOf(ev);
     const body = typeof content.body === "string" ? content.body : "";
-    // A file sent to the bot is a command file: `import` (or its caption, e.g. `import <passphrase>`).
-    const isFile = content.msgtype === "m.file";
+    // A file sent to the bot is a command file: `import` (or its caption, e.g. `import <passphrase>`);
+    // any media type, so a profile a client labels oddly still gets an answer.
+    const isFile = isMediaMsgtype(content.msgtype);
     if (!isFile && (content.msgtype !== "m.text" || body.trim() === "")) return;
     if (content["m.relates_to"] !== undefined) return; // edits and replies to the bot are not commands
     const permission = permissionFor(this.opts.permissions, sender);

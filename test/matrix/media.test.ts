@@ -352,8 +352,21 @@ describe("Matrix media: one rig", () => {
       sender: r.hs.botUserId,
       body: 'imported me.tox with "import hunter2"',
     });
+    // A client that labels the profile an image: still a command file, so the user gets an answer.
+    await sendMedia(user, botRoom, {
+      msgtype: "m.image",
+      body: "me.tox",
+      url,
+      info: { size: profile.length },
+    });
+    const imported = () => r.hs.messages(botRoom).filter((x) => x.body === 'imported me.tox with "import"');
+    await until(() => imported().length === 2, "answer to the image");
     const withFile = files.commands.filter((c) => c.files.length > 0);
-    expect(withFile.map((c) => sha256(c.files[0]!.data))).toEqual([sha256(profile), sha256(profile)]);
+    expect(withFile.map((c) => sha256(c.files[0]!.data))).toEqual([
+      sha256(profile),
+      sha256(profile),
+      sha256(profile),
+    ]);
     files.reply = undefined;
 
     await user.sendMessage(botRoom, "help import");
