@@ -119,7 +119,8 @@ async function runWith(backend: string, open: () => Promise<OpenedStore>, n: num
     store: opened.store,
     repos: coreRepos(opened.db),
     tox: gateway,
-    tickMs: 100,
+    // The retry timer as deployed (1 s): its queries hold the embedded database while they run.
+    tickMs: 1000,
   });
   /** When the transaction carrying each message body reached the bridge. */
   const reachedBridgeAt = new Map<string, number>();
