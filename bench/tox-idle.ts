@@ -27,7 +27,9 @@
  * daemons that caps a shared-mode node at ~300 announced identities (in separate mode the
  * identities are announce nodes for each other). Real networks have thousands of nodes; the
  * bench adds M plain DHT + onion nodes of our own (c-toxcore rules, 160 entries each) in a child
- * process, so the network can store everyone: `auto` = 0 below N = 300, else N * 12 / 160 * 1.2.
+ * process, so the network can store everyone and lists fill up (an identity whose announce list is
+ * at most half full asks 6 random nodes every second, as c-toxcore does): `auto` = N * 12 / 160 * 1.2,
+ * at least 40. `--rate` identities start per second (default 100 separate, 50 shared).
  * Their CPU is not counted (another process), their traffic to us is.
  *
  * Ports: daemons 35960-35965; identities, backbone and swarm on ephemeral loopback ports.
@@ -98,6 +100,8 @@ function heapBytes(): number {
 
 interface IdleOptions {
   routing: ToxRouting;
+  /** Identities starting per second (bootstrap in separate routing, announce in shared). */
+  rate: number;
   swarm: number;
   settleMs: number;
 }
@@ -117,7 +121,7 @@ async function measureIdle(n: number, o: IdleOptions): Promise<IdleResult> {
       port: d.port,
       publicKey: d.publicKeyHex,
     })),
-    bootstrapIdentitiesPerSecond: 100,
+    bootstrapIdentitiesPerSecond: o.rate,
   });
   try {
     const identities: Identity[] = [];
@@ -323,14 +327,17 @@ export default async function main(): Promise<void> {
   if (routing !== "separate" && routing !== "shared") throw new Error("--routing separate|shared");
   const swarmArg = argValue("--swarm") ?? "auto";
   const settleMs = Number(argValue("--settle") ?? DEFAULT_SETTLE_MS / 1000) * 1000;
-  const valued = new Set(["--routing", "--swarm", "--settle"].map((f) => process.argv.indexOf(f) + 1));
+  const rate = Number(argValue("--rate") ?? (routing === "shared" ? 50 : 100));
+  const valued = new Set(
+    ["--routing", "--swarm", "--settle", "--rate"].map((f) => process.argv.indexOf(f) + 1),
+  );
   const args = process.argv.slice(2).filter((a, i) => /^\d+$/.test(a) && !valued.has(i + 2));
   // 5,000 on request only (several minutes).
   const sizes = args.length > 0 ? args.map(Number) : [100, 1000];
   const results: IdleResult[] = [];
   for (const n of sizes) {
-    const swarm = swarmArg === "auto" ? (n < 300 ? 0 : Math.ceil(((n * 12) / 160) * 1.2)) : Number(swarmArg);
-    const r = await measureIdle(n, { routing, swarm, settleMs });
+    const swarm = swarmArg === "auto" ? Math.max(40, Math.ceil(((n * 12) / 160) * 1.2)) : Number(swarmArg);
+    const r = await measureIdle(n, { routing, rate, swarm, settleMs });
     results.push(r);
     console.log(
       `N=${n} ${routing}: ${r.announced}/${n} announced, ${r.kbPerIdentity.toFixed(1)} kB/identity, CPU ${r.cpuPercent.toFixed(1)}%`,

@@ -28,6 +28,8 @@ export interface BackboneOptions {
   /** The backbone socket's local address. */
   localAddress: IpPort;
   log?: DhtLogger;
+  /** Identities starting to announce per second (SharedOnionPathsOptions.startsPerSecond). */
+  startsPerSecond?: number;
 }
 
 export class Backbone {
@@ -48,7 +50,9 @@ export class Backbone {
       ...(log ? { log } : {}),
     });
     const view = onionDhtView(this.dht);
-    this.paths = new SharedOnionPaths(clock, view);
+    this.paths = new SharedOnionPaths(clock, view, {
+      ...(opts.startsPerSecond !== undefined ? { startsPerSecond: opts.startsPerSecond } : {}),
+    });
     this.relay = new OnionRelay({ clock, dht: view, sink, ...(log ? { log } : {}) });
     this.announce = new OnionAnnounceServer({ clock, dht: view, sink, ...(log ? { log } : {}) });
     this.router = new PacketRouter((e) =>

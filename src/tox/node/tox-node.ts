@@ -60,7 +60,7 @@ export interface ToxNodeOptions {
   bootstrapNodes?: ToxNodeAddress[];
   /** TCP relays for every identity (also added with `addTcpRelay()`). */
   tcpRelays?: ToxNodeAddress[];
-  /** How many identities start bootstrapping per second (see DEFAULT_BOOTSTRAP_IDENTITIES_PER_SECOND). */
+  /** How many identities start bootstrapping (separate routing) or announcing (shared) per second. */
   bootstrapIdentitiesPerSecond?: number;
   /** TCP sockets for relays (tests); default real sockets. */
   tcpTransport?: TcpTransportFactory;
@@ -161,6 +161,8 @@ export class ToxNode extends EventEmitter<ToxNodeEvents> {
       clock: this.clock,
       sink: socket,
       localAddress: socket.local,
+      // The same pace as separate routing's staggered bootstrap, for the same reason.
+      startsPerSecond: this.bootstrapPerSecond,
       ...(this.logger ? { log: this.logger } : {}),
     });
     this.backbone = backbone;

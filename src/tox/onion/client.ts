@@ -233,6 +233,8 @@ export class OnionClient {
   private lastTimeConnected = 0;
   private onionConnected = 0;
   private wasConnected = false;
+  /** Shared paths: whether we were let start announcing. */
+  private admitted = false;
 
   constructor(private readonly opts: OnionClientOptions) {
     this.clock = opts.clock;
@@ -404,6 +406,14 @@ export class OnionClient {
   tick(): void {
     const now = this.clock.now();
     if (now - this.lastRun < S) return;
+    if (this.shared !== undefined && !this.admitted) {
+      // Shared paths: wait for our turn to start (see SharedOnionPathsOptions.startsPerSecond).
+      if (!this.shared.admit(this)) {
+        this.lastRun = now;
+        return;
+      }
+      this.admitted = true;
+    }
     this.expireSendbacks(now);
     if (this.firstRun !== null && now - this.firstRun > ONION_CONNECTION_SECONDS * S) {
       if (this.shared) this.shared.refresh(addPathNode);
@@ -420,6 +430,7 @@ export class OnionClient {
       this.onionConnected--;
     }
     const connected = this.isConnected();
+    if (connected && this.shared !== undefined) this.shared.settled(this);
     if (connected !== this.wasConnected) {
       this.wasConnected = connected;
       this.opts.events?.onConnectionChange?.(connected);

@@ -51,23 +51,52 @@ export class OnionStack {
   ];
 
   readonly client: OnionClient;
-  readonly relay: OnionRelay | null;
-  readonly announce: OnionAnnounceServer | null;
+  private readonly serve: boolean;
+  private readonly serverOpts: Pick<OnionStackOptions, "clock" | "dht" | "sink" | "log">;
+  private relayRole: OnionRelay | null = null;
+  private announceRole: OnionAnnounceServer | null = null;
 
   constructor(opts: OnionStackOptions) {
     const { clock, dht, sink, log } = opts;
-    const serve = opts.serve ?? true;
-    this.relay = serve ? new OnionRelay({ clock, dht, sink, ...(log ? { log } : {}) }) : null;
-    this.announce = serve ? new OnionAnnounceServer({ clock, dht, sink, ...(log ? { log } : {}) }) : null;
+    this.serve = opts.serve ?? true;
+    this.serverOpts = { clock, dht, sink, ...(log ? { log } : {}) };
     const { serve: _serve, ...clientOpts } = opts;
     this.client = new OnionClient(clientOpts);
   }
 
+  /**
+   * The relay role, created on first use: most hosted identities never relay anything (in
+   * shared routing nobody builds paths through them), and thousands of idle relays with their
+   * keys and caches add up.
+   */
+  get relay(): OnionRelay | null {
+    if (!this.serve) return null;
+    this.relayRole ??= new OnionRelay(this.serverOpts);
+    return this.relayRole;
+  }
+
+  /** The announce-node role, created on first use (see `relay`). */
+  get announce(): OnionAnnounceServer | null {
+    if (!this.serve) return null;
+    this.announceRole ??= new OnionAnnounceServer(this.serverOpts);
+    return this.announceRole;
+  }
+
   /** Returns false for ids that are not onion packets. Never throws on input. */
   handlePacket(from: IpPort, data: Uint8Array): boolean {
-    if (this.relay?.handlePacket(from, data)) return true;
-    if (this.announce?.handlePacket(from, data)) return true;
-    return this.client.handlePacket(from, data);
+    const id = data[0];
+    if (id === NET_PACKET_ANNOUNCE_RESPONSE_OLD || id === NET_PACKET_ANNOUNCE_RESPONSE) {
+      return this.client.handlePacket(from, data);
+    }
+    if (id === NET_PACKET_ONION_DATA_RESPONSE) return this.client.handlePacket(from, data);
+    if (
+      id === NET_PACKET_ANNOUNCE_REQUEST_OLD ||
+      id === NET_PACKET_ANNOUNCE_REQUEST ||
+      id === NET_PACKET_ONION_DATA_REQUEST
+    ) {
+      return this.announce?.handlePacket(from, data) ?? false;
+    }
+    return this.relay?.handlePacket(from, data) ?? false;
   }
 
   tick(): void {

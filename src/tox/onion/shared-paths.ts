@@ -25,6 +25,20 @@ export interface SharedPathsDht {
 /** Path nodes taken from the DHT per refresh (c-toxcore: MAX_ONION_CLIENTS each second). */
 const REFRESH_NODES = 8;
 const REFRESH_MS = 1000;
+/** An admitted client that is still not announced after this long stops counting as starting. */
+const START_TIMEOUT_MS = 30_000;
+/** Default admission rate (clients per second starting to announce). */
+export const DEFAULT_STARTS_PER_SECOND = 16;
+
+export interface SharedOnionPathsOptions {
+  /**
+   * How many clients may start announcing per second, and (four times that) how many may be
+   * starting at once. A client that is not yet announced sends 6 requests a second to random
+   * nodes until its list half fills (c-toxcore's populate step), and every request crosses the
+   * same few shared paths: thousands starting at once would swamp those 18 relays.
+   */
+  startsPerSecond?: number;
+}
 
 export class SharedOnionPaths {
   /** Paths for self-announces (c-toxcore `onion_paths_self`). */
@@ -36,13 +50,52 @@ export class SharedOnionPaths {
   /** Bootstrap nodes, used while no path node is known (`path_nodes_bs`). */
   readonly bootstrapNodes: NodeInfo[] = [];
   private lastRefresh = Number.NEGATIVE_INFINITY;
+  private readonly startsPerSecond: number;
+  /** Clients admitted and not yet announced, with when they were admitted. */
+  private readonly starting = new Map<object, number>();
+  private tokens: number;
+  private tokensAt: number;
+  private lastExpiry = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly clock: Clock,
     private readonly dht: SharedPathsDht,
+    opts: SharedOnionPathsOptions = {},
   ) {
     this.self = new OnionPathSet(clock);
     this.friends = new OnionPathSet(clock);
+    this.startsPerSecond = Math.max(1, opts.startsPerSecond ?? DEFAULT_STARTS_PER_SECOND);
+    this.tokens = this.startsPerSecond;
+    this.tokensAt = clock.now();
+  }
+
+  /** Whether `client` may start announcing now (asked once a second until it may). */
+  admit(client: object): boolean {
+    if (this.starting.has(client)) return true;
+    const now = this.clock.now();
+    if (now - this.lastExpiry >= REFRESH_MS) {
+      this.lastExpiry = now;
+      for (const [c, at] of this.starting) if (now - at > START_TIMEOUT_MS) this.starting.delete(c);
+    }
+    this.tokens = Math.min(
+      this.startsPerSecond,
+      this.tokens + ((now - this.tokensAt) / 1000) * this.startsPerSecond,
+    );
+    this.tokensAt = now;
+    if (this.tokens < 1 || this.starting.size >= this.startsPerSecond * 4) return false;
+    this.tokens--;
+    this.starting.set(client, now);
+    return true;
+  }
+
+  /** `client` is announced: it no longer counts as starting. */
+  settled(client: object): void {
+    this.starting.delete(client);
+  }
+
+  /** Clients admitted and still starting (diagnostics). */
+  get startingCount(): number {
+    return this.starting.size;
   }
 
   dhtKeys(): KeyPair {

@@ -25,7 +25,8 @@ export interface RouterStats {
 }
 
 export class PacketRouter {
-  private readonly handlers: Array<PacketHandler | undefined> = new Array(256);
+  /** A map, not a 256-slot array: a node hosts thousands of routers using ~25 ids each. */
+  private readonly handlers = new Map<number, PacketHandler>();
   readonly stats: RouterStats = { dispatched: 0, unhandled: 0, handlerErrors: 0, byId: new Map() };
 
   constructor(private readonly onHandlerError?: (e: RouterError) => void) {}
@@ -34,9 +35,9 @@ export class PacketRouter {
   register(ids: number | [number, number], handler: PacketHandler): () => void {
     const [lo, hi] = typeof ids === "number" ? [ids, ids] : ids;
     if (lo < 0 || hi > 255 || lo > hi) throw new RangeError(`bad packet id range ${lo}..${hi}`);
-    for (let id = lo; id <= hi; id++) this.handlers[id] = handler;
+    for (let id = lo; id <= hi; id++) this.handlers.set(id, handler);
     return () => {
-      for (let id = lo; id <= hi; id++) if (this.handlers[id] === handler) this.handlers[id] = undefined;
+      for (let id = lo; id <= hi; id++) if (this.handlers.get(id) === handler) this.handlers.delete(id);
     };
   }
 
@@ -48,7 +49,7 @@ export class PacketRouter {
     }
     const id = data[0]!;
     this.stats.byId.set(id, (this.stats.byId.get(id) ?? 0) + 1);
-    const handler = this.handlers[id];
+    const handler = this.handlers.get(id);
     if (!handler) {
       this.stats.unhandled++;
       return;
