@@ -532,7 +532,10 @@ export class MatrixFrontend implements Frontend {
   /** A complete file from a friend: posted in its portal (made if needed) by its ghost, once. */
   async deliverFile(account: AccountRef, file: InboundFile): Promise<void> {
     const roomId = await this.ensurePortal(account, file.friend);
-    await this.media.deliverFile(account, file, roomId, ghostUserId(this.opts.names, file.friend));
+    const ghostId = ghostUserId(this.opts.names, file.friend);
+    // The ghost uploads the file: registered already unless this is the first thing after a restart.
+    await this.registerGhost(ghostId);
+    await this.media.deliverFile(account, file, roomId, ghostId);
   }
 
   async friendAvatar(account: AccountRef, friend: string, avatar: AvatarFile | null): Promise<void> {
