@@ -12,12 +12,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { PermissionLevel } from "../config/permissions.js";
 import type { Network, Queryable, Store } from "../store/index.js";
+import { type ConferencesRepo, createConferencesRepo } from "../store/repos/conferences.js";
 import { createFileTransfersRepo, type FileTransfersRepo } from "../store/repos/files.js";
 import { createInboxRepo, type InboxRepo } from "../store/repos/inbox.js";
 import { createOutboxEventsRepo, type OutboxEventsRepo } from "../store/repos/outbox-events.js";
 import { type Clock, systemClock } from "../tox/index.js";
 import { Accounts, type Presence, type Profile, toAccountRef } from "./accounts.js";
 import { CommandRunner } from "./commands.js";
+import { type ConferenceOptions, CoreConferences } from "./conferences.js";
 import { Contacts } from "./contacts.js";
 import { CoreError, type CoreLogger, errorText, silentLogger } from "./errors.js";
 import { FileService, type FileServiceOptions } from "./files.js";
@@ -25,7 +27,10 @@ import type {
   AccountRef,
   CommandFile,
   CommandReply,
+  ConferenceSendRequest,
+  ConferenceView,
   CoreApi,
+  CoreConferencesApi,
   CoreFilesApi,
   FriendView,
   Frontend,
@@ -48,6 +53,7 @@ import type { ToxGateway } from "./tox-gateway.js";
 export interface CoreRepos {
   inbox: InboxRepo;
   outboxEvents: OutboxEventsRepo;
+  conferences: ConferencesRepo;
   files: FileTransfersRepo;
 }
 
@@ -56,6 +62,7 @@ export function coreRepos(db: Queryable): CoreRepos {
   return {
     inbox: createInboxRepo(db),
     outboxEvents: createOutboxEventsRepo(db),
+    conferences: createConferencesRepo(db),
     files: createFileTransfersRepo(db),
   };
 }
@@ -68,6 +75,7 @@ export interface BridgeCoreOptions {
   log?: CoreLogger;
   outbox?: OutboxOptions;
   inbox?: InboxOptions;
+  conferences?: ConferenceOptions;
   /**
    * File transfers: spool directory (config `files.spool_dir`; default a fresh temporary one,
    * which does not survive restarts) and limits (`files.max_size`, default 100 MiB).
@@ -77,13 +85,14 @@ export interface BridgeCoreOptions {
   tickMs?: number;
 }
 
-export class BridgeCore implements CoreApi, CoreFilesApi {
+export class BridgeCore implements CoreApi, CoreConferencesApi, CoreFilesApi {
   readonly metrics = new CoreMetrics();
   readonly accounts: Accounts;
   readonly contacts: Contacts;
   readonly outbox: Outbox;
   readonly inbox: Inbox;
   readonly commands: CommandRunner;
+  readonly conferenceService: CoreConferences;
   readonly files: FileService;
   readonly profiles: Profiles;
   private readonly frontends: FrontendHub;
@@ -136,6 +145,22 @@ export class BridgeCore implements CoreApi, CoreFilesApi {
       },
       opts.inbox,
     );
+    this.conferenceService = new CoreConferences(
+      {
+        repo: this.repos.conferences,
+        store: this.store,
+        tox: this.tox,
+        accounts: this.accounts,
+        contacts: this.contacts,
+        frontends: this.frontends,
+        clock: this.clock,
+        log: this.log,
+      },
+      opts.conferences,
+    );
+    this.accounts.addSpecSource(async (account) => ({
+      conferences: await this.conferenceService.snapshotsFor(account.id),
+    }));
     this.files = new FileService(
       {
         repo: this.repos.files,
@@ -161,8 +186,21 @@ export class BridgeCore implements CoreApi, CoreFilesApi {
     this.accounts.addSpecSource(async (account) => ({
       extraNodes: await this.profiles.savedNodes(account.id),
     }));
-    this.commands = new CommandRunner(this.accounts, this.contacts, this.log, undefined, this.profiles);
+    this.commands = new CommandRunner(
+      this.accounts,
+      this.contacts,
+      this.log,
+      this.conferenceService,
+      this.profiles,
+    );
     this.frontends.onRegister(() => void this.inbox.tick((id) => this.accounts.byId(id)));
+    // A frontend registered after start learns the conferences it serves.
+    this.frontends.onRegister(() => {
+      if (this.started)
+        this.conferenceService
+          .announceAll()
+          .catch((err: unknown) => this.log.warn({ err: errorText(err) }, "core: conferences not announced"));
+    });
   }
 
   /** Crash recovery, then every account online, then queued messages on their way. */
@@ -174,6 +212,7 @@ export class BridgeCore implements CoreApi, CoreFilesApi {
     this.unsubscribe = this.subscribe();
     const { online, failed } = await this.accounts.bringAllOnline();
     this.log.info({ online, failed }, "core: accounts online");
+    await this.conferenceService.announceAll();
     await this.tick();
     if (this.tickMs > 0) {
       this.timer = setInterval(() => {
@@ -198,6 +237,10 @@ export class BridgeCore implements CoreApi, CoreFilesApi {
     this.unsubscribe?.();
     this.unsubscribe = undefined;
     await this.idle();
+    // The conferences' restart records as of now (message numbers), before the identities go.
+    await this.conferenceService
+      .persistSnapshots(true)
+      .catch((err: unknown) => this.log.warn({ err: errorText(err) }, "core: conference state not saved"));
     await this.rememberNodes();
     await this.accounts.takeAllOffline();
     this.friendsOnline.clear();
@@ -207,6 +250,7 @@ export class BridgeCore implements CoreApi, CoreFilesApi {
   async tick(): Promise<void> {
     await this.outbox.tick((id) => this.accounts.byId(id));
     await this.inbox.tick((id) => this.accounts.byId(id));
+    await this.conferenceService.tick();
     await this.files.tick((id) => this.accounts.byId(id));
   }
 
@@ -218,6 +262,7 @@ export class BridgeCore implements CoreApi, CoreFilesApi {
         this.contactEvents.idle(),
         this.outbox.idle(),
         this.inbox.idle(),
+        this.conferenceService.idle(),
         this.files.idle(),
       ]);
   }
@@ -358,6 +403,33 @@ export class BridgeCore implements CoreApi, CoreFilesApi {
   }
 
   // -------------------------------------------------------------------------------------------
+  // CoreConferencesApi (issue 8): see conferences.ts
+
+  conferences(owner: Owner): Promise<ConferenceView[]> {
+    return this.conferenceService.list(owner);
+  }
+
+  createConference(owner: Owner, title?: string): Promise<ConferenceView> {
+    return this.conferenceService.create(owner, title);
+  }
+
+  inviteToConference(owner: Owner, conference: string, invitee: string | Owner): Promise<void> {
+    return this.conferenceService.invite(owner, conference, invitee);
+  }
+
+  sendConference(request: ConferenceSendRequest): Promise<SendResult> {
+    return this.conferenceService.send(request);
+  }
+
+  setConferenceTitle(owner: Owner, conference: string, title: string): Promise<void> {
+    return this.conferenceService.setTitle(owner, conference, title);
+  }
+
+  leaveConference(owner: Owner, conference: string): Promise<void> {
+    return this.conferenceService.leave(owner, conference);
+  }
+
+  // -------------------------------------------------------------------------------------------
   // Structured operations (the same as the commands, for provisioning APIs and XMPP forms).
   // Outside CoreApi so frontends' test doubles need not implement them; errors are CoreErrors.
 
@@ -457,6 +529,7 @@ export class BridgeCore implements CoreApi, CoreFilesApi {
         if (e.online && this.friendsOnline.has(key)) return this.outbox.kick(account, e.friend);
         if (e.online) this.friendsOnline.add(key);
         else this.friendsOnline.delete(key);
+        if (e.online) void this.conferenceService.onFriendOnline(account, e.friend);
         if (e.online) void this.files.onConnection(account, e.friend, true);
         return Promise.all([
           contact(account, e.friend, () => this.contacts.onConnection(account, e.friend, e.online)),
@@ -485,6 +558,13 @@ export class BridgeCore implements CoreApi, CoreFilesApi {
       ),
       friendRequest: on("friendRequest", (account, e) =>
         contact(account, e.friend, () => this.contacts.onRequest(account, e.friend, e.message)),
+      ),
+      conferenceInvite: on("conferenceInvite", (account, e) => this.conferenceService.onInvite(account, e)),
+      conferenceChanged: on("conferenceChanged", (account, e) =>
+        this.conferenceService.onChanged(account, e.conference),
+      ),
+      conferenceMessage: on("conferenceMessage", (account, e) =>
+        this.conferenceService.onMessage(account, e),
       ),
       fileOffer: on("fileOffer", (account, e) => this.files.onOffer(account, e)),
       fileControl: on("fileControl", async (account, e) => this.files.onControl(account, e)),
