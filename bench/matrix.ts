@@ -10,7 +10,11 @@
  *   handed to Tox by the outbox pump);
  * - latency: M messages paced every PACE ms; Matrix path = user's send call -> C receives; the
  *   baseline is a direct Tox message from the same identity to the same C client (ToxNode
- *   sendMessage -> C receives). "Added" is the difference of the percentiles.
+ *   sendMessage -> C receives). "Added" is the difference of the percentiles. Both include
+ *   c-toxcore's own 50 ms iteration, so the bridge's share is also measured directly: from the
+ *   transaction reaching the bridge to the outbox handing the message to our ToxNode;
+ * - database work: statements per message during the throughput run (every statement the store
+ *   runs is counted by its first words, also those inside transactions).
  *
  * Runs with the store on PGlite and on PostgreSQL (a throwaway server from test/helpers/postgres.ts,
  * fsync off); BENCH_MATRIX_DB=pglite|postgres picks one.
