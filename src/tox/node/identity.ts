@@ -18,7 +18,7 @@ import {
   isConferenceSessionPacket,
 } from "../conference/wiring.js";
 import { type KeyPair, keyPairFromSecret, PUBLIC_KEY_SIZE, randomBytes } from "../crypto.js";
-import { Dht } from "../dht/dht.js";
+import { Dht, type DhtBackbone } from "../dht/dht.js";
 import { ToxProtocolError } from "../errors.js";
 import type { FileSink, FileSource } from "../files/io.js";
 import {
@@ -36,6 +36,7 @@ import { type MessageKind, USER_STATUS_CODES, type UserStatus } from "../messeng
 import { NetCrypto, type NetCryptoLogger } from "../netcrypto/netcrypto.js";
 import { onionDhtView, routeDhtPkFromDht } from "../onion/dht-view.js";
 import { OnionStack } from "../onion/onion-stack.js";
+import type { SharedOnionPaths } from "../onion/shared-paths.js";
 import { parseSaveData, type SaveData, serializeSaveData } from "../state/savefile.js";
 import { IdentityTcpRelays } from "../tcp/identity-relays.js";
 import { UDP_DIRECT_TIMEOUT_MS } from "../tcp/netcrypto-relay.js";
@@ -114,6 +115,12 @@ export interface IdentityWiring {
   udp?: boolean;
   /** TCP sockets for relays (tests inject in-memory ones); default real sockets. */
   tcpTransport?: TcpTransportFactory;
+  /**
+   * Shared routing (ToxNode `routing: "shared"`): the backbone DHT that routes for this identity
+   * (our DHT becomes its leaf) and the onion paths all identities share.
+   */
+  backbone?: DhtBackbone;
+  sharedPaths?: SharedOnionPaths;
 }
 
 /** Anything hex or bytes naming a DHT/relay key. */
@@ -184,6 +191,8 @@ export class Identity {
     this.dht = new Dht({
       clock: wiring.clock,
       sink,
+      localAddress: wiring.socket.local,
+      ...(wiring.backbone ? { backbone: wiring.backbone } : {}),
       ...(wiring.log ? { log: wiring.log } : {}),
     });
     const dhtKeys = () => this.dht.keyPair;
@@ -399,6 +408,7 @@ export class Identity {
       sink,
       tcpRelays: this.relays.onionAdvertisedRelays,
       tcp: this.relays.onionFirstHop,
+      ...(wiring.sharedPaths ? { sharedPaths: wiring.sharedPaths } : {}),
       ...(wiring.log ? { log: wiring.log } : {}),
       events: {
         onDhtPk: (friendPk, dhtPk, nodes) => {
@@ -914,7 +924,11 @@ export class Identity {
     if (prev !== undefined && bytesEqual(prev.dhtPk, dhtPk)) return;
     if (prev !== undefined) this.dht.removeFriend(prev.dhtPk, prev.lock);
     const key = Uint8Array.from(friendPk);
-    const lock = this.dht.addFriend(dhtPk, (addr) => this.fc.setAddress(key, addr));
+    // In shared routing the backbone calls this from its own input: wake us to connect.
+    const lock = this.dht.addFriend(dhtPk, (addr) => {
+      this.fc.setAddress(key, addr);
+      this.wake();
+    });
     this.dhtSearch.set(id, { dhtPk: Uint8Array.from(dhtPk), lock });
   }
 
