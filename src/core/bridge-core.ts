@@ -161,6 +161,7 @@ export class BridgeCore implements CoreApi, CoreConferencesApi, CoreFilesApi {
     this.accounts.addSpecSource(async (account) => ({
       conferences: await this.conferenceService.snapshotsFor(account.id),
     }));
+    this.accounts.onDelete((account) => this.conferenceService.onAccountDeleted(account));
     this.files = new FileService(
       {
         repo: this.repos.files,
@@ -193,6 +194,7 @@ export class BridgeCore implements CoreApi, CoreConferencesApi, CoreFilesApi {
       this.conferenceService,
       this.profiles,
     );
+    this.frontends.onRegister(() => void this.files.tick((id) => this.accounts.byId(id)));
     this.frontends.onRegister(() => void this.inbox.tick((id) => this.accounts.byId(id)));
     // A frontend registered after start learns the conferences it serves.
     this.frontends.onRegister(() => {
