@@ -357,7 +357,14 @@ export class MatrixFrontend implements Frontend {
     let text = body;
     const files: CommandFile[] = [];
     if (isFile) {
-      const got = await this.media.commandFile(content);
+      // The command is marked as run already: a download that fails now must not be silent.
+      const got = await this.media.commandFile(content).catch((err: unknown) => {
+        this.opts.log.warn({ err, eventId }, "Matrix: a file sent to the bot could not be downloaded");
+        return {
+          ok: false as const,
+          notice: "I could not download that file from your homeserver; please send it again.",
+        };
+      });
       if (!got.ok) {
         await this.intent().sendMessage(roomId, { msgtype: "m.notice", body: got.notice });
         return;

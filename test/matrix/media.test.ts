@@ -361,6 +361,19 @@ describe("Matrix media: one rig", () => {
     });
     const imported = () => r.hs.messages(botRoom).filter((x) => x.body === 'imported me.tox with "import"');
     await until(() => imported().length === 2, "answer to the image");
+    // The homeserver fails the download: the user hears of it (the command ran once and is done).
+    r.hs.failNext(1, { status: 502, match: (q) => q.path.includes("/media/download/") });
+    await sendMedia(user, botRoom, {
+      msgtype: "m.file",
+      body: "me.tox",
+      url,
+      info: { size: profile.length },
+    });
+    await r.hs.waitForMessage({
+      roomId: botRoom,
+      sender: r.hs.botUserId,
+      body: /could not download that file/,
+    });
     const withFile = files.commands.filter((c) => c.files.length > 0);
     expect(withFile.map((c) => sha256(c.files[0]!.data))).toEqual([
       sha256(profile),
