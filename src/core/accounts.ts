@@ -53,6 +53,7 @@ export class Accounts {
   private readonly onlineByOwner = new Map<string, AccountRef>();
   /** What other parts of the core add to an identity's spec (conferences to rejoin). */
   private readonly specSources: ((account: Account) => Promise<Partial<IdentitySpec>>)[] = [];
+  private readonly deleteListeners: ((account: AccountRef) => Promise<void>)[] = [];
 
   constructor(
     private readonly store: Store,
@@ -66,6 +67,11 @@ export class Accounts {
 
   addSpecSource(source: (account: Account) => Promise<Partial<IdentitySpec>>): void {
     this.specSources.push(source);
+  }
+
+  /** Runs before an account is deleted, while its identity is still online (leave conferences). */
+  onDelete(listener: (account: AccountRef) => Promise<void>): void {
+    this.deleteListeners.push(listener);
   }
 
   /** The owner's account; CoreError("no-account") when there is none. */
@@ -184,6 +190,11 @@ export class Accounts {
     const account = await this.get(owner);
     if (account === null) return false;
     const identity = hex(account.publicKey);
+    const ref = this.online.get(identity) ?? toAccountRef(account);
+    for (const listener of this.deleteListeners)
+      await listener(ref).catch((err: unknown) =>
+        this.log.warn({ account: account.id, err: errorText(err) }, "core: account deletion step failed"),
+      );
     this.online.delete(identity);
     this.onlineById.delete(account.id);
     this.onlineByOwner.delete(ownerKey(owner));

@@ -197,9 +197,24 @@ export class CoreConferences {
     await this.lanes.idle();
   }
 
-  /** An account's identity went offline (shutdown, deletion): forget what is tracked in memory. */
-  forgetAccount(accountId: number): void {
-    this.joined.delete(accountId);
+  /**
+   * The account is about to be deleted (its rows go with it): its identity leaves each conference
+   * for good, so the others see it go, and the frontends drop the rooms.
+   */
+  async onAccountDeleted(account: AccountRef): Promise<void> {
+    for (const row of await this.deps.repo.list(account.id)) {
+      const id = hex(row.conferenceId);
+      if (this.deps.tox.isOnline(account.publicKey))
+        await this.deps.tox
+          .conferenceLeave(account.publicKey, id)
+          .catch((err: unknown) =>
+            this.deps.log.debug({ account: account.id, err: errorText(err) }, "core: conference not left"),
+          );
+      await this.deps.frontends.tell(account, "conferenceRemoved", (f) => f.conferenceRemoved?.(account, id));
+      this.written.delete(`${account.id}:${id}`);
+    }
+    this.joined.delete(account.id);
+    this.dirty.delete(account.id);
   }
 
   // -------------------------------------------------------------------------------------------

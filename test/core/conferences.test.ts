@@ -274,6 +274,20 @@ describe("title and leaving", () => {
   });
 });
 
+describe("account deletion", () => {
+  it("leaves every conference for good and tells the frontend before the account goes", async () => {
+    const { core: c, tox, matrix } = await core();
+    const { ref, friend } = await withFriend(c, tox);
+    tox.setOnline(ref.publicKey, friend, true);
+    const id = tox.conferenceInviteFrom(ref.publicKey, friend, { friendName: "carol" });
+    await c.idle();
+    expect((await c.command(alice, "logout confirm", "user")).ok).toBe(true);
+    expect(matrix.conferencesRemoved.map((r) => r.conference)).toEqual([id]);
+    expect(tox.conferences.get(id)?.members.has(ref.publicKey)).toBe(false);
+    expect(await c.account(alice)).toBeNull();
+  });
+});
+
 describe("restart", () => {
   it("rejoins conferences from their saved state and sends what was queued when a peer is back", async () => {
     const clock = new ManualClock(Date.now());
