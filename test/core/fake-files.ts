@@ -181,6 +181,14 @@ export class FakeFiles {
     return out;
   }
 
+  /** The identity went offline: its transfers stop, their files are closed. */
+  async dropIdentity(identity: string): Promise<void> {
+    for (const t of [...this.running("send", identity), ...this.running("recv", identity)]) {
+      await closeIo(t);
+      this.done(t);
+    }
+  }
+
   running(direction: FileDirection, identity?: string, friend?: string): Array<FakeIncoming | FakeOutgoing> {
     const list: Array<FakeIncoming | FakeOutgoing> = direction === "send" ? this.outgoing : this.incoming;
     return list.filter(

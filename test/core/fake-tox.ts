@@ -90,6 +90,8 @@ export class FakeTox implements ToxGateway {
     // Gone from every conference it was in (the others would freeze it).
     for (const c of this.conferences.values()) c.members.delete(identity);
     for (const key of [...this.presence.keys()]) if (key.startsWith(identity)) this.presence.delete(key);
+    // Its transfers end as the node's do at shutdown (sources and sinks closed, nothing reported).
+    await this.files.dropIdentity(identity);
   }
 
   isOnline(identity: string): boolean {
