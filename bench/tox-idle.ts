@@ -128,7 +128,9 @@ async function measureIdle(n: number, o: IdleOptions): Promise<IdleResult> {
     const t0 = Date.now();
     for (let i = 0; i < n; i++)
       identities.push(await node.addIdentity({ secretKey: newKeyPair().secretKey }));
-    const limit = 60_000 + n * 20;
+    // Identities start at `rate` per second and take ~10-20 s each to be stored (more on a busy
+    // machine): allow for that.
+    const limit = 60_000 + n * 80;
     let announced = 0;
     while (Date.now() - t0 < limit) {
       announced = identities.filter((x) => x.selfConnection() !== "none").length;

@@ -91,6 +91,8 @@ const ANNOUNCE_FRIEND_MAX_INTERVAL_S = 3600;
 const MAX_RUN_COUNT_EXPONENT = 12;
 const ONION_CONNECTION_SECONDS = 3;
 const ONION_CONNECTED_TIMEOUT = 10 * S;
+/** Size of the real-key shared-key cache: our 12 announce nodes and some turnover. */
+const REAL_SHARED_KEYS = 32;
 
 /** One announce node in our own list or a friend's search list (`Onion_Node`). */
 interface OnionNode {
@@ -222,7 +224,11 @@ export class OnionClient {
   private readonly bootstrapPathNodes: NodeInfo[];
   private readonly shared: SharedOnionPaths | undefined;
   private readonly selfLastPinged: LastPinged[] = [];
-  private readonly realSharedKeys = new SharedKeyCache();
+  /**
+   * Box keys between our real key and announce nodes. The 12 in our list are what matter; the
+   * populate step's random picks come and go. Kept small: thousands of identities each hold one.
+   */
+  private readonly realSharedKeys = new SharedKeyCache(REAL_SHARED_KEYS);
   /** Key pair friends encrypt onion data to (the "data pk" we announce). */
   private readonly dataKeys = newKeyPair();
   private lastAnnounce = 0;
