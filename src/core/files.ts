@@ -626,7 +626,7 @@ export class FileService {
     await this.dirs();
     const dir = join(this.spool, "avatars", String(account.id));
     await mkdir(dir, { recursive: true });
-    const partPath = join(dir, `${e.friend}.part`);
+    const partPath = join(dir, `${e.friend}-${token()}.part`);
     const sink = await SpoolSink.open(partPath, 0, async () => {});
     const key = activeKey(e.identity, e.friend, "recv", file.fileNumber);
     this.active.set(key, { account, friend: e.friend, kind: "avatar", partPath, sink, pausedForDisk: false });
