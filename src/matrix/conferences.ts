@@ -78,6 +78,8 @@ export class MatrixConferences {
   private readonly rooms = new Map<string, RoomCache>();
   /** Work on one conference's room runs in order (room creation, membership, deliveries). */
   private readonly chains = new Map<string, Promise<unknown>>();
+  /** Refusals already explained to a user in this run (user, action, reason). */
+  private readonly told = new Set<string>();
 
   constructor(private readonly opts: MatrixConferencesOptions) {
     this.botId = botUserId(opts.names);
@@ -255,6 +257,12 @@ export class MatrixConferences {
     } catch (err) {
       if (!(err instanceof CoreError)) throw err;
       this.opts.log.info({ code: err.code, user: owner.id }, "Matrix: conference action refused by the core");
+      // Someone without an account (or not in the conference) chatting in the room: tell them
+      // once, not at every line.
+      const key = `${owner.id}\u0000${what}\u0000${err.code}`;
+      if (this.told.has(key)) return;
+      if (this.told.size > 10_000) this.told.clear();
+      this.told.add(key);
       await this.opts
         .botSay(owner.id, `${what}: ${err.message}`)
         .catch((e: unknown) => this.opts.log.warn({ err: e }, "Matrix: could not tell the user"));

@@ -258,6 +258,22 @@ describe("Matrix conferences", () => {
     await a.client.invite(roomId, dave.userId);
     await r.hs.waitForMessage({ sender: r.hs.botUserId, body: /invited you to a Tox conference.*`create`/s });
 
+    // dave joins anyway and talks: nothing goes to Tox, and the bot explains once.
+    await dave.join(roomId);
+    await dave.sendMessage(roomId, "am I in?");
+    await dave.sendMessage(roomId, "hello?");
+    await r.hs.waitForMessage({
+      sender: r.hs.botUserId,
+      body: /not sent to the Tox conference: You have no Tox account/,
+    });
+    await r.hs.pushIdle();
+    await r.core.idle();
+    const told = [...r.hs.state.rooms.keys()].flatMap((room) =>
+      r.hs.messages(room).filter((m) => /You have no Tox account/.test(String(m.body))),
+    );
+    expect(told).toHaveLength(1);
+    expect(r.tox.conferenceSent.some((m) => m.text === "hello?")).toBe(false);
+
     // alice deletes her account: she is taken out of the room, and bob's identity now posts the lines.
     await a.client.sendMessage(a.botRoom, "logout confirm");
     await r.hs.waitForMembership(roomId, a.client.userId, "leave");
