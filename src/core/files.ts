@@ -157,7 +157,15 @@ export class FileService {
     const accounts = new Set((await store.accounts.list()).map((a) => String(a.id)));
     const avatars = join(this.spool, "avatars");
     for (const name of await readdir(avatars).catch(() => [] as string[])) {
-      if (accounts.has(name)) continue;
+      if (accounts.has(name)) {
+        // Avatar downloads a stop cut short (avatars are small: never resumed).
+        for (const f of await readdir(join(avatars, name)).catch(() => [] as string[]))
+          if (f.endsWith(".part")) {
+            await removeQuietly(join(avatars, name, f));
+            removed++;
+          }
+        continue;
+      }
       await rm(join(avatars, name), { recursive: true, force: true }).catch(() => {});
       removed++;
     }

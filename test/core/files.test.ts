@@ -339,11 +339,15 @@ describe("spool hygiene", () => {
     writeFileSync(join(spool, "in", "orphan"), "x");
     writeFileSync(join(spool, "out", "orphan"), "x");
     mkdirSync(join(spool, "avatars", "999"), { recursive: true });
+    mkdirSync(join(spool, "avatars", String(ref.id)), { recursive: true });
+    writeFileSync(join(spool, "avatars", String(ref.id), "cut-short.part"), "x");
+    writeFileSync(join(spool, "avatars", String(ref.id), "kept.png"), "x");
     await c.core.stop();
     c = await core({ tox });
     expect(spooled("in")).toHaveLength(1);
     expect(spooled("out")).toEqual([]);
-    expect(spooled("avatars")).toEqual([]);
+    expect(spooled("avatars")).toEqual([String(ref.id)]);
+    expect(spooled(join("avatars", String(ref.id)))).toEqual(["kept.png"]);
   });
 });
 
