@@ -154,7 +154,12 @@ export function toxCoreComponent(): BridgeComponent & { core(): BridgeCore } {
       });
       await core.start();
       const running = core;
-      ctx.setToxStatus(() => ({ nodes: 0, identities: running.accounts.onlineCount() }));
+      const toxNode = node;
+      ctx.setToxStatus(() => ({
+        // Shared routing: the backbone's DHT close list (separate routing has one per identity).
+        nodes: toxNode.backboneInfo()?.closeNodes ?? 0,
+        identities: running.accounts.onlineCount(),
+      }));
       registerCoreMetrics(ctx.metrics, running);
     },
     async stop() {
