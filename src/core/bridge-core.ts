@@ -361,6 +361,17 @@ export class BridgeCore implements CoreApi, CoreConferencesApi, CoreFilesApi {
     return this.accounts.byIdentity(hex(account.publicKey)) ?? toAccountRef(account);
   }
 
+  /**
+   * Every account of one network (not part of CoreApi): a frontend that reconnects after a
+   * crash re-announces presence to each owner (the XMPP gateway's AccountListing).
+   */
+  async accountsOf(network: Network): Promise<AccountRef[]> {
+    const rows = await this.store.accounts.list();
+    return rows
+      .filter((a) => a.ownerKind === network)
+      .map((a) => this.accounts.byId(a.id) ?? toAccountRef(a));
+  }
+
   friends(owner: Owner): Promise<FriendView[]> {
     return this.contacts.list(owner);
   }

@@ -43,6 +43,8 @@ describe("XMPP files and profiles <-> c-toxcore through the real core", () => {
   let carol: CToxPeer;
   /** Carol's friend number for alice's identity. */
   let carolsAlice = -1;
+  let gateway: XmppGateway;
+  let newGateway: () => Promise<XmppGateway>;
   /** What Carol is sending, by file number. */
   const outgoing = new Map<number, Uint8Array>();
 
@@ -74,21 +76,25 @@ describe("XMPP files and profiles <-> c-toxcore through the real core", () => {
     });
     await core.start();
     cleanup.push(() => core.stop());
-    const gateway = new XmppGateway({
-      config: {
-        component_jid: GW,
-        server_host: "127.0.0.1",
-        server_port: prosody.componentPort,
-        secret: SECRET,
-      },
-      core,
-      permissions: () => ({ localhost: "user" }),
-      workDir: join(spool, "xmpp"),
-      allowPrivateAddresses: true, // Prosody's upload service is on 127.0.0.1
-    });
-    gateway.start();
+    newGateway = async () => {
+      const g = new XmppGateway({
+        config: {
+          component_jid: GW,
+          server_host: "127.0.0.1",
+          server_port: prosody.componentPort,
+          secret: SECRET,
+        },
+        core,
+        permissions: () => ({ localhost: "user" }),
+        workDir: join(spool, "xmpp"),
+        allowPrivateAddresses: true, // Prosody's upload service is on 127.0.0.1
+      });
+      g.start();
+      await g.waitOnline();
+      return g;
+    };
+    gateway = await newGateway();
     cleanup.push(() => gateway.stop());
-    await gateway.waitOnline();
     alice = await connectUser({
       service: prosody.c2sService,
       domain: "localhost",
@@ -328,4 +334,19 @@ describe("XMPP files and profiles <-> c-toxcore through the real core", () => {
     );
     expect(sha256(Buffer.concat(avatar.chunks))).toBe(sha256(mine));
   }, 60_000);
+
+  it("after a gateway crash, alice sees the gateway and Carol online again without probing", async () => {
+    expect((await core.accountsOf("xmpp")).map((a) => a.owner.id)).toEqual([owner.id]);
+    await gateway.component.stop(); // a crash: no goodbye presences
+    const mark = alice.received.length;
+    gateway = await newGateway();
+    const contact = `${carol.publicKeyHex.toLowerCase()}@${GW}`;
+    const fresh = (from: string) => (el: ClientElement) =>
+      el.name === "presence" &&
+      el.attrs.from === from &&
+      el.attrs.type === undefined &&
+      alice.received.indexOf(el) >= mark;
+    await alice.waitFor(fresh(GW), "the gateway's presence", 10_000);
+    await alice.waitFor(fresh(contact), "Carol's presence", 10_000);
+  }, 30_000);
 });
