@@ -812,7 +812,7 @@ export class Identity {
       userStatus: USER_STATUS_CODES.indexOf(this.messenger.selfStatus),
       friends,
       dhtNodes: this.udpEnabled ? this.dht.savedNodes(100) : [],
-      tcpRelays: this.relays.pool.sharedRelays(8),
+      tcpRelays: this.relays.pool.savedRelays(8),
       pathNodes: this.onion.client.backupNodes(),
       ...this.saveExtras,
       conferences: this.conferences.save(),

@@ -145,6 +145,17 @@ export class TcpRelayPool {
       .map((r) => relayToNode(r.addr));
   }
 
+  /**
+   * Relays of ours for the save file: connected ones first, then the others, so an identity
+   * saved while its relays are down still remembers them (c-toxcore saves the relays it knows).
+   */
+  savedRelays(max = RECOMMENDED_SHARED_RELAYS): NodeInfo[] {
+    const own = [...this.relays.values()].filter((r) => r.own);
+    const up = own.filter((r) => r.client?.status === "confirmed");
+    const down = own.filter((r) => r.client?.status !== "confirmed");
+    return [...up, ...down].slice(0, max).map((r) => relayToNode(r.addr));
+  }
+
   /** Keys of relays whose handshake is done (candidates for onion requests). */
   connectedRelays(): string[] {
     return [...this.relays.values()].filter((r) => r.client?.status === "confirmed").map((r) => r.key);
