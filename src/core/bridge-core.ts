@@ -187,6 +187,7 @@ export class BridgeCore implements CoreApi, CoreConferencesApi, CoreFilesApi {
     this.accounts.addSpecSource(async (account) => ({
       extraNodes: await this.profiles.savedNodes(account.id),
     }));
+    this.accounts.onDelete((account) => this.files.forgetAccount(account));
     this.commands = new CommandRunner(
       this.accounts,
       this.contacts,

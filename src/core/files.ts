@@ -176,6 +176,15 @@ export class FileService {
     return this.lanes.idle();
   }
 
+  /** The account is being deleted: its spooled files and avatars go (the rows cascade). */
+  async forgetAccount(account: AccountRef): Promise<void> {
+    for (const row of await this.deps.repo.inStates(["receiving", "received", "queued", "sending"]))
+      if (row.accountId === account.id) await removeQuietly(row.path);
+    await rm(join(this.spool, "avatars", String(account.id)), { recursive: true, force: true }).catch(
+      () => {},
+    );
+  }
+
   // -------------------------------------------------------------------------------------------
   // Outbound
 

@@ -351,6 +351,31 @@ describe("spool hygiene", () => {
   });
 });
 
+describe("account deletion", () => {
+  it("removes the account's spooled files and avatars", async () => {
+    const c = await core();
+    const { ref, friend } = await online(c);
+    const partial = c.tox.files.offer(ref.publicKey, friend, { size: 10_000, name: "p" });
+    await c.core.idle();
+    await c.tox.files.feed(partial, bytes(100));
+    const pic = bytes(500, 2);
+    const avatar = c.tox.files.offer(ref.publicKey, friend, {
+      size: pic.length,
+      name: "",
+      kind: "avatar",
+      fileId: sha(pic),
+    });
+    await c.core.idle();
+    await c.tox.files.feed(avatar, pic);
+    await c.core.idle();
+    expect(spooled("in")).toHaveLength(1);
+    expect(spooled("avatars")).toEqual([String(ref.id)]);
+    expect((await c.core.command(alice, "logout confirm", "user")).ok).toBe(true);
+    expect(spooled("in")).toEqual([]);
+    expect(spooled("avatars")).toEqual([]);
+  });
+});
+
 describe("avatars", () => {
   it("takes a friend's avatar, skips one with a hash we have, and clears it on an empty offer", async () => {
     const c = await core();
