@@ -75,7 +75,13 @@ describe("appservice transactions are persisted in one statement", () => {
   it("100 messages in one transaction: one outbox statement before the answer, all sent in order", async () => {
     const { r, alice, room, account, friend, inserts } = await portalRig();
     r.hs.pausePush();
-    for (let i = 0; i < 100; i++) await alice.sendMessage(room, `m${i}`);
+    // Sent at once: the room's order is the homeserver's, and Tox must see that order.
+    await Promise.all(Array.from({ length: 100 }, (_, i) => alice.sendMessage(room, `m${i}`)));
+    const order = r.hs
+      .messages(room)
+      .map((m) => String(m.body))
+      .filter((b) => /^m\d+$/.test(b));
+    expect(order).toHaveLength(100);
     const before = r.hs.transactions.length;
     inserts.reset();
     r.hs.resumePush();
@@ -84,9 +90,7 @@ describe("appservice transactions are persisted in one statement", () => {
     expect(pushed.map((t) => [t.status, t.events])).toEqual([[200, 100]]);
     expect(inserts.count()).toBe(1);
     await until(() => r.tox.sentTo(account.publicKey, friend).length === 100, "100 sent");
-    expect(r.tox.sentTo(account.publicKey, friend).map((m) => m.text)).toEqual(
-      Array.from({ length: 100 }, (_, i) => `m${i}`),
-    );
+    expect(r.tox.sentTo(account.publicKey, friend).map((m) => m.text)).toEqual(order);
   });
 
   it("a crash between the commit and the answer: the retried transaction is deduplicated", async () => {
@@ -98,7 +102,11 @@ describe("appservice transactions are persisted in one statement", () => {
       if (txn.events.length > 0 && crashes-- > 0) throw new Error("killed after the commit");
     };
     r.hs.pausePush();
-    for (let i = 0; i < 30; i++) await alice.sendMessage(room, `once ${i}`);
+    await Promise.all(Array.from({ length: 30 }, (_, i) => alice.sendMessage(room, `once ${i}`)));
+    const order = r.hs
+      .messages(room)
+      .map((m) => String(m.body))
+      .filter((b) => b.startsWith("once "));
     const before = r.hs.transactions.length;
     r.hs.resumePush();
     await r.hs.pushIdle();
@@ -108,9 +116,8 @@ describe("appservice transactions are persisted in one statement", () => {
     expect(pushed[0]!.txnId).toBe(pushed[1]!.txnId);
     await until(() => r.tox.sentTo(account.publicKey, friend).length >= 30, "30 sent");
     await r.core.idle();
-    expect(r.tox.sentTo(account.publicKey, friend).map((m) => m.text)).toEqual(
-      Array.from({ length: 30 }, (_, i) => `once ${i}`),
-    );
+    expect(r.tox.sentTo(account.publicKey, friend).map((m) => m.text)).toEqual(order);
+    expect(order).toHaveLength(30);
     const depth = await r.store.outbox.depth();
     expect(depth.queued + depth.sending + depth.delivered + depth.sent).toBe(30);
   });
