@@ -114,7 +114,7 @@ describe("config validation", () => {
       configWith((c) => {
         c.colour = "blue";
       }),
-      "config.yaml: colour: unknown key (known keys: homeserver, appservice, xmpp, database, bridge, files, tox, logging, metrics)",
+      "config.yaml: colour: unknown key (known keys: homeserver, appservice, matrix, xmpp, database, bridge, files, tox, logging, metrics)",
     );
   });
 
