@@ -467,6 +467,7 @@ export class NetCrypto implements NetCryptoApi {
     }
     entry.addr = { ...addr };
     this.byAddr.set(ipPortKey(addr), entry.id);
+    entry.session.pathChanged();
   }
 
   /** Kills a session with a "killed" event (replacement, not a local kill). */

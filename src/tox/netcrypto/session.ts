@@ -38,6 +38,12 @@ export const MAX_SEND_TRIES = 8;
 export const ACK_DELAY = 20;
 /** Minimum interval between "tail probe" REQUESTs while our packets are unacknowledged. */
 const PROBE_INTERVAL_MIN = 50;
+/**
+ * Retry interval of the temp packet while no path is usable (address unknown, relays down).
+ * c-toxcore retries on every do_net_crypto call, i.e. its 50 ms idle iteration; a 1 ms floor
+ * here made a hosting identity tick a thousand times a second for such a session.
+ */
+export const NO_PATH_RETRY = 50;
 
 export interface SessionHooks {
   /** Sends a raw packet on the session's path. Returns false if there is no usable path. */
@@ -55,6 +61,8 @@ interface TempPacket {
   data: Uint8Array;
   sentAt: number;
   tries: number;
+  /** Last send that found no usable path (retried after NO_PATH_RETRY, or when a path appears). */
+  failedAt: number;
 }
 
 export interface SessionStats {
@@ -118,7 +126,7 @@ export class CryptoSession {
 
   /** Sets the packet resent every second until the session is confirmed, and sends it now. */
   setTempPacket(data: Uint8Array): void {
-    this.temp = { data, sentAt: Number.NEGATIVE_INFINITY, tries: 0 };
+    this.temp = { data, sentAt: Number.NEGATIVE_INFINITY, tries: 0, failedAt: Number.NEGATIVE_INFINITY };
     this.sendTemp();
   }
 
@@ -129,7 +137,20 @@ export class CryptoSession {
     if (this.hooks.transmit(this.temp.data)) {
       this.temp.sentAt = this.clock.now();
       this.temp.tries++;
+    } else {
+      this.temp.failedAt = this.clock.now();
     }
+  }
+
+  /** When the temp packet is next due: a second after the last send, paced while no path works. */
+  private tempDueAt(): number {
+    if (this.temp === null) return Number.POSITIVE_INFINITY;
+    return Math.max(this.temp.sentAt + SEND_PACKET_INTERVAL + 1, this.temp.failedAt + NO_PATH_RETRY);
+  }
+
+  /** A path may have appeared (direct address learned): a pending temp packet goes at the next tick. */
+  pathChanged(): void {
+    if (this.temp !== null) this.temp.failedAt = Number.NEGATIVE_INFINITY;
   }
 
   /** A cookie response with our echo id arrived: answer with our handshake. */
@@ -377,7 +398,7 @@ export class CryptoSession {
         this.terminate(true);
         return;
       }
-      if (now - this.temp.sentAt > SEND_PACKET_INTERVAL) this.sendTemp();
+      if (now >= this.tempDueAt()) this.sendTemp();
     }
     if (this.state === "not-confirmed" || this.state === "established") {
       const since = now - this.lastRequestAt;
@@ -425,15 +446,15 @@ export class CryptoSession {
    * overdue ack out again with each packet of a stream arriving faster than 1 per ms. The
    * receiver then acked a few times a second instead of every ACK_DELAY, and c-toxcore's
    * sender, whose rate follows our buffer_start, crawled (issue 7: 2.3 MiB/s instead of ~4).
-   * Every due item is cleared by the next tick(), so 0 never spins. The temp packet keeps its
-   * 1 ms floor: with no usable path its send does not count, and it stays due.
+   * Every due item is cleared by the next tick(), so 0 never spins. The temp packet keeps a
+   * 1 ms floor; with no usable path it is retried every NO_PATH_RETRY.
    */
   nextTickIn(): number {
     if (!this.isAlive) return SEND_PACKET_INTERVAL;
     const now = this.clock.now();
     let wait = SEND_PACKET_INTERVAL;
     if (this.state !== "established" && this.temp !== null)
-      wait = Math.max(1, Math.min(wait, this.temp.sentAt + SEND_PACKET_INTERVAL + 1 - now));
+      wait = Math.max(1, Math.min(wait, this.tempDueAt() - now));
     if (this.state === "not-confirmed" || this.state === "established") {
       wait = Math.min(wait, this.lastRequestAt + SEND_PACKET_INTERVAL - now);
       if (this.ackPending) wait = Math.min(wait, this.lastRequestAt + ACK_DELAY - now);

@@ -3,6 +3,8 @@ import { describe, expect, it } from "vitest";
 import { toHex } from "../../../src/tox/bytes.js";
 import { newKeyPair, precompute, randomBytes } from "../../../src/tox/crypto.js";
 import { unwrap } from "../../../src/tox/errors.js";
+import { NetCrypto } from "../../../src/tox/netcrypto/netcrypto.js";
+import { NO_PATH_RETRY } from "../../../src/tox/netcrypto/session.js";
 import { ipPort } from "../../../src/tox/wire/ipport.js";
 import {
   createCookie,
@@ -102,6 +104,50 @@ describe("NetCrypto handshake", () => {
     expect(run(clock, link, [a, b], 20_000, () => a.nc.state(c) === undefined)).toBe(true);
     expect(requests).toBe(8);
     expect(a.log.status).toEqual([[c, "killed"]]);
+  });
+
+  it("with no usable path, retries the cookie request every NO_PATH_RETRY instead of every tick", () => {
+    const { clock, link, a, b } = makePair();
+    let attempts = 0;
+    const nc = new NetCrypto({
+      clock,
+      realKeys: a.realKeys,
+      dhtKeys: () => a.dhtKeys,
+      sink: { send: (to, data) => link.send(a.addr, to, data) },
+      events: {
+        onStatus: () => {},
+        onLossless: () => {},
+        onLossy: () => {},
+        onAcked: () => {},
+        shouldAccept: () => false,
+      },
+      route: (_conn, data, direct) => {
+        attempts++;
+        if (direct === undefined) return false;
+        link.send(a.addr, direct, data);
+        return true;
+      },
+    });
+    const c = nc.connect(b.realKeys.publicKey, b.dhtKeys.publicKey);
+    expect(attempts).toBe(1);
+    expect(nc.nextTickIn()).toBe(NO_PATH_RETRY);
+    for (let t = 0; t < 1000; t++) {
+      clock.advance(1);
+      nc.tick();
+    }
+    // One attempt per NO_PATH_RETRY (c-toxcore: one per 50 ms iteration), not one per tick.
+    expect(attempts).toBeGreaterThanOrEqual(1000 / NO_PATH_RETRY - 1);
+    expect(attempts).toBeLessThanOrEqual(1000 / NO_PATH_RETRY + 1);
+    // A path appears: the request goes out at the next tick, not after the retry pause.
+    clock.advance(1);
+    nc.tick();
+    const before = attempts;
+    nc.setDirectAddress(c, b.addr);
+    expect(nc.nextTickIn()).toBeLessThanOrEqual(1);
+    clock.advance(1);
+    nc.tick();
+    expect(attempts).toBe(before + 1);
+    expect(nc.info(c)?.state).toBe("cookie-requesting");
   });
 
   it("KILL from one side ends the session on the other", () => {
