@@ -6,9 +6,17 @@
  * (no disk, so the protocol stacks are what is measured): timed from the offer until the
  * receiver has every byte. c-toxcore peers are iterated as they ask (tox_iteration_interval:
  * 50 ms idle, but ~1.5 ms median while net_crypto is busy with a transfer, measured) unless
- * --iterate-every=MS is given; the same cadence applies to every c-toxcore peer in every row. c-toxcore pairs are befriended by Tox ID and bootstrapped to each
- * other (no daemon); ours connects directly (connectFriendDirect) and uses the Identity's file
- * API (fileSend, fileAccept, node events fileOffer/fileComplete).
+ * --iterate-every=MS is given; the same cadence applies to every c-toxcore peer in every row.
+ * c-toxcore pairs are befriended by Tox ID and bootstrapped to each other (no daemon); ours
+ * connects directly (connectFriendDirect) and uses the Identity's file API (fileSend,
+ * fileAccept, node events fileOffer/fileComplete).
+ *
+ * Reading the rows: a c-toxcore sender is paced by its rate estimator (net_crypto.c
+ * send_crypto_packets): every 50 ms it sets its rate to 1.2 x what it sent 50-650 ms ago minus
+ * the growth of its unacknowledged queue, so a transfer ramps up about 1.3x per 0.5 s from
+ * ~100 packets/s whatever the receiver, and a 32 MiB file ends before the ramp does. A receiver
+ * can only slow that ramp (late acks grow the queue; lost acks or requests cost resends), so
+ * "c-toxcore -> ours" measures how promptly we acknowledge. Ours as the sender is not bound by it.
  *
  * Run: npx tsx bench/tox-files.ts [SIZE_MIB] [--iterate-every=MS]   (or `npm run bench`).
  * Rounds: TOX_BENCH_ROUNDS (default 1); the median of each row is printed.
