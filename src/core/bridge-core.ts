@@ -7,7 +7,7 @@
  * messages. Tests pass `tickMs: 0` and call `tick()` with a ManualClock.
  */
 
-import { mkdtempSync } from "node:fs";
+import { randomBytes } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { PermissionLevel } from "../config/permissions.js";
@@ -173,7 +173,8 @@ export class BridgeCore implements CoreApi, CoreConferencesApi, CoreFilesApi {
       },
       {
         ...opts.files,
-        spoolDir: opts.files?.spoolDir ?? mkdtempSync(join(tmpdir(), "toxbridge-spool-")),
+        // Created on first use only, so cores that never see a file leave nothing behind.
+        spoolDir: opts.files?.spoolDir ?? join(tmpdir(), `toxbridge-spool-${randomBytes(8).toString("hex")}`),
         maxFileSize: opts.files?.maxFileSize ?? 100 * 1024 * 1024,
       },
     );

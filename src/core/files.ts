@@ -128,7 +128,6 @@ export class FileService {
 
   /** Crash recovery: nothing is on the wire after a restart, so every send is queued again. */
   async recover(): Promise<void> {
-    await this.dirs();
     const n = await this.deps.repo.requeueSending();
     if (n > 0) this.deps.log.info({ files: n }, "core: file sends queued again after restart");
     await this.sweep();
