@@ -80,6 +80,8 @@ export function matrixComponent(
         .catch((err: unknown) => ctx.logger.warn({ err }, "Matrix: avatar sync at start-up failed"));
     },
     async stop() {
+      // Presence changes still waiting out their debounce are dropped, not applied to a stopping core.
+      component.frontend?.presence?.stop();
       await appservice?.stop();
       appservice = undefined;
     },
