@@ -25,17 +25,21 @@ export interface SharedPathsDht {
 /** Path nodes taken from the DHT per refresh (c-toxcore: MAX_ONION_CLIENTS each second). */
 const REFRESH_NODES = 8;
 const REFRESH_MS = 1000;
-/** An admitted client that is still not announced after this long stops counting as starting. */
+/**
+ * An admitted client still not announced after this long gives its place up (and waits for a
+ * new one), so clients that cannot announce do not keep others from starting.
+ */
 const START_TIMEOUT_MS = 30_000;
 /** Default admission rate (clients per second starting to announce). */
 export const DEFAULT_STARTS_PER_SECOND = 16;
 
 export interface SharedOnionPathsOptions {
   /**
-   * How many clients may start announcing per second, and (four times that) how many may be
-   * starting at once. A client that is not yet announced sends 6 requests a second to random
-   * nodes until its list half fills (c-toxcore's populate step), and every request crosses the
-   * same few shared paths: thousands starting at once would swamp those 18 relays.
+   * How many clients may start announcing per second, and (four times that) how many that are
+   * not announced may work at once. A client that is not announced sends 6 requests a second to
+   * random nodes until its list half fills (c-toxcore's populate step), and every request
+   * crosses the same few shared paths: thousands of them at once (at start, or after an outage)
+   * would swamp those 18 relays, and more losses would keep more of them unannounced.
    */
   startsPerSecond?: number;
 }
@@ -69,14 +73,14 @@ export class SharedOnionPaths {
     this.tokensAt = clock.now();
   }
 
-  /** Whether `client` may start announcing now (asked once a second until it may). */
+  /** Whether `client`, not announced, may work now (asked once a second until it is announced). */
   admit(client: object): boolean {
-    if (this.starting.has(client)) return true;
     const now = this.clock.now();
     if (now - this.lastExpiry >= REFRESH_MS) {
       this.lastExpiry = now;
       for (const [c, at] of this.starting) if (now - at > START_TIMEOUT_MS) this.starting.delete(c);
     }
+    if (this.starting.has(client)) return true;
     this.tokens = Math.min(
       this.startsPerSecond,
       this.tokens + ((now - this.tokensAt) / 1000) * this.startsPerSecond,

@@ -120,3 +120,29 @@ describe("onion clients sharing one set of paths", () => {
     expect(asked).toBeGreaterThan(0);
   });
 });
+
+describe("SharedOnionPaths admission", () => {
+  it("lets a paced, bounded number of unannounced clients work; announced or stuck ones make room", () => {
+    const net = new OnionTestNetwork(4);
+    const paths = new SharedOnionPaths(net.clock, net.dhtView(newKeyPair()), { startsPerSecond: 2 });
+    const clients = Array.from({ length: 20 }, () => ({}));
+    const admitted = () => clients.filter((c) => paths.admit(c)).length;
+    // 2 tokens at first, 2 more per second, at most 8 working at once.
+    expect(admitted()).toBe(2);
+    for (let s = 0; s < 10; s++) {
+      net.clock.advance(1000);
+      admitted();
+    }
+    expect(paths.startingCount).toBe(8);
+    paths.settled(clients[0]!);
+    paths.settled(clients[1]!);
+    expect(paths.startingCount).toBe(6);
+    net.clock.advance(1000);
+    admitted();
+    expect(paths.startingCount).toBe(8);
+    // Stuck for more than 30 s: places are given up and taken by others.
+    net.clock.advance(31_000);
+    expect(paths.admit(clients[19]!)).toBe(true);
+    expect(paths.startingCount).toBe(1);
+  });
+});
