@@ -444,6 +444,10 @@ export class BridgeCore implements CoreApi, CoreConferencesApi, CoreFilesApi {
     return this.conferenceService.leave(owner, conference);
   }
 
+  redeliverConference(owner: Owner, conference: string): Promise<void> {
+    return this.conferenceService.redeliver(owner, conference);
+  }
+
   // -------------------------------------------------------------------------------------------
   // Structured operations (the same as the commands, for provisioning APIs and XMPP forms).
   // Outside CoreApi so frontends' test doubles need not implement them; errors are CoreErrors.

@@ -28,6 +28,7 @@ import type {
   AccountRef,
   ConferencePeerView,
   ConferenceSendRequest,
+  ConferenceUpdateReason,
   ConferenceView,
   MessageKind,
   Owner,
@@ -92,6 +93,11 @@ export class CoreConferences {
   private readonly written = new Map<string, { key: string; at: number }>();
   private lastPrune = Number.NEGATIVE_INFINITY;
   private readonly announcing = new Set<Promise<void>>();
+  /**
+   * `${account}:${conference}` joined while no frontend of the account's network was registered:
+   * the next announce to a frontend says "joined", not "restored", so the user still gets invited.
+   */
+  private readonly untoldJoins = new Set<string>();
   /** Accounts whose conference state changed since the last restart records were taken. */
   private dirty = new Set<number>();
   private lastRefresh = Number.NEGATIVE_INFINITY;
@@ -135,7 +141,8 @@ export class CoreConferences {
       for (const row of await this.deps.repo.list(account.id)) {
         const id = hex(row.conferenceId);
         this.track(ref.id, id);
-        void this.lanes.runOnce(laneKey(ref, id), "update", () => this.announce(ref, id));
+        // "restored", unless no frontend was told of the join yet (tellUpdated makes it "joined").
+        void this.update(ref, id, "restored");
       }
     }
   }
@@ -212,6 +219,7 @@ export class CoreConferences {
           );
       await this.deps.frontends.tell(account, "conferenceRemoved", (f) => f.conferenceRemoved?.(account, id));
       this.written.delete(`${account.id}:${id}`);
+      this.untoldJoins.delete(laneKey(account, id));
     }
     this.joined.delete(account.id);
     this.dirty.delete(account.id);
@@ -244,7 +252,7 @@ export class CoreConferences {
     await this.persistSnapshots(false);
     this.deps.log.info({ account: account.id, conference: id.slice(0, 16) }, "core: conference created");
     const view = this.view(account, id);
-    await this.deps.frontends.tell(account, "conferenceUpdated", (f) => f.conferenceUpdated?.(account, view));
+    await this.tellUpdated(account, view, "joined");
     return view;
   }
 
@@ -292,7 +300,7 @@ export class CoreConferences {
     await this.deps.repo.update(account.id, fromHex(id), { title });
     this.dirty.add(account.id);
     // The Tox layer reports no change of our own: tell the frontends here.
-    void this.lanes.runOnce(laneKey(account, id), "update", () => this.announce(account, id));
+    void this.update(account, id, "changed");
   }
 
   async leave(owner: Owner, conference: string): Promise<void> {
@@ -302,6 +310,7 @@ export class CoreConferences {
     await this.deps.repo.delete(account.id, fromHex(id));
     this.joined.get(account.id)?.delete(id);
     this.written.delete(`${account.id}:${id}`);
+    this.untoldJoins.delete(laneKey(account, id));
     this.deps.log.info({ account: account.id, conference: id.slice(0, 16) }, "core: left conference");
     await this.deps.frontends.tell(account, "conferenceRemoved", (f) => f.conferenceRemoved?.(account, id));
   }
@@ -334,7 +343,7 @@ export class CoreConferences {
       { account: account.id, conference: id.slice(0, 16), inviter: e.friend.slice(0, 16) },
       "core: joined conference on invite",
     );
-    void this.lanes.runOnce(laneKey(account, id), "update", () => this.announce(account, id));
+    void this.update(account, id, "joined");
   }
 
   onChanged(account: AccountRef, conference: string): Promise<void> {
@@ -353,7 +362,9 @@ export class CoreConferences {
       this.track(account.id, conference);
       // Freshly connected: keep the restart record from the start.
       if (info.connected && (row === null || !row.joined)) await this.persistSnapshots(false);
-      await this.announce(account, conference);
+      // Even for a conference the store did not know yet: Tox reports a new one while create or
+      // onInvite is still storing it, and they announce the join themselves.
+      await this.announce(account, conference, "changed");
       if (this.deps.tox.conferenceReachable(account.publicKey, conference))
         void this.kick(account, conference);
     });
@@ -415,11 +426,48 @@ export class CoreConferences {
     };
   }
 
-  private async announce(account: AccountRef, conference: string): Promise<void> {
+  /** Queues an announce on the conference's lane (one waiting per reason: a "joined" is never merged away). */
+  private update(account: AccountRef, conference: string, reason: ConferenceUpdateReason): Promise<void> {
+    return this.lanes.runOnce(laneKey(account, conference), `update:${reason}`, () =>
+      this.announce(account, conference, reason),
+    );
+  }
+
+  private async announce(
+    account: AccountRef,
+    conference: string,
+    reason: ConferenceUpdateReason,
+  ): Promise<void> {
     const row = await this.deps.repo.get(account.id, fromHex(conference));
     if (row === null) return; // left meanwhile
-    const view = this.view(account, conference, row);
-    await this.deps.frontends.tell(account, "conferenceUpdated", (f) => f.conferenceUpdated?.(account, view));
+    await this.tellUpdated(account, this.view(account, conference, row), reason);
+  }
+
+  private async tellUpdated(
+    account: AccountRef,
+    view: ConferenceView,
+    reason: ConferenceUpdateReason,
+  ): Promise<void> {
+    const key = laneKey(account, view.id);
+    if (this.deps.frontends.for(account) === undefined) {
+      if (reason === "joined") this.untoldJoins.add(key);
+      return;
+    }
+    // A join no frontend heard of yet is still news to the user, whatever changed since.
+    const told = this.untoldJoins.delete(key) ? "joined" : reason;
+    await this.deps.frontends.tell(account, "conferenceUpdated", (f) =>
+      f.conferenceUpdated?.(account, view, told),
+    );
+  }
+
+  /**
+   * Offers the kept inbound messages of this conference to the frontend now, whatever their retry
+   * time (the frontend says the user can take them again).
+   */
+  async redeliver(owner: Owner, conference: string): Promise<void> {
+    const account = await this.ref(owner);
+    const id = await this.requireConference(account, conference);
+    await this.lanes.runOnce(laneKey(account, id), "redeliver", () => this.drain(account, id, true));
   }
 
   private kick(account: AccountRef, conference: string): Promise<void> {
@@ -474,7 +522,8 @@ export class CoreConferences {
     }
   }
 
-  private async drain(account: AccountRef, conference: string): Promise<void> {
+  /** Hands the conference's kept inbound messages over in order; `now`: regardless of their retry time. */
+  private async drain(account: AccountRef, conference: string, now = false): Promise<void> {
     const { repo, frontends, clock, log } = this.deps;
     const conferenceId = fromHex(conference);
     for (;;) {
@@ -482,7 +531,7 @@ export class CoreConferences {
       if (frontend === undefined) return; // kept until one registers
       const item = await repo.inboundHead(account.id, conferenceId);
       if (item === null) return;
-      if (item.nextAttemptAt !== null && item.nextAttemptAt.getTime() > clock.now()) return;
+      if (!now && item.nextAttemptAt !== null && item.nextAttemptAt.getTime() > clock.now()) return;
       if (frontend.deliverConferenceMessage === undefined) {
         // A frontend without conferences: nothing will ever take it.
         await repo.removeInbound(item.id);

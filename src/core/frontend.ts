@@ -109,8 +109,15 @@ export interface Frontend {
   friendAvatar?(account: AccountRef, friend: string, avatar: AvatarFile | null): Promise<void> | void;
 
   // --- Conferences (issue 8). Optional as above.
-  /** The account is now in this conference (it created it, or joined by an invite), or it changed. */
-  conferenceUpdated?(account: AccountRef, conference: ConferenceView): Promise<void> | void;
+  /**
+   * The account is now in this conference (it created it, or joined by an invite), or it changed.
+   * `reason` says which (see ConferenceUpdateReason); a frontend may ignore it.
+   */
+  conferenceUpdated?(
+    account: AccountRef,
+    conference: ConferenceView,
+    reason?: ConferenceUpdateReason,
+  ): Promise<void> | void;
   /** A conference message from another peer. Reject to have the core retry (durable, like messages). */
   deliverConferenceMessage?(account: AccountRef, message: InboundConferenceMessage): Promise<void>;
   /** The account left the conference (or it was removed): tear down its room/MUC state. */
@@ -138,6 +145,16 @@ export interface AvatarFile {
   hash: string;
   size: number;
 }
+
+/**
+ * Why the core calls `conferenceUpdated`:
+ * - "joined": the account has just come into the conference (it created it, or an invite was
+ *   accepted), or that was not yet told to a registered frontend: the place to invite the user.
+ *   Once per join, but a "changed" for the new conference may come before it;
+ * - "restored": announced again (after a restart, or to a frontend that registered late);
+ * - "changed": peers, names, title or reachability changed.
+ */
+export type ConferenceUpdateReason = "joined" | "restored" | "changed";
 
 export interface ConferencePeerView {
   publicKey: string;
@@ -267,4 +284,10 @@ export interface CoreConferencesApi {
   sendConference(request: ConferenceSendRequest): Promise<SendResult>;
   setConferenceTitle(owner: Owner, conference: string, title: string): Promise<void>;
   leaveConference(owner: Owner, conference: string): Promise<void>;
+  /**
+   * Hands the conference messages the core keeps for this owner (ones the frontend refused) to
+   * the frontend now instead of at their next retry (up to minutes away): call it when the user
+   * can take them again (e.g. joined the room). Resolves once they were offered. Optional.
+   */
+  redeliverConference?(owner: Owner, conference: string): Promise<void>;
 }

@@ -20,6 +20,7 @@
 import { permissionFor } from "../config/permissions.js";
 import type {
   AccountRef,
+  ConferenceUpdateReason,
   ConferenceView,
   CoreApi,
   CoreConferencesApi,
@@ -66,26 +67,7 @@ export function conferenceCore(core: CoreApi): ConferenceCore | null {
     : null;
 }
 
-/**
- * Optional in the core (not in the contract yet): hand the conference messages it keeps for this
- * owner to the frontend now instead of at the next backoff step (up to minutes away), because a
- * session just joined the room and will take them.
- */
-export interface ConferenceRedelivery {
-  redeliverConference(owner: Owner, conference: string): Promise<void>;
-}
-
-function redeliveryOf(core: unknown): ConferenceRedelivery | null {
-  const c = core as Partial<ConferenceRedelivery>;
-  return typeof c.redeliverConference === "function" ? (c as ConferenceRedelivery) : null;
-}
-
-/**
- * Why the core calls conferenceUpdated, when it says (a proposed optional third argument, not in
- * the contract yet): "joined" (created, or joined by an invite: invite the user to the room),
- * "restored" (announced again after a restart), "changed" (peers, names, title).
- */
-export type ConferenceUpdateReason = "joined" | "restored" | "changed";
+export type { ConferenceUpdateReason };
 
 export interface MucOptions {
   domain: string;
@@ -255,11 +237,12 @@ export class MucService {
     this.announced.add(roomKey(room.account.id, room.view.id));
     this.log.debug({ owner: s.owner.id, conference: room.view.id, session: s.fromFull }, "xmpp muc: joined");
     const out = room.join(s.fromFull, assigned);
-    // After the join stanzas are out (the router sends them first): what waited may come now.
-    const redelivery = redeliveryOf(this.core);
-    if (redelivery !== null)
+    // After the join stanzas are out (the router sends them first): what the core kept while
+    // the user was out comes now, not at its next retry (up to minutes away).
+    const core = this.core;
+    if (typeof core.redeliverConference === "function")
       setImmediate(() => {
-        redelivery.redeliverConference(s.owner, room.view.id).catch((err: unknown) => {
+        core.redeliverConference?.(s.owner, room.view.id).catch((err: unknown) => {
           this.log.debug({ owner: s.owner.id, err: String(err) }, "xmpp muc: redelivery not started");
         });
       });
@@ -468,11 +451,12 @@ export class MucService {
   // ---------------------------------------------------------------- from the core
 
   /**
-   * A conference seen for the first time since start gets an invitation to its room, unless the
-   * core says it is only restored (`reason`, optional: see ConferenceUpdateReason). Without a
-   * reason, the invitations for the conferences the core announces at startup are normally not
-   * sent: that happens before the component is connected, and an invitation that cannot be sent
-   * is not retried (the room is in the gateway's disco#items and the `conferences` command).
+   * The user is invited to the room when the core says the account just joined the conference
+   * (`reason` "joined"; once per room since start). A core that gives no reason: a conference seen
+   * for the first time since start gets the invitation; the ones the core announces at startup
+   * normally get none, because that happens before the component is connected and an invitation
+   * that cannot be sent is not retried (the room is in the gateway's disco#items and the
+   * `conferences` command).
    */
   async conferenceUpdated(
     account: AccountRef,
@@ -482,12 +466,12 @@ export class MucService {
     if (account.owner.kind !== "xmpp") return;
     const key = roomKey(account.id, view.id);
     const room = this.rooms.get(key);
-    if (room !== undefined) {
-      for (const s of room.update(view)) await this.opts.sink.send(s);
-      return;
-    }
-    this.rooms.set(key, new MucRoom(account, view, this.domain));
-    if ((reason !== undefined && reason !== "joined") || this.announced.has(key)) return;
+    if (room !== undefined) for (const s of room.update(view)) await this.opts.sink.send(s);
+    else this.rooms.set(key, new MucRoom(account, view, this.domain));
+    // With a reason, an earlier "changed" (Tox may report the conference before the join is
+    // complete) does not cost the invitation.
+    const invite = reason === undefined ? room === undefined : reason === "joined";
+    if (!invite || this.announced.has(key)) return;
     this.announced.add(key);
     const title = view.title.trim();
     const invitation = invitationMessage({

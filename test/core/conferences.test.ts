@@ -7,7 +7,13 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { BridgeCore } from "../../src/core/bridge-core.js";
 import { CoreError } from "../../src/core/errors.js";
-import type { AccountRef, ConferenceView, InboundConferenceMessage, Owner } from "../../src/core/frontend.js";
+import type {
+  AccountRef,
+  ConferenceUpdateReason,
+  ConferenceView,
+  InboundConferenceMessage,
+  Owner,
+} from "../../src/core/frontend.js";
 import { ManualClock } from "../../src/tox/clock.js";
 import { FakeTox } from "./fake-tox.js";
 import { alice, bob, makeCore, RecordingFrontend, stranger, TestDb, withFriend } from "./helpers.js";
@@ -18,13 +24,14 @@ afterAll(() => t.teardown());
 
 /** A recording frontend that also records the conference calls. */
 class ConferenceFrontend extends RecordingFrontend {
-  readonly conferenceViews: { account: AccountRef; view: ConferenceView }[] = [];
+  readonly conferenceViews: { account: AccountRef; view: ConferenceView; reason?: ConferenceUpdateReason }[] =
+    [];
   readonly conferenceMessages: { account: AccountRef; message: InboundConferenceMessage }[] = [];
   readonly conferencesRemoved: { account: AccountRef; conference: string }[] = [];
   refuseConference: Error | undefined;
 
-  conferenceUpdated(account: AccountRef, view: ConferenceView) {
-    this.conferenceViews.push({ account, view });
+  conferenceUpdated(account: AccountRef, view: ConferenceView, reason?: ConferenceUpdateReason) {
+    this.conferenceViews.push({ account, view, ...(reason ? { reason } : {}) });
   }
   async deliverConferenceMessage(account: AccountRef, message: InboundConferenceMessage) {
     if (this.refuseConference) throw this.refuseConference;
@@ -37,6 +44,11 @@ class ConferenceFrontend extends RecordingFrontend {
     return this.conferenceViews
       .filter((v) => v.view.id === conference && v.account.owner.id === owner.id)
       .at(-1)?.view;
+  }
+  reasons(conference: string, owner: Owner = alice): (ConferenceUpdateReason | undefined)[] {
+    return this.conferenceViews
+      .filter((v) => v.view.id === conference && v.account.owner.id === owner.id)
+      .map((v) => v.reason);
   }
   texts(owner: Owner = alice): string[] {
     return this.conferenceMessages.filter((m) => m.account.owner.id === owner.id).map((m) => m.message.text);
@@ -328,6 +340,106 @@ describe("restart", () => {
     tox.conferencePeerJoin(id, friend, "carol");
     await second.core.idle();
     expect(tox.conferenceSent.map((m) => m.text)).toEqual(["after restart"]);
+  });
+});
+
+describe("why a conference is announced", () => {
+  it("says joined for a create and an accepted invite, changed for later changes, restored after a restart", async () => {
+    const clock = new ManualClock(Date.now());
+    const first = await core({ clock });
+    const { core: c, tox, matrix } = first;
+    const { ref, friend } = await withFriend(c, tox);
+    tox.setOnline(ref.publicKey, friend, true);
+    const created = await c.createConference(alice, "mine");
+    const invited = tox.conferenceInviteFrom(ref.publicKey, friend, { title: "theirs", friendName: "carol" });
+    await c.idle();
+    // One "joined" per join; Tox's own report of the new conference may add a "changed".
+    for (const id of [created.id, invited]) {
+      const reasons = matrix.reasons(id);
+      expect(reasons.filter((r) => r === "joined")).toHaveLength(1);
+      expect(reasons.filter((r) => r !== "joined" && r !== "changed")).toEqual([]);
+    }
+    const seen = matrix.conferenceViews.length;
+    tox.conferencePeerTitle(invited, "renamed");
+    await c.setConferenceTitle(alice, created.id, "mine too");
+    await c.idle();
+    expect(matrix.conferenceViews.slice(seen).map((v) => [v.view.title, v.reason])).toEqual(
+      expect.arrayContaining([
+        ["renamed", "changed"],
+        ["mine too", "changed"],
+      ]),
+    );
+    expect(matrix.conferenceViews.slice(seen).every((v) => v.reason === "changed")).toBe(true);
+    await c.stop();
+    cores.splice(cores.indexOf(c), 1);
+
+    const second = await core({ clock, tox: new FakeTox() });
+    await second.core.idle();
+    // Announced at start and again as each frontend registers: never as a new join.
+    for (const id of [created.id, invited]) {
+      expect(second.matrix.reasons(id).length).toBeGreaterThan(0);
+      expect(new Set(second.matrix.reasons(id))).toEqual(new Set(["restored"]));
+    }
+  });
+
+  it("a join no frontend heard of (none registered for the network) is announced as joined when one registers", async () => {
+    const { core: c, tox, matrix } = await core();
+    const { ref, friend } = await withFriend(c, tox);
+    c.unregisterFrontend("matrix");
+    tox.setOnline(ref.publicKey, friend, true);
+    const id = tox.conferenceInviteFrom(ref.publicKey, friend, { friendName: "carol" });
+    await c.idle();
+    expect(matrix.conferenceViews).toEqual([]);
+    const late = new ConferenceFrontend("matrix");
+    c.registerFrontend(late);
+    await c.idle();
+    expect(late.reasons(id)).toEqual(["joined"]);
+    // Told once: registering again is a plain re-announce.
+    const again = new ConferenceFrontend("matrix");
+    c.registerFrontend(again);
+    await c.idle();
+    expect(again.reasons(id)).toEqual(["restored"]);
+  });
+});
+
+describe("redelivery on request", () => {
+  it("hands kept lines over at once, in order, whatever their retry time; refuses a conference the user is not in", async () => {
+    const c = await core({ conferences: { settleMs: 0, inboundRetryDelayMs: () => 10 * 60_000 } });
+    const { ref, friend } = await withFriend(c.core, c.tox);
+    c.tox.setOnline(ref.publicKey, friend, true);
+    const id = c.tox.conferenceInviteFrom(ref.publicKey, friend, { friendName: "carol" });
+    await c.core.idle();
+    c.matrix.refuseConference = new Error("not in the room");
+    c.tox.conferenceSay(id, friend, "one");
+    c.tox.conferenceSay(id, friend, "two");
+    await c.core.idle();
+    expect(c.matrix.texts()).toEqual([]);
+    // The user can take them again, long before the retry is due.
+    c.matrix.refuseConference = undefined;
+    c.clock.advance(1000);
+    await c.core.tick();
+    await c.core.idle();
+    expect(c.matrix.texts()).toEqual([]);
+    await c.core.redeliverConference(alice, id);
+    expect(c.matrix.texts()).toEqual(["one", "two"]);
+    // Nothing is left to hand over twice.
+    await c.core.redeliverConference(alice, id);
+    c.clock.advance(20 * 60_000);
+    await c.core.tick();
+    await c.core.idle();
+    expect(c.matrix.texts()).toEqual(["one", "two"]);
+    // Still refused: kept for the next try.
+    c.matrix.refuseConference = new Error("still out");
+    c.tox.conferenceSay(id, friend, "three");
+    await c.core.idle();
+    await c.core.redeliverConference(alice, id);
+    expect(c.matrix.texts()).toEqual(["one", "two"]);
+    c.matrix.refuseConference = undefined;
+    await c.core.redeliverConference(alice, id);
+    expect(c.matrix.texts()).toEqual(["one", "two", "three"]);
+    await expect(c.core.redeliverConference(alice, stranger().publicKey)).rejects.toMatchObject({
+      code: "unknown-conference",
+    });
   });
 });
 

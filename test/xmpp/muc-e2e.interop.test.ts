@@ -4,8 +4,9 @@
  * alice's identity; the core joins; alice gets the invitation, joins the room and sees Carol and
  * the title; messages go both ways; Dan (C, Carol's friend, not ours) joins and leaves; title
  * changes both ways; Carol's rename is a 303; a message sent while alice is out of the room waits
- * in the core and reaches her when she rejoins. Our identity reaches Carol directly over loopback
- * UDP (no DHT/onion). Ports: Prosody 37500-37519, our node 37520-37539, C 37540-37599.
+ * in the core and reaches her at once when she rejoins (the MUC asks the core to redeliver; its own
+ * retry would be minutes away). Our identity reaches Carol directly over loopback UDP (no
+ * DHT/onion). Ports: Prosody 37400-37419, our node 37420-37439, C 37440-37499.
  */
 import net from "node:net";
 import type { ClientElement } from "@xmpp/client";
@@ -55,22 +56,22 @@ describe("Tox conference <-> XMPP MUC end to end", () => {
   beforeAll(async () => {
     await db.setup();
     cleanup.push(() => db.teardown());
-    const [c2s, component, http] = (await freePorts(37500, 37519, 3)) as [number, number, number];
+    const [c2s, component, http] = (await freePorts(37400, 37419, 3)) as [number, number, number];
     prosody = await startProsody({
       components: [{ domain: GW, secret: SECRET }],
       users: [{ username: "alice", password: "alice-pw" }],
       ports: { c2s, component, http },
     });
     cleanup.push(() => prosody.stop());
-    node = await ToxNode.create({ host: "127.0.0.1", portRange: [37520, 37539] });
+    node = await ToxNode.create({ host: "127.0.0.1", portRange: [37420, 37439] });
     cleanup.push(() => node.close());
     core = new BridgeCore({
       store: db.store,
       repos: coreRepos(db.db),
       tox: new ToxNodeGateway(node),
       tickMs: 100,
-      // Quick retries, so the message that waited for alice's rejoin arrives within the test.
-      conferences: { inboundRetryDelayMs: () => 300 },
+      // Retries far away: the message that waited for alice's rejoin can only come by redelivery.
+      conferences: { inboundRetryDelayMs: () => 10 * 60_000 },
     });
     await core.start();
     cleanup.push(() => core.stop());
@@ -95,16 +96,16 @@ describe("Tox conference <-> XMPP MUC end to end", () => {
     });
     cleanup.push(() => alice.stop());
     carol = await CToxPeer.create({
-      startPort: 37540,
-      endPort: 37569,
+      startPort: 37440,
+      endPort: 37469,
       name: "Carol",
       label: "carol",
       iterateEveryMs: 10,
     });
     cleanup.push(() => carol.kill());
     dan = await CToxPeer.create({
-      startPort: 37570,
-      endPort: 37599,
+      startPort: 37470,
+      endPort: 37499,
       name: "Dan",
       label: "dan",
       iterateEveryMs: 10,
@@ -230,8 +231,16 @@ describe("Tox conference <-> XMPP MUC end to end", () => {
     const late = await alice.waitFor(
       (el) => el.attrs.from === `${room}/Caroline` && el.getChildText("body") === "while you were away",
       "the kept message after rejoining",
-      10_000,
+      5_000,
     );
     expect(late.getChild("delay", MUC_NS.delay)).toBeDefined();
+    // After her own presence (the join completed first), then the kept line.
+    const order = alice.received.filter(
+      (el) =>
+        (el.attrs.from === `${room}/alice` && codes(el).includes(110)) ||
+        el.getChildText("body") === "while you were away",
+    );
+    expect(order.at(-1)).toBe(late);
+    expect(codes(order.at(-2)!)).toContain(110);
   }, 90_000);
 });

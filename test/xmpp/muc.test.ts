@@ -115,6 +115,23 @@ describe("MUC rooms for Tox conferences", () => {
     await expect(failing.conferenceUpdated(account, view)).resolves.toBeUndefined();
   });
 
+  it("with reasons: invites on joined only, also when a change of the new conference came first", async () => {
+    const account = core.accounts.get(ALICE)?.ref;
+    if (!account) throw new Error("no account");
+    sent.length = 0;
+    const other = { ...view, id: "d2".repeat(32) };
+    const invitations = () => sent.filter((s) => s.getChild("x", MUC_NS.conference) !== undefined);
+    await muc.conferenceUpdated(account, other, "changed");
+    expect(invitations()).toEqual([]);
+    await muc.conferenceUpdated(account, other, "joined");
+    expect(invitations().map((s) => s.getChild("x", MUC_NS.conference)?.attrs.jid)).toEqual([
+      roomJid(other.id, GW),
+    ]);
+    await muc.conferenceUpdated(account, { ...other, title: "new" }, "changed");
+    await muc.conferenceUpdated(account, other, "joined");
+    expect(invitations()).toHaveLength(1);
+  });
+
   describe("joining", () => {
     it("sends the occupants, then the user's own presence (110, 100), then the subject", async () => {
       const replies = await join();
