@@ -91,7 +91,7 @@ export class FileService {
   readonly maxFileSize: number;
   private readonly spool: string;
   private readonly lanes: Lanes;
-  private readonly active = new Map<string, Active>();
+  private readonly active = new ActiveTransfers();
   private readonly retryDelayMs: (attempts: number) => number;
   private readonly lagPause: number;
   private readonly lagResume: number;
@@ -276,7 +276,7 @@ export class FileService {
         );
         return;
       }
-      this.active.set(activeKey(account.publicKey, friend, "send", fileNumber), {
+      this.active.add(activeKey(account.publicKey, friend, "send", fileNumber), {
         account,
         friend,
         kind: "data",
@@ -351,9 +351,9 @@ export class FileService {
       const sent = (await bridgeState.get<string>(sentAvatarKey(account.id, friend))) ?? "";
       if (sent === hash) return;
       // An older avatar still going out is replaced.
-      for (const [key, a] of this.active)
+      for (const [key, a] of this.active.entries())
         if (a.account.id === account.id && a.friend === friend && a.avatarHash !== undefined) {
-          this.active.delete(key);
+          this.active.remove(key, a);
           const fileNumber = Number(key.split(":")[3]);
           await this.deps.tox.controlFile(account.publicKey, friend, "send", fileNumber, "cancel");
         }
@@ -367,7 +367,7 @@ export class FileService {
           fileId: sha256(data),
           source: new BytesSource(data),
         });
-        this.active.set(activeKey(account.publicKey, friend, "send", n), {
+        this.active.add(activeKey(account.publicKey, friend, "send", n), {
           account,
           friend,
           kind: "avatar",
@@ -407,9 +407,8 @@ export class FileService {
 
   onComplete(account: AccountRef, e: GatewayFileEvent): Promise<void> {
     const key = activeKey(e.identity, e.friend, e.file.direction, e.file.fileNumber);
-    const a = this.active.get(key);
+    const a = this.active.take(key);
     if (a === undefined) return Promise.resolve();
-    this.active.delete(key);
     return this.lanes.run(laneKey(account.id, e.friend), async () => {
       if (e.file.direction === "send") {
         if (a.avatarHash !== undefined) return this.avatarSent(account, e.friend, a.avatarHash);
@@ -424,9 +423,8 @@ export class FileService {
 
   onEnded(account: AccountRef, e: GatewayFileEvent & { reason: string; offset: number }): Promise<void> {
     const key = activeKey(e.identity, e.friend, e.file.direction, e.file.fileNumber);
-    const a = this.active.get(key);
+    const a = this.active.take(key);
     if (a === undefined) return Promise.resolve();
-    this.active.delete(key);
     return this.lanes.run(laneKey(account.id, e.friend), async () => {
       const { repo, frontends } = this.deps;
       if (a.kind === "avatar") {
@@ -517,13 +515,13 @@ export class FileService {
     }
     const a: Active = { account, friend: e.friend, kind: "data", rowId: row.id, pausedForDisk: false };
     const key = activeKey(e.identity, e.friend, "recv", file.fileNumber);
-    const sink = await SpoolSink.open(row.path, position, () => this.checkLag(key));
+    const sink = await SpoolSink.open(row.path, position, () => this.checkLag(key, a));
     a.sink = sink;
-    this.active.set(key, a);
+    this.active.add(key, a);
     try {
       await tox.acceptFile(e.identity, e.friend, file.fileNumber, sink, position);
     } catch (err) {
-      this.active.delete(key);
+      this.active.remove(key, a);
       await sink.close();
       throw err;
     }
@@ -599,9 +597,9 @@ export class FileService {
   }
 
   /** Pauses a download while the disk lags the network, resumes it when the disk caught up. */
-  private async checkLag(key: string): Promise<void> {
-    const a = this.active.get(key);
-    if (a?.sink === undefined) return;
+  private async checkLag(key: string, a: Active): Promise<void> {
+    // Only the newest transfer in a slot is the one the network is moving.
+    if (a.sink === undefined || this.active.current(key) !== a) return;
     const [identity, friend, , n] = key.split(":") as [string, string, string, string];
     const progress = this.deps.tox.fileProgress(identity, friend, "recv", Number(n));
     if (progress === undefined) return;
@@ -645,11 +643,12 @@ export class FileService {
     const partPath = join(dir, `${e.friend}-${token()}.part`);
     const sink = await SpoolSink.open(partPath, 0, async () => {});
     const key = activeKey(e.identity, e.friend, "recv", file.fileNumber);
-    this.active.set(key, { account, friend: e.friend, kind: "avatar", partPath, sink, pausedForDisk: false });
+    const a: Active = { account, friend: e.friend, kind: "avatar", partPath, sink, pausedForDisk: false };
+    this.active.add(key, a);
     try {
       await tox.acceptFile(e.identity, e.friend, file.fileNumber, sink, 0);
     } catch (err) {
-      this.active.delete(key);
+      this.active.remove(key, a);
       await sink.close();
       throw err;
     }
@@ -692,7 +691,7 @@ export class FileService {
       const account = accountById(row.accountId);
       const friend = hex(row.friendPk);
       if (row.state === "receiving") {
-        const running = [...this.active.values()].some((a) => a.rowId === row.id);
+        const running = this.active.entries().some(([, a]) => a.rowId === row.id);
         if (!running && now - row.updatedAt.getTime() > this.partialMaxAge) await this.drop(row);
         continue;
       }
@@ -723,7 +722,7 @@ export class FileService {
         if (fresh?.state === "received") await this.deliver(account, fresh);
       });
     }
-    for (const key of this.active.keys()) await this.checkLag(key);
+    for (const [key, a] of this.active.entries()) await this.checkLag(key, a);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -740,6 +739,47 @@ export class FileService {
 
   private now(): Date {
     return new Date(this.deps.clock.now());
+  }
+}
+
+/**
+ * Transfers the core follows, by `${identity}:${friend}:${direction}:${fileNumber}`. A slot can
+ * hold two for a moment: Tox reports a transfer's end only after its file is flushed, and the
+ * friend may reuse the number (or offer the same file again after a reconnect) before that. The
+ * end events come in order, so each one belongs to the oldest transfer of its slot.
+ */
+class ActiveTransfers {
+  private readonly slots = new Map<string, Active[]>();
+
+  add(key: string, a: Active): void {
+    const list = this.slots.get(key);
+    if (list === undefined) this.slots.set(key, [a]);
+    else list.push(a);
+  }
+
+  /** The oldest transfer of the slot, removed (its end or completion was reported). */
+  take(key: string): Active | undefined {
+    const list = this.slots.get(key);
+    const a = list?.shift();
+    if (list !== undefined && list.length === 0) this.slots.delete(key);
+    return a;
+  }
+
+  remove(key: string, a: Active): void {
+    const list = this.slots.get(key);
+    if (list === undefined) return;
+    const at = list.indexOf(a);
+    if (at >= 0) list.splice(at, 1);
+    if (list.length === 0) this.slots.delete(key);
+  }
+
+  /** The newest transfer of the slot: the one the network is moving now. */
+  current(key: string): Active | undefined {
+    return this.slots.get(key)?.at(-1);
+  }
+
+  entries(): [string, Active][] {
+    return [...this.slots].flatMap(([key, list]) => list.map((a): [string, Active] => [key, a]));
   }
 }
 

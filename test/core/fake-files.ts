@@ -116,11 +116,19 @@ export class FakeFiles {
   offer(
     identity: string,
     friend: string,
-    file: { size: number | undefined; name: string; kind?: "data" | "avatar"; fileId?: string },
+    file: {
+      size: number | undefined;
+      name: string;
+      kind?: "data" | "avatar";
+      fileId?: string;
+      /** Force a number (a slot Tox reuses before the old transfer's end is reported). */
+      fileNumber?: number;
+    },
   ): FakeIncoming {
     const busy = new Set(this.running("recv", identity, friend).map((t) => t.file.fileNumber));
     let fileNumber = 0;
     while (busy.has(fileNumber)) fileNumber++;
+    if (file.fileNumber !== undefined) fileNumber = file.fileNumber;
     const t: FakeIncoming = {
       identity,
       friend,
@@ -205,7 +213,8 @@ export class FakeFiles {
   }
 
   private find(direction: FileDirection, identity: string, friend: string, fileNumber: number) {
-    return this.running(direction, identity, friend).find((t) => t.file.fileNumber === fileNumber);
+    // The newest in the slot: an older one may still be running in the fake until the test ends it.
+    return this.running(direction, identity, friend).findLast((t) => t.file.fileNumber === fileNumber);
   }
 
   private event(t: FakeIncoming | FakeOutgoing): GatewayFileEvent {

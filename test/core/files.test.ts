@@ -181,6 +181,30 @@ describe("inbound files", () => {
     expect(sha(c.files.files[0]!.bytes)).toBe(sha(data));
   });
 
+  it("keeps a re-offer apart from the old transfer whose end is reported late in the same slot", async () => {
+    const c = await core();
+    const { ref, friend } = await online(c);
+    const data = bytes(30_000, 7);
+    const old = c.tox.files.offer(ref.publicKey, friend, { size: data.length, name: "s.bin" });
+    await c.core.idle();
+    await c.tox.files.feed(old, data.subarray(0, 10_000));
+    // The friend reconnects and offers the file again in slot 0 before the old end is reported.
+    const again = c.tox.files.offer(ref.publicKey, friend, {
+      size: data.length,
+      name: "s.bin",
+      fileId: old.file.fileId,
+      fileNumber: old.file.fileNumber,
+    });
+    await c.core.idle();
+    expect(again.position).toBe(10_000);
+    await c.tox.files.end(old, "disconnected");
+    await c.core.idle();
+    await c.tox.files.feed(again, data.subarray(10_000));
+    await c.core.idle();
+    expect(c.files.files).toHaveLength(1);
+    expect(sha(c.files.files[0]!.bytes)).toBe(sha(data));
+  });
+
   it("resumes after a bridge restart (same spool), and a friend's cancel drops the partial file", async () => {
     const tox = new FakeTox();
     let c = await core({ tox });
