@@ -201,6 +201,38 @@ function registerCoreMetrics(metrics: BridgeMetrics, core: BridgeCore): void {
       }
     },
   });
+  new Counter({
+    name: "toxbridge_files_total",
+    help:
+      "Files bridged: to_tox = taken completely by the Tox friend, from_tox = received completely " +
+      "from a Tox friend, failed = ended unfinished for good (declined, cancelled, failed, too old)",
+    labelNames: ["direction"],
+    registers,
+    collect() {
+      const m = core.metrics;
+      const now = { to_tox: m.filesToTox, from_tox: m.filesFromTox, failed: m.filesFailed };
+      for (const [direction, value] of Object.entries(now)) {
+        const delta = value - (seen[`files.${direction}`] ?? 0);
+        if (delta > 0) this.inc({ direction }, delta);
+        seen[`files.${direction}`] = value;
+      }
+    },
+  });
+  new Counter({
+    name: "toxbridge_file_bytes_total",
+    help: "Bytes of the files counted in toxbridge_files_total (to_tox, from_tox)",
+    labelNames: ["direction"],
+    registers,
+    collect() {
+      const m = core.metrics;
+      const now = { to_tox: m.fileBytesToTox, from_tox: m.fileBytesFromTox };
+      for (const [direction, value] of Object.entries(now)) {
+        const delta = value - (seen[`bytes.${direction}`] ?? 0);
+        if (delta > 0) this.inc({ direction }, delta);
+        seen[`bytes.${direction}`] = value;
+      }
+    },
+  });
   new Gauge({
     name: "toxbridge_friends_online",
     help: "Tox friends of bridged users that are online now",

@@ -168,6 +168,7 @@ export class BridgeCore implements CoreApi, CoreConferencesApi, CoreFilesApi {
         store: this.store,
         tox: this.tox,
         frontends: this.frontends,
+        metrics: this.metrics,
         clock: this.clock,
         log: this.log,
       },

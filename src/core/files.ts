@@ -44,6 +44,7 @@ import type { AccountRef, AvatarFile, SendFileRequest, SendResult } from "./fron
 import type { FrontendHub } from "./frontends.js";
 import { hex } from "./keys.js";
 import { Lanes } from "./lanes.js";
+import type { CoreMetrics } from "./metrics.js";
 import { extensionFor, guessMimeType, MIME_SNIFF_BYTES } from "./mime.js";
 import type { GatewayFileEvent, ToxGateway } from "./tox-gateway.js";
 
@@ -106,6 +107,7 @@ export class FileService {
       store: Store;
       tox: ToxGateway;
       frontends: FrontendHub;
+      metrics: CoreMetrics;
       clock: Clock;
       log: CoreLogger;
     },
@@ -288,6 +290,7 @@ export class FileService {
   }
 
   private async failSend(account: AccountRef, row: FileTransfer, reason: string): Promise<void> {
+    this.deps.metrics.filesFailed++;
     await this.deps.repo.remove(row.id);
     await removeQuietly(row.path);
     await this.deps.frontends.tell(account, "notice", (f) =>
@@ -448,6 +451,7 @@ export class FileService {
       }
       await repo.remove(row.id);
       await removeQuietly(row.path);
+      this.deps.metrics.filesFailed++;
       const what = `"${row.fileName}"`;
       const text =
         e.reason === "cancelled-by-peer"
@@ -534,9 +538,11 @@ export class FileService {
 
   /** Complete on disk: sniff the type, then hand it to the frontend. */
   private async received(account: AccountRef, rowId: number): Promise<void> {
-    const { repo } = this.deps;
+    const { repo, metrics } = this.deps;
     const row = await repo.get(rowId);
     if (row === null) return;
+    metrics.filesFromTox++;
+    metrics.fileBytesFromTox += row.size;
     const head = await readHead(row.path);
     const updated = await repo.update(
       row.id,
@@ -588,7 +594,10 @@ export class FileService {
 
   private async sent(rowId: number): Promise<void> {
     const row = await this.deps.repo.get(rowId);
-    if (row !== null) await this.drop(row);
+    if (row === null) return;
+    this.deps.metrics.filesToTox++;
+    this.deps.metrics.fileBytesToTox += row.size;
+    await this.drop(row);
   }
 
   private async drop(row: FileTransfer): Promise<void> {

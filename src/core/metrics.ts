@@ -19,6 +19,14 @@ export class CoreMetrics {
   inboundDelivered = 0;
   /** Inbound delivery attempts a frontend refused (each will be retried). */
   inboundRetries = 0;
+  /** Files a Tox friend received from us completely, and their bytes. */
+  filesToTox = 0;
+  fileBytesToTox = 0;
+  /** Files received from Tox friends completely (before the frontend took them), and their bytes. */
+  filesFromTox = 0;
+  fileBytesFromTox = 0;
+  /** Files either way that ended unfinished for good (declined, cancelled, failed, too old). */
+  filesFailed = 0;
 
   snapshot(): Record<string, number> {
     return { ...(this as unknown as Record<string, number>) };

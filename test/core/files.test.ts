@@ -113,6 +113,7 @@ describe("inbound files", () => {
     expect(sha(got.bytes)).toBe(sha(data));
     expect(spooled("in")).toEqual([]);
     expect(await repo().inStates(["receiving", "received"])).toEqual([]);
+    expect(c.core.metrics).toMatchObject({ filesFromTox: 1, fileBytesFromTox: data.length, filesFailed: 0 });
   });
 
   it("gives frontends a safe file name (no path separators or control characters)", async () => {
@@ -275,6 +276,7 @@ describe("outbound files", () => {
     await c.core.idle();
     expect(spooled("out")).toEqual([]);
     expect(await repo().inStates(["queued", "sending"])).toEqual([]);
+    expect(c.core.metrics).toMatchObject({ filesToTox: 1, fileBytesToTox: data.length });
   });
 
   it("offers the same file id again after a disconnect and after a restart, so the friend can seek", async () => {
@@ -348,6 +350,7 @@ describe("outbound files", () => {
     await c.core.idle();
     expect(c.files.notices.at(-1)).toMatchObject({ sourceEventId: "$y", friend });
     expect(c.files.notices.at(-1)?.text).toMatch(/declined or cancelled the file "y"/);
+    expect(c.core.metrics.filesFailed).toBe(1);
     expect(spooled("out")).toEqual([]);
   });
 });
