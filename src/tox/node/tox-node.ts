@@ -107,6 +107,8 @@ export class ToxNode extends EventEmitter<ToxNodeEvents> {
   private backbone: Backbone | undefined;
   private backboneSocket: UdpTransport | undefined;
   private backboneDueAt = 0;
+  /** Identities started so far (shared routing assigns path groups in this order). */
+  private identitiesStarted = 0;
 
   private constructor(opts: ToxNodeOptions) {
     super();
@@ -246,7 +248,9 @@ export class ToxNode extends EventEmitter<ToxNodeEvents> {
       log: this.logger,
       udp: this.udp,
       ...(this.tcpTransport ? { tcpTransport: this.tcpTransport } : {}),
-      ...(this.backbone ? { backbone: this.backbone.dht, sharedPaths: this.backbone.paths } : {}),
+      ...(this.backbone
+        ? { backbone: this.backbone.dht, sharedPaths: this.backbone.pathsFor(this.identitiesStarted++) }
+        : {}),
     });
     sockets.set(identity, socket);
     this.hosted.set(identity.publicKey, identity);

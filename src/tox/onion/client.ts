@@ -241,6 +241,8 @@ export class OnionClient {
   private onionConnected = 0;
   private wasConnected = false;
   private lastSeeded = Number.NEGATIVE_INFINITY;
+  /** Shared paths: announced at least once (no admission needed any more). */
+  private everConnected = false;
 
   constructor(private readonly opts: OnionClientOptions) {
     this.clock = opts.clock;
@@ -412,9 +414,11 @@ export class OnionClient {
   tick(): void {
     const now = this.clock.now();
     if (now - this.lastRun < S) return;
-    if (this.shared !== undefined && !this.isConnected() && !this.shared.admit(this)) {
-      // Shared paths: while not announced we may only work when let (a bounded number of
-      // unannounced identities at a time; see SharedOnionPathsOptions.startsPerSecond).
+    if (this.shared !== undefined && !this.everConnected && !this.shared.admit(this)) {
+      // Shared paths: until first announced we may only work when let (a bounded number of
+      // starting identities at a time; see SharedOnionPathsOptions.startsPerSecond). Once
+      // announced we never wait again: holding back re-announces would let a short dip turn
+      // into entries expiring on the announce nodes.
       this.lastRun = now;
       return;
     }
@@ -434,7 +438,10 @@ export class OnionClient {
       this.onionConnected--;
     }
     const connected = this.isConnected();
-    if (connected && this.shared !== undefined) this.shared.settled(this);
+    if (connected && this.shared !== undefined && !this.everConnected) {
+      this.everConnected = true;
+      this.shared.settled(this);
+    }
     if (connected !== this.wasConnected) {
       this.wasConnected = connected;
       this.opts.events?.onConnectionChange?.(connected);

@@ -1,5 +1,5 @@
 /**
- * Onion paths shared by every identity of a ToxNode in shared routing mode.
+ * Onion paths shared by a group of identities of a ToxNode in shared routing mode.
  *
  * An onion path is 3 relays plus the keys to wrap a packet for them; nothing in it names the
  * sender, and each relay answers to whatever address the layer came from. So one set of paths
@@ -9,7 +9,9 @@
  * per path (the bulk of an idle identity's CPU in separate mode).
  *
  * The price (documented in the README): the relays of these paths see the same paths used from
- * many sockets of one IP address, which links the identities hosted by this node.
+ * many sockets of one IP address, which links the identities hosted by this node. Groups are
+ * small (Backbone.PATH_GROUP_SIZE) so that no relay carries the traffic of thousands, as it would
+ * if all identities of a node used the same 6 paths.
  */
 import type { Clock } from "../clock.js";
 import type { KeyPair } from "../crypto.js";
@@ -33,27 +35,11 @@ const START_TIMEOUT_MS = 30_000;
 /** Default admission rate (clients per second starting to announce). */
 export const DEFAULT_STARTS_PER_SECOND = 16;
 
-export interface SharedOnionPathsOptions {
-  /**
-   * How many clients may start announcing per second, and (four times that) how many that are
-   * not announced may work at once. A client that is not announced sends 6 requests a second to
-   * random nodes until its list half fills (c-toxcore's populate step), and every request
-   * crosses the same few shared paths: thousands of them at once (at start, or after an outage)
-   * would swamp those 18 relays, and more losses would keep more of them unannounced.
-   */
-  startsPerSecond?: number;
-}
-
-export class SharedOnionPaths {
-  /** Paths for self-announces (c-toxcore `onion_paths_self`). */
-  readonly self: OnionPathSet;
-  /** Paths for friend searches and onion data (`onion_paths_friends`). */
-  readonly friends: OnionPathSet;
-  /** Nodes to build paths from (a ring of 32, `path_nodes`), fed by every identity's replies. */
-  readonly nodes: NodeInfo[] = [];
-  /** Bootstrap nodes, used while no path node is known (`path_nodes_bs`). */
-  readonly bootstrapNodes: NodeInfo[] = [];
-  private lastRefresh = Number.NEGATIVE_INFINITY;
+/**
+ * Who may work on getting announced (shared by all path groups of a node): a token bucket of
+ * `startsPerSecond`, and at most four times that many at once.
+ */
+export class AnnounceAdmission {
   private readonly startsPerSecond: number;
   /** Clients admitted and not yet announced, with when they were admitted. */
   private readonly starting = new Map<object, number>();
@@ -63,17 +49,14 @@ export class SharedOnionPaths {
 
   constructor(
     private readonly clock: Clock,
-    private readonly dht: SharedPathsDht,
-    opts: SharedOnionPathsOptions = {},
+    startsPerSecond = DEFAULT_STARTS_PER_SECOND,
   ) {
-    this.self = new OnionPathSet(clock);
-    this.friends = new OnionPathSet(clock);
-    this.startsPerSecond = Math.max(1, opts.startsPerSecond ?? DEFAULT_STARTS_PER_SECOND);
+    this.startsPerSecond = Math.max(1, startsPerSecond);
     this.tokens = this.startsPerSecond;
     this.tokensAt = clock.now();
   }
 
-  /** Whether `client`, not announced, may work now (asked once a second until it is announced). */
+  /** Whether `client`, not announced yet, may work now (asked once a second until it is announced). */
   admit(client: object): boolean {
     const now = this.clock.now();
     if (now - this.lastExpiry >= REFRESH_MS) {
@@ -97,9 +80,59 @@ export class SharedOnionPaths {
     this.starting.delete(client);
   }
 
-  /** Clients admitted and still starting (diagnostics). */
   get startingCount(): number {
     return this.starting.size;
+  }
+}
+
+export interface SharedOnionPathsOptions {
+  /**
+   * How many clients may start announcing per second, and (four times that) how many that were
+   * never announced may work at once. A client that is not announced sends 6 requests a second
+   * to random nodes until its list half fills (c-toxcore's populate step), and every request
+   * crosses a few shared paths: thousands of them at once would swamp those relays, and more
+   * losses would keep more of them unannounced.
+   */
+  startsPerSecond?: number;
+  /** Admission shared with other path groups (then `startsPerSecond` is ignored). */
+  admission?: AnnounceAdmission;
+}
+
+export class SharedOnionPaths {
+  /** Paths for self-announces (c-toxcore `onion_paths_self`). */
+  readonly self: OnionPathSet;
+  /** Paths for friend searches and onion data (`onion_paths_friends`). */
+  readonly friends: OnionPathSet;
+  /** Nodes to build paths from (a ring of 32, `path_nodes`), fed by every identity's replies. */
+  readonly nodes: NodeInfo[] = [];
+  /** Bootstrap nodes, used while no path node is known (`path_nodes_bs`). */
+  readonly bootstrapNodes: NodeInfo[] = [];
+  private lastRefresh = Number.NEGATIVE_INFINITY;
+  private readonly admission: AnnounceAdmission;
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly dht: SharedPathsDht,
+    opts: SharedOnionPathsOptions = {},
+  ) {
+    this.self = new OnionPathSet(clock);
+    this.friends = new OnionPathSet(clock);
+    this.admission = opts.admission ?? new AnnounceAdmission(clock, opts.startsPerSecond);
+  }
+
+  /** Whether `client`, not announced yet, may work now (see `AnnounceAdmission`). */
+  admit(client: object): boolean {
+    return this.admission.admit(client);
+  }
+
+  /** `client` is announced: it no longer counts as starting. */
+  settled(client: object): void {
+    this.admission.settled(client);
+  }
+
+  /** Clients admitted and still starting (diagnostics). */
+  get startingCount(): number {
+    return this.admission.startingCount;
   }
 
   dhtKeys(): KeyPair {
