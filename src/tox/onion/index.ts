@@ -21,5 +21,5 @@ export { type DhtForOnion, onionDhtView, routeDhtPkFromDht } from "./dht-view.js
 export { OnionStack, type OnionStackOptions } from "./onion-stack.js";
 export { createPathKeys, NUMBER_ONION_PATHS, OnionPathSet } from "./paths.js";
 export { OnionRelay, RELAY_KEY_REFRESH_MS, sendOnionResponse } from "./relay.js";
-export { SharedOnionPaths, type SharedPathsDht } from "./shared-paths.js";
+export { AnnounceAdmission, SharedOnionPaths, type SharedPathsDht } from "./shared-paths.js";
 export type { OnionDhtView, OnionLogger } from "./types.js";
