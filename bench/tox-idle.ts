@@ -130,7 +130,7 @@ async function measureIdle(n: number, o: IdleOptions): Promise<IdleResult> {
       identities.push(await node.addIdentity({ secretKey: newKeyPair().secretKey }));
     // Identities start at `rate` per second and take ~10-20 s each to be stored (more on a busy
     // machine): allow for that.
-    const limit = 60_000 + n * 80;
+    const limit = 60_000 + n * 120;
     let announced = 0;
     while (Date.now() - t0 < limit) {
       announced = identities.filter((x) => x.selfConnection() !== "none").length;
