@@ -32,6 +32,12 @@
  * at least 40. `--rate` identities start per second (default 100 separate, 50 shared).
  * Their CPU is not counted (another process), their traffic to us is.
  *
+ * Run it compiled for figures that match production (dist/ is plain tsc output): tsx compiles
+ * with esbuild's keepNames, which defines a `name` property on every function it creates, so
+ * each closure gets a property store (~20 kB more heap per identity, and CPU on hot paths):
+ *   npx esbuild bench/tox-idle.ts --bundle --platform=node --format=esm --packages=external \
+ *     --outfile=.tmp/bench/tox-idle.mjs && node --expose-gc .tmp/bench/tox-idle.mjs --routing shared 1000
+ *
  * Ports: daemons 35960-35965; identities, backbone and swarm on ephemeral loopback ports.
  */
 import { type ChildProcess, spawn } from "node:child_process";
