@@ -54,6 +54,14 @@ export interface ConferenceOptions {
    * the first member back may not be linked to the others yet. Default 3 s.
    */
   settleMs?: number;
+  /**
+   * After a restart, queued messages also wait (at most this long) until a member that was active
+   * when the bridge stopped, other than the bridge's own identities, is active again. The own
+   * identities restarted too and link up with each other first (same machine): a conference
+   * reachable only through them would flood a message to them alone, and Tox keeps no history
+   * for the members that come back later. Default 60 s.
+   */
+  rejoinWaitMs?: number;
 }
 
 /** c-toxcore's limit for a conference title, in bytes. */
@@ -64,6 +72,8 @@ const DAY_MS = 24 * 3600 * 1000;
 const RETENTION_MS = 30 * DAY_MS;
 const PRUNE_EVERY_MS = 3600 * 1000;
 const BATCH = 50;
+/** group.c `FREEZE_TIMEOUT`: a member silent this long was not active. */
+const FREEZE_TIMEOUT_S = 60;
 const backoff = (attempts: number) => Math.min(1000 * 2 ** Math.max(0, attempts - 1), 5 * 60_000);
 
 interface Deps {
@@ -85,6 +95,12 @@ export class CoreConferences {
   private readonly inboundRetryDelayMs: (attempts: number) => number;
   private readonly snapshotRefreshMs: number;
   private readonly settleMs: number;
+  private readonly rejoinWaitMs: number;
+  /**
+   * Per `${account}:${conference}` restored from a restart record: the members active when it was
+   * taken, and until when queued messages wait for one of them (see `rejoinWaitMs`).
+   */
+  private readonly awaitingRejoin = new Map<string, { members: Set<string>; until: number }>();
   /** Since when each `${account}:${conference}` has been reachable without a break. */
   private readonly reachableSince = new Map<string, number>();
   /** Conference ids per account id (of accounts whose identity is online). */
@@ -112,6 +128,7 @@ export class CoreConferences {
     this.inboundRetryDelayMs = opts.inboundRetryDelayMs ?? backoff;
     this.snapshotRefreshMs = opts.snapshotRefreshMs ?? 5 * 60_000;
     this.settleMs = opts.settleMs ?? 3000;
+    this.rejoinWaitMs = opts.rejoinWaitMs ?? 60_000;
   }
 
   // -------------------------------------------------------------------------------------------
@@ -120,7 +137,16 @@ export class CoreConferences {
   /** The restart records of an account's conferences, for its IdentitySpec. */
   async snapshotsFor(accountId: number): Promise<ConferenceSnapshot[]> {
     const rows = await this.deps.repo.list(accountId);
-    return rows.flatMap((r) => (isSnapshot(r.snapshot) ? [r.snapshot] : []));
+    const snapshots = rows.flatMap((r) => (isSnapshot(r.snapshot) ? [r.snapshot] : []));
+    // The identity is coming (back) online with these: note whom each conference should see again.
+    const until = this.deps.clock.now() + this.rejoinWaitMs;
+    for (const snapshot of snapshots) {
+      const members = activeMembers(snapshot);
+      const key = `${accountId}:${snapshot.id}`;
+      if (members.size > 0 && this.rejoinWaitMs > 0) this.awaitingRejoin.set(key, { members, until });
+      else this.awaitingRejoin.delete(key);
+    }
+    return snapshots;
   }
 
   /**
@@ -220,6 +246,7 @@ export class CoreConferences {
       await this.deps.frontends.tell(account, "conferenceRemoved", (f) => f.conferenceRemoved?.(account, id));
       this.written.delete(`${account.id}:${id}`);
       this.untoldJoins.delete(laneKey(account, id));
+      this.awaitingRejoin.delete(laneKey(account, id));
     }
     this.joined.delete(account.id);
     this.dirty.delete(account.id);
@@ -311,6 +338,7 @@ export class CoreConferences {
     this.joined.get(account.id)?.delete(id);
     this.written.delete(`${account.id}:${id}`);
     this.untoldJoins.delete(laneKey(account, id));
+    this.awaitingRejoin.delete(laneKey(account, id));
     this.deps.log.info({ account: account.id, conference: id.slice(0, 16) }, "core: left conference");
     await this.deps.frontends.tell(account, "conferenceRemoved", (f) => f.conferenceRemoved?.(account, id));
   }
@@ -486,6 +514,10 @@ export class CoreConferences {
         return; // kept until a member is back
       }
       const now = this.deps.clock.now();
+      if (!this.rejoined(account, conference, now)) {
+        this.reachableSince.delete(key); // the settling time counts from their return
+        return; // the periodic tick comes back for it
+      }
       const since = this.reachableSince.get(key) ?? now;
       this.reachableSince.set(key, since);
       if (now - since < this.settleMs) return; // the periodic tick comes back for it
@@ -520,6 +552,36 @@ export class CoreConferences {
       }
       if (due.length < BATCH) return;
     }
+  }
+
+  /**
+   * Whether a conference restored after a restart is linked to the members that did not restart:
+   * one that was active when the record was taken (not an identity of this bridge) is active
+   * again, or none was, or `rejoinWaitMs` is over.
+   */
+  private rejoined(account: AccountRef, conference: string, now: number): boolean {
+    const key = laneKey(account, conference);
+    const wait = this.awaitingRejoin.get(key);
+    if (wait === undefined) return true;
+    const { accounts, tox, log } = this.deps;
+    const others = [...wait.members].filter((pk) => accounts.byIdentity(pk) === undefined);
+    const peers = tox.conferenceInfo(account.publicKey, conference)?.peers ?? [];
+    const back = peers.find((p) => !p.self && others.includes(p.publicKey));
+    if (others.length > 0 && back === undefined && now < wait.until) return false;
+    this.awaitingRejoin.delete(key);
+    if (others.length > 0)
+      log.info(
+        {
+          account: account.id,
+          conference: conference.slice(0, 16),
+          member: back?.publicKey.slice(0, 16) ?? null,
+          waitedMs: now - (wait.until - this.rejoinWaitMs),
+        },
+        back
+          ? "core: conference rejoined after restart"
+          : "core: no member back after restart; sending anyway",
+      );
+    return true;
   }
 
   /** Hands the conference's kept inbound messages over in order; `now`: regardless of their retry time. */
@@ -679,6 +741,17 @@ function checkTitle(title: string): void {
       "bad-argument",
       `A conference title is at most ${MAX_CONFERENCE_TITLE_LENGTH} bytes.`,
     );
+}
+
+/**
+ * The members of a restart record that were active when it was taken: heard from within the
+ * freeze timeout of the latest sign of life in it (active members ping every 20 s).
+ */
+function activeMembers(snapshot: ConferenceSnapshot): Set<string> {
+  const latest = Math.max(0, ...snapshot.peers.map((p) => p.lastActive));
+  return new Set(
+    snapshot.peers.filter((p) => p.lastActive >= latest - FREEZE_TIMEOUT_S).map((p) => p.publicKey),
+  );
 }
 
 function isSnapshot(value: unknown): value is ConferenceSnapshot {
