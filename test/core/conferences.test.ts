@@ -343,6 +343,58 @@ describe("restart", () => {
   });
 });
 
+describe("restart with another bridged member", () => {
+  it("queued lines wait for a member that did not restart (not the bridge's own identity), at most rejoinWaitMs", async () => {
+    const clock = new ManualClock(Date.now());
+    const opts = { clock, conferences: { settleMs: 0, rejoinWaitMs: 30_000 } };
+    const first = await core(opts);
+    const { ref, friend } = await withFriend(first.core, first.tox);
+    await first.core.accounts.create(bob);
+    const b = (await first.core.account(bob))!;
+    first.tox.setOnline(ref.publicKey, friend, true);
+    const id = first.tox.conferenceInviteFrom(ref.publicKey, friend, { friendName: "carol" });
+    await first.core.idle();
+    await first.core.inviteToConference(alice, id, bob);
+    first.tox.setOnline(ref.publicKey, b.publicKey, true);
+    first.tox.setOnline(b.publicKey, ref.publicKey, true);
+    await first.core.idle();
+    expect((await first.core.conferences(bob))[0]?.id).toBe(id);
+    const restart = async (previous: BridgeCore) => {
+      await previous.stop();
+      cores.splice(cores.indexOf(previous), 1);
+      const next = await core({ ...opts, tox: new FakeTox() });
+      await next.core.idle();
+      return next;
+    };
+
+    // Carol comes back: the line goes then, not while bob (restarted with us) is the only one there.
+    let c = await restart(first.core);
+    await c.core.sendConference({ owner: alice, conference: id, text: "one" });
+    await c.core.idle();
+    expect((await c.core.conferences(alice))[0]?.connected).toBe(true); // through bob
+    clock.advance(10_000);
+    await c.core.tick();
+    await c.core.idle();
+    expect(c.tox.conferenceSent).toEqual([]);
+    c.tox.conferencePeerJoin(id, friend, "carol");
+    await c.core.idle();
+    expect(c.tox.conferenceSent.map((m) => [m.identity, m.text])).toEqual([[ref.publicKey, "one"]]);
+
+    // Carol does not come back: the line goes to bob when the wait is over.
+    c = await restart(c.core);
+    await c.core.sendConference({ owner: alice, conference: id, text: "two" });
+    clock.advance(29_000);
+    await c.core.tick();
+    await c.core.idle();
+    expect(c.tox.conferenceSent).toEqual([]);
+    clock.advance(1_000);
+    await c.core.tick();
+    await c.core.idle();
+    expect(c.tox.conferenceSent.map((m) => m.text)).toEqual(["two"]);
+    expect(c.xmpp.texts(bob)).toContain("two");
+  });
+});
+
 describe("why a conference is announced", () => {
   it("says joined for a create and an accepted invite, changed for later changes, restored after a restart", async () => {
     const clock = new ManualClock(Date.now());

@@ -25,12 +25,12 @@ const GW = "tox.localhost";
 const SECRET = "muc-secret";
 const ALICE = "alice@localhost";
 
-/** Free loopback ports from this test's range (37500-37599). */
+/** Free loopback ports from this test's range (37400-37499). */
 async function freePorts(count: number): Promise<number[]> {
   const out: number[] = [];
-  const start = 37500 + Math.floor(Math.random() * 100);
+  const start = 37400 + Math.floor(Math.random() * 100);
   for (let i = 0; i < 100 && out.length < count; i++) {
-    const port = 37500 + ((start - 37500 + i) % 100);
+    const port = 37400 + ((start - 37400 + i) % 100);
     const free = await new Promise<boolean>((resolve) => {
       const srv = net.createServer();
       srv.once("error", () => resolve(false));
@@ -38,7 +38,7 @@ async function freePorts(count: number): Promise<number[]> {
     });
     if (free) out.push(port);
   }
-  if (out.length < count) throw new Error("no free ports in 37500-37599");
+  if (out.length < count) throw new Error("no free ports in 37400-37499");
   return out;
 }
 
