@@ -12,7 +12,11 @@
  *   XMPP MUC does not).
  * - `send` is durable: persisted before it resolves, kept while no other member is reachable,
  *   sent when one is, across restarts; deduplicated by the frontend's event id. Conferences have
- *   no read receipts, so a message is done once Tox put it on a live connection.
+ *   no read receipts, so a message is done once Tox put it on a live connection. After a restart
+ *   "reachable" must not mean "reachable through our own identities" (they restarted too): see
+ *   `rejoinWaitMs`.
+ * - Frontends learn why a conference is announced ("joined", "restored", "changed"), and may ask
+ *   for the kept inbound lines at once (`redeliver`) when their user can take them again.
  * - Inbound messages go through a table like the inbox: written first, removed once the frontend
  *   took them, retried with growing waits when it refused.
  * - Inviting another account of this bridge invites its own identity: the two identities become
