@@ -103,6 +103,11 @@ export class MucService {
   private readonly rooms = new Map<string, MucRoom>();
   /** Rooms an invitation was sent for (or that the user joined) since start. */
   private readonly announced = new Set<string>();
+  /**
+   * Invitations for a join ("joined") that could not be sent (the component was not connected,
+   * e.g. a conference joined while the gateway started): sent on the next connection.
+   */
+  private readonly unsentInvitations = new Map<string, AccountRef>();
 
   constructor(private readonly opts: MucOptions) {
     this.domain = opts.domain.toLowerCase();
@@ -235,6 +240,7 @@ export class MucService {
       throw new StanzaError("conflict", "a Tox peer in this conference has that nick");
     else room.userNick = nick;
     this.announced.add(roomKey(room.account.id, room.view.id));
+    this.unsentInvitations.delete(roomKey(room.account.id, room.view.id));
     this.log.debug({ owner: s.owner.id, conference: room.view.id, session: s.fromFull }, "xmpp muc: joined");
     const out = room.join(s.fromFull, assigned);
     // After the join stanzas are out (the router sends them first): what the core kept while
@@ -407,6 +413,7 @@ export class MucService {
     if (this.rooms.get(key) !== room) return []; // conferenceRemoved already tore it down
     this.rooms.delete(key);
     this.announced.delete(key);
+    this.unsentInvitations.delete(key);
     return room.destroy("You left the Tox conference.");
   }
 
@@ -446,6 +453,14 @@ export class MucService {
   async reconnected(): Promise<void> {
     const out = [...this.rooms.values()].flatMap((r) => r.shutdown());
     for (const s of out) await this.opts.sink.send(s).catch(() => undefined);
+    for (const [key, account] of [...this.unsentInvitations]) {
+      const room = this.rooms.get(key);
+      if (room === undefined) {
+        this.unsentInvitations.delete(key); // left meanwhile
+        continue;
+      }
+      if (await this.sendInvitation(account, room.view)) this.unsentInvitations.delete(key);
+    }
   }
 
   // ---------------------------------------------------------------- from the core
@@ -473,6 +488,11 @@ export class MucService {
     const invite = reason === undefined ? room === undefined : reason === "joined";
     if (!invite || this.announced.has(key)) return;
     this.announced.add(key);
+    const sent = await this.sendInvitation(account, view);
+    if (!sent && reason === "joined") this.unsentInvitations.set(key, account);
+  }
+
+  private async sendInvitation(account: AccountRef, view: ConferenceView): Promise<boolean> {
     const title = view.title.trim();
     const invitation = invitationMessage({
       room: roomJid(view.id, this.domain),
@@ -481,12 +501,16 @@ export class MucService {
       reason: title ? `You are in the Tox conference "${title}"` : "You are in a Tox conference",
       title,
     });
-    await this.opts.sink.send(invitation).catch((err: unknown) => {
-      this.log.debug(
-        { owner: account.owner.id, conference: view.id, err: String(err) },
-        "xmpp muc: invitation not sent (not connected)",
-      );
-    });
+    return this.opts.sink.send(invitation).then(
+      () => true,
+      (err: unknown) => {
+        this.log.debug(
+          { owner: account.owner.id, conference: view.id, err: String(err) },
+          "xmpp muc: invitation not sent (not connected)",
+        );
+        return false;
+      },
+    );
   }
 
   async deliverConferenceMessage(account: AccountRef, message: InboundConferenceMessage): Promise<void> {
@@ -520,6 +544,7 @@ export class MucService {
     const room = this.rooms.get(key);
     this.rooms.delete(key);
     this.announced.delete(key);
+    this.unsentInvitations.delete(key);
     if (room === undefined) return;
     for (const s of room.destroy("You are no longer in this Tox conference.")) await this.opts.sink.send(s);
   }

@@ -132,6 +132,30 @@ describe("MUC rooms for Tox conferences", () => {
     expect(invitations()).toHaveLength(1);
   });
 
+  it("an invitation for a join that could not be sent (not connected) goes out on the next connection, once", async () => {
+    const account = core.accounts.get(ALICE)?.ref;
+    if (!account) throw new Error("no account");
+    let connected = false;
+    const out: XmlElement[] = [];
+    const send = async (el: XmlElement) => {
+      if (!connected) throw new Error("not connected");
+      out.push(el);
+    };
+    const offline = new MucService({
+      domain: GW,
+      core,
+      sink: { send, sendConfirmed: send },
+      permissions: () => ({ localhost: "user" as const }),
+    });
+    const joined = { ...view, id: "d3".repeat(32) };
+    await offline.conferenceUpdated(account, joined, "joined");
+    await offline.conferenceUpdated(account, { ...view, id: "d4".repeat(32) }, "restored");
+    connected = true;
+    await offline.reconnected();
+    await offline.reconnected();
+    expect(out.map((el) => el.getChild("x", MUC_NS.conference)?.attrs.jid)).toEqual([roomJid(joined.id, GW)]);
+  });
+
   describe("joining", () => {
     it("sends the occupants, then the user's own presence (110, 100), then the subject", async () => {
       const replies = await join();
