@@ -26,10 +26,10 @@
  * "announced" when at least half of its (up to 12) closest announce nodes store it. With 3
  * daemons that caps a shared-mode node at ~300 announced identities (in separate mode the
  * identities are announce nodes for each other). Real networks have thousands of nodes; the
- * bench adds M plain DHT + onion nodes of our own (c-toxcore rules, 160 entries each) in a child
- * process, so the network can store everyone and lists fill up (an identity whose announce list is
- * at most half full asks 6 random nodes every second, as c-toxcore does): `auto` = N * 12 / 160 * 1.2,
- * at least 40. `--rate` identities start per second (default 100 separate, 50 shared).
+ * bench adds M plain DHT + onion nodes of our own (c-toxcore rules, but SWARM_CAPACITY entries
+ * each) in a child process, so the network can store everyone and lists fill up (an identity
+ * whose announce list is at most half full asks 6 random nodes every second, as c-toxcore does):
+ * `auto` = N * 12 / SWARM_CAPACITY * 1.2, at least 40. `--rate` identities start per second (default 100 separate, 50 shared).
  * Their CPU is not counted (another process), their traffic to us is.
  *
  * Run it compiled for figures that match production (dist/ is plain tsc output): tsx compiles
@@ -64,6 +64,13 @@ const WINDOW_MS = 30_000;
  * measure the steady state.
  */
 const DEFAULT_SETTLE_MS = 100_000;
+/**
+ * Announcements each swarm node stores (c-toxcore: 160). A real network spreads N identities'
+ * 12 announcements over thousands of nodes; here 40 nodes of 2,000 stand in for the ~400 of
+ * 160 that 5,000 identities need, because one process emulating 400 DHT nodes spends a core on
+ * their own DHT upkeep and then drops onion packets.
+ */
+const SWARM_CAPACITY = 2000;
 
 interface NodeRef {
   host: string;
@@ -115,7 +122,7 @@ interface IdleOptions {
 async function measureIdle(n: number, o: IdleOptions): Promise<IdleResult> {
   const daemons: Bootstrapd[] = await startBootstrapNetwork(3, DAEMON_PORT);
   const refs: NodeRef[] = daemons.map((d) => ({ host: d.host, port: d.port, publicKeyHex: d.publicKeyHex }));
-  const swarm = o.swarm > 0 ? await startSwarm(o.swarm, refs) : undefined;
+  const swarm = o.swarm > 0 ? await startSwarm(o.swarm, refs, SWARM_CAPACITY) : undefined;
   const rss0 = await rssSettled();
   const heap0 = heapBytes();
   const node = await ToxNode.create({
@@ -191,7 +198,7 @@ interface Swarm {
 }
 
 /** Starts `count` swarm nodes in a child process; resolves with their addresses once bootstrapped. */
-async function startSwarm(count: number, bootstrap: NodeRef[]): Promise<Swarm> {
+async function startSwarm(count: number, bootstrap: NodeRef[], capacity: number): Promise<Swarm> {
   const child: ChildProcess = spawn(
     process.execPath,
     [
@@ -200,6 +207,7 @@ async function startSwarm(count: number, bootstrap: NodeRef[]): Promise<Swarm> {
       "--swarm-child",
       String(count),
       JSON.stringify(bootstrap),
+      String(capacity),
     ],
     { stdio: ["pipe", "pipe", "inherit"] },
   );
@@ -229,7 +237,7 @@ async function startSwarm(count: number, bootstrap: NodeRef[]): Promise<Swarm> {
  * driven by one 250 ms timer. Prints READY with the addresses once most are connected; exits
  * when stdin closes (the parent died or stopped it).
  */
-async function runSwarmChild(count: number, bootstrap: NodeRef[]): Promise<void> {
+async function runSwarmChild(count: number, bootstrap: NodeRef[], capacity: number): Promise<void> {
   const nodes: { backbone: Backbone; socket: UdpTransport }[] = [];
   for (let i = 0; i < count; i++) {
     let backbone: Backbone | undefined;
@@ -238,7 +246,12 @@ async function runSwarmChild(count: number, bootstrap: NodeRef[]): Promise<void>
       port: 0,
       onPacket: (from, data) => backbone?.handleDatagram(from, data),
     });
-    backbone = new Backbone({ clock: systemClock, sink: socket, localAddress: socket.local });
+    backbone = new Backbone({
+      clock: systemClock,
+      sink: socket,
+      localAddress: socket.local,
+      announceCapacity: capacity,
+    });
     nodes.push({ backbone, socket });
   }
   const refOf = (x: { backbone: Backbone; socket: UdpTransport }): NodeRef => ({
@@ -344,7 +357,8 @@ export default async function main(): Promise<void> {
   const sizes = args.length > 0 ? args.map(Number) : [100, 1000];
   const results: IdleResult[] = [];
   for (const n of sizes) {
-    const swarm = swarmArg === "auto" ? Math.max(40, Math.ceil(((n * 12) / 160) * 1.2)) : Number(swarmArg);
+    const swarm =
+      swarmArg === "auto" ? Math.max(40, Math.ceil(((n * 12) / SWARM_CAPACITY) * 1.2)) : Number(swarmArg);
     const r = await measureIdle(n, { routing, rate, swarm, settleMs });
     results.push(r);
     console.log(
@@ -438,7 +452,11 @@ function ratio(anchor: number, ours: number | undefined): number | undefined {
 }
 
 if (process.argv[2] === "--swarm-child") {
-  runSwarmChild(Number(process.argv[3]), JSON.parse(process.argv[4] ?? "[]") as NodeRef[]).then(
+  runSwarmChild(
+    Number(process.argv[3]),
+    JSON.parse(process.argv[4] ?? "[]") as NodeRef[],
+    Number(process.argv[5] ?? SWARM_CAPACITY),
+  ).then(
     () => process.exit(0),
     (e: unknown) => {
       console.error(e);

@@ -38,6 +38,8 @@ export interface BackboneOptions {
   log?: DhtLogger;
   /** Identities starting to announce per second (AnnounceAdmission). */
   startsPerSecond?: number;
+  /** Announcements the announce-node role stores (default 160, as c-toxcore; test networks). */
+  announceCapacity?: number;
 }
 
 export class Backbone {
@@ -66,7 +68,13 @@ export class Backbone {
     this.clock = clock;
     this.admission = new AnnounceAdmission(clock, opts.startsPerSecond);
     this.relay = new OnionRelay({ clock, dht: view, sink, ...(log ? { log } : {}) });
-    this.announce = new OnionAnnounceServer({ clock, dht: view, sink, ...(log ? { log } : {}) });
+    this.announce = new OnionAnnounceServer({
+      clock,
+      dht: view,
+      sink,
+      ...(opts.announceCapacity !== undefined ? { maxEntries: opts.announceCapacity } : {}),
+      ...(log ? { log } : {}),
+    });
     this.router = new PacketRouter((e) =>
       log?.debug({ id: e.packetId, err: String(e.error) }, "backbone: handler threw"),
     );
