@@ -38,7 +38,7 @@
  *   npx esbuild bench/tox-idle.ts --bundle --platform=node --format=esm --packages=external \
  *     --outfile=.tmp/bench/tox-idle.mjs && node --expose-gc .tmp/bench/tox-idle.mjs --routing shared 1000
  *
- * Ports: daemons 35960-35965; identities, backbone and swarm on ephemeral loopback ports.
+ * Ports: daemons 35960-35965, swarm 38000-38999, identities and backbone 41000-54999 (loopback).
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { createInterface } from "node:readline";
@@ -71,6 +71,13 @@ const DEFAULT_SETTLE_MS = 100_000;
  * their own DHT upkeep and then drops onion packets.
  */
 const SWARM_CAPACITY = 2000;
+/**
+ * Ports of the identities (and backbone): above every fixed port the tests use (<= 40012) and
+ * below 55400, so that thousands of sockets do not take ports other test files expect free.
+ */
+const IDENTITY_PORTS: [number, number] = [41000, 54999];
+/** Swarm node i binds SWARM_BASE_PORT + i (no fixed test port lies there). */
+const SWARM_BASE_PORT = 38000;
 
 interface NodeRef {
   host: string;
@@ -127,7 +134,7 @@ async function measureIdle(n: number, o: IdleOptions): Promise<IdleResult> {
   const heap0 = heapBytes();
   const node = await ToxNode.create({
     host: "127.0.0.1",
-    portRange: [0, 0],
+    portRange: IDENTITY_PORTS,
     routing: o.routing,
     bootstrapNodes: [...refs, ...(swarm?.nodes.slice(0, 8) ?? [])].map((d) => ({
       host: d.host,
@@ -243,7 +250,7 @@ async function runSwarmChild(count: number, bootstrap: NodeRef[], capacity: numb
     let backbone: Backbone | undefined;
     const socket = await UdpTransport.open({
       host: "127.0.0.1",
-      port: 0,
+      port: [SWARM_BASE_PORT + i, SWARM_BASE_PORT + 999],
       onPacket: (from, data) => backbone?.handleDatagram(from, data),
     });
     backbone = new Backbone({
@@ -303,7 +310,7 @@ async function measureFriends(
   pairs: number,
   routing: ToxRouting,
 ): Promise<{ friends: number; mbPerFriend: number; heapKbPerFriend: number; connectMs: number }> {
-  const node = await ToxNode.create({ host: "127.0.0.1", portRange: [0, 0], routing });
+  const node = await ToxNode.create({ host: "127.0.0.1", portRange: IDENTITY_PORTS, routing });
   try {
     const ids: Identity[] = [];
     for (let i = 0; i < 2 * pairs; i++)

@@ -107,6 +107,8 @@ export class ToxNode extends EventEmitter<ToxNodeEvents> {
   private backbone: Backbone | undefined;
   private backboneSocket: UdpTransport | undefined;
   private backboneDueAt = 0;
+  /** Where the next port search starts (see `openSocket`). */
+  private nextPort = 0;
   /** Identities started so far (shared routing assigns path groups in this order). */
   private identitiesStarted = 0;
 
@@ -148,9 +150,7 @@ export class ToxNode extends EventEmitter<ToxNodeEvents> {
 
   private async startBackbone(): Promise<void> {
     let backbone: Backbone | undefined;
-    const socket = await UdpTransport.open({
-      host: this.host,
-      port: this.portRange,
+    const socket = await this.openSocket({
       lossRate: this.lossRate,
       onPacket: (from, data) => {
         backbone?.handleDatagram(from, data);
@@ -222,11 +222,30 @@ export class ToxNode extends EventEmitter<ToxNodeEvents> {
     }
   }
 
+  /**
+   * Binds a socket in the port range, searching from just after the last port bound (and then
+   * from the start): hosting thousands of identities, a search from the start every time would
+   * try thousands of taken ports per new identity.
+   */
+  private async openSocket(
+    opts: Omit<Parameters<typeof UdpTransport.open>[0], "host" | "port">,
+  ): Promise<UdpTransport> {
+    const [start, end] = this.portRange;
+    const from = this.nextPort >= start && this.nextPort <= end && start !== 0 ? this.nextPort : start;
+    let socket: UdpTransport;
+    try {
+      socket = await UdpTransport.open({ ...opts, host: this.host, port: [from, end] });
+    } catch (err) {
+      if (from === start) throw err;
+      socket = await UdpTransport.open({ ...opts, host: this.host, port: [start, from - 1] });
+    }
+    this.nextPort = socket.local.port + 1;
+    return socket;
+  }
+
   private async startIdentity(opts: IdentityOptions): Promise<Identity> {
     let identity: Identity | undefined;
-    const socket = await UdpTransport.open({
-      host: this.host,
-      port: this.portRange,
+    const socket = await this.openSocket({
       lossRate: this.lossRate,
       lossSeed: this.hosted.size + 1,
       onPacket: (from, data) => {
