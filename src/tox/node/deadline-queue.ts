@@ -6,20 +6,31 @@
  */
 export class DeadlineQueue<T> {
   private heap: Array<{ at: number; item: T; gen: number }> = [];
-  /** The live entry's generation per scheduled item. Generations are global, never reused. */
-  private readonly gens = new Map<T, number>();
+  /** The live entry per scheduled item. Generations are global, never reused. */
+  private readonly live = new Map<T, { gen: number; at: number }>();
   private generation = 0;
 
   /** Schedules `item` at `at`, replacing any earlier schedule of it. */
   schedule(item: T, at: number): void {
     const gen = ++this.generation;
-    this.gens.set(item, gen);
+    this.live.set(item, { gen, at });
     this.push({ at, item, gen });
+  }
+
+  /**
+   * Schedules `item` at `at` unless it is already due earlier. For input-driven rescheduling: a
+   * stream of packets, each asking for "now + 1 ms", must not keep pushing back work that is
+   * already due (an overdue ack starved that way throttles the peer's sender).
+   */
+  scheduleNoLater(item: T, at: number): void {
+    const current = this.live.get(item);
+    if (current !== undefined && current.at <= at) return;
+    this.schedule(item, at);
   }
 
   /** Forgets an item (its entries become stale). */
   remove(item: T): void {
-    this.gens.delete(item);
+    this.live.delete(item);
   }
 
   /** Deadline of the earliest live entry, or Infinity. */
@@ -36,19 +47,19 @@ export class DeadlineQueue<T> {
       const top = this.heap[0];
       if (top === undefined || top.at > now) return due;
       this.pop();
-      this.gens.delete(top.item); // consumed: the item is unscheduled until scheduled again
+      this.live.delete(top.item); // consumed: the item is unscheduled until scheduled again
       due.push(top.item);
     }
   }
 
   get size(): number {
-    return this.gens.size;
+    return this.live.size;
   }
 
   private dropStale(): void {
     while (this.heap.length > 0) {
       const top = this.heap[0]!;
-      if (this.gens.get(top.item) === top.gen) return;
+      if (this.live.get(top.item)?.gen === top.gen) return;
       this.pop();
     }
   }

@@ -396,7 +396,9 @@ export class ToxNode extends EventEmitter<ToxNodeEvents> {
     try {
       const now = this.clock.now();
       for (const identity of this.dirty) {
-        if (this.hosted.has(identity.publicKey)) this.queue.schedule(identity, now + identity.nextTickIn());
+        // Never later than a deadline already set: input must not postpone work that is due.
+        if (this.hosted.has(identity.publicKey))
+          this.queue.scheduleNoLater(identity, now + identity.nextTickIn());
       }
       this.dirty.clear();
       this.releaseBootstraps(now);

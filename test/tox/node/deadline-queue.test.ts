@@ -26,6 +26,7 @@ describe("DeadlineQueue", () => {
             fc.record({ op: fc.constant("s" as const), item: fc.nat(9), at: fc.nat(1000) }),
             fc.record({ op: fc.constant("p" as const), now: fc.nat(1000) }),
             fc.record({ op: fc.constant("r" as const), item: fc.nat(9) }),
+            fc.record({ op: fc.constant("n" as const), item: fc.nat(9), at: fc.nat(1000) }),
           ),
           { maxLength: 200 },
         ),
@@ -36,6 +37,9 @@ describe("DeadlineQueue", () => {
             if (o.op === "s") {
               q.schedule(o.item, o.at);
               model.set(o.item, o.at);
+            } else if (o.op === "n") {
+              q.scheduleNoLater(o.item, o.at);
+              model.set(o.item, Math.min(model.get(o.item) ?? Number.POSITIVE_INFINITY, o.at));
             } else if (o.op === "r") {
               q.remove(o.item);
               model.delete(o.item);
@@ -51,5 +55,18 @@ describe("DeadlineQueue", () => {
       ),
       { numRuns: 3000 },
     );
+  });
+
+  it("scheduleNoLater keeps an earlier deadline and moves a later one forward", () => {
+    const q = new DeadlineQueue<string>();
+    q.schedule("a", 10);
+    // A stream of inputs each asking for now + 1 must not postpone what is due at 10.
+    for (let now = 9; now < 20; now++) q.scheduleNoLater("a", now + 1);
+    expect(q.popDue(10)).toEqual(["a"]);
+    q.schedule("b", 100);
+    q.scheduleNoLater("b", 5);
+    expect(q.peekTime()).toBe(5);
+    q.scheduleNoLater("c", 7); // unscheduled items are scheduled
+    expect(q.popDue(7)).toEqual(["b", "c"]);
   });
 });
