@@ -122,7 +122,8 @@ describe("shared routing with c-toxcore 0.2.18 through tox-bootstrapd", () => {
     // Direct UDP both ways (no TCP relay is configured on our side): C found each leaf's own
     // address, and each leaf found C's through the backbone.
     const lastStatus = (x: Identity) =>
-      log.friendConnection.filter((e) => e.identity === x.publicKey && e.friend === c.publicKeyHex).at(-1)?.status;
+      log.friendConnection.filter((e) => e.identity === x.publicKey && e.friend === c.publicKeyHex).at(-1)
+        ?.status;
     expect([lastStatus(a), lastStatus(b)]).toEqual(["udp", "udp"]);
     expect(c.friendConnectionStatus(aNo)).toBe("udp");
     const tChat = Date.now();
