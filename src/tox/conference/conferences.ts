@@ -28,6 +28,7 @@ import { bytesEqual, toHex } from "../bytes.js";
 import type { Clock } from "../clock.js";
 import { randomU32 } from "../crypto.js";
 import { ToxProtocolError } from "../errors.js";
+import { LazyMap } from "../lazy-collections.js";
 import { splitMessageBytes } from "../messenger/split.js";
 import {
   SAVE_OFFSET_LOSSY_MESSAGE_NUMBER,
@@ -206,9 +207,9 @@ export class Conferences {
   private readonly transport: ConferenceTransport;
   private readonly events: ConferenceEvents;
   private readonly random16: () => number;
-  private readonly confs = new Map<number, Conf>();
+  private readonly confs = new LazyMap<number, Conf>();
   /** How many conferences hold a connection to each peer (the transport opens/closes once). */
-  private readonly connRefs = new Map<string, number>();
+  private readonly connRefs = new LazyMap<string, number>();
 
   constructor(opts: ConferencesOptions) {
     this.opts = opts;

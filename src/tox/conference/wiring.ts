@@ -17,6 +17,7 @@
  */
 import { toHex } from "../bytes.js";
 import type { FriendConnections } from "../friend-connection/friend-connections.js";
+import { LazyMap, LazySet } from "../lazy-collections.js";
 import type { Messenger, MessengerExtension } from "../messenger/messenger.js";
 import type { Conferences, ConferenceTransport } from "./conferences.js";
 import {
@@ -45,8 +46,8 @@ export interface ConferenceLinks extends ConferenceTransport {
 export function conferenceTransport(deps: ConferenceWiringDeps): ConferenceLinks {
   const { fc, messenger } = deps;
   /** Non-friend entries we created (so we never remove a friend's entry). */
-  const ours = new Set<string>();
-  const keys = new Map<string, Uint8Array>();
+  const ours = new LazySet<string>();
+  const keys = new LazyMap<string, Uint8Array>();
   return {
     sendLossless: (pk, data) => fc.sendLossless(pk, data, false),
     sendLossy: (pk, data) => fc.sendLossy(pk, data),
@@ -91,13 +92,16 @@ export function isConferenceLossyPacket(data: Uint8Array): boolean {
   return data[0] === PACKET_ID_LOSSY_CONFERENCE;
 }
 
+/** Lossless ids the conference layer takes through the Messenger (friends only). */
+export const CONFERENCE_MESSENGER_PACKET_IDS: readonly number[] = [PACKET_ID_INVITE_CONFERENCE];
+
 /**
  * The Messenger extension for invites (96, friends only, after ONLINE), which also drives
  * Conferences' timers through the Messenger's tick.
  */
 export function conferenceMessengerExtension(conferences: Conferences): MessengerExtension {
   return {
-    packetIds: [PACKET_ID_INVITE_CONFERENCE],
+    packetIds: CONFERENCE_MESSENGER_PACKET_IDS,
     handlePacket: (pk, data) => conferences.handleFriendPacket(pk, data),
     tick: () => conferences.tick(),
     nextTickIn: () => conferences.nextTickIn(),

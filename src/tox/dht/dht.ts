@@ -17,6 +17,7 @@
 import { toHex } from "../bytes.js";
 import type { Clock } from "../clock.js";
 import { type KeyPair, newKeyPair, PUBLIC_KEY_SIZE } from "../crypto.js";
+import { LazySet } from "../lazy-collections.js";
 import type { PacketSink } from "../transport/types.js";
 import {
   CRYPTO_PACKET_NAT_PING,
@@ -224,13 +225,13 @@ export class Dht {
   private readonly bootstrapQueue: Candidate[] = [];
   private bootstrapsThisTick = 0;
   /** Keys asked by `bootstrap()` since the last tick (a repeat in the same second is dropped). */
-  private readonly bootstrappedThisTick = new Set<string>();
+  private readonly bootstrappedThisTick = new LazySet<string>();
   /** Nodes given to bootstrap(), asked again while we have no good node. */
   private readonly bootstrapNodes: Candidate[] = [];
   private lastBootstrapRetryAt = 0;
 
   private readonly cryptoHandlers = new Map<number, CryptoPacketHandler>();
-  private readonly nodesResponseListeners = new Set<(node: NodeInfo, from: Uint8Array) => void>();
+  private readonly nodesResponseListeners = new LazySet<(node: NodeInfo, from: Uint8Array) => void>();
   private lastTickAt = Number.NEGATIVE_INFINITY;
 
   constructor(opts: DhtOptions) {

@@ -6,6 +6,7 @@
  */
 import { toHex } from "../bytes.js";
 import { randomBytes } from "../crypto.js";
+import { LazyMap } from "../lazy-collections.js";
 import { PING_ID_SIZE } from "../wire/dht.js";
 
 interface Entry<T> {
@@ -15,7 +16,7 @@ interface Entry<T> {
 
 export class PingArray<T> {
   /** Insertion-ordered, so the oldest entry is first (evicted when full, like the C ring). */
-  private readonly entries = new Map<string, Entry<T>>();
+  private readonly entries = new LazyMap<string, Entry<T>>();
 
   constructor(
     private readonly capacity: number,

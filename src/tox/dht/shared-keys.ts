@@ -4,9 +4,10 @@
  */
 import { toHex } from "../bytes.js";
 import { precompute } from "../crypto.js";
+import { LazyMap } from "../lazy-collections.js";
 
 export class SharedKeyCache {
-  private readonly keys = new Map<string, Uint8Array>();
+  private readonly keys = new LazyMap<string, Uint8Array>();
   hits = 0;
   misses = 0;
 

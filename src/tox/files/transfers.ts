@@ -25,6 +25,7 @@ import { toHex } from "../bytes.js";
 import type { Clock } from "../clock.js";
 import { randomBytes, sha256 } from "../crypto.js";
 import { ToxProtocolError } from "../errors.js";
+import { LazyMap } from "../lazy-collections.js";
 import { packetAcked } from "../messenger/messenger.js";
 import type { FileSink, FileSource } from "./io.js";
 import {
@@ -196,15 +197,22 @@ function protocolError(code: string, message: string, ctx: Record<string, unknow
 const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: false });
 
+/** Lossless ids file transfers take through the Messenger (file_sendrequest, file_control, file_data). */
+export const FILE_PACKET_IDS = [
+  PACKET_ID_FILE_SENDREQUEST,
+  PACKET_ID_FILE_CONTROL,
+  PACKET_ID_FILE_DATA,
+] as const;
+
 export class FileTransfers {
-  readonly packetIds = [PACKET_ID_FILE_SENDREQUEST, PACKET_ID_FILE_CONTROL, PACKET_ID_FILE_DATA] as const;
+  readonly packetIds = FILE_PACKET_IDS;
   private readonly transport: FileTransport;
   private readonly events: FileTransferEvents;
   private readonly wake: () => void;
   private readonly readAhead: number;
   private readonly writeBlock: number;
   private readonly reserve: number;
-  private readonly friends = new Map<string, FriendFiles>();
+  private readonly friends = new LazyMap<string, FriendFiles>();
 
   constructor(opts: FileTransfersOptions) {
     this.transport = opts.transport;

@@ -11,6 +11,7 @@
  */
 import { bytesEqual, keyHex } from "../bytes.js";
 import type { Clock } from "../clock.js";
+import { LazyMap } from "../lazy-collections.js";
 import type {
   ConnectionId,
   CryptoConnectionState,
@@ -99,8 +100,8 @@ export class FriendConnections implements NetCryptoEvents {
   private readonly relaysToShare: () => NodeInfo[];
   private readonly log: FriendConnectionsOptions["log"];
   private nc: NetCryptoApi | undefined;
-  private readonly byPk = new Map<string, Entry>();
-  private readonly byConn = new Map<ConnectionId, Entry>();
+  private readonly byPk = new LazyMap<string, Entry>();
+  private readonly byConn = new LazyMap<ConnectionId, Entry>();
 
   constructor(opts: FriendConnectionsOptions) {
     this.clock = opts.clock;

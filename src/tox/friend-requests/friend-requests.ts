@@ -14,6 +14,7 @@
 import type { ToxAddress } from "../address.js";
 import { toHex } from "../bytes.js";
 import type { Clock } from "../clock.js";
+import { LazyMap } from "../lazy-collections.js";
 import { encodeFriendRequest } from "../wire/onion.js";
 import { type AddFriendResult, OutgoingFriendRequests } from "./outgoing.js";
 import { FriendRequestReceiver, type FriendRequestVerdict } from "./receiver.js";
@@ -50,7 +51,7 @@ export interface FriendRequestsOptions {
 export class FriendRequests {
   readonly outgoing: OutgoingFriendRequests;
   private readonly receiver: FriendRequestReceiver;
-  private readonly incoming = new Map<string, IncomingRequest>();
+  private readonly incoming = new LazyMap<string, IncomingRequest>();
 
   constructor(private readonly opts: FriendRequestsOptions) {
     this.outgoing = new OutgoingFriendRequests(opts.clock, opts.ownPk, opts.isFriend);

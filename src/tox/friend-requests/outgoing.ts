@@ -9,6 +9,7 @@ import { NOSPAM_SIZE, parseAddress, type ToxAddress } from "../address.js";
 import { bytesEqual, toHex } from "../bytes.js";
 import type { Clock } from "../clock.js";
 import { publicKeyValid } from "../crypto.js";
+import { LazyMap } from "../lazy-collections.js";
 import { MAX_FRIEND_REQUEST_MESSAGE } from "../wire/onion.js";
 
 /** `FRIENDREQUEST_TIMEOUT`: first resend delay; doubles after every send. */
@@ -40,7 +41,7 @@ export type AddFriendResult =
   | { ok: false; error: AddFriendError };
 
 export class OutgoingFriendRequests {
-  private readonly pending = new Map<string, OutgoingRequest>();
+  private readonly pending = new LazyMap<string, OutgoingRequest>();
 
   constructor(
     private readonly clock: Clock,

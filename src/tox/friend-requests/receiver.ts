@@ -13,6 +13,7 @@
 import { NOSPAM_SIZE } from "../address.js";
 import { bytesEqual, toHex } from "../bytes.js";
 import type { Clock } from "../clock.js";
+import { LazyMap } from "../lazy-collections.js";
 import { decodeFriendRequest } from "../wire/onion.js";
 
 /** `MAX_RECEIVED_STORED`. */
@@ -43,8 +44,8 @@ export interface FriendRequestReceiverOptions {
 
 export class FriendRequestReceiver {
   private readonly recent: string[] = [];
-  private readonly lastHeard = new Map<string, number>();
-  private readonly declined = new Map<string, number>();
+  private readonly lastHeard = new LazyMap<string, number>();
+  private readonly declined = new LazyMap<string, number>();
   private tokens: number;
   private tokensAt: number;
   private readonly senderQuietMs: number;

@@ -24,6 +24,7 @@
 import { bytesEqual, keyHex, toHex } from "../bytes.js";
 import type { Clock } from "../clock.js";
 import { ToxProtocolError } from "../errors.js";
+import { LazyMap } from "../lazy-collections.js";
 import {
   MAX_MESSAGE_LENGTH,
   MAX_NAME_LENGTH,
@@ -151,7 +152,7 @@ export class Messenger {
   private readonly clock: Clock;
   private readonly transport: MessengerTransport;
   private readonly events: MessengerEvents;
-  private readonly friends = new Map<string, Friend>();
+  private readonly friends = new LazyMap<string, Friend>();
   private name: Uint8Array;
   private statusMessage: Uint8Array;
   private status: UserStatus;

@@ -11,8 +11,8 @@ import { bytesEqual, fromHex, toHex } from "../bytes.js";
 import type { Clock } from "../clock.js";
 import { type ConferencePeer, Conferences } from "../conference/conferences.js";
 import {
+  CONFERENCE_MESSENGER_PACKET_IDS,
   type ConferenceLinks,
-  conferenceMessengerExtension,
   conferenceTransport,
   isConferenceLossyPacket,
   isConferenceSessionPacket,
@@ -22,6 +22,7 @@ import { Dht, type DhtBackbone } from "../dht/dht.js";
 import { ToxProtocolError } from "../errors.js";
 import type { FileSink, FileSource } from "../files/io.js";
 import {
+  FILE_PACKET_IDS,
   type FileDirection,
   FileTransfers,
   type ResumeRecord,
@@ -31,6 +32,7 @@ import { fileNodeEvents } from "../files/wiring.js";
 import { FriendConnections } from "../friend-connection/friend-connections.js";
 import { serializeFriendConnPacket } from "../friend-connection/packets.js";
 import { FriendRequests } from "../friend-requests/friend-requests.js";
+import { LazyMap } from "../lazy-collections.js";
 import { Messenger } from "../messenger/messenger.js";
 import { type MessageKind, USER_STATUS_CODES, type UserStatus } from "../messenger/packets.js";
 import { NetCrypto, type NetCryptoLogger } from "../netcrypto/netcrypto.js";
@@ -153,9 +155,14 @@ export class Identity {
   private readonly nc: NetCrypto;
   private readonly fc: FriendConnections;
   private readonly messenger: Messenger;
-  private readonly files: FileTransfers;
-  private readonly conferences: Conferences;
-  private readonly conferenceLinks: ConferenceLinks;
+  /** File transfers, made on the first file packet or API call (idle identities never need them). */
+  private filesState: FileTransfers | undefined;
+  /**
+   * Conferences and their transport, made on first use (an invite, a packet, an API call or a
+   * saved conference): most identities never join one, and the module's maps, events and
+   * closures would otherwise cost every idle identity a couple of kB.
+   */
+  private conferencesState: { conferences: Conferences; links: ConferenceLinks } | undefined;
   private readonly emit: Emit;
   private readonly wakeNode: (identity: Identity) => void;
   private readonly log: NetCryptoLogger | undefined;
@@ -164,14 +171,14 @@ export class Identity {
   private relayCount = 0;
   private selfStatus: SelfConnectionStatus = "none";
   /** Last path reported per online friend (hex), to emit path changes (udp <-> tcp). */
-  private readonly reportedPath = new Map<string, FriendConnectionStatus>();
+  private readonly reportedPath = new LazyMap<string, FriendConnectionStatus>();
   /** The DHT search lock held per friend for its current DHT key. */
-  private readonly dhtSearch = new Map<string, { dhtPk: Uint8Array; lock: number }>();
+  private readonly dhtSearch = new LazyMap<string, { dhtPk: Uint8Array; lock: number }>();
 
   /** Parts of an imported save file we do not interpret, kept for a lossless export. */
   private readonly saveExtras: Pick<SaveData, "conferences" | "unknownSections">;
   /** Friend records from an imported save file, by key (request fields kept for export). */
-  private readonly savedFriends = new Map<string, SaveData["friends"][number]>();
+  private readonly savedFriends = new LazyMap<string, SaveData["friends"][number]>();
 
   constructor(opts: IdentityOptions, wiring: IdentityWiring) {
     const save = resolveSavedata(opts.savedata);
@@ -283,7 +290,7 @@ export class Identity {
           this.onion.client.setFriendOnline(pk, up);
           if (up) this.requests.friendConnected(pk);
           this.messenger.handleConnection(pk, up);
-          this.conferences.handleConnection(pk, up);
+          this.conferencesState?.conferences.handleConnection(pk, up);
         },
         // Conference packets (97-100) come from friends and from non-friend conference members
         // alike, so they bypass the Messenger (which only knows friends), as in group.c.
@@ -313,83 +320,22 @@ export class Identity {
     this.fc.attach(this.nc);
     this.relays.attach(this.nc);
 
-    const peerRef = (p: ConferencePeer) => ({
-      peerNumber: p.peerNumber,
-      publicKey: hex(p.publicKey),
-      name: p.name,
-      self: p.self,
+    // Invites (packet 96) make the conferences on demand; timers run only once they exist.
+    this.messenger.attach({
+      packetIds: CONFERENCE_MESSENGER_PACKET_IDS,
+      handlePacket: (pk, data) => this.conferences.handleFriendPacket(pk, data),
+      tick: () => this.conferencesState?.conferences.tick(),
+      nextTickIn: () => this.conferencesState?.conferences.nextTickIn() ?? IDLE_CONFERENCES_TICK_MS,
     });
-    this.conferenceLinks = conferenceTransport({
-      fc: this.fc,
-      messenger: this.messenger,
-      findPeer: (pk, dhtPk) => {
-        this.learnDhtPk(pk, dhtPk);
-        this.wake();
-      },
-      forgetPeer: (pk) => this.forgetDhtSearch(pk),
+    this.messenger.attach({
+      packetIds: FILE_PACKET_IDS,
+      handlePacket: (pk, data) => this.files.handlePacket(pk, data),
+      handleOnline: (pk, online) => this.filesState?.handleOnline(pk, online),
+      handleAcked: (pk, bufferStart) => this.filesState?.handleAcked(pk, bufferStart),
+      tick: () => this.filesState?.tick(),
+      nextTickIn: () => this.filesState?.nextTickIn() ?? IDLE_FILES_TICK_MS,
     });
-    this.conferences = new Conferences({
-      clock: wiring.clock,
-      selfPk: this.realKeys.publicKey,
-      selfDhtPk: () => this.dht.keyPair.publicKey,
-      selfName: () => this.messenger.selfName,
-      transport: this.conferenceLinks,
-      events: {
-        onInvite: (pk, conferenceType, cookie) =>
-          this.emit("conferenceInvite", {
-            identity: me,
-            friend: hex(pk),
-            conferenceType,
-            cookie,
-          }),
-        onConnected: (conference) => this.emit("conferenceConnected", { identity: me, conference }),
-        onMessage: (conference, peer, kind, text) =>
-          this.emit("conferenceMessage", {
-            identity: me,
-            conference,
-            peer: peerRef(peer),
-            kind,
-            text,
-          }),
-        onTitle: (conference, peer, title) =>
-          this.emit("conferenceTitle", {
-            identity: me,
-            conference,
-            peer: peer && peerRef(peer),
-            title,
-          }),
-        onPeerName: (conference, peer, name) =>
-          this.emit("conferencePeerName", {
-            identity: me,
-            conference,
-            peer: peerRef(peer),
-            name,
-          }),
-        onPeerListChanged: (conference) => this.emit("conferencePeerList", { identity: me, conference }),
-        onPeerLeft: (conference, peer) =>
-          this.emit("conferencePeerLeft", {
-            identity: me,
-            conference,
-            peer: peerRef(peer),
-          }),
-        log: wiring.log
-          ? (obj, msg) => wiring.log?.debug({ identity: me.slice(0, 16), ...obj }, msg)
-          : undefined,
-      },
-    });
-    this.messenger.attach(conferenceMessengerExtension(this.conferences));
-    this.files = new FileTransfers({
-      clock: wiring.clock,
-      transport: this.messenger,
-      events: fileNodeEvents(
-        me,
-        this.emit,
-        wiring.log ? (obj, msg) => wiring.log?.debug({ identity: me.slice(0, 16), ...obj }, msg) : undefined,
-      ),
-      wake: () => this.wake(),
-    });
-    this.messenger.attach(this.files);
-    this.conferences.restore(save?.conferences ?? []);
+    if (save !== undefined && save.conferences.length > 0) this.conferences.restore(save.conferences);
 
     this.onion = new OnionStack({
       clock: wiring.clock,
@@ -618,7 +564,7 @@ export class Identity {
     const id = toHex(key);
     this.forgetDhtSearch(key);
     // A conference may still use the session: it comes back as a non-friend one if so.
-    this.conferences.handleConnection(key, false);
+    this.conferencesState?.conferences.handleConnection(key, false);
     this.reportedPath.delete(id);
     this.savedFriends.delete(id);
     this.wake();
@@ -634,7 +580,7 @@ export class Identity {
   async setName(name: string): Promise<void> {
     const before = this.messenger.selfName;
     this.messenger.setName(name);
-    if (this.messenger.selfName !== before) this.conferences.nameChanged();
+    if (this.messenger.selfName !== before) this.conferencesState?.conferences.nameChanged();
     this.wake();
   }
 
@@ -682,7 +628,7 @@ export class Identity {
   }
 
   conferenceList(): number[] {
-    return this.conferences.list();
+    return this.conferencesState?.conferences.list() ?? [];
   }
 
   conferenceInfo(conference: number) {
@@ -746,12 +692,14 @@ export class Identity {
 
   /** Transfers in progress (all friends, or one). */
   fileTransfers(friend?: PublicKeyInput): TransferInfo[] {
-    return this.files.transfers(friend === undefined ? undefined : toKey(friend, "friend public key"));
+    const key = friend === undefined ? undefined : toKey(friend, "friend public key");
+    return this.filesState?.transfers(key) ?? [];
   }
 
   /** Offset and file id to resume a running transfer later (persist it). */
   fileResumeRecord(friend: PublicKeyInput, direction: FileDirection, fileNumber: number) {
-    return this.files.resumeRecord(toKey(friend, "friend public key"), direction, fileNumber);
+    const key = toKey(friend, "friend public key");
+    return this.filesState?.resumeRecord(key, direction, fileNumber);
   }
 
   async setStatusMessage(message: string): Promise<void> {
@@ -815,7 +763,7 @@ export class Identity {
       tcpRelays: this.relays.pool.savedRelays(8),
       pathNodes: this.onion.client.backupNodes(),
       ...this.saveExtras,
-      conferences: this.conferences.save(),
+      conferences: this.conferencesState?.conferences.save() ?? [],
     };
   }
 
@@ -888,11 +836,104 @@ export class Identity {
     for (const pk of this.messenger.friendPublicKeys()) {
       this.fc.remove(pk);
       // Transfers end as "disconnected" (no KILL): sinks are flushed and records let them resume.
-      this.files.handleOnline(pk, false);
+      this.filesState?.handleOnline(pk, false);
     }
-    this.conferenceLinks.closeAll();
+    this.conferencesState?.links.closeAll();
     this.relays.close();
     this.removed = true;
+  }
+
+  /** The file transfers, made on first use (see `filesState`). */
+  private get files(): FileTransfers {
+    if (this.filesState !== undefined) return this.filesState;
+    const me = this.publicKey;
+    const log = this.log;
+    this.filesState = new FileTransfers({
+      clock: this.clock,
+      transport: this.messenger,
+      events: fileNodeEvents(
+        me,
+        this.emit,
+        log ? (obj, msg) => log.debug({ identity: me.slice(0, 16), ...obj }, msg) : undefined,
+      ),
+      wake: () => this.wake(),
+    });
+    return this.filesState;
+  }
+
+  /** The conferences, made on first use (see `conferencesState`). */
+  private get conferences(): Conferences {
+    return this.conferencesState === undefined ? this.createConferences() : this.conferencesState.conferences;
+  }
+
+  private createConferences(): Conferences {
+    const me = this.publicKey;
+    const hex = toHex;
+    const log = this.log;
+    const peerRef = (p: ConferencePeer) => ({
+      peerNumber: p.peerNumber,
+      publicKey: hex(p.publicKey),
+      name: p.name,
+      self: p.self,
+    });
+    const links = conferenceTransport({
+      fc: this.fc,
+      messenger: this.messenger,
+      findPeer: (pk, dhtPk) => {
+        this.learnDhtPk(pk, dhtPk);
+        this.wake();
+      },
+      forgetPeer: (pk) => this.forgetDhtSearch(pk),
+    });
+    const conferences = new Conferences({
+      clock: this.clock,
+      selfPk: this.realKeys.publicKey,
+      selfDhtPk: () => this.dht.keyPair.publicKey,
+      selfName: () => this.messenger.selfName,
+      transport: links,
+      events: {
+        onInvite: (pk, conferenceType, cookie) =>
+          this.emit("conferenceInvite", {
+            identity: me,
+            friend: hex(pk),
+            conferenceType,
+            cookie,
+          }),
+        onConnected: (conference) => this.emit("conferenceConnected", { identity: me, conference }),
+        onMessage: (conference, peer, kind, text) =>
+          this.emit("conferenceMessage", {
+            identity: me,
+            conference,
+            peer: peerRef(peer),
+            kind,
+            text,
+          }),
+        onTitle: (conference, peer, title) =>
+          this.emit("conferenceTitle", {
+            identity: me,
+            conference,
+            peer: peer && peerRef(peer),
+            title,
+          }),
+        onPeerName: (conference, peer, name) =>
+          this.emit("conferencePeerName", {
+            identity: me,
+            conference,
+            peer: peerRef(peer),
+            name,
+          }),
+        onPeerListChanged: (conference) => this.emit("conferencePeerList", { identity: me, conference }),
+        onPeerLeft: (conference, peer) =>
+          this.emit("conferencePeerLeft", {
+            identity: me,
+            conference,
+            peer: peerRef(peer),
+          }),
+        log: log ? (obj, msg) => log.debug({ identity: me.slice(0, 16), ...obj }, msg) : undefined,
+      },
+    });
+    this.conferencesState = { conferences, links };
+    return conferences;
   }
 
   private wake(): void {
@@ -989,6 +1030,10 @@ export class Identity {
 const DHT_PACKET_IDS = [0x00, 0x01, 0x02, 0x04, 0x20, 0x21] as const;
 /** Self-connection and path changes are checked at least this often. */
 const SELF_CHECK_MS = 1_000;
+/** What `Conferences.nextTickIn()` answers while there is no conference. */
+const IDLE_CONFERENCES_TICK_MS = 1_000;
+/** What `FileTransfers.nextTickIn()` answers while there is no transfer. */
+const IDLE_FILES_TICK_MS = 1_000;
 
 async function resolveHost(host: string): Promise<string> {
   if (isIP(host) !== 0) return host;

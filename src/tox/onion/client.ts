@@ -32,6 +32,7 @@ import {
   randomU32,
 } from "../crypto.js";
 import { ToxProtocolError } from "../errors.js";
+import { LazyMap } from "../lazy-collections.js";
 import { createTcpOnionRequest } from "../tcp/onion-tcp.js";
 import type { PacketSink } from "../transport/types.js";
 import { type IpPort, ipPortEqual, isLanAddress, type NodeInfo } from "../wire/ipport.js";
@@ -219,8 +220,8 @@ export class OnionClient {
   private readonly selfPaths: OnionPathSet;
   private readonly friendPaths: OnionPathSet;
   private readonly announceList: OnionNode[] = Array.from({ length: MAX_ONION_CLIENTS_ANNOUNCE }, emptyNode);
-  private readonly friends = new Map<string, OnionFriend>();
-  private readonly sendbacks = new Map<string, Sendback>();
+  private readonly friends = new LazyMap<string, OnionFriend>();
+  private readonly sendbacks = new LazyMap<string, Sendback>();
   private readonly pathNodes: NodeInfo[];
   private readonly bootstrapPathNodes: NodeInfo[];
   private readonly shared: SharedOnionPaths | undefined;

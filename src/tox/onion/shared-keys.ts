@@ -5,9 +5,10 @@
  */
 import { bytesEqual, toHex } from "../bytes.js";
 import { precompute } from "../crypto.js";
+import { LazyMap } from "../lazy-collections.js";
 
 export class SharedKeyCache {
-  private readonly keys = new Map<string, Uint8Array>();
+  private readonly keys = new LazyMap<string, Uint8Array>();
   private ourSecret: Uint8Array | null = null;
 
   constructor(private readonly capacity = 512) {}

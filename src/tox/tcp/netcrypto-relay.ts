@@ -20,6 +20,7 @@
  */
 import { toHex } from "../bytes.js";
 import type { Clock } from "../clock.js";
+import { LazyMap } from "../lazy-collections.js";
 import type { NetCrypto, PacketRoute } from "../netcrypto/netcrypto.js";
 import type { ConnectionId } from "../netcrypto/types.js";
 import type { PacketSink } from "../transport/types.js";
@@ -52,8 +53,8 @@ export interface NetCryptoRelayStats {
 export class NetCryptoRelayGlue {
   private netCrypto: NetCrypto | null = null;
   /** DHT key hex → connections that made the glue register it. */
-  private readonly registered = new Map<string, { pk: Uint8Array; conns: Set<ConnectionId> }>();
-  private readonly lastProbe = new Map<ConnectionId, number>();
+  private readonly registered = new LazyMap<string, { pk: Uint8Array; conns: Set<ConnectionId> }>();
+  private readonly lastProbe = new LazyMap<ConnectionId, number>();
   readonly stats: NetCryptoRelayStats = { udpPackets: 0, relayPackets: 0, relayFailures: 0, relayedIn: 0 };
 
   constructor(

@@ -11,6 +11,7 @@
 import { toHex } from "../bytes.js";
 import type { Clock } from "../clock.js";
 import type { KeyPair } from "../crypto.js";
+import { LazyMap } from "../lazy-collections.js";
 import { ipPort, type NodeInfo } from "../wire/ipport.js";
 import { TcpClientConnection, type TcpClientLogger } from "./client.js";
 import type { TcpRelayAddress, TcpTransport, TcpTransportFactory } from "./socket.js";
@@ -99,8 +100,8 @@ export function nodeToRelay(node: NodeInfo): TcpRelayAddress {
 export class TcpRelayPool {
   private readonly clock: Clock;
   private readonly opts: TcpRelayPoolOptions;
-  private readonly relays = new Map<string, RelayEntry>();
-  private readonly peers = new Map<string, PeerEntry>();
+  private readonly relays = new LazyMap<string, RelayEntry>();
+  private readonly peers = new LazyMap<string, PeerEntry>();
   private closed = false;
 
   constructor(opts: TcpRelayPoolOptions) {
