@@ -43,6 +43,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { writeHeapSnapshot } from "node:v8";
 import { fromHex, toHex } from "../src/tox/bytes.js";
 import { systemClock } from "../src/tox/clock.js";
 import { newKeyPair } from "../src/tox/crypto.js";
@@ -143,6 +144,10 @@ async function measureIdle(n: number, o: IdleOptions): Promise<IdleResult> {
     })),
     bootstrapIdentitiesPerSecond: o.rate,
   });
+  // TOX_IDLE_HEAP_SNAPSHOT=PREFIX: heap snapshots before the identities (PREFIX.0.heapsnapshot)
+  // and after the window (PREFIX.N.heapsnapshot), to compare allocations by constructor.
+  const snapshotPrefix = process.env.TOX_IDLE_HEAP_SNAPSHOT;
+  if (snapshotPrefix) writeHeapSnapshot(`${snapshotPrefix}.0.heapsnapshot`);
   try {
     const identities: Identity[] = [];
     const t0 = Date.now();
@@ -172,6 +177,7 @@ async function measureIdle(n: number, o: IdleOptions): Promise<IdleResult> {
     const cpu = process.cpuUsage(c0);
     const u1 = node.udpStats();
     announced = identities.filter((x) => x.selfConnection() !== "none").length;
+    if (snapshotPrefix) writeHeapSnapshot(`${snapshotPrefix}.${n}.heapsnapshot`);
     const cpuUs = cpu.user + cpu.system;
     const perIdS = (x: number) => x / n / seconds;
     return {

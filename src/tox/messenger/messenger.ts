@@ -504,7 +504,11 @@ function hasPending(f: Friend): boolean {
   return f.outbox.length > 0 || !f.nameSent || !f.statusMessageSent || !f.statusSent || !f.typingSent;
 }
 
+/** Shared by every empty name and status message (a zero-length array cannot be written). */
+const NO_BYTES = new Uint8Array(0);
+
 function checkedBytes(text: string, max: number, what: string): Uint8Array {
+  if (text === "") return NO_BYTES;
   const bytes = encoder.encode(text);
   if (bytes.length > max) throw errorCode("too-long", `${what} over ${max} bytes`, { length: bytes.length });
   return bytes;
