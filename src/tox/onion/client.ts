@@ -851,11 +851,16 @@ export class OnionClient {
     }
     if (index === -1) return true;
     const node = list[index]!;
-    node.publicKey = Uint8Array.from(nodePk);
+    // Copies only what changed: every identity answers each of its nodes every 15 s to 2 min, and
+    // fresh copies of unchanged keys were garbage (and, for our own list, 12 copies of one key).
+    if (!known) node.publicKey = Uint8Array.from(nodePk);
     node.ipPort = ipPort;
     addPathNode(this.pathNodes, { protocol: "udp", ipPort, publicKey: node.publicKey });
-    if (isStored === 1) node.dataPk = Uint8Array.from(pingIdOrKey);
-    else node.pingId = Uint8Array.from(pingIdOrKey);
+    if (isStored === 1) {
+      // Our own list stores only our data key (checked above); friends' nodes store theirs.
+      if (friend === null) node.dataPk = this.dataKeys.publicKey;
+      else if (!bytesEqual(node.dataPk, pingIdOrKey)) node.dataPk = Uint8Array.from(pingIdOrKey);
+    } else if (!known || !bytesEqual(node.pingId, pingIdOrKey)) node.pingId = Uint8Array.from(pingIdOrKey);
     node.isStored = isStored;
     node.timestamp = this.clock.now();
     node.pingsSinceResponse = 0;
