@@ -5,10 +5,13 @@
  */
 import { bytesEqual, toHex } from "../bytes.js";
 import { precompute } from "../crypto.js";
+import { KeyChunks } from "../key-chunks.js";
 import { LazyMap } from "../lazy-collections.js";
 
 export class SharedKeyCache {
   private readonly keys = new LazyMap<string, Uint8Array>();
+  /** Where cached keys live (about half the memory of one buffer per key). */
+  private readonly chunks = new KeyChunks();
   private ourSecret: Uint8Array | null = null;
 
   constructor(private readonly capacity = 512) {}
@@ -26,7 +29,7 @@ export class SharedKeyCache {
       this.keys.set(id, hit);
       return hit;
     }
-    const key = precompute(theirPublicKey, ourSecretKey);
+    const key = this.chunks.store(precompute(theirPublicKey, ourSecretKey));
     this.keys.set(id, key);
     if (this.keys.size > this.capacity) {
       const oldest = this.keys.keys().next().value;
