@@ -38,6 +38,11 @@
  *   npx esbuild bench/tox-idle.ts --bundle --platform=node --format=esm --packages=external \
  *     --outfile=.tmp/bench/tox-idle.mjs && node --expose-gc .tmp/bench/tox-idle.mjs --routing shared 1000
  *
+ * Young generation: V8 grows the new space up to 2 x 16 MB semi-spaces under allocation pressure,
+ * and that shows as RSS "per identity" (~40 kB at N = 1000). With `--max-semi-space-size=1`
+ * (node flag) RSS per identity fell from ~100-104 kB to 63.5 kB at N = 1000 shared, with the same
+ * CPU (90.6 µs/identity/s both); the heap column does not change.
+ *
  * Ports: daemons 35960-35965, swarm 38000-38999, identities and backbone 41000-54999 (loopback).
  */
 import { type ChildProcess, spawn } from "node:child_process";
