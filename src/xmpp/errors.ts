@@ -4,6 +4,7 @@
  */
 import { isCoreError } from "./core-port.js";
 import { NS } from "./namespaces.js";
+import type { XmppLogger } from "./router.js";
 import { type XmlElement, xml } from "./xml.js";
 
 export type ErrorType = "auth" | "cancel" | "continue" | "modify" | "wait";
@@ -104,4 +105,31 @@ export function errorReply(stanza: XmlElement, err: StanzaError): XmlElement | n
     { type: "error", id: stanza.attrs.id, from: stanza.attrs.to, to: stanza.attrs.from },
     errorElement(err),
   );
+}
+
+/**
+ * What a stanza handler answers when handling `stanza` threw: the error is logged (internal
+ * failures as errors, refusals at debug level) and turned into the error reply, if one is owed.
+ */
+export function failureReply(
+  stanza: XmlElement,
+  err: unknown,
+  log: XmppLogger,
+  what: string,
+): XmlElement | null {
+  const error = toStanzaError(err);
+  const context = {
+    from: stanza.attrs.from,
+    to: stanza.attrs.to,
+    kind: stanza.name,
+    id: stanza.attrs.id,
+    condition: error.condition,
+  };
+  if (error.condition === "internal-server-error")
+    log.error(
+      { ...context, err: err instanceof Error ? err.message : String(err) },
+      `${what}: stanza failed`,
+    );
+  else log.debug({ ...context, text: error.text }, `${what}: stanza refused`);
+  return errorReply(stanza, error);
 }

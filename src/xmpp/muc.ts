@@ -28,7 +28,7 @@ import type {
   Owner,
   PermissionLevel,
 } from "../core/frontend.js";
-import { errorReply, StanzaError, toStanzaError } from "./errors.js";
+import { failureReply, StanzaError } from "./errors.js";
 import type { StanzaSink } from "./frontend.js";
 import { bareJid, formatJid, type Jid, parseJid, publicKeyOfJid } from "./jid.js";
 import { MAX_BODY_LENGTH, parseMessage, toxTextOf } from "./message.js";
@@ -139,20 +139,7 @@ export class MucService {
           return [];
       }
     } catch (err) {
-      const e = toStanzaError(err);
-      const context = {
-        from: stanza.attrs.from,
-        to: stanza.attrs.to,
-        kind: stanza.name,
-        condition: e.condition,
-      };
-      if (e.condition === "internal-server-error")
-        this.log.error(
-          { ...context, err: err instanceof Error ? err.message : String(err) },
-          "xmpp muc: stanza failed",
-        );
-      else this.log.debug({ ...context, text: e.text }, "xmpp muc: stanza refused");
-      const reply = errorReply(stanza, e);
+      const reply = failureReply(stanza, err, this.log, "xmpp muc");
       if (reply !== null && stanza.name === "presence") reply.append(xml("x", { xmlns: MUC_NS.muc }));
       return reply ? [reply] : [];
     }

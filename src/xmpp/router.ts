@@ -23,7 +23,7 @@ import type { XmppAvatars } from "./avatars.js";
 import { NS_VCARD, photoHashOf, vcardOf } from "./avatars.js";
 import type { CommandFile, CommandReply, CoreApi, FriendView, Owner, PermissionLevel } from "./core-port.js";
 import { contactInfo, discoInfo, discoItems, gatewayInfo } from "./disco.js";
-import { errorReply, StanzaError, toStanzaError } from "./errors.js";
+import { failureReply, StanzaError } from "./errors.js";
 import { type FileLink, fileLinkOf, fileMessage, type XmppFiles } from "./files.js";
 import { gatewayAnswer, gatewayPrompt, resolvePrompt } from "./gateway-iq.js";
 import { bareJid, contactJid, type Jid, parseJid, publicKeyOfJid } from "./jid.js";
@@ -127,23 +127,7 @@ export class GatewayRouter {
           return [];
       }
     } catch (err) {
-      const e = toStanzaError(err);
-      const context = {
-        from: stanza.attrs.from,
-        to: stanza.attrs.to,
-        kind: stanza.name,
-        id: stanza.attrs.id,
-        condition: e.condition,
-      };
-      if (e.condition === "internal-server-error") {
-        this.log.error(
-          { ...context, err: err instanceof Error ? err.message : String(err) },
-          "xmpp: stanza failed",
-        );
-      } else {
-        this.log.debug({ ...context, text: e.text }, "xmpp: stanza refused");
-      }
-      const reply = errorReply(stanza, e);
+      const reply = failureReply(stanza, err, this.log, "xmpp");
       return reply ? [reply] : [];
     }
   }
