@@ -114,38 +114,51 @@ async function connect(b: Bridge, c: CToxPeer): Promise<number> {
   const friendNo = c.friendByPublicKey(me.publicKeyBytes) ?? c.friendAddNoRequest(me.publicKeyBytes);
   await me.connectFriendDirect(c.publicKey, c.dhtId, ipPort("127.0.0.1", c.udpPort));
   const friend = c.publicKeyHex.toLowerCase();
-  const deadline = Date.now() + 20_000;
-  while (
-    !(c.friendConnectionStatus(friendNo) === "udp" && (await b.core.friend(alice, friend))?.online === true)
-  ) {
-    if (Date.now() > deadline) throw new Error("timed out waiting for bridge <-> c online");
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  await waitUntil(
+    async () =>
+      c.friendConnectionStatus(friendNo) === "udp" && (await b.core.friend(alice, friend))?.online === true,
+    20_000,
+    "bridge <-> c online",
+    20,
+  );
   return friendNo;
 }
 
-describe("files through the core <-> c-toxcore", () => {
-  const cleanup: (() => unknown)[] = [];
-  afterEach(async () => {
-    for (const f of cleanup.splice(0).reverse()) await f();
-    await db.reset();
-  });
+/** Undone after each test, last first: C peers, bridges. */
+const cleanup: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const f of cleanup.splice(0).reverse()) await f();
+  await db.reset();
+});
 
+interface Connected {
+  spool: string;
+  c: CToxPeer;
+  bridge: Bridge;
+  friendNo: number;
+}
+
+/** A C peer (carol) and a bridge on a fresh spool whose account alice befriended her, both online. */
+async function bridgeAndCarol(spoolPrefix: string): Promise<Connected> {
+  const spool = tempDir(spoolPrefix);
+  // Independent of each other: start both at once.
+  const [c, bridge] = await Promise.all([
+    CToxPeer.create({ startPort: 37140, endPort: 37159, name: "carol", label: "c", iterateEveryMs: 5 }),
+    startBridge(spool),
+  ]);
+  cleanup.push(() => c.kill());
+  cleanup.push(() => bridge.stop());
+  await bridge.core.command(alice, "create", "user");
+  await bridge.core.addFriend(alice, c.addressHex, "hi");
+  return { spool, c, bridge, friendNo: await connect(bridge, c) };
+}
+
+describe("files through the core <-> c-toxcore", () => {
   it("a file each way with equal SHA-256; a restart mid-transfer resumes from the bytes on disk", async () => {
-    const spool = tempDir("toxbridge-files-interop-");
-    const c = await CToxPeer.create({
-      startPort: 37140,
-      endPort: 37159,
-      name: "carol",
-      label: "c",
-      iterateEveryMs: 5,
-    });
-    cleanup.push(() => c.kill());
-    let b = await startBridge(spool);
-    cleanup.push(() => b.stop());
-    await b.core.command(alice, "create", "user");
-    await b.core.addFriend(alice, c.addressHex, "hi");
-    let friendNo = await connect(b, c);
+    const setup = await bridgeAndCarol("toxbridge-files-interop-");
+    const { spool, c } = setup;
+    let b = setup.bridge;
+    let friendNo = setup.friendNo;
     const friend = c.publicKeyHex.toLowerCase();
 
     // The C side serves chunk requests of whatever it offers, from these buffers (by file number).
@@ -233,27 +246,11 @@ describe("files through the core <-> c-toxcore", () => {
 });
 
 describe("outbound resume through the core <-> c-toxcore", () => {
-  const cleanup: (() => unknown)[] = [];
-  afterEach(async () => {
-    for (const f of cleanup.splice(0).reverse()) await f();
-    await db.reset();
-  });
-
   it("a file being sent when the bridge restarts is offered again with its id and resumes where c stopped", async () => {
-    const spool = tempDir("toxbridge-files-interop-out-");
-    const c = await CToxPeer.create({
-      startPort: 37140,
-      endPort: 37159,
-      name: "carol",
-      label: "c",
-      iterateEveryMs: 5,
-    });
-    cleanup.push(() => c.kill());
-    let b = await startBridge(spool);
-    cleanup.push(() => b.stop());
-    await b.core.command(alice, "create", "user");
-    await b.core.addFriend(alice, c.addressHex, "hi");
-    let friendNo = await connect(b, c);
+    const setup = await bridgeAndCarol("toxbridge-files-interop-out-");
+    const { spool, c } = setup;
+    let b = setup.bridge;
+    let friendNo = setup.friendNo;
 
     // The C client keeps what it received per file id and seeks there when that id is offered
     // again (what qTox does with its resume records).
@@ -310,12 +307,6 @@ describe("outbound resume through the core <-> c-toxcore", () => {
 });
 
 describe("profiles through the core <-> c-toxcore", () => {
-  const cleanup: (() => unknown)[] = [];
-  afterEach(async () => {
-    for (const f of cleanup.splice(0).reverse()) await f();
-    await db.reset();
-  });
-
   it("imports c-toxcore profiles (plain and encrypted) and exports ones c-toxcore loads", async () => {
     // Two C clients with friends, saved the way qTox saves them (one encrypted).
     const friendKeys = [newKeyPair().publicKey, newKeyPair().publicKey];

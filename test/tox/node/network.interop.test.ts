@@ -13,7 +13,9 @@ import { type Bootstrapd, startBootstrapNetwork } from "../../interop/bootstrapd
 import { CToxPeer, waitUntil } from "../../interop/ctoxcore.js";
 import { type EventLog, recordEvents } from "./record-events.js";
 
-describe("ToxNode with c-toxcore 0.2.18 through tox-bootstrapd (DHT + onion + friend requests)", () => {
+// Concurrent: each test has its own identity and C peers on disjoint ports, and waits on the
+// network (onion announces, friend searches), not on the CPU; one after another they took ~50 s.
+describe.concurrent("ToxNode with c-toxcore 0.2.18 through tox-bootstrapd (DHT + onion + friend requests)", () => {
   let daemons: Bootstrapd[] = [];
   let node: ToxNode;
   let log: EventLog;

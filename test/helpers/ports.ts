@@ -1,0 +1,207 @@
+/**
+ * Which loopback ports each test file binds, and which lane vitest runs it in.
+ *
+ * vitest.config.ts runs the suite in three lanes, one after the other:
+ * - "parallel": two files at a time. Files that bind no fixed port, or whose fixed ports are
+ *   registered below and overlap no other file of this lane, and that use no real c-toxcore.
+ * - "paired": two files at a time. Interop files (real c-toxcore, tox-bootstrapd) that spend
+ *   their time waiting on protocol timers (onion announces and searches, session timeouts), not
+ *   on the CPU, with all their ports registered below and disjoint.
+ * - "serial": one file at a time. Every other `*.interop.test.ts` (CPU-heavy ones such as 200
+ *   identities or 50 MB transfers, and ones sharing port ranges), plus SERIAL_FILES.
+ *
+ * test/helpers/ports.test.ts fails loudly when two files of one two-at-a-time lane claim
+ * overlapping ports, or when such a file mentions a port literal of the test range (34000-39999)
+ * that is not inside its own claim: a new file that binds fixed ports must be registered here
+ * (or run serial) before it can run beside others.
+ */
+
+export type Lane = "parallel" | "paired" | "serial";
+
+/** A port range a file binds. `searched`: the code tries the next port when one is taken. */
+export interface PortClaim {
+  first: number;
+  last: number;
+  /** `fixed`: the exact ports must be free. `searched`: a taken port is skipped (ToxNode's portRange, probe-and-retry helpers). */
+  how: "fixed" | "searched";
+  /** Why the file needs them; shows in overlap errors. */
+  what: string;
+}
+
+export interface FileClaims {
+  claims: PortClaim[];
+  /**
+   * Numbers in the test port range that the file uses as addresses only (in-memory networks,
+   * wire encodings, parsed arguments): nothing binds them. Excluded from the literal scan.
+   */
+  addressesOnly?: number[];
+}
+
+/** Files (relative to the repository root) that run one at a time though not named `*.interop.test.ts`. */
+export const SERIAL_FILES: readonly string[] = [
+  // Real c-toxcore peers in this process and tox-bootstrapd daemons on 34000-34119.
+  "test/interop/ctoxcore.test.ts",
+];
+
+/** Port pools of shared helpers: every file that starts one probes for free ports and retries. */
+export const HELPER_POOLS: Record<string, PortClaim> = {
+  "test/helpers/prosody/index.ts": { first: 35200, last: 35399, how: "searched", what: "Prosody (probe)" },
+  "test/helpers/postgres.ts": { first: 55400, last: 55499, how: "searched", what: "PostgreSQL (probe)" },
+};
+
+const fixed = (first: number, last: number, what: string): PortClaim => ({ first, last, how: "fixed", what });
+const searched = (first: number, last: number, what: string): PortClaim => ({
+  first,
+  last,
+  how: "searched",
+  what,
+});
+
+/** Fixed-port claims of the parallel lane's files (serial files keep their own ranges in their headers). */
+export const PARALLEL_CLAIMS: Record<string, FileClaims> = {
+  "test/core/tox-adapter.test.ts": { claims: [searched(35000, 35049, "ToxNode")] },
+  "test/matrix/component.test.ts": { claims: [searched(35420, 35439, "ToxNode of the bridge")] },
+  "test/xmpp/bridge-component.test.ts": {
+    // Inside Prosody's probe pool: ToxNode skips a port Prosody holds, Prosody retries on one we hold.
+    claims: [searched(35300, 35339, "ToxNode of the bridge")],
+  },
+  "test/xmpp/files.test.ts": {
+    claims: [fixed(37300, 37349, "Prosody"), fixed(37350, 37359, "web server")],
+    // Documented neighbours' ranges in its header.
+    addressesOnly: [37360, 37369, 37370, 37399],
+  },
+  "test/xmpp/files-unit.test.ts": { claims: [searched(37360, 37369, "upload PUT server (probe)")] },
+  "test/xmpp/muc-prosody.test.ts": { claims: [searched(37400, 37499, "Prosody (probe)")] },
+  "test/tox/node/tox-node.test.ts": {
+    claims: [searched(34400, 34499, "ToxNode")],
+    addressesOnly: [34599], // its header's range
+  },
+  "test/tox/node/friend-requests.test.ts": { claims: [searched(35680, 35699, "ToxNode")] },
+  "test/tox/node/shared-routing.test.ts": { claims: [searched(37060, 37099, "two ToxNodes")] },
+  "test/tox/node/saved-relays.test.ts": {
+    claims: [searched(37195, 37199, "ToxNode"), fixed(37194, 37194, "a TCP relay address nobody listens on")],
+  },
+  "test/tox/transport/udp.test.ts": { claims: [fixed(34230, 34243, "UdpTransport")] },
+  "test/tools/tox-peer/process.test.ts": { claims: [fixed(36140, 36149, "tox-peer processes")] },
+  "test/tools/tox-peer/args.test.ts": { claims: [], addressesOnly: [36000, 36001] },
+  "test/tools/tox-peer/engine.test.ts": { claims: [], addressesOnly: [36099] },
+  "test/tools/tox-peer/run.test.ts": { claims: [], addressesOnly: [36099] },
+  "test/tox/dht/helpers.test.ts": { claims: [], addressesOnly: [39997] },
+  "test/tox/onion/announce-server.test.ts": { claims: [], addressesOnly: [34970, 34971, 34972, 34973] },
+  "test/tox/onion/client.test.ts": { claims: [], addressesOnly: [34990] },
+  "test/tox/onion/relay.test.ts": { claims: [], addressesOnly: [34950, 34951, 34952, 34960] },
+  "test/tox/onion/shared-paths.test.ts": { claims: [], addressesOnly: [36000, 36100] },
+  "test/tox/wire/onion.test.ts": { claims: [], addressesOnly: [34800, 34850, 34851, 34900, 34999] },
+  // The registry's own test scans sample text.
+  "test/helpers/ports.test.ts": { claims: [], addressesOnly: [34400, 34449, 35000, 36099, 37001] },
+};
+
+/**
+ * Interop files of the paired lane and every port they bind (daemons, our nodes, C peers).
+ * Mostly idle: each waits tens of seconds on c-toxcore's and our onion/session timers.
+ */
+export const PAIRED_CLAIMS: Record<string, FileClaims> = {
+  "test/tox/node/network.interop.test.ts": {
+    claims: [
+      fixed(35600, 35605, "tox-bootstrapd"),
+      searched(35620, 35679, "ToxNode"),
+      fixed(35700, 35739, "C peers"),
+    ],
+  },
+  "test/tox/node/outage.interop.test.ts": {
+    claims: [
+      fixed(35750, 35755, "tox-bootstrapd"),
+      searched(35760, 35769, "ToxNode"),
+      fixed(35770, 35774, "C peer"),
+    ],
+  },
+  "test/tools/tox-peer/tox-peer.interop.test.ts": {
+    claims: [
+      fixed(36100, 36105, "tox-bootstrapd"),
+      fixed(36110, 36119, "tox-peer processes"),
+      fixed(36120, 36139, "C peers"),
+    ],
+  },
+  "test/tox/node/shared-routing.interop.test.ts": {
+    claims: [
+      fixed(37000, 37005, "tox-bootstrapd"),
+      searched(37010, 37029, "ToxNode"),
+      fixed(37040, 37059, "C peers"),
+    ],
+  },
+  "test/tox/node/tcp.interop.test.ts": {
+    claims: [
+      fixed(35800, 35805, "tox-bootstrapd"),
+      searched(35820, 35859, "ToxNodes"),
+      fixed(35860, 35879, "C peers"),
+    ],
+  },
+  "test/tox/tcp/first-contact.interop.test.ts": {
+    claims: [fixed(34760, 34765, "tox-bootstrapd"), fixed(34770, 34779, "C peer")],
+  },
+};
+
+/** The lane of a test file given relative to the repository root (forward slashes). */
+export function laneOf(file: string): Lane {
+  if (file in PAIRED_CLAIMS) return "paired";
+  if (file.endsWith(".interop.test.ts") || SERIAL_FILES.includes(file)) return "serial";
+  return "parallel";
+}
+
+/** vitest `include` globs of the paired lane. */
+export const PAIRED_FILES: readonly string[] = Object.keys(PAIRED_CLAIMS);
+
+/** vitest `include` globs of the serial lane (exclude PAIRED_FILES from them). */
+export const SERIAL_GLOBS: readonly string[] = ["test/**/*.interop.test.ts", ...SERIAL_FILES];
+
+function overlap(a: PortClaim, b: PortClaim): boolean {
+  return a.first <= b.last && b.first <= a.last;
+}
+
+/**
+ * Pairs of claims that may collide when their owners run at the same time. Two `searched`
+ * claims may share ports (each side skips what the other holds); a `fixed` claim may share none.
+ * Claims of one file never conflict with each other.
+ */
+export function claimConflicts(
+  files: Record<string, FileClaims> = PARALLEL_CLAIMS,
+  pools: Record<string, PortClaim> = HELPER_POOLS,
+): string[] {
+  const owners: { owner: string; claim: PortClaim }[] = [
+    ...Object.entries(files).flatMap(([owner, f]) => f.claims.map((claim) => ({ owner, claim }))),
+    ...Object.entries(pools).map(([owner, claim]) => ({ owner, claim })),
+  ];
+  const out: string[] = [];
+  for (let i = 0; i < owners.length; i++) {
+    for (let j = i + 1; j < owners.length; j++) {
+      const a = owners[i]!;
+      const b = owners[j]!;
+      if (a.owner === b.owner || !overlap(a.claim, b.claim)) continue;
+      if (a.claim.how === "searched" && b.claim.how === "searched") continue;
+      out.push(
+        `${a.owner} (${a.claim.what} ${a.claim.first}-${a.claim.last}, ${a.claim.how}) overlaps ` +
+          `${b.owner} (${b.claim.what} ${b.claim.first}-${b.claim.last}, ${b.claim.how})`,
+      );
+    }
+  }
+  return out;
+}
+
+/** The test port range the literal scan watches (Tox's default 33445-33545 is used as a fake address everywhere). */
+export const SCANNED_PORTS = { first: 34000, last: 39999 } as const;
+
+/**
+ * Port-like literals in `source` (a parallel-lane file's text) that are neither inside one of
+ * its claims nor listed as addresses only.
+ */
+export function unclaimedLiterals(source: string, entry: FileClaims | undefined): number[] {
+  const found = new Set<number>();
+  for (const m of source.matchAll(/(?<![\w.])(3[4-9]\d{3})(?![\w.])/g)) {
+    const n = Number(m[1]);
+    if (n < SCANNED_PORTS.first || n > SCANNED_PORTS.last) continue;
+    if (entry?.claims.some((c) => c.first <= n && n <= c.last)) continue;
+    if (entry?.addressesOnly?.includes(n)) continue;
+    found.add(n);
+  }
+  return [...found].sort((a, b) => a - b);
+}
