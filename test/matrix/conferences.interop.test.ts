@@ -14,17 +14,14 @@
  * reached through the conference via Carol. Ports: ours 37400-37419, C 37440-37499.
  */
 import { afterAll, describe, expect, it } from "vitest";
-import { BridgeCore, coreRepos } from "../../src/core/bridge-core.js";
 import type { Owner } from "../../src/core/frontend.js";
-import { ToxNodeGateway } from "../../src/core/tox-adapter.js";
-import { createLogger } from "../../src/logger.js";
-import { type RunningMatrixAppservice, startMatrixAppservice } from "../../src/matrix/appservice.js";
-import { MatrixFrontend } from "../../src/matrix/frontend.js";
 import { ghostUserId } from "../../src/matrix/ids.js";
-import { ipPort, ToxNode } from "../../src/tox/index.js";
+import { ipPort } from "../../src/tox/index.js";
 import { type HomeserverDouble, startHomeserver } from "../helpers/homeserver/index.js";
+import { waitUntil } from "../helpers/wait.js";
+import { nodeOf, startWholeBridge } from "../helpers/whole-bridge.js";
 import { conferenceTitle } from "../interop/ctox-conference.js";
-import { befriend, CToxPeer, waitUntil } from "../interop/ctoxcore.js";
+import { befriend, CToxPeer } from "../interop/ctoxcore.js";
 import { openTestStore } from "../store/backends.js";
 import { testRegistration } from "./bridge-harness.js";
 
@@ -32,71 +29,18 @@ const names = { domain: "localhost", botLocalpart: "toxbot", userPrefix: "_tox_"
 const registration = testRegistration();
 const OUR_PORTS: [number, number] = [37400, 37419];
 
-interface Bridge {
-  node: ToxNode;
-  core: BridgeCore;
-  appservice: RunningMatrixAppservice;
-  stop(): Promise<void>;
-}
-
-async function startBridge(
-  hs: HomeserverDouble,
-  store: Awaited<ReturnType<typeof openTestStore>>,
-): Promise<Bridge> {
-  const log = createLogger({ level: "warn", destination: { write: () => {} } });
-  const node = await ToxNode.create({ host: "127.0.0.1", portRange: OUR_PORTS });
-  const core = new BridgeCore({
-    store: store.store,
-    repos: coreRepos(store.db),
-    tox: new ToxNodeGateway(node),
-    tickMs: 100,
-    inbox: { retryDelayMs: () => 100 },
-    conferences: { inboundRetryDelayMs: () => 100, retryDelayMs: () => 200 },
-  });
-  const frontend = new MatrixFrontend({
-    core,
-    store: store.store,
-    names,
-    permissions: { localhost: "user" },
-    degradeRich: true,
-    log,
-  });
-  const appservice = await startMatrixAppservice({
-    registration,
-    homeserverUrl: hs.url,
-    domain: hs.domain,
-    log,
-    listen: { port: 0 },
-    controller: frontend.controller(),
-    onTransaction: (txn) => frontend.onTransaction(txn),
-    onListening: (port) => hs.setAppserviceUrl(`http://127.0.0.1:${port}`),
-    startupChecks: { ping: false },
-  });
-  frontend.attach((userId) => appservice.bridge.getIntent(userId));
-  core.registerFrontend(frontend);
-  await core.start();
-  let stopped = false;
-  return {
-    node,
-    core,
-    appservice,
-    async stop() {
-      if (stopped) return;
-      stopped = true;
-      await core.stop();
-      await appservice.stop();
-      await node.close();
+/** The whole bridge over the test's homeserver and store (the same ones again after a restart). */
+const startBridge = (hs: HomeserverDouble, store: Awaited<ReturnType<typeof openTestStore>>) =>
+  startWholeBridge({
+    store,
+    tox: { ports: OUR_PORTS },
+    logLevel: "warn",
+    core: {
+      inbox: { retryDelayMs: () => 100 },
+      conferences: { inboundRetryDelayMs: () => 100, retryDelayMs: () => 200 },
     },
-  };
-}
-
-async function until(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 15_000) {
-  const end = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+    matrix: { hs, registration, appservice: { startupChecks: { ping: false } } },
+  });
 
 describe("Tox conference <-> Matrix room end to end (3 c-toxcore peers, 2 bridged users)", () => {
   const cleanup: (() => unknown)[] = [];
@@ -141,7 +85,7 @@ describe("Tox conference <-> Matrix room end to end (3 c-toxcore peers, 2 bridge
     const alice = await user("alice");
     const bob = await user("bob");
     const identity = (pk: string) => {
-      const id = bridge.node.identity(pk);
+      const id = nodeOf(bridge).identity(pk);
       if (id === undefined) throw new Error("identity not online");
       return id;
     };
@@ -165,10 +109,12 @@ describe("Tox conference <-> Matrix room end to end (3 c-toxcore peers, 2 bridge
     const carolFriend = carol.friendAddNoRequest(identity(alice.publicKey).publicKeyBytes);
     await dialCarol();
     await waitUntil(() => carol.friendConnectionStatus(carolFriend) === "udp", 15_000, "Carol sees alice");
-    await until(
+    await waitUntil(
       async () =>
         (await bridge.core.friend(alice.owner, carol.publicKeyHex.toLowerCase()))?.state === "accepted",
+      15_000,
       "Carol accepted",
+      20,
     );
 
     // Carol's conference: the core joins alice's identity, the bot makes the room.
@@ -185,25 +131,32 @@ describe("Tox conference <-> Matrix room end to end (3 c-toxcore peers, 2 bridge
       { what: "the conference room invite" },
     );
     const roomId = invite.room_id;
-    await until(() => hs.room(roomId).getState("m.room.name")?.content.name === "Tox room", "room name");
+    await waitUntil(
+      () => hs.room(roomId).getState("m.room.name")?.content.name === "Tox room",
+      15_000,
+      "room name",
+    );
     await alice.client.join(roomId);
     const ghostOf = (p: CToxPeer) => ghostUserId(names, p.publicKeyHex.toLowerCase());
     const displayname = (userId: string) =>
       hs.room(roomId).getState("m.room.member", userId)?.content.displayname;
     await hs.waitForMembership(roomId, ghostOf(carol), "join");
-    await until(() => displayname(ghostOf(carol)) === "Carol", "Carol's ghost name");
+    await waitUntil(() => displayname(ghostOf(carol)) === "Carol", 15_000, "Carol's ghost name");
 
     // alice invites bob in the room: the identities befriend, bob's identity joins, bob joins.
     await alice.client.invite(roomId, bob.client.userId);
-    await until(
+    await waitUntil(
       async () => (await bridge.core.friend(alice.owner, bob.publicKey))?.state === "accepted",
+      15_000,
       "alice and bob befriended",
+      20,
     );
     await dialEachOther();
-    await until(
+    await waitUntil(
       async () => (await bridge.core.conferences(bob.owner)).length === 1,
-      "bob in the conference",
       20_000,
+      "bob in the conference",
+      20,
     );
     await bob.client.join(roomId);
 
@@ -220,8 +173,9 @@ describe("Tox conference <-> Matrix room end to end (3 c-toxcore peers, 2 bridge
     }
     await hs.waitForMembership(roomId, ghostOf(dan), "join", { timeoutMs: 20_000 });
     await hs.waitForMembership(roomId, ghostOf(erin), "join", { timeoutMs: 20_000 });
-    await until(
+    await waitUntil(
       () => displayname(ghostOf(dan)) === "Dan" && displayname(ghostOf(erin)) === "Erin",
+      15_000,
       "ghost names",
     );
     // Bridged users are themselves, never ghosts.
@@ -256,7 +210,11 @@ describe("Tox conference <-> Matrix room end to end (3 c-toxcore peers, 2 bridge
 
     // Titles both ways.
     erin.conferenceSetTitle(0, "Erin's title");
-    await until(() => hs.room(roomId).getState("m.room.name")?.content.name === "Erin's title", "room name");
+    await waitUntil(
+      () => hs.room(roomId).getState("m.room.name")?.content.name === "Erin's title",
+      15_000,
+      "room name",
+    );
     await alice.client.sendState(roomId, "m.room.name", "", { name: "Matrix title" });
     await waitUntil(
       () => [carol, dan, erin].every((p) => conferenceTitle(p, p === carol ? cc : 0) === "Matrix title"),
@@ -276,7 +234,7 @@ describe("Tox conference <-> Matrix room end to end (3 c-toxcore peers, 2 bridge
       "Carol sees alice go",
     );
     await alice.client.sendMessage(roomId, "written while the bridge was down");
-    bridge = await startBridge(hs, store);
+    bridge = await bridge.restart();
     await dialCarol();
     await dialEachOther();
     await waitUntil(

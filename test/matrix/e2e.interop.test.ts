@@ -5,11 +5,12 @@
  * UDP (no DHT or onion in this test, to keep it fast and local). Ports: ours 35400-35419, C 35500-35539.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import { ToxNodeGateway } from "../../src/core/tox-adapter.js";
+import type { ToxNodeGateway } from "../../src/core/tox-adapter.js";
 import { ghostUserId } from "../../src/matrix/ids.js";
-import { ipPort, ToxNode } from "../../src/tox/index.js";
+import { ipPort } from "../../src/tox/index.js";
+import { nodeOf } from "../helpers/whole-bridge.js";
 import { CToxPeer, waitUntil } from "../interop/ctoxcore.js";
-import { type FrontendRig, startFrontendRig } from "./frontend-harness.js";
+import { startFrontendRig } from "./frontend-harness.js";
 
 const names = { domain: "localhost", botLocalpart: "toxbot", userPrefix: "_tox_" };
 
@@ -20,10 +21,9 @@ afterEach(async () => {
 
 describe("Matrix <-> c-toxcore through the bridge", () => {
   it("create via the bot, befriend, chat both ways with receipts, typing", async () => {
-    const node = await ToxNode.create({ host: "127.0.0.1", portRange: [35400, 35419] });
-    cleanup.push(() => node.close());
-    const rig: FrontendRig<ToxNodeGateway> = await startFrontendRig({ tox: new ToxNodeGateway(node) });
+    const rig = await startFrontendRig<ToxNodeGateway>({ tox: { ports: [35400, 35419] } });
     cleanup.push(() => rig.stop());
+    const node = nodeOf(rig);
     const c = await CToxPeer.create({ startPort: 35500, endPort: 35539, name: "Carol", label: "c" });
     cleanup.push(() => c.kill());
     const { hs } = rig;

@@ -1,21 +1,23 @@
 /**
  * The Matrix frontend end to end in one process: the homeserver double (real HTTP), the real
  * matrix-appservice-bridge through startMatrixAppservice, the bridge core on a PGlite store, and a
- * ToxGateway (the in-memory FakeTox by default, or a real ToxNode adapter).
+ * ToxGateway (the in-memory FakeTox by default, or a real ToxNode). A thin layer over
+ * startWholeBridge (test/helpers/whole-bridge.ts) that also owns the homeserver and the store.
  */
-import { BridgeCore, coreRepos } from "../../src/core/bridge-core.js";
+import type { BridgeCore, coreRepos } from "../../src/core/bridge-core.js";
 import type { CoreApi, CoreFilesApi } from "../../src/core/frontend.js";
 import type { ToxGateway } from "../../src/core/tox-gateway.js";
-import { createLogger } from "../../src/logger.js";
-import { type RunningMatrixAppservice, startMatrixAppservice } from "../../src/matrix/appservice.js";
-import { MatrixFrontend, type MatrixFrontendOptions } from "../../src/matrix/frontend.js";
+import type { RunningMatrixAppservice } from "../../src/matrix/appservice.js";
+import type { MatrixFrontend, MatrixFrontendOptions } from "../../src/matrix/frontend.js";
 import type { Store } from "../../src/store/index.js";
+import type { ToxNode } from "../../src/tox/index.js";
 import { FakeTox } from "../core/fake-tox.js";
 import {
   type HomeserverDouble,
   type HomeserverOptions,
   startHomeserver,
 } from "../helpers/homeserver/index.js";
+import { startWholeBridge } from "../helpers/whole-bridge.js";
 import { openTestStore } from "../store/backends.js";
 import { type LogLine, testRegistration } from "./bridge-harness.js";
 
@@ -24,6 +26,8 @@ export interface FrontendRig<T extends ToxGateway = FakeTox> {
   store: Store;
   core: BridgeCore;
   tox: T;
+  /** The ToxNode when the rig was asked for one (`tox: { ports }`). */
+  node: ToxNode | undefined;
   frontend: MatrixFrontend;
   appservice: RunningMatrixAppservice;
   logLines: LogLine[];
@@ -31,7 +35,8 @@ export interface FrontendRig<T extends ToxGateway = FakeTox> {
 }
 
 export interface RigOptions<T extends ToxGateway> {
-  tox?: T;
+  /** The Tox side: a ToxGateway (default a FakeTox), or a real ToxNode bound within `ports`. */
+  tox?: T | { ports: [number, number] };
   permissions?: Record<string, "user" | "admin">;
   degradeRich?: boolean;
   /** Reuse a store (restart tests); closed by the caller then. */
@@ -54,59 +59,41 @@ export interface RigOptions<T extends ToxGateway> {
 export async function startFrontendRig<T extends ToxGateway = FakeTox>(
   opts: RigOptions<T> = {},
 ): Promise<FrontendRig<T>> {
-  const registration = testRegistration();
-  const hs = await startHomeserver({ registration, startPaused: true, ...opts.homeserver });
+  const hs = await startHomeserver({
+    registration: testRegistration(),
+    startPaused: true,
+    ...opts.homeserver,
+  });
   // These suites run beside others on small CI machines: wait generously, fail only on real hangs.
   hs.defaultWaitMs = 20_000;
   const opened = opts.store === undefined ? await openTestStore() : undefined;
-  const { store, db } = opts.store ?? opened!;
-  const tox = (opts.tox ?? new FakeTox()) as T;
-  const logLines: LogLine[] = [];
-  const log = createLogger({
-    level: "debug",
-    destination: { write: (l: string) => logLines.push(JSON.parse(l)) },
+  const bridge = await startWholeBridge<T>({
+    store: opts.store ?? opened!,
+    tox: opts.tox ?? (new FakeTox() as ToxGateway as T),
+    core: { tickMs: 50, inbox: { retryDelayMs: () => 50 } },
+    matrix: {
+      hs,
+      frontend: {
+        ...(opts.spoolDir === undefined ? {} : { spoolDir: opts.spoolDir }),
+        permissions: opts.permissions ?? { localhost: "user" },
+        degradeRich: opts.degradeRich ?? true,
+        ...opts.frontend?.(hs),
+      },
+      ...(opts.frontendCore === undefined ? {} : { frontendCore: opts.frontendCore }),
+    },
   });
-  const core = new BridgeCore({
-    store,
-    repos: coreRepos(db),
-    tox,
-    tickMs: 50,
-    inbox: { retryDelayMs: () => 50 },
-  });
-  const frontend = new MatrixFrontend({
-    core: opts.frontendCore?.(core) ?? core,
-    ...(opts.spoolDir === undefined ? {} : { spoolDir: opts.spoolDir }),
-    store,
-    names: { domain: hs.domain, botLocalpart: registration.sender_localpart, userPrefix: "_tox_" },
-    permissions: opts.permissions ?? { localhost: "user" },
-    degradeRich: opts.degradeRich ?? true,
-    log,
-    ...opts.frontend?.(hs),
-  });
-  const appservice = await startMatrixAppservice({
-    registration,
-    homeserverUrl: hs.url,
-    domain: hs.domain,
-    log,
-    listen: { port: 0 },
-    controller: frontend.controller(),
-    onTransaction: (txn) => frontend.onTransaction(txn),
-    onListening: (port) => hs.setAppserviceUrl(`http://127.0.0.1:${port}`),
-  });
-  frontend.attach((userId) => appservice.bridge.getIntent(userId));
-  core.registerFrontend(frontend);
-  await core.start();
+  const { frontend, appservice } = bridge.matrix!;
   return {
     hs,
-    store,
-    core,
-    tox,
+    store: (opts.store ?? opened!).store,
+    core: bridge.core,
+    tox: bridge.tox,
+    node: bridge.node,
     frontend,
     appservice,
-    logLines,
+    logLines: bridge.logLines,
     async stop() {
-      await core.stop();
-      await appservice.stop();
+      await bridge.stop();
       await hs.close();
       await opened?.close();
     },

@@ -9,12 +9,13 @@
  */
 import { createHash } from "node:crypto";
 import { afterEach, describe, expect, it } from "vitest";
-import { ToxNodeGateway } from "../../src/core/tox-adapter.js";
+import type { ToxNodeGateway } from "../../src/core/tox-adapter.js";
 import { ghostUserId } from "../../src/matrix/ids.js";
-import { ipPort, ToxNode } from "../../src/tox/index.js";
+import { ipPort } from "../../src/tox/index.js";
 import { passEncrypt } from "../../src/tox/state/encryptsave.js";
+import { nodeOf } from "../helpers/whole-bridge.js";
 import { CToxPeer, waitUntil } from "../interop/ctoxcore.js";
-import { type FrontendRig, startFrontendRig } from "./frontend-harness.js";
+import { startFrontendRig } from "./frontend-harness.js";
 
 const names = { domain: "localhost", botLocalpart: "toxbot", userPrefix: "_tox_" };
 const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
@@ -32,10 +33,9 @@ afterEach(async () => {
 
 describe("Matrix media <-> c-toxcore through the bridge", () => {
   it("files both ways, avatars both ways, export loads in c-toxcore, encrypted import by file + passphrase", async () => {
-    const node = await ToxNode.create({ host: "127.0.0.1", portRange: [37200, 37219] });
-    cleanup.push(() => node.close());
-    const rig: FrontendRig<ToxNodeGateway> = await startFrontendRig({ tox: new ToxNodeGateway(node) });
+    const rig = await startFrontendRig<ToxNodeGateway>({ tox: { ports: [37200, 37219] } });
     cleanup.push(() => rig.stop());
+    const node = nodeOf(rig);
     const c = await CToxPeer.create({
       startPort: 37220,
       endPort: 37229,

@@ -18,133 +18,47 @@
  * Our identities reach Carol and each other directly over loopback UDP; Dan and Erin through the
  * conference. Ports: Prosody 37400-37409, ours 37410-37429, C 37430-37489.
  */
-import net from "node:net";
 import type { ClientElement } from "@xmpp/client";
 import { afterAll, describe, expect, it } from "vitest";
-import { BridgeCore, coreRepos } from "../../src/core/bridge-core.js";
 import type { Owner } from "../../src/core/frontend.js";
-import { ToxNodeGateway } from "../../src/core/tox-adapter.js";
-import { createLogger } from "../../src/logger.js";
-import { type RunningMatrixAppservice, startMatrixAppservice } from "../../src/matrix/appservice.js";
-import { MatrixFrontend } from "../../src/matrix/frontend.js";
 import { ghostUserId } from "../../src/matrix/ids.js";
-import { ipPort, ToxNode } from "../../src/tox/index.js";
-import { XmppGateway } from "../../src/xmpp/gateway.js";
+import { ipPort } from "../../src/tox/index.js";
 import { MUC_NS, roomJid } from "../../src/xmpp/muc-stanzas.js";
 import { type HomeserverDouble, startHomeserver } from "../helpers/homeserver/index.js";
-import { type Prosody, startProsody } from "../helpers/prosody/index.js";
+import { waitUntil } from "../helpers/wait.js";
+import { nodeOf, startWholeBridge } from "../helpers/whole-bridge.js";
 import { conferenceTitle } from "../interop/ctox-conference.js";
-import { befriend, CToxPeer, waitUntil } from "../interop/ctoxcore.js";
+import { befriend, CToxPeer } from "../interop/ctoxcore.js";
 import { testRegistration } from "../matrix/bridge-harness.js";
 import { openTestStore } from "../store/backends.js";
-import { connectUser, type TestUser, xml } from "./user.js";
+import { GW, startXmppServer, type XmppServer } from "./harness.js";
+import { xml } from "./user.js";
 
 const names = { domain: "localhost", botLocalpart: "toxbot", userPrefix: "_tox_" };
 const registration = testRegistration();
-const GW = "tox.localhost";
-const SECRET = "muc-mixed-secret";
 const OUR_PORTS: [number, number] = [37410, 37429];
 const XAVIER: Owner = { kind: "xmpp", id: "xavier@localhost" };
-
-async function freePorts(from: number, to: number, count: number): Promise<number[]> {
-  const out: number[] = [];
-  for (let port = from; port <= to && out.length < count; port++) {
-    const free = await new Promise<boolean>((resolve) => {
-      const srv = net.createServer();
-      srv.once("error", () => resolve(false));
-      srv.listen({ host: "127.0.0.1", port, exclusive: true }, () => srv.close(() => resolve(true)));
-    });
-    if (free) out.push(port);
-  }
-  if (out.length < count) throw new Error(`no ${count} free ports in ${from}-${to}`);
-  return out;
-}
-
-async function until(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 15_000) {
-  const end = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 const codes = (el: ClientElement): number[] =>
   (el.getChild("x", MUC_NS.user)?.getChildren("status") ?? []).map((s) => Number(s.attrs.code));
 
-interface Bridge {
-  node: ToxNode;
-  core: BridgeCore;
-  appservice: RunningMatrixAppservice;
-  gateway: XmppGateway;
-  stop(): Promise<void>;
-}
-
-async function startBridge(
+/** The whole bridge, both frontends, over the test's homeserver, Prosody and store. */
+const startBridge = (
   hs: HomeserverDouble,
-  prosody: Prosody,
+  server: XmppServer,
   store: Awaited<ReturnType<typeof openTestStore>>,
-): Promise<Bridge> {
-  const log = createLogger({ level: "warn", destination: { write: () => {} } });
-  const node = await ToxNode.create({ host: "127.0.0.1", portRange: OUR_PORTS });
-  const core = new BridgeCore({
-    store: store.store,
-    repos: coreRepos(store.db),
-    tox: new ToxNodeGateway(node),
-    tickMs: 100,
-    inbox: { retryDelayMs: () => 100 },
-    conferences: { inboundRetryDelayMs: () => 100, retryDelayMs: () => 200 },
-  });
-  const frontend = new MatrixFrontend({
-    core,
-    store: store.store,
-    names,
-    permissions: { localhost: "user" },
-    degradeRich: true,
-    log,
-  });
-  const appservice = await startMatrixAppservice({
-    registration,
-    homeserverUrl: hs.url,
-    domain: hs.domain,
-    log,
-    listen: { port: 0 },
-    controller: frontend.controller(),
-    onTransaction: (txn) => frontend.onTransaction(txn),
-    onListening: (port) => hs.setAppserviceUrl(`http://127.0.0.1:${port}`),
-    startupChecks: { ping: false },
-  });
-  frontend.attach((userId) => appservice.bridge.getIntent(userId));
-  core.registerFrontend(frontend);
-  await core.start();
-  // As src/app.ts orders them: the XMPP component starts after the core.
-  const gateway = new XmppGateway({
-    config: {
-      component_jid: GW,
-      server_host: "127.0.0.1",
-      server_port: prosody.componentPort,
-      secret: SECRET,
+) =>
+  startWholeBridge({
+    store,
+    tox: { ports: OUR_PORTS },
+    logLevel: "warn",
+    core: {
+      inbox: { retryDelayMs: () => 100 },
+      conferences: { inboundRetryDelayMs: () => 100, retryDelayMs: () => 200 },
     },
-    core,
-    permissions: () => ({ localhost: "user" }),
+    matrix: { hs, registration, appservice: { startupChecks: { ping: false } } },
+    xmpp: server,
   });
-  gateway.start();
-  await gateway.waitOnline();
-  let stopped = false;
-  return {
-    node,
-    core,
-    appservice,
-    gateway,
-    async stop() {
-      if (stopped) return;
-      stopped = true;
-      await gateway.stop();
-      await core.stop();
-      await appservice.stop();
-      await node.close();
-    },
-  };
-}
 
 describe("one Tox conference: 3 c-toxcore peers, a Matrix user and an XMPP user", () => {
   const cleanup: (() => unknown)[] = [];
@@ -156,16 +70,16 @@ describe("one Tox conference: 3 c-toxcore peers, a Matrix user and an XMPP user"
     const hs = await startHomeserver({ registration, startPaused: true });
     hs.defaultWaitMs = 15_000;
     cleanup.push(() => hs.close());
-    const [c2s, component, http] = (await freePorts(37400, 37409, 3)) as [number, number, number];
-    const prosody = await startProsody({
-      components: [{ domain: GW, secret: SECRET }],
-      users: [{ username: "xavier", password: "xavier-pw" }],
-      ports: { c2s, component, http },
+    const server = await startXmppServer({
+      portBase: 37400,
+      portCount: 10,
+      secret: "muc-mixed-secret",
+      users: ["xavier"],
     });
-    cleanup.push(() => prosody.stop());
+    cleanup.push(() => server.stop());
     const store = await openTestStore();
     cleanup.push(() => store.close());
-    let bridge = await startBridge(hs, prosody, store);
+    let bridge = await startBridge(hs, server, store);
     cleanup.push(() => bridge.stop());
     const peer = async (name: string, startPort: number) => {
       const p = await CToxPeer.create({
@@ -190,20 +104,14 @@ describe("one Tox conference: 3 c-toxcore peers, a Matrix user and an XMPP user"
     await hs.waitForMessage({ roomId: botRoom, sender: hs.botUserId, body: /Tox identity is ready/ });
     const alice: Owner = { kind: "matrix", id: aliceClient.userId };
     const alicePk = (await bridge.core.account(alice))?.publicKey ?? "";
-    const xavier: TestUser = await connectUser({
-      service: prosody.c2sService,
-      domain: "localhost",
-      username: "xavier",
-      password: "xavier-pw",
-    });
-    cleanup.push(() => xavier.stop());
+    const xavier = await server.connect("xavier");
     expect((await bridge.core.command(XAVIER, "name Xavier", "user")).ok).toBe(false); // no account yet
     expect((await bridge.core.command(XAVIER, "create", "user")).ok).toBe(true);
     expect((await bridge.core.command(XAVIER, "name Xavier", "user")).ok).toBe(true);
     const xavierPk = (await bridge.core.account(XAVIER))?.publicKey ?? "";
 
     const identity = (pk: string) => {
-      const id = bridge.node.identity(pk);
+      const id = nodeOf(bridge).identity(pk);
       if (id === undefined) throw new Error("identity not online");
       return id;
     };
@@ -222,9 +130,11 @@ describe("one Tox conference: 3 c-toxcore peers, a Matrix user and an XMPP user"
     const carolFriend = carol.friendAddNoRequest(identity(alicePk).publicKeyBytes);
     await dialCarol();
     await waitUntil(() => carol.friendConnectionStatus(carolFriend) === "udp", 15_000, "Carol sees alice");
-    await until(
+    await waitUntil(
       async () => (await bridge.core.friend(alice, carol.publicKeyHex.toLowerCase()))?.state === "accepted",
+      15_000,
       "Carol accepted",
+      20,
     );
     const cc = carol.conferenceNew();
     carol.conferenceSetTitle(cc, "Tox room");
@@ -245,9 +155,11 @@ describe("one Tox conference: 3 c-toxcore peers, a Matrix user and an XMPP user"
 
     // alice invites xavier (another bridged user, on XMPP): his identity joins, he is invited to the MUC.
     await aliceClient.sendMessage(botRoom, "conference invite xavier@localhost");
-    await until(
+    await waitUntil(
       async () => (await bridge.core.friend(alice, xavierPk))?.state === "accepted",
+      15_000,
       "alice and xavier befriended",
+      20,
     );
     await dialEachOther();
     await xavier.waitFor(
@@ -318,7 +230,11 @@ describe("one Tox conference: 3 c-toxcore peers, a Matrix user and an XMPP user"
 
     // Titles: from Tox to both; from XMPP to Tox and Matrix.
     erin.conferenceSetTitle(0, "Erin's title");
-    await until(() => hs.room(roomId).getState("m.room.name")?.content.name === "Erin's title", "room name");
+    await waitUntil(
+      () => hs.room(roomId).getState("m.room.name")?.content.name === "Erin's title",
+      15_000,
+      "room name",
+    );
     await xavier.waitFor((el) => el.getChildText("subject") === "Erin's title", "subject in the MUC");
     await xavier.xmpp.send(xml("message", { to: muc, type: "groupchat" }, xml("subject", {}, "XMPP title")));
     await waitUntil(
@@ -326,7 +242,11 @@ describe("one Tox conference: 3 c-toxcore peers, a Matrix user and an XMPP user"
       15_000,
       "the XMPP title at every C peer",
     );
-    await until(() => hs.room(roomId).getState("m.room.name")?.content.name === "XMPP title", "room name 2");
+    await waitUntil(
+      () => hs.room(roomId).getState("m.room.name")?.content.name === "XMPP title",
+      15_000,
+      "room name 2",
+    );
 
     // Erin leaves: her ghost leaves the room, her occupant the MUC.
     erin.conferenceDelete(0);
@@ -341,7 +261,7 @@ describe("one Tox conference: 3 c-toxcore peers, a Matrix user and an XMPP user"
     await bridge.stop();
     await xavier.waitFor((el) => el.attrs.from === `${muc}/xavier` && codes(el).includes(332), "332");
     await aliceClient.sendMessage(roomId, "written while the bridge was down");
-    bridge = await startBridge(hs, prosody, store);
+    bridge = await bridge.restart();
     // Our two identities first (they restarted together), Carol later.
     await dialEachOther();
     await new Promise((r) => setTimeout(r, 4000));

@@ -1,0 +1,109 @@
+/**
+ * The XMPP side of the tests that run against a real server: Prosody with the gateway's component
+ * and the test accounts, @xmpp/client sessions for those accounts, and the XmppGateway attached
+ * to the component the way src/app.ts attaches it. One place for what every such file needs, so
+ * a file says only what is particular to it (its port range, its core, its gateway options).
+ */
+import type { CoreApi } from "../../src/core/frontend.js";
+import { XmppGateway, type XmppGatewayOptions } from "../../src/xmpp/gateway.js";
+import { type Prosody, type ProsodyOptions, startProsody } from "../helpers/prosody/index.js";
+import { connectUser, type TestUser } from "./user.js";
+
+/** The gateway's JID in every test server. */
+export const GW = "tox.localhost";
+/** The users' domain. */
+export const USER_DOMAIN = "localhost";
+
+/** Test accounts log in with `<username>-pw`. */
+export const passwordOf = (username: string) => `${username}-pw`;
+
+export interface XmppServerOptions extends Pick<ProsodyOptions, "ports" | "portBase" | "portCount"> {
+  /** The component secret (each file its own, so a stray gateway of another file cannot log in). */
+  secret: string;
+  /** Accounts created before start. */
+  users?: string[];
+}
+
+/** Where a gateway connects: the server's component port and credentials. */
+export interface ComponentTarget {
+  componentPort: number;
+  secret: string;
+  /** The component JID (default `tox.localhost`). */
+  domain?: string;
+}
+
+export interface XmppServer extends ComponentTarget {
+  prosody: Prosody;
+  domain: string;
+  /** Logs one of the accounts in; the session ends with `stop()` (or earlier by its own). */
+  connect(username: string, opts?: { resource?: string; available?: boolean }): Promise<TestUser>;
+  /** A gateway on this server's component, started and online. */
+  startGateway(core: CoreApi, extra?: GatewayExtras): Promise<XmppGateway>;
+  /** Ends the sessions, then Prosody. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/** What a test may add to the gateway's options (config, core and permissions come from the harness). */
+export type GatewayExtras = Partial<Omit<XmppGatewayOptions, "config" | "core">>;
+
+export async function startXmppServer(opts: XmppServerOptions): Promise<XmppServer> {
+  const prosodyOpts: ProsodyOptions = {
+    components: [{ domain: GW, secret: opts.secret }],
+    users: (opts.users ?? []).map((username) => ({ username, password: passwordOf(username) })),
+  };
+  if (opts.ports !== undefined) prosodyOpts.ports = opts.ports;
+  if (opts.portBase !== undefined) prosodyOpts.portBase = opts.portBase;
+  if (opts.portCount !== undefined) prosodyOpts.portCount = opts.portCount;
+  const prosody = await startProsody(prosodyOpts);
+  const sessions: TestUser[] = [];
+  const target: ComponentTarget = { componentPort: prosody.componentPort, secret: opts.secret, domain: GW };
+  let stopped = false;
+  return {
+    ...target,
+    domain: GW,
+    prosody,
+    async connect(username, more = {}) {
+      const user = await connectUser({
+        service: prosody.c2sService,
+        domain: USER_DOMAIN,
+        username,
+        password: passwordOf(username),
+        ...more,
+      });
+      sessions.push(user);
+      return user;
+    },
+    startGateway: (core, extra) => startXmppGateway(target, core, extra),
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      for (const s of sessions.splice(0)) await s.stop();
+      await prosody.stop();
+    },
+  };
+}
+
+/**
+ * Builds the gateway (every `localhost` user may use it, unless `extra.permissions` says
+ * otherwise), starts it and resolves once the component is online.
+ */
+export async function startXmppGateway(
+  target: ComponentTarget,
+  core: CoreApi,
+  extra: GatewayExtras = {},
+): Promise<XmppGateway> {
+  const gateway = new XmppGateway({
+    permissions: () => ({ [USER_DOMAIN]: "user" }),
+    ...extra,
+    config: {
+      component_jid: target.domain ?? GW,
+      server_host: "127.0.0.1",
+      server_port: target.componentPort,
+      secret: target.secret,
+    },
+    core,
+  });
+  gateway.start();
+  await gateway.waitOnline();
+  return gateway;
+}
