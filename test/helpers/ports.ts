@@ -139,6 +139,41 @@ export const PAIRED_CLAIMS: Record<string, FileClaims> = {
   "test/tox/tcp/first-contact.interop.test.ts": {
     claims: [fixed(34760, 34765, "tox-bootstrapd"), fixed(34770, 34779, "C peer")],
   },
+  "test/tox/onion/onion-client.interop.test.ts": {
+    claims: [
+      fixed(34800, 34805, "tox-bootstrapd"),
+      fixed(34810, 34819, "C peers"),
+      fixed(34830, 34830, "ours"),
+    ],
+    addressesOnly: [34999], // its header names the onion tests' whole range
+  },
+  "test/tox/onion/onion-server.interop.test.ts": {
+    claims: [fixed(34850, 34853, "ours"), fixed(34860, 34869, "C peers")],
+  },
+  "test/tox/onion/onion-stack.interop.test.ts": {
+    claims: [
+      fixed(34900, 34905, "tox-bootstrapd"),
+      fixed(34910, 34919, "C peers"),
+      fixed(34920, 34920, "ours"),
+    ],
+  },
+  "test/tox/onion/onion-tcp-client.interop.test.ts": {
+    claims: [fixed(34940, 34945, "tox-bootstrapd"), fixed(34950, 34959, "C peers")],
+  },
+  "test/tox/dht/dht.interop.test.ts": {
+    claims: [fixed(34200, 34249, "our DHT nodes and C peers"), fixed(34300, 34399, "tox-bootstrapd")],
+  },
+  "test/tox/conference/conferences-dht.interop.test.ts": {
+    claims: [
+      searched(36500, 36519, "ToxNode"),
+      fixed(36520, 36523, "tox-bootstrapd"),
+      fixed(36530, 36599, "C peers"),
+    ],
+  },
+  "test/core/conferences-restart.interop.test.ts": {
+    // 37400-37499 is shared with the Matrix and XMPP conference files, which stay serial.
+    claims: [searched(37400, 37419, "ToxNode"), fixed(37440, 37499, "C peers")],
+  },
 };
 
 /** The lane of a test file given relative to the repository root (forward slashes). */
