@@ -1,5 +1,5 @@
 import { defineConfig } from "vitest/config";
-import { PAIRED_FILES, SERIAL_GLOBS } from "./test/helpers/ports.js";
+import { NOT_PARALLEL_GLOBS, PAIRED_FILES, SERIAL_GLOBS } from "./test/helpers/ports.js";
 
 // Three lanes, one after the other (sequence.groupOrder); test/helpers/ports.ts says which file
 // runs where and why, and its test fails when files sharing a lane could collide on a port.
@@ -19,7 +19,7 @@ export default defineConfig({
           ...shared,
           name: "parallel",
           include: ["test/**/*.test.ts"],
-          exclude: [...SERIAL_GLOBS],
+          exclude: [...NOT_PARALLEL_GLOBS],
           maxWorkers: 2,
           sequence: { groupOrder: 0 },
         },

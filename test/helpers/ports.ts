@@ -38,10 +38,7 @@ export interface FileClaims {
 }
 
 /** Files (relative to the repository root) that run one at a time though not named `*.interop.test.ts`. */
-export const SERIAL_FILES: readonly string[] = [
-  // Real c-toxcore peers in this process and tox-bootstrapd daemons on 34000-34119.
-  "test/interop/ctoxcore.test.ts",
-];
+export const SERIAL_FILES: readonly string[] = [];
 
 /** Port pools of shared helpers: every file that starts one probes for free ports and retries. */
 export const HELPER_POOLS: Record<string, PortClaim> = {
@@ -170,6 +167,10 @@ export const PAIRED_CLAIMS: Record<string, FileClaims> = {
       fixed(36530, 36599, "C peers"),
     ],
   },
+  // The c-toxcore harness's own test (not named .interop): real C peers and daemons.
+  "test/interop/ctoxcore.test.ts": {
+    claims: [fixed(34000, 34039, "C peers"), fixed(34100, 34119, "tox-bootstrapd")],
+  },
   "test/core/conferences-restart.interop.test.ts": {
     // 37400-37499 is shared with the Matrix and XMPP conference files, which stay serial.
     claims: [searched(37400, 37419, "ToxNode"), fixed(37440, 37499, "C peers")],
@@ -188,6 +189,9 @@ export const PAIRED_FILES: readonly string[] = Object.keys(PAIRED_CLAIMS);
 
 /** vitest `include` globs of the serial lane (exclude PAIRED_FILES from them). */
 export const SERIAL_GLOBS: readonly string[] = ["test/**/*.interop.test.ts", ...SERIAL_FILES];
+
+/** Files the parallel lane must leave to the others. */
+export const NOT_PARALLEL_GLOBS: readonly string[] = [...SERIAL_GLOBS, ...PAIRED_FILES];
 
 function overlap(a: PortClaim, b: PortClaim): boolean {
   return a.first <= b.last && b.first <= a.last;
