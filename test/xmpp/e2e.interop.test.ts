@@ -7,24 +7,21 @@
  * 35300-35339, C 35340-35399.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BridgeCore, coreRepos } from "../../src/core/bridge-core.js";
-import { ToxNodeGateway } from "../../src/core/tox-adapter.js";
-import { ipPort, ToxNode } from "../../src/tox/index.js";
-import { XmppGateway } from "../../src/xmpp/gateway.js";
+import type { BridgeCore } from "../../src/core/bridge-core.js";
+import { ipPort, type ToxNode } from "../../src/tox/index.js";
 import { NS } from "../../src/xmpp/namespaces.js";
 import { TestDb } from "../core/helpers.js";
-import { type Prosody, startProsody } from "../helpers/prosody/index.js";
-import { CToxPeer, waitUntil } from "../interop/ctoxcore.js";
-import { connectUser, type TestUser, xml } from "./user.js";
+import { waitUntil } from "../helpers/wait.js";
+import { nodeOf, startWholeBridge } from "../helpers/whole-bridge.js";
+import { CToxPeer } from "../interop/ctoxcore.js";
+import { GW, startXmppServer } from "./harness.js";
+import { type TestUser, xml } from "./user.js";
 
-const GW = "tox.localhost";
-const SECRET = "e2e-secret";
 const owner = { kind: "xmpp" as const, id: "alice@localhost" };
 
 describe("XMPP <-> c-toxcore through the gateway", () => {
   const db = new TestDb();
   const cleanup: (() => unknown)[] = [];
-  let prosody: Prosody;
   let node: ToxNode;
   let core: BridgeCore;
   let alice: TestUser;
@@ -33,41 +30,13 @@ describe("XMPP <-> c-toxcore through the gateway", () => {
   beforeAll(async () => {
     await db.setup();
     cleanup.push(() => db.teardown());
-    prosody = await startProsody({
-      components: [{ domain: GW, secret: SECRET }],
-      users: [{ username: "alice", password: "alice-pw" }],
-    });
-    cleanup.push(() => prosody.stop());
-    node = await ToxNode.create({ host: "127.0.0.1", portRange: [35300, 35339] });
-    cleanup.push(() => node.close());
-    core = new BridgeCore({
-      store: db.store,
-      repos: coreRepos(db.db),
-      tox: new ToxNodeGateway(node),
-      tickMs: 100,
-    });
-    await core.start();
-    cleanup.push(() => core.stop());
-    const gateway = new XmppGateway({
-      config: {
-        component_jid: GW,
-        server_host: "127.0.0.1",
-        server_port: prosody.componentPort,
-        secret: SECRET,
-      },
-      core,
-      permissions: () => ({ localhost: "user" }),
-    });
-    gateway.start();
-    cleanup.push(() => gateway.stop());
-    await gateway.waitOnline();
-    alice = await connectUser({
-      service: prosody.c2sService,
-      domain: "localhost",
-      username: "alice",
-      password: "alice-pw",
-    });
-    cleanup.push(() => alice.stop());
+    const server = await startXmppServer({ secret: "e2e-secret", users: ["alice"] });
+    cleanup.push(() => server.stop());
+    const bridge = await startWholeBridge({ store: db, tox: { ports: [35300, 35339] }, xmpp: server });
+    cleanup.push(() => bridge.stop());
+    ({ core } = bridge);
+    node = nodeOf(bridge);
+    alice = await server.connect("alice");
     c = await CToxPeer.create({ startPort: 35340, endPort: 35399, name: "Carol", label: "c" });
     cleanup.push(() => c.kill());
   });
@@ -105,11 +74,12 @@ describe("XMPP <-> c-toxcore through the gateway", () => {
     await alice.xmpp.send(
       xml("presence", { to: contact, type: "subscribe" }, xml("status", {}, "hi from XMPP")),
     );
-    const deadline = Date.now() + 5000;
-    while ((await core.friend(owner, friend))?.state !== "pending_out") {
-      if (Date.now() > deadline) throw new Error("friend request not recorded");
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await waitUntil(
+      async () => (await core.friend(owner, friend))?.state === "pending_out",
+      5000,
+      "the friend request recorded",
+      20,
+    );
 
     // Without onion friend requests, the C side adds us directly and we dial its UDP port.
     const friendNo = c.friendAddNoRequest(me.publicKeyBytes);

@@ -16,27 +16,24 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ClientElement } from "@xmpp/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BridgeCore, coreRepos } from "../../src/core/bridge-core.js";
-import { ToxNodeGateway } from "../../src/core/tox-adapter.js";
-import { ipPort, ToxNode } from "../../src/tox/index.js";
+import type { BridgeCore } from "../../src/core/bridge-core.js";
+import { ipPort, type ToxNode } from "../../src/tox/index.js";
 import { passDecrypt } from "../../src/tox/state/encryptsave.js";
-import { XmppGateway } from "../../src/xmpp/gateway.js";
+import type { XmppGateway } from "../../src/xmpp/gateway.js";
 import { NS } from "../../src/xmpp/namespaces.js";
 import { NS_UPLOAD } from "../../src/xmpp/upload.js";
 import { TestDb } from "../core/helpers.js";
-import { type Prosody, startProsody } from "../helpers/prosody/index.js";
+import { nodeOf, startWholeBridge } from "../helpers/whole-bridge.js";
 import { CToxPeer, FILE_KIND_AVATAR, FILE_KIND_DATA, waitUntil } from "../interop/ctoxcore.js";
-import { connectUser, type TestUser, xml } from "./user.js";
+import { GW, startXmppServer } from "./harness.js";
+import { type TestUser, xml } from "./user.js";
 
-const GW = "tox.localhost";
-const SECRET = "files-e2e-secret";
 const owner = { kind: "xmpp" as const, id: "alice@localhost" };
 const sha256 = (data: Uint8Array) => createHash("sha256").update(data).digest("hex");
 
 describe("XMPP files and profiles <-> c-toxcore through the real core", () => {
   const db = new TestDb();
   const cleanup: (() => unknown)[] = [];
-  let prosody: Prosody;
   let node: ToxNode;
   let core: BridgeCore;
   let alice: TestUser;
@@ -58,50 +55,29 @@ describe("XMPP files and profiles <-> c-toxcore through the real core", () => {
     cleanup.push(() => db.teardown());
     const spool = await mkdtemp(join(tmpdir(), "toxbridge-xmpp-e2e-"));
     cleanup.push(() => rm(spool, { recursive: true, force: true }));
-    prosody = await startProsody({
+    const server = await startXmppServer({
       portBase: 37300,
       portCount: 50,
-      components: [{ domain: GW, secret: SECRET }],
-      users: [{ username: "alice", password: "alice-pw" }],
+      secret: "files-e2e-secret",
+      users: ["alice"],
     });
-    cleanup.push(() => prosody.stop());
-    node = await ToxNode.create({ host: "127.0.0.1", portRange: [37370, 37384] });
-    cleanup.push(() => node.close());
-    core = new BridgeCore({
-      store: db.store,
-      repos: coreRepos(db.db),
-      tox: new ToxNodeGateway(node),
-      tickMs: 100,
-      files: { spoolDir: join(spool, "core") },
+    cleanup.push(() => server.stop());
+    const bridge = await startWholeBridge({
+      store: db,
+      tox: { ports: [37370, 37384] },
+      core: { files: { spoolDir: join(spool, "core") } },
     });
-    await core.start();
-    cleanup.push(() => core.stop());
-    newGateway = async () => {
-      const g = new XmppGateway({
-        config: {
-          component_jid: GW,
-          server_host: "127.0.0.1",
-          server_port: prosody.componentPort,
-          secret: SECRET,
-        },
-        core,
-        permissions: () => ({ localhost: "user" }),
+    cleanup.push(() => bridge.stop());
+    ({ core } = bridge);
+    node = nodeOf(bridge);
+    newGateway = () =>
+      server.startGateway(core, {
         workDir: join(spool, "xmpp"),
         allowPrivateAddresses: true, // Prosody's upload service is on 127.0.0.1
       });
-      g.start();
-      await g.waitOnline();
-      return g;
-    };
     gateway = await newGateway();
     cleanup.push(() => gateway.stop());
-    alice = await connectUser({
-      service: prosody.c2sService,
-      domain: "localhost",
-      username: "alice",
-      password: "alice-pw",
-    });
-    cleanup.push(() => alice.stop());
+    alice = await server.connect("alice");
     carol = await CToxPeer.create({ startPort: 37385, endPort: 37399, name: "Carol", label: "carol" });
     cleanup.push(() => carol.kill());
     carol.on("fileChunkRequest", (friend, file, position, length) => {

@@ -8,37 +8,20 @@
  * retry would be minutes away). Our identity reaches Carol directly over loopback UDP (no
  * DHT/onion). Ports: Prosody 37400-37419, our node 37420-37439, C 37440-37499.
  */
-import net from "node:net";
 import type { ClientElement } from "@xmpp/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BridgeCore, coreRepos } from "../../src/core/bridge-core.js";
-import { ToxNodeGateway } from "../../src/core/tox-adapter.js";
-import { ipPort, ToxNode } from "../../src/tox/index.js";
-import { XmppGateway } from "../../src/xmpp/gateway.js";
+import type { BridgeCore } from "../../src/core/bridge-core.js";
+import { ipPort, type ToxNode } from "../../src/tox/index.js";
 import { MUC_NS, roomJid } from "../../src/xmpp/muc-stanzas.js";
 import { TestDb } from "../core/helpers.js";
-import { type Prosody, startProsody } from "../helpers/prosody/index.js";
+import { waitUntil } from "../helpers/wait.js";
+import { nodeOf, startWholeBridge } from "../helpers/whole-bridge.js";
 import { conferenceTitle } from "../interop/ctox-conference.js";
-import { befriend, CToxPeer, waitUntil } from "../interop/ctoxcore.js";
-import { connectUser, type TestUser, xml } from "./user.js";
+import { befriend, CToxPeer } from "../interop/ctoxcore.js";
+import { GW, startXmppServer } from "./harness.js";
+import { type TestUser, xml } from "./user.js";
 
-const GW = "tox.localhost";
-const SECRET = "muc-e2e-secret";
 const owner = { kind: "xmpp" as const, id: "alice@localhost" };
-
-async function freePorts(from: number, to: number, count: number): Promise<number[]> {
-  const out: number[] = [];
-  for (let port = from; port <= to && out.length < count; port++) {
-    const free = await new Promise<boolean>((resolve) => {
-      const srv = net.createServer();
-      srv.once("error", () => resolve(false));
-      srv.listen({ host: "127.0.0.1", port, exclusive: true }, () => srv.close(() => resolve(true)));
-    });
-    if (free) out.push(port);
-  }
-  if (out.length < count) throw new Error(`no ${count} free ports in ${from}-${to}`);
-  return out;
-}
 
 const codes = (el: ClientElement): number[] =>
   (el.getChild("x", MUC_NS.user)?.getChildren("status") ?? []).map((s) => Number(s.attrs.code));
@@ -46,7 +29,6 @@ const codes = (el: ClientElement): number[] =>
 describe("Tox conference <-> XMPP MUC end to end", () => {
   const db = new TestDb();
   const cleanup: (() => unknown)[] = [];
-  let prosody: Prosody;
   let node: ToxNode;
   let core: BridgeCore;
   let alice: TestUser;
@@ -56,45 +38,24 @@ describe("Tox conference <-> XMPP MUC end to end", () => {
   beforeAll(async () => {
     await db.setup();
     cleanup.push(() => db.teardown());
-    const [c2s, component, http] = (await freePorts(37400, 37419, 3)) as [number, number, number];
-    prosody = await startProsody({
-      components: [{ domain: GW, secret: SECRET }],
-      users: [{ username: "alice", password: "alice-pw" }],
-      ports: { c2s, component, http },
+    const server = await startXmppServer({
+      portBase: 37400,
+      portCount: 20,
+      secret: "muc-e2e-secret",
+      users: ["alice"],
     });
-    cleanup.push(() => prosody.stop());
-    node = await ToxNode.create({ host: "127.0.0.1", portRange: [37420, 37439] });
-    cleanup.push(() => node.close());
-    core = new BridgeCore({
-      store: db.store,
-      repos: coreRepos(db.db),
-      tox: new ToxNodeGateway(node),
-      tickMs: 100,
+    cleanup.push(() => server.stop());
+    const bridge = await startWholeBridge({
+      store: db,
+      tox: { ports: [37420, 37439] },
       // Retries far away: the message that waited for alice's rejoin can only come by redelivery.
-      conferences: { inboundRetryDelayMs: () => 10 * 60_000 },
+      core: { conferences: { inboundRetryDelayMs: () => 10 * 60_000 } },
+      xmpp: server,
     });
-    await core.start();
-    cleanup.push(() => core.stop());
-    const gateway = new XmppGateway({
-      config: {
-        component_jid: GW,
-        server_host: "127.0.0.1",
-        server_port: prosody.componentPort,
-        secret: SECRET,
-      },
-      core,
-      permissions: () => ({ localhost: "user" }),
-    });
-    gateway.start();
-    cleanup.push(() => gateway.stop());
-    await gateway.waitOnline();
-    alice = await connectUser({
-      service: prosody.c2sService,
-      domain: "localhost",
-      username: "alice",
-      password: "alice-pw",
-    });
-    cleanup.push(() => alice.stop());
+    cleanup.push(() => bridge.stop());
+    ({ core } = bridge);
+    node = nodeOf(bridge);
+    alice = await server.connect("alice");
     carol = await CToxPeer.create({
       startPort: 37440,
       endPort: 37469,
@@ -128,11 +89,12 @@ describe("Tox conference <-> XMPP MUC end to end", () => {
     const friendNo = carol.friendAddNoRequest(me.publicKeyBytes);
     await me.connectFriendDirect(carol.publicKey, carol.dhtId, ipPort("127.0.0.1", carol.udpPort));
     await waitUntil(() => carol.friendConnectionStatus(friendNo) === "udp", 15_000, "Carol sees us online");
-    const deadline = Date.now() + 10_000;
-    while ((await core.friend(owner, carolPk))?.state !== "accepted") {
-      if (Date.now() > deadline) throw new Error("Carol not accepted");
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await waitUntil(
+      async () => (await core.friend(owner, carolPk))?.state === "accepted",
+      10_000,
+      "Carol accepted",
+      50,
+    );
 
     // Carol's conference; her invite is joined by the core and shown to alice as an invitation.
     const cc = carol.conferenceNew();
