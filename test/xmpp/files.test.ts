@@ -17,30 +17,22 @@ import { newKeyPair } from "../../src/tox/crypto.js";
 import { passDecrypt, passEncrypt } from "../../src/tox/state/encryptsave.js";
 import { parseSaveData, serializeSaveData } from "../../src/tox/state/savefile.js";
 import { sha1Hex } from "../../src/xmpp/avatars.js";
-import { XmppGateway } from "../../src/xmpp/gateway.js";
+import type { XmppGateway } from "../../src/xmpp/gateway.js";
 import { NS } from "../../src/xmpp/namespaces.js";
 import { NS_UPLOAD } from "../../src/xmpp/upload.js";
-import { type Prosody, pickPorts, startProsody } from "../helpers/prosody/index.js";
+import { pickPorts } from "../helpers/prosody/index.js";
+import { waitUntil } from "../helpers/wait.js";
 import { friendView } from "./fake-core.js";
 import { FilesFakeCore } from "./files-core.js";
-import { connectUser, type TestUser, xml } from "./user.js";
+import { GW, startXmppServer, type XmppServer } from "./harness.js";
+import { type TestUser, xml } from "./user.js";
 
-const GW = "tox.localhost";
-const SECRET = "files-secret";
 const PORT_BASE = 37300;
 const FRIEND = "cd".repeat(32);
 const FRIEND_JID = `${FRIEND}@${GW}`;
 const MAX = 64 * 1024;
 
 const sha256 = (data: Uint8Array) => createHash("sha256").update(data).digest("hex");
-
-async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 async function httpGet(url: string): Promise<Uint8Array> {
   const res = await fetch(url);
@@ -99,7 +91,7 @@ function startWeb(port: number): Promise<http.Server> {
 }
 
 describe("XMPP gateway: files, profiles and avatars (real Prosody + XEP-0363)", () => {
-  let prosody: Prosody;
+  let server: XmppServer;
   let web: http.Server;
   let webBase: string;
   let workDir: string;
@@ -107,25 +99,13 @@ describe("XMPP gateway: files, profiles and avatars (real Prosody + XEP-0363)", 
   let gateway: XmppGateway;
   let alice: TestUser;
 
-  async function startGateway() {
-    const g = new XmppGateway({
-      config: {
-        component_jid: GW,
-        server_host: "127.0.0.1",
-        server_port: prosody.componentPort,
-        secret: SECRET,
-      },
-      core,
-      permissions: () => ({ localhost: "user" }),
+  const startGateway = () =>
+    server.startGateway(core, {
       workDir,
       initialRetryMs: 50,
       // Everything here is on loopback, the test web server included (files-unit tests the refusal).
       allowPrivateAddresses: true,
     });
-    g.start();
-    await g.waitOnline();
-    return g;
-  }
 
   /** alice's own XEP-0363 upload, as her client does it; returns the GET URL. */
   async function aliceUploads(
@@ -167,15 +147,11 @@ describe("XMPP gateway: files, profiles and avatars (real Prosody + XEP-0363)", 
   const bodyOf = (el: ClientElement) => el.getChildText("body") ?? "";
 
   beforeAll(async () => {
-    prosody = await startProsody({
+    server = await startXmppServer({
       portBase: PORT_BASE,
       portCount: 50,
-      components: [{ domain: GW, secret: SECRET }],
-      users: [
-        { username: "alice", password: "alice-pw" },
-        { username: "carol", password: "carol-pw" },
-        { username: "dave", password: "dave-pw" },
-      ],
+      secret: "files-secret",
+      users: ["alice", "carol", "dave"],
     });
     const [webPort] = await pickPorts(1, PORT_BASE + 50, 10);
     web = await startWeb(webPort as number);
@@ -186,19 +162,14 @@ describe("XMPP gateway: files, profiles and avatars (real Prosody + XEP-0363)", 
     const account = core.createAccount("alice@localhost");
     account.friends.set(FRIEND, friendView(FRIEND, "accepted", { name: "Bob", online: true }));
     gateway = await startGateway();
-    alice = await connectUser({
-      service: prosody.c2sService,
-      domain: "localhost",
-      username: "alice",
-      password: "alice-pw",
-    });
+    alice = await server.connect("alice");
   }, 30_000);
 
   afterAll(async () => {
     await alice?.stop();
     await gateway?.stop();
     await new Promise((r) => web?.close(r));
-    await prosody?.stop();
+    await server?.stop();
     if (workDir) await rm(workDir, { recursive: true, force: true });
   });
 
@@ -392,12 +363,7 @@ describe("XMPP gateway: files, profiles and avatars (real Prosody + XEP-0363)", 
     }
 
     it("registration imports an encrypted .tox given as base64 with its passphrase", async () => {
-      const carol = await connectUser({
-        service: prosody.c2sService,
-        domain: "localhost",
-        username: "carol",
-        password: "carol-pw",
-      });
+      const carol = await server.connect("carol");
       try {
         const { kp, data } = saveFile();
         const encrypted = await passEncrypt(data, "correct horse");
@@ -477,12 +443,7 @@ describe("XMPP gateway: files, profiles and avatars (real Prosody + XEP-0363)", 
         "export link",
       );
       const url = linked.getChild("x", NS.oob)?.getChildText("url") ?? "";
-      const dave = await connectUser({
-        service: prosody.c2sService,
-        domain: "localhost",
-        username: "dave",
-        password: "dave-pw",
-      });
+      const dave = await server.connect("dave");
       try {
         // dave shares the file (as Conversations does: body = link, plus OOB) with the gateway.
         const data = await httpGet(url);
@@ -559,7 +520,7 @@ describe("XMPP gateway: files, profiles and avatars (real Prosody + XEP-0363)", 
       );
       // Prosody's mod_vcard_legacy adds the XEP-0153 hash to alice's presence on its own.
       await sendAndSettle(alice, xml("presence", { to: GW }));
-      await until("setAvatar", () => core.avatars.some((a) => a.sha256 === sha256(png)));
+      await waitUntil(() => core.avatars.some((a) => a.sha256 === sha256(png)), 5000, "setAvatar");
       expect(core.avatars.at(-1)).toMatchObject({ owner: "alice@localhost", mimeType: "image/png" });
       // The same hash again: the vCard is not fetched and applied again.
       const count = core.avatars.length;
@@ -577,16 +538,17 @@ describe("XMPP gateway: files, profiles and avatars (real Prosody + XEP-0363)", 
       const avatarsBefore = core.avatars.length;
       gateway = await startGateway();
       const fresh = () => alice.received.slice(mark);
-      await until(
-        "re-announced presences",
+      await waitUntil(
         () =>
           fresh().some((el) => el.name === "presence" && el.attrs.from === GW) &&
           fresh().some(
             (el) => el.name === "presence" && el.attrs.from === FRIEND_JID && el.attrs.type === undefined,
           ),
+        5000,
+        "re-announced presences",
       );
       // The new gateway also reads each user's vCard photo once at startup.
-      await until("avatar read at startup", () => core.avatars.length > avatarsBefore);
+      await waitUntil(() => core.avatars.length > avatarsBefore, 5000, "avatar read at startup");
     });
   });
 });

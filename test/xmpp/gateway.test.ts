@@ -5,32 +5,23 @@
  * back as a XEP-0184 receipt, typing.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BridgeCore, coreRepos } from "../../src/core/bridge-core.js";
-import { XmppGateway } from "../../src/xmpp/gateway.js";
+import type { BridgeCore } from "../../src/core/bridge-core.js";
 import { NS } from "../../src/xmpp/namespaces.js";
 import { FakeTox } from "../core/fake-tox.js";
 import { stranger, TestDb } from "../core/helpers.js";
-import { type Prosody, startProsody } from "../helpers/prosody/index.js";
-import { connectUser, type TestUser, xml } from "./user.js";
+import { waitUntil } from "../helpers/wait.js";
+import { startWholeBridge, type WholeBridge } from "../helpers/whole-bridge.js";
+import { GW, startXmppServer, type XmppServer } from "./harness.js";
+import { type TestUser, xml } from "./user.js";
 
-const GW = "tox.localhost";
-const SECRET = "gateway-secret";
 const ALICE = "alice@localhost";
-
-async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe("XMPP gateway with the real core", () => {
   const db = new TestDb();
-  let prosody: Prosody;
+  let server: XmppServer;
+  let bridge: WholeBridge<FakeTox>;
   let core: BridgeCore;
   let tox: FakeTox;
-  let gateway: XmppGateway;
   let alice: TestUser;
   const owner = { kind: "xmpp" as const, id: ALICE };
   const friend = stranger();
@@ -38,38 +29,15 @@ describe("XMPP gateway with the real core", () => {
 
   beforeAll(async () => {
     await db.setup();
-    prosody = await startProsody({
-      components: [{ domain: GW, secret: SECRET }],
-      users: [{ username: "alice", password: "alice-pw" }],
-    });
-    tox = new FakeTox();
-    core = new BridgeCore({ store: db.store, repos: coreRepos(db.db), tox, tickMs: 50 });
-    await core.start();
-    gateway = new XmppGateway({
-      config: {
-        component_jid: GW,
-        server_host: "127.0.0.1",
-        server_port: prosody.componentPort,
-        secret: SECRET,
-      },
-      core,
-      permissions: () => ({ localhost: "user" }),
-    });
-    gateway.start();
-    await gateway.waitOnline();
-    alice = await connectUser({
-      service: prosody.c2sService,
-      domain: "localhost",
-      username: "alice",
-      password: "alice-pw",
-    });
+    server = await startXmppServer({ secret: "gateway-secret", users: ["alice"] });
+    bridge = await startWholeBridge({ store: db, tox: new FakeTox(), core: { tickMs: 50 }, xmpp: server });
+    ({ core, tox } = bridge);
+    alice = await server.connect("alice");
   });
 
   afterAll(async () => {
-    await alice?.stop();
-    await gateway?.stop();
-    await core?.stop();
-    await prosody?.stop();
+    await bridge?.stop();
+    await server?.stop();
     await db.teardown();
   });
 
@@ -103,18 +71,25 @@ describe("XMPP gateway with the real core", () => {
     );
     expect(sub.getChildText("status")).toBe("hi from Tox");
     await alice.xmpp.send(xml("presence", { to: contact, type: "subscribed" }));
-    await until(
-      "friend accepted",
+    await waitUntil(
       async () => (await core.friend(owner, friend.publicKey))?.state === "accepted",
+      5000,
+      "friend accepted",
+      20,
     );
     // alice subscribes back (as clients do); the contact confirms.
     await alice.xmpp.send(xml("presence", { to: contact, type: "subscribe" }));
     // Prosody records the contact's `subscribed` in the roster (pushed to roster-aware clients).
-    await until("mutual subscription in alice's roster", async () => {
-      const roster = await alice.xmpp.iqCaller.get(xml("query", { xmlns: "jabber:iq:roster" }));
-      const item = roster.getChildren("item").find((i) => i.attrs.jid === contact);
-      return item?.attrs.subscription === "both";
-    });
+    await waitUntil(
+      async () => {
+        const roster = await alice.xmpp.iqCaller.get(xml("query", { xmlns: "jabber:iq:roster" }));
+        const item = roster.getChildren("item").find((i) => i.attrs.jid === contact);
+        return item?.attrs.subscription === "both";
+      },
+      5000,
+      "mutual subscription in alice's roster",
+      20,
+    );
   });
 
   it("shows the friend coming online, and delivers alice's message with a receipt", async () => {
@@ -133,7 +108,7 @@ describe("XMPP gateway with the real core", () => {
         xml("request", { xmlns: NS.receipts }),
       ),
     );
-    await until("Tox send", () => tox.sentTo(identity, friend.publicKey).length > 0);
+    await waitUntil(() => tox.sentTo(identity, friend.publicKey).length > 0, 5000, "Tox send");
     expect(tox.sentTo(identity, friend.publicKey)[0]?.text).toBe("hello from XMPP");
     tox.ackAll(identity, friend.publicKey);
     const receipt = await alice.waitFor(
@@ -160,6 +135,11 @@ describe("XMPP gateway with the real core", () => {
     await alice.xmpp.iqCaller.set(
       xml("query", { xmlns: "jabber:iq:roster" }, xml("item", { jid: contact, subscription: "remove" })),
     );
-    await until("friend removed", async () => (await core.friend(owner, friend.publicKey)) === null);
+    await waitUntil(
+      async () => (await core.friend(owner, friend.publicKey)) === null,
+      5000,
+      "friend removed",
+      20,
+    );
   });
 });

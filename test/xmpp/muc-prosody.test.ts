@@ -5,7 +5,6 @@
  * a mediated invite reaches the core, non-members and malformed stanzas get errors, and a client
  * that disconnects ends its session (the conference stays; the core keeps messages meanwhile).
  */
-import net from "node:net";
 import type { ClientElement } from "@xmpp/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ConferenceView } from "../../src/core/frontend.js";
@@ -17,44 +16,19 @@ import { MucXmppFrontend } from "../../src/xmpp/muc-frontend.js";
 import { MucGatewayRouter } from "../../src/xmpp/muc-router.js";
 import { MUC_NS, roomJid } from "../../src/xmpp/muc-stanzas.js";
 import { NS } from "../../src/xmpp/namespaces.js";
-import { type Prosody, startProsody } from "../helpers/prosody/index.js";
+import { waitUntil } from "../helpers/wait.js";
 import { FakeCore, friendView } from "./fake-core.js";
-import { connectUser, type TestUser, xml } from "./user.js";
+import { GW, startXmppServer, type XmppServer } from "./harness.js";
+import { type TestUser, xml } from "./user.js";
 
-const GW = "tox.localhost";
 const SECRET = "muc-secret";
 const ALICE = "alice@localhost";
-
-/** Free loopback ports from this test's range (37400-37499). */
-async function freePorts(count: number): Promise<number[]> {
-  const out: number[] = [];
-  const start = 37400 + Math.floor(Math.random() * 100);
-  for (let i = 0; i < 100 && out.length < count; i++) {
-    const port = 37400 + ((start - 37400 + i) % 100);
-    const free = await new Promise<boolean>((resolve) => {
-      const srv = net.createServer();
-      srv.once("error", () => resolve(false));
-      srv.listen({ host: "127.0.0.1", port, exclusive: true }, () => srv.close(() => resolve(true)));
-    });
-    if (free) out.push(port);
-  }
-  if (out.length < count) throw new Error("no free ports in 37400-37499");
-  return out;
-}
-
-async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 const statusCodes = (el: ClientElement | undefined): number[] =>
   (el?.getChild("x", MUC_NS.user)?.getChildren("status") ?? []).map((s) => Number(s.attrs.code));
 
 describe("MUC rooms through a real Prosody", () => {
-  let prosody: Prosody;
+  let server: XmppServer;
   let component: XmppComponent;
   let core: FakeCore;
   let alice: TestUser;
@@ -76,7 +50,12 @@ describe("MUC rooms through a real Prosody", () => {
     };
     const muc = new MucService({ domain: GW, core, sink, permissions });
     const router = new MucGatewayRouter({ domain: GW, core, permissions }, muc);
-    component = new XmppComponent({ service: prosody.componentService, domain: GW, secret: SECRET, router });
+    component = new XmppComponent({
+      service: server.prosody.componentService,
+      domain: GW,
+      secret: SECRET,
+      router,
+    });
     frontend = new MucXmppFrontend(muc, GW, component);
     core.registerFrontend(frontend);
     void component.start().catch(() => undefined);
@@ -84,14 +63,11 @@ describe("MUC rooms through a real Prosody", () => {
   }
 
   beforeAll(async () => {
-    const [c2s, comp, http] = (await freePorts(3)) as [number, number, number];
-    prosody = await startProsody({
-      components: [{ domain: GW, secret: SECRET }],
-      users: [
-        { username: "alice", password: "alice-pw" },
-        { username: "dave", password: "dave-pw" },
-      ],
-      ports: { c2s, component: comp, http },
+    server = await startXmppServer({
+      portBase: 37400,
+      portCount: 100,
+      secret: SECRET,
+      users: ["alice", "dave"],
     });
     core = new FakeCore();
     await startGateway();
@@ -100,18 +76,8 @@ describe("MUC rooms through a real Prosody", () => {
     if (account) account.ref.publicKey = alicePk;
     account?.friends.set(bob, friendView(bob, "accepted", { name: "Bob" }));
     core.createAccount("dave@localhost");
-    alice = await connectUser({
-      service: prosody.c2sService,
-      domain: "localhost",
-      username: "alice",
-      password: "alice-pw",
-    });
-    dave = await connectUser({
-      service: prosody.c2sService,
-      domain: "localhost",
-      username: "dave",
-      password: "dave-pw",
-    });
+    alice = await server.connect("alice");
+    dave = await server.connect("dave");
     view = {
       id: conf,
       title: "Tox talk",
@@ -129,7 +95,7 @@ describe("MUC rooms through a real Prosody", () => {
     await alice?.stop();
     await dave?.stop();
     await component?.stop();
-    await prosody?.stop();
+    await server?.stop();
   });
 
   it("shows the user an invitation to a conference their account is in", async () => {
@@ -215,7 +181,7 @@ describe("MUC rooms through a real Prosody", () => {
         xml("x", { xmlns: MUC_NS.user }, xml("invite", { to: `${bob}@${GW}` }, xml("reason", {}, "come"))),
       ),
     );
-    await until("invite reaches the core", () => core.conferenceInvites.length === 1);
+    await waitUntil(() => core.conferenceInvites.length === 1, 5000, "invite reaches the core");
     expect(core.conferenceInvites[0]).toMatchObject({ owner: ALICE, conference: conf, invitee: bob });
   });
 
@@ -266,8 +232,7 @@ describe("MUC rooms through a real Prosody", () => {
       text: "are you there?",
       receivedAt: new Date(),
     };
-    await until(
-      "delivery refused",
+    await waitUntil(
       async () => {
         try {
           await core.frontend?.deliverConferenceMessage?.(account, message);
@@ -277,6 +242,8 @@ describe("MUC rooms through a real Prosody", () => {
         }
       },
       5000,
+      "delivery refused",
+      20,
     );
     expect(core.left).toEqual([]);
     expect(await core.conferences({ kind: "xmpp", id: ALICE })).toHaveLength(1);

@@ -5,54 +5,23 @@
  * exactly once, with the receipt back to alice. Real core (PGlite, fake Tox), real Prosody.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BridgeCore, coreRepos } from "../../src/core/bridge-core.js";
-import { XmppGateway } from "../../src/xmpp/gateway.js";
 import { NS } from "../../src/xmpp/namespaces.js";
 import { FakeTox } from "../core/fake-tox.js";
 import { stranger, TestDb } from "../core/helpers.js";
-import { type Prosody, startProsody } from "../helpers/prosody/index.js";
-import { connectUser, type TestUser, xml } from "./user.js";
+import { waitUntil } from "../helpers/wait.js";
+import { startWholeBridge } from "../helpers/whole-bridge.js";
+import { GW, startXmppServer, type XmppServer } from "./harness.js";
+import { type TestUser, xml } from "./user.js";
 
-const GW = "tox.localhost";
-const SECRET = "restart-secret";
 const owner = { kind: "xmpp" as const, id: "alice@localhost" };
-
-async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe("XMPP gateway restart", () => {
   const db = new TestDb();
-  let prosody: Prosody;
+  let server: XmppServer;
   let alice: TestUser;
 
-  async function startBridge(tox: FakeTox) {
-    const core = new BridgeCore({ store: db.store, repos: coreRepos(db.db), tox, tickMs: 50 });
-    await core.start();
-    const gateway = new XmppGateway({
-      config: {
-        component_jid: GW,
-        server_host: "127.0.0.1",
-        server_port: prosody.componentPort,
-        secret: SECRET,
-      },
-      core,
-      permissions: () => ({ localhost: "user" }),
-    });
-    gateway.start();
-    await gateway.waitOnline();
-    return {
-      core,
-      async stop() {
-        await gateway.stop();
-        await core.stop();
-      },
-    };
-  }
+  const startBridge = (tox: FakeTox) =>
+    startWholeBridge({ store: db, tox, core: { tickMs: 50 }, xmpp: server });
 
   /** Sends a stanza, then a ping: the gateway handles one sender in order, so the pong means done. */
   async function sendAndSettle(el: ReturnType<typeof xml>) {
@@ -62,21 +31,12 @@ describe("XMPP gateway restart", () => {
 
   beforeAll(async () => {
     await db.setup();
-    prosody = await startProsody({
-      components: [{ domain: GW, secret: SECRET }],
-      users: [{ username: "alice", password: "alice-pw" }],
-    });
-    alice = await connectUser({
-      service: prosody.c2sService,
-      domain: "localhost",
-      username: "alice",
-      password: "alice-pw",
-    });
+    server = await startXmppServer({ secret: "restart-secret", users: ["alice"] });
+    alice = await server.connect("alice");
   });
 
   afterAll(async () => {
-    await alice?.stop();
-    await prosody?.stop();
+    await server?.stop();
     await db.teardown();
   });
 
@@ -113,7 +73,7 @@ describe("XMPP gateway restart", () => {
     try {
       await sendAndSettle(message);
       tox2.setOnline(account.publicKey, friend.publicKey, true);
-      await until("delivery", () => tox2.sentTo(account.publicKey, friend.publicKey).length > 0);
+      await waitUntil(() => tox2.sentTo(account.publicKey, friend.publicKey).length > 0, 5000, "delivery");
       await second.core.tick();
       await second.core.idle();
       expect(tox2.sentTo(account.publicKey, friend.publicKey).map((m) => m.text)).toEqual(["see you later"]);
