@@ -37,8 +37,14 @@ export interface WholeBridgeOptions<T extends ToxGateway = ToxGateway> {
   core?: Partial<Omit<BridgeCoreOptions, "store" | "repos" | "tox">>;
   /** Log lines at this level and above land in `logLines` (default "debug"; "silent" for none). */
   logLevel?: LogLevel;
+  /**
+   * A logger of the caller's instead (a bridge child process logs to its stdout): then the core
+   * and the ToxNode adapter log to it too, and `logLines` stays empty.
+   */
+  log?: Logger;
   matrix?: {
-    hs: HomeserverDouble;
+    /** The homeserver double, or where one listens (a child process knows only its URL). */
+    hs: Pick<HomeserverDouble, "url" | "domain"> & Partial<Pick<HomeserverDouble, "setAppserviceUrl">>;
     /** Registration (default testRegistration()). */
     registration?: ReturnType<typeof testRegistration>;
     /** MatrixFrontend options over the harness's (names from the registration, `localhost` users). */
@@ -64,8 +70,8 @@ export interface WholeBridge<T extends ToxGateway = ToxGateway> {
   logLines: LogLine[];
   /** Stops the frontends, the core and the ToxNode (not the store, homeserver or Prosody). Idempotent. */
   stop(): Promise<void>;
-  /** Stops this bridge and starts one with the same options. */
-  restart(): Promise<WholeBridge<T>>;
+  /** Stops this bridge and starts one with the same options (but for `over`: a fresh Tox double, say). */
+  restart(over?: Partial<WholeBridgeOptions<T>>): Promise<WholeBridge<T>>;
 }
 
 /** A bridge with a real ToxNode (the ToxNode getter throws when there is none). */
@@ -78,15 +84,18 @@ export async function startWholeBridge<T extends ToxGateway = ToxNodeGateway>(
   opts: WholeBridgeOptions<T>,
 ): Promise<WholeBridge<T>> {
   const logLines: LogLine[] = [];
-  const log: Logger = createLogger({
-    level: opts.logLevel ?? "debug",
-    destination: { write: (l: string) => logLines.push(JSON.parse(l)) },
-  });
+  const log: Logger =
+    opts.log ??
+    createLogger({
+      level: opts.logLevel ?? "debug",
+      destination: { write: (l: string) => logLines.push(JSON.parse(l)) },
+    });
   const node =
     "ports" in opts.tox ? await ToxNode.create({ host: "127.0.0.1", portRange: opts.tox.ports }) : undefined;
-  const tox = (node === undefined ? opts.tox : new ToxNodeGateway(node)) as T;
+  const tox = (node === undefined ? opts.tox : new ToxNodeGateway(node, opts.log)) as T;
   const core = new BridgeCore({
     tickMs: 100,
+    ...(opts.log === undefined ? {} : { log: opts.log }),
     ...opts.core,
     store: opts.store.store,
     repos: coreRepos(opts.store.db),
@@ -114,7 +123,7 @@ export async function startWholeBridge<T extends ToxGateway = ToxNodeGateway>(
       listen: { port: 0 },
       controller: frontend.controller(),
       onTransaction: (txn) => frontend.onTransaction(txn),
-      onListening: (port) => m.hs.setAppserviceUrl(`http://127.0.0.1:${port}`),
+      onListening: (port) => m.hs.setAppserviceUrl?.(`http://127.0.0.1:${port}`),
       ...m.appservice,
     });
     frontend.attach((userId) => appservice.bridge.getIntent(userId));
@@ -141,9 +150,9 @@ export async function startWholeBridge<T extends ToxGateway = ToxNodeGateway>(
       await matrix?.appservice.stop();
       await node?.close();
     },
-    async restart() {
+    async restart(over = {}) {
       await bridge.stop();
-      return startWholeBridge(opts);
+      return startWholeBridge<T>({ ...opts, ...over });
     },
   };
   return bridge;

@@ -14,6 +14,7 @@ import {
   type HomeserverOptions,
   startHomeserver,
 } from "../helpers/homeserver/index.js";
+import { waitUntil } from "../helpers/wait.js";
 
 const registration: Registration = {
   id: "toxbridge-smoke",
@@ -197,10 +198,12 @@ describe("matrix-appservice-bridge against the homeserver double", () => {
     // The appservice goes away: the homeserver keeps retrying the transaction until a new one is up.
     await h.bridge.stop();
     await alice.sendMessage(room, "ping");
-    const deadline = Date.now() + 5000;
-    while (hs.transactions.filter((t) => t.status === 0).length < 2 && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    await waitUntil(
+      () => hs.transactions.filter((t) => t.status === 0).length >= 2,
+      5000,
+      "two failed pushes",
+      10,
+    );
     expect(hs.transactions.filter((t) => t.status === 0).length).toBeGreaterThanOrEqual(2);
     h.bridge = await startPingPongBridge(hs, h);
     await hs.pushIdle();

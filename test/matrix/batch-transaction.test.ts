@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { ghostUserId } from "../../src/matrix/ids.js";
 import type { Db } from "../../src/store/index.js";
 import { stranger } from "../core/helpers.js";
+import { waitUntil } from "../helpers/wait.js";
 import { openTestStore } from "../store/backends.js";
 import { type FrontendRig, startFrontendRig } from "./frontend-harness.js";
 
@@ -22,14 +23,6 @@ afterEach(async () => {
 });
 
 const names = { domain: "localhost", botLocalpart: "toxbot", userPrefix: "_tox_" };
-
-async function until(cond: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 /** Counts the statements that write outbox rows. */
 function countOutboxInserts(db: Db) {
@@ -89,7 +82,7 @@ describe("appservice transactions are persisted in one statement", () => {
     const pushed = r.hs.transactions.slice(before);
     expect(pushed.map((t) => [t.status, t.events])).toEqual([[200, 100]]);
     expect(inserts.count()).toBe(1);
-    await until(() => r.tox.sentTo(account.publicKey, friend).length === 100, "100 sent");
+    await waitUntil(() => r.tox.sentTo(account.publicKey, friend).length === 100, 20_000, "100 sent");
     expect(r.tox.sentTo(account.publicKey, friend).map((m) => m.text)).toEqual(order);
   });
 
@@ -114,7 +107,7 @@ describe("appservice transactions are persisted in one statement", () => {
     // The same transaction twice: refused (500) after its commit, then accepted.
     expect(pushed.map((t) => t.status)).toEqual([500, 200]);
     expect(pushed[0]!.txnId).toBe(pushed[1]!.txnId);
-    await until(() => r.tox.sentTo(account.publicKey, friend).length >= 30, "30 sent");
+    await waitUntil(() => r.tox.sentTo(account.publicKey, friend).length >= 30, 20_000, "30 sent");
     await r.core.idle();
     expect(r.tox.sentTo(account.publicKey, friend).map((m) => m.text)).toEqual(order);
     expect(order).toHaveLength(30);

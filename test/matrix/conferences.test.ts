@@ -6,73 +6,18 @@
  * room, leaving, and a bridge restart that reuses the room.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import { BridgeCore, coreRepos } from "../../src/core/bridge-core.js";
 import type { Owner } from "../../src/core/frontend.js";
-import { createLogger } from "../../src/logger.js";
-import { type RunningMatrixAppservice, startMatrixAppservice } from "../../src/matrix/appservice.js";
-import { MatrixFrontend } from "../../src/matrix/frontend.js";
 import { ghostUserId } from "../../src/matrix/ids.js";
 import { FakeTox } from "../core/fake-tox.js";
 import { stranger } from "../core/helpers.js";
-import { type HomeserverDouble, startHomeserver, type TestClient } from "../helpers/homeserver/index.js";
+import { startHomeserver, type TestClient } from "../helpers/homeserver/index.js";
+import { waitUntil } from "../helpers/wait.js";
+import { startWholeBridge } from "../helpers/whole-bridge.js";
 import { openTestStore } from "../store/backends.js";
 import { testRegistration } from "./bridge-harness.js";
 
 const names = { domain: "localhost", botLocalpart: "toxbot", userPrefix: "_tox_" };
 const registration = testRegistration();
-
-interface Bridge {
-  core: BridgeCore;
-  appservice: RunningMatrixAppservice;
-  stop(): Promise<void>;
-}
-
-/** The bridge (core + appservice + frontend) against a homeserver and store that may outlive it. */
-async function startBridge(
-  hs: HomeserverDouble,
-  store: Awaited<ReturnType<typeof openTestStore>>,
-  tox: FakeTox,
-) {
-  const log = createLogger({ level: "warn", destination: { write: () => {} } });
-  const core = new BridgeCore({
-    store: store.store,
-    repos: coreRepos(store.db),
-    tox,
-    tickMs: 50,
-    inbox: { retryDelayMs: () => 50 },
-    conferences: { inboundRetryDelayMs: () => 50, retryDelayMs: () => 50, settleMs: 0 },
-  });
-  const frontend = new MatrixFrontend({
-    core,
-    store: store.store,
-    names: { ...names, domain: hs.domain },
-    permissions: { localhost: "user" },
-    degradeRich: true,
-    log,
-  });
-  const appservice = await startMatrixAppservice({
-    registration,
-    homeserverUrl: hs.url,
-    domain: hs.domain,
-    log,
-    listen: { port: 0 },
-    controller: frontend.controller(),
-    onTransaction: (txn) => frontend.onTransaction(txn),
-    onListening: (port) => hs.setAppserviceUrl(`http://127.0.0.1:${port}`),
-    startupChecks: { ping: false },
-  });
-  frontend.attach((userId) => appservice.bridge.getIntent(userId));
-  core.registerFrontend(frontend);
-  await core.start();
-  return {
-    core,
-    appservice,
-    async stop() {
-      await core.stop();
-      await appservice.stop();
-    },
-  } satisfies Bridge;
-}
 
 let cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -85,7 +30,17 @@ async function rig() {
   hs.defaultWaitMs = 20_000;
   const store = await openTestStore();
   const tox = new FakeTox();
-  let bridge = await startBridge(hs, store, tox);
+  let bridge = await startWholeBridge({
+    store,
+    tox,
+    logLevel: "warn",
+    core: {
+      tickMs: 50,
+      inbox: { retryDelayMs: () => 50 },
+      conferences: { inboundRetryDelayMs: () => 50, retryDelayMs: () => 50, settleMs: 0 },
+    },
+    matrix: { hs, registration, appservice: { startupChecks: { ping: false } } },
+  });
   cleanup.push(
     () => hs.close(),
     () => store.close(),
@@ -99,20 +54,11 @@ async function rig() {
     },
     /** Stops the bridge and starts a new one on the same homeserver and store (Tox state lost). */
     async restart(next: FakeTox) {
-      await bridge.stop();
-      bridge = await startBridge(hs, store, next);
+      bridge = await bridge.restart({ tox: next });
     },
   };
 }
 type Rig = Awaited<ReturnType<typeof rig>>;
-
-async function until(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000) {
-  const end = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 /** A Matrix user with a bot room and a Tox identity. */
 async function userWithAccount(r: Rig, localpart: string) {
@@ -173,7 +119,11 @@ describe("Matrix conferences", () => {
     r.tox.conferencePeerJoin(id, carol, "Carol");
     const ghost = ghostUserId(names, carol);
     await r.hs.waitForMembership(roomId, ghost, "join");
-    await until(() => memberOf(r, roomId, ghost)?.content.displayname === "Carol", "ghost displayname");
+    await waitUntil(
+      () => memberOf(r, roomId, ghost)?.content.displayname === "Carol",
+      20_000,
+      "ghost displayname",
+    );
 
     // Tox -> Matrix: message and action from the ghost; our own echo is not shown.
     r.tox.conferenceSay(id, carol, "hello room");
@@ -184,7 +134,7 @@ describe("Matrix conferences", () => {
     // Matrix -> Tox from alice's own identity.
     await alice.sendMessage(roomId, "hi Carol");
     await alice.sendMessage(roomId, "dances", "m.emote");
-    await until(() => r.tox.conferenceSent.length === 2, "alice's lines on Tox");
+    await waitUntil(() => r.tox.conferenceSent.length === 2, 20_000, "alice's lines on Tox");
     expect(r.tox.conferenceSent.map((m) => [m.identity, m.text, m.kind])).toEqual([
       [account.publicKey, "hi Carol", "normal"],
       [account.publicKey, "dances", "action"],
@@ -194,10 +144,11 @@ describe("Matrix conferences", () => {
 
     // Title: room name -> Tox; Tox title -> room name (set by the bot).
     await alice.sendState(roomId, "m.room.name", "", { name: "Lounge 2" });
-    await until(() => r.tox.conferences.get(id)?.title === "Lounge 2", "title on Tox");
+    await waitUntil(() => r.tox.conferences.get(id)?.title === "Lounge 2", 20_000, "title on Tox");
     r.tox.conferencePeerTitle(id, "Carol's lounge");
-    await until(
+    await waitUntil(
       () => r.hs.room(roomId).getState("m.room.name")?.content.name === "Carol's lounge",
+      20_000,
       "room name from Tox",
     );
 
@@ -207,7 +158,12 @@ describe("Matrix conferences", () => {
 
     // alice leaves the room: her identity leaves the conference.
     await alice.leave(roomId);
-    await until(async () => (await r.core.conferences(owner)).length === 0, "conference left");
+    await waitUntil(
+      async () => (await r.core.conferences(owner)).length === 0,
+      20_000,
+      "conference left",
+      20,
+    );
     expect(r.tox.conferences.get(id)?.members.has(account.publicKey)).toBe(false);
   });
 
@@ -226,13 +182,20 @@ describe("Matrix conferences", () => {
 
     // alice invites bob (a Matrix user of this bridge) in the room: bob's own identity joins.
     await a.client.invite(roomId, b.client.userId);
-    await until(
+    await waitUntil(
       async () => (await r.core.friend(a.owner, b.account.publicKey))?.state === "accepted",
+      20_000,
       "befriended",
+      20,
     );
     r.tox.setOnline(a.account.publicKey, b.account.publicKey, true);
     r.tox.setOnline(b.account.publicKey, a.account.publicKey, true);
-    await until(async () => (await r.core.conferences(b.owner)).length === 1, "bob in the conference");
+    await waitUntil(
+      async () => (await r.core.conferences(b.owner)).length === 1,
+      20_000,
+      "bob in the conference",
+      20,
+    );
     await b.client.join(roomId);
     // bob is himself in the room, never a ghost.
     await r.core.idle();
@@ -248,7 +211,11 @@ describe("Matrix conferences", () => {
 
     // bob speaks from his own identity; alice's identity receives it, but the room has bob's event.
     await b.client.sendMessage(roomId, "bob here");
-    await until(() => r.tox.conferenceSent.some((m) => m.text === "bob here"), "bob's line on Tox");
+    await waitUntil(
+      () => r.tox.conferenceSent.some((m) => m.text === "bob here"),
+      20_000,
+      "bob's line on Tox",
+    );
     expect(r.tox.conferenceSent.find((m) => m.text === "bob here")?.identity).toBe(b.account.publicKey);
     await r.core.idle();
     expect(r.hs.messages(roomId).filter((m) => m.body === "bob here")).toHaveLength(1);
@@ -307,7 +274,11 @@ describe("Matrix conferences", () => {
     );
     expect(rooms.map((room) => room.roomId)).toEqual([roomId]);
     tox.conferencePeerJoin(id, carol, "Carol");
-    await until(() => tox.conferenceSent.some((m) => m.text === "while alone"), "queued line sent");
+    await waitUntil(
+      () => tox.conferenceSent.some((m) => m.text === "while alone"),
+      20_000,
+      "queued line sent",
+    );
     tox.conferenceSay(id, carol, "welcome back");
     await r.hs.waitForMessage({ roomId, sender: ghostUserId(names, carol), body: "welcome back" });
   });

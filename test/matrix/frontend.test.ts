@@ -8,6 +8,7 @@ import { ghostUserId } from "../../src/matrix/ids.js";
 import { FakeTox } from "../core/fake-tox.js";
 import { stranger } from "../core/helpers.js";
 import type { TestClient } from "../helpers/homeserver/index.js";
+import { waitUntil } from "../helpers/wait.js";
 import { type FrontendRig, startFrontendRig } from "./frontend-harness.js";
 
 let rig: FrontendRig | undefined;
@@ -17,18 +18,6 @@ afterEach(async () => {
 });
 
 const names = { domain: "localhost", botLocalpart: "toxbot", userPrefix: "_tox_" };
-
-async function until(
-  cond: () => boolean | Promise<boolean>,
-  what: string,
-  timeoutMs = 20_000,
-): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 /** Alice with a bot room and a Tox identity. */
 async function aliceWithAccount(r: FrontendRig) {
@@ -126,7 +115,7 @@ describe("Matrix frontend: ghosts and portals", () => {
     expect(emote.content.msgtype).toBe("m.emote");
     expect(emote.room_id).toBe(msg.room_id);
     r.tox.typing(account.publicKey, friend, true);
-    await until(() => r.hs.state.typingIn(msg.room_id).includes(ghost), "ghost typing");
+    await waitUntil(() => r.hs.state.typingIn(msg.room_id).includes(ghost), 20_000, "ghost typing");
     const portals = await r.store.portals.listForAccount(account.id, "matrix");
     expect(portals.map((p) => p.remoteId)).toEqual([msg.room_id]);
   });
@@ -141,11 +130,12 @@ describe("Matrix frontend: ghosts and portals", () => {
     const room = await alice.createDirectRoom(ghost);
     await r.hs.waitForMembership(room, ghost, "join");
     const e1 = await alice.sendMessage(room, "hi Bob");
-    await until(() => r.tox.sentTo(account.publicKey, friend).length === 1, "message to Tox");
+    await waitUntil(() => r.tox.sentTo(account.publicKey, friend).length === 1, 20_000, "message to Tox");
     expect(r.tox.sentTo(account.publicKey, friend)[0]).toMatchObject({ text: "hi Bob", kind: "normal" });
     r.tox.ackAll(account.publicKey, friend);
-    await until(
+    await waitUntil(
       () => r.hs.state.receipts.some((x) => x.userId === ghost && x.eventId === e1 && x.roomId === room),
+      20_000,
       "ghost read receipt",
     );
     await alice.sendMessage(room, "dances", "m.emote");
@@ -158,7 +148,7 @@ describe("Matrix frontend: ghosts and portals", () => {
     await alice.sendEvent(room, "m.reaction", {
       "m.relates_to": { rel_type: "m.annotation", event_id: e1, key: "👍" },
     });
-    await until(() => r.tox.sentTo(account.publicKey, friend).length === 4, "4 messages to Tox");
+    await waitUntil(() => r.tox.sentTo(account.publicKey, friend).length === 4, 20_000, "4 messages to Tox");
     expect(r.tox.sentTo(account.publicKey, friend).map((m) => [m.kind, m.text])).toEqual([
       ["normal", "hi Bob"],
       ["action", "dances"],
@@ -166,12 +156,20 @@ describe("Matrix frontend: ghosts and portals", () => {
       ["action", "reacted 👍"],
     ]);
     await alice.setTyping(room, true);
-    await until(() => r.tox.identities.get(account.publicKey)?.typing.get(friend) === true, "typing to Tox");
+    await waitUntil(
+      () => r.tox.identities.get(account.publicKey)?.typing.get(friend) === true,
+      20_000,
+      "typing to Tox",
+    );
 
     // A long message goes as several Tox messages; the ghost's receipt waits for every part.
     const long = "é".repeat(1500); // 3000 bytes: three Tox messages of at most 1372 bytes
     const e2 = await alice.sendMessage(room, long);
-    await until(() => r.tox.sentTo(account.publicKey, friend).length === 7, "the long message's parts");
+    await waitUntil(
+      () => r.tox.sentTo(account.publicKey, friend).length === 7,
+      20_000,
+      "the long message's parts",
+    );
     expect(
       r.tox
         .sentTo(account.publicKey, friend)
@@ -186,8 +184,9 @@ describe("Matrix frontend: ghosts and portals", () => {
     await r.frontend.receiptsIdle();
     expect(r.hs.state.receipts.some((x) => x.userId === ghost && x.eventId === e2)).toBe(false);
     ack(ids[6]!);
-    await until(
+    await waitUntil(
       () => r.hs.state.receipts.some((x) => x.userId === ghost && x.eventId === e2),
+      20_000,
       "receipt after all parts",
     );
   });
@@ -215,8 +214,12 @@ describe("Matrix frontend: older homeservers", () => {
     await r.hs.waitForMembership(room, ghost, "join");
     await alice.sendMessage(room, "over the old path");
     await alice.setTyping(room, true);
-    await until(() => r.tox.sentTo(account.publicKey, friend).length === 1, "message to Tox");
-    await until(() => r.tox.identities.get(account.publicKey)?.typing.get(friend) === true, "typing to Tox");
+    await waitUntil(() => r.tox.sentTo(account.publicKey, friend).length === 1, 20_000, "message to Tox");
+    await waitUntil(
+      () => r.tox.identities.get(account.publicKey)?.typing.get(friend) === true,
+      20_000,
+      "typing to Tox",
+    );
     expect(r.hs.transactions.length).toBeGreaterThan(0);
     expect(r.hs.transactions.every((t) => !t.url.includes("/_matrix/app/v1/"))).toBe(true);
   });
@@ -232,7 +235,7 @@ describe("Matrix frontend: durability", () => {
     const room = await alice.createDirectRoom(ghost);
     await r.hs.waitForMembership(room, ghost, "join");
     await alice.sendMessage(room, "once");
-    await until(() => r.tox.sentTo(account.publicKey, friend).length === 1, "first send");
+    await waitUntil(() => r.tox.sentTo(account.publicKey, friend).length === 1, 20_000, "first send");
     await r.hs.pushIdle();
     const asUrl = `http://127.0.0.1:${r.appservice.port}`;
     const ev = r.hs.events(room, "m.room.message").at(-1)!;
@@ -277,7 +280,11 @@ describe("Matrix frontend: durability", () => {
     expect(await r.store.outbox.depth()).toMatchObject({ queued: 1 });
     expect(r.tox.sentTo(account.publicKey, friend)).toHaveLength(0);
     r.tox.setOnline(account.publicKey, friend, true);
-    await until(() => r.tox.sentTo(account.publicKey, friend).length === 1, "delivery after reconnect");
+    await waitUntil(
+      () => r.tox.sentTo(account.publicKey, friend).length === 1,
+      20_000,
+      "delivery after reconnect",
+    );
   });
 
   it("Tox -> Matrix survives homeserver errors: retried until accepted, posted once", async () => {
@@ -340,7 +347,7 @@ describe("Matrix frontend: notices and lifecycle", () => {
     const room = await alice.createDirectRoom(ghost);
     await r.hs.waitForMembership(room, ghost, "join");
     await alice.sendMessage(room, "before");
-    await until(() => r.tox.sentTo(account.publicKey, friend).length === 1, "first message");
+    await waitUntil(() => r.tox.sentTo(account.publicKey, friend).length === 1, 20_000, "first message");
     await alice.sendMessage(botRoom, "logout");
     await r.hs.waitForMessage({ roomId: botRoom, body: /logout confirm/ });
     await alice.sendMessage(botRoom, "logout confirm");
@@ -362,7 +369,12 @@ describe("Matrix frontend: notices and lifecycle", () => {
     const room = await alice.createRoom({ preset: "private_chat", is_direct: true, invite: [ghost] });
     await r.hs.waitForMembership(room, ghost, "join");
     await alice.kick(room, ghost);
-    await until(async () => (await r.store.portals.getByRemote("matrix", room)) === null, "portal forgotten");
+    await waitUntil(
+      async () => (await r.store.portals.getByRemote("matrix", room)) === null,
+      20_000,
+      "portal forgotten",
+      20,
+    );
     r.tox.message(account.publicKey, friend, "still there?");
     const msg = await r.hs.waitForMessage({ sender: ghost, body: "still there?" });
     expect(msg.room_id).not.toBe(room);

@@ -13,6 +13,7 @@ import {
   MatrixClientError,
   startHomeserver,
 } from "../helpers/homeserver/index.js";
+import { waitUntil } from "../helpers/wait.js";
 
 function registration(over: Partial<Registration> = {}): Registration {
   return {
@@ -504,9 +505,7 @@ describe("transactions to the appservice", () => {
     await h.asAppservice().join(room);
     await alice.setTyping(room, true, 30);
     expect(h.state.typingIn(room)).toEqual([alice.userId]);
-    const deadline = Date.now() + 2000;
-    while (h.state.typingIn(room).length > 0 && Date.now() < deadline)
-      await new Promise((r) => setTimeout(r, 5));
+    await waitUntil(() => h.state.typingIn(room).length === 0, 2000, "the typing to time out");
     await h.pushIdle();
     const typing = as.received.flatMap((t) => (t.body.ephemeral ?? []) as Array<{ content: unknown }>);
     expect(typing.map((e) => e.content)).toEqual([{ user_ids: [alice.userId] }, { user_ids: [] }]);

@@ -28,8 +28,6 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const until = (cond: () => boolean | Promise<boolean>, what: string) => waitUntil(cond, 20_000, what);
-
 interface MediaRig {
   r: FrontendRig;
   files: FilesDouble;
@@ -160,7 +158,7 @@ describe("Matrix media: one rig", () => {
       url,
       info: { size: data.length, mimetype: "application/pdf" },
     });
-    await until(() => files.sent.some((s) => s.request.sourceEventId === eventId), "sendFile");
+    await waitUntil(() => files.sent.some((s) => s.request.sourceEventId === eventId), 20_000, "sendFile");
     const got = files.sent.find((s) => s.request.sourceEventId === eventId)!;
     expect(got.request).toMatchObject({
       owner: { kind: "matrix", id: user.userId },
@@ -196,9 +194,14 @@ describe("Matrix media: one rig", () => {
       url: pngUrl,
       info: { size: png.length, mimetype: "image/png", w: 10, h: 10 },
     });
-    await until(() => files.sent.some((s) => s.request.sourceEventId === captioned), "captioned image");
-    await until(
+    await waitUntil(
+      () => files.sent.some((s) => s.request.sourceEventId === captioned),
+      20_000,
+      "captioned image",
+    );
+    await waitUntil(
       () => r.tox.sentTo(account.publicKey, friend).some((x) => x.text === "look at this"),
+      20_000,
       "caption",
     );
     expect(files.sent.find((s) => s.request.sourceEventId === captioned)?.request.fileName).toBe("dot.png");
@@ -211,8 +214,9 @@ describe("Matrix media: one rig", () => {
       "m.new_content": newContent,
       "m.relates_to": { rel_type: "m.replace", event_id: captioned },
     });
-    await until(
+    await waitUntil(
       () => r.tox.sentTo(account.publicKey, friend).some((x) => x.text === "* look at this!"),
+      20_000,
       "edit",
     );
     expect(files.sent.length).toBe(sentFiles);
@@ -235,7 +239,11 @@ describe("Matrix media: one rig", () => {
       url,
       info: { size: 3000 },
     });
-    await until(() => files.sent.some((s) => s.request.sourceEventId === eventId), "sendFile after retry");
+    await waitUntil(
+      () => files.sent.some((s) => s.request.sourceEventId === eventId),
+      20_000,
+      "sendFile after retry",
+    );
     await r.hs.pushIdle();
     const statuses = r.hs.transactions.slice(attempts).map((t) => t.status);
     expect(statuses).toContain(500);
@@ -256,7 +264,7 @@ describe("Matrix media: one rig", () => {
     const downloadsBefore = downloads(r).length;
     const url = await uploadFile(user, Buffer.alloc(9000, 4), "application/zip", "slow.zip");
     const eventId = await sendMedia(user, room, { msgtype: "m.file", body: "slow.zip", url });
-    await until(() => files.calls === calls + 1, "first delivery in sendFile");
+    await waitUntil(() => files.calls === calls + 1, 20_000, "first delivery in sendFile");
     const ev = r.hs.events(room, "m.room.message").find((e) => e.event_id === eventId)!;
     const again = fetch(`http://127.0.0.1:${r.appservice.port}/_matrix/app/v1/transactions/again-slow`, {
       method: "PUT",
@@ -360,7 +368,7 @@ describe("Matrix media: one rig", () => {
       info: { size: profile.length },
     });
     const imported = () => r.hs.messages(botRoom).filter((x) => x.body === 'imported me.tox with "import"');
-    await until(() => imported().length === 2, "answer to the image");
+    await waitUntil(() => imported().length === 2, 20_000, "answer to the image");
     // The homeserver fails the download: the user hears of it (the command ran once and is done).
     r.hs.failNext(1, { status: 502, match: (q) => q.path.includes("/media/download/") });
     await sendMedia(user, botRoom, {
@@ -451,7 +459,7 @@ describe("Matrix media: one rig", () => {
     await r.hs.waitForMessage({ roomId: botRoom, sender: r.hs.botUserId, body: /send `create`/i });
     await user.sendMessage(botRoom, "create");
     const owner = (a: (typeof files.avatars)[number]) => a.owner.id === user.userId;
-    await until(() => files.avatars.some(owner), "avatar after create");
+    await waitUntil(() => files.avatars.some(owner), 20_000, "avatar after create");
     expect(files.avatars.filter(owner).map((a) => a.avatar?.sha256)).toEqual([sha256(first)]);
 
     // Two portals: a profile change arrives in both, and is bridged once.
@@ -466,7 +474,7 @@ describe("Matrix media: one rig", () => {
     await user.request("PUT", `/_matrix/client/v3/profile/${encodeURIComponent(user.userId)}/avatar_url`, {
       avatar_url: secondUrl,
     });
-    await until(() => files.avatars.filter(owner).length === 2, "avatar after change");
+    await waitUntil(() => files.avatars.filter(owner).length === 2, 20_000, "avatar after change");
     await r.hs.pushIdle();
     const mine = files.avatars.filter(owner);
     expect(mine.map((a) => a.avatar?.sha256)).toEqual([sha256(first), sha256(thumb)]);
@@ -476,7 +484,7 @@ describe("Matrix media: one rig", () => {
     await user.request("PUT", `/_matrix/client/v3/profile/${encodeURIComponent(user.userId)}/avatar_url`, {
       avatar_url: null,
     });
-    await until(() => files.avatars.filter(owner).length === 3, "avatar removed");
+    await waitUntil(() => files.avatars.filter(owner).length === 3, 20_000, "avatar removed");
     await r.hs.pushIdle();
     expect(files.avatars.filter(owner).at(-1)?.avatar).toBeNull();
     expect(files.avatars.filter(owner)).toHaveLength(3);
@@ -485,12 +493,12 @@ describe("Matrix media: one rig", () => {
     await user.request("PUT", `/_matrix/client/v3/profile/${encodeURIComponent(user.userId)}/avatar_url`, {
       avatar_url: firstUrl,
     });
-    await until(() => files.avatars.filter(owner).length === 4, "avatar back");
+    await waitUntil(() => files.avatars.filter(owner).length === 4, 20_000, "avatar back");
     await user.sendMessage(botRoom, "logout");
     await user.sendMessage(botRoom, "logout confirm");
     await r.hs.waitForMessage({ roomId: botRoom, sender: r.hs.botUserId, body: /was deleted/ });
     await user.sendMessage(botRoom, "create");
-    await until(() => files.avatars.filter(owner).length === 5, "avatar of the new identity");
+    await waitUntil(() => files.avatars.filter(owner).length === 5, 20_000, "avatar of the new identity");
     expect(files.avatars.filter(owner).at(-1)?.avatar?.sha256).toBe(sha256(first));
 
     // Changed while the bridge was not listening (no member event): read again at start-up.
@@ -528,7 +536,7 @@ describe("Matrix media: an older, stricter homeserver (no authenticated media, 1
       url,
       info: { size: data.length, mimetype: "audio/ogg" },
     });
-    await until(() => files.sent.some((s) => s.request.sourceEventId === eventId), "sendFile");
+    await waitUntil(() => files.sent.some((s) => s.request.sourceEventId === eventId), 20_000, "sendFile");
     expect(files.sent[0]).toMatchObject({ sha256: sha256(data), request: { mimeType: "audio/ogg" } });
     // The first authenticated media request (the upload limit, for the QR code) taught the client.
     const v1 = r.hs.requests.filter((q) => q.path.startsWith("/_matrix/client/v1/media/"));

@@ -51,14 +51,19 @@ async function startChild(env: Record<string, string>): Promise<Child> {
     out += d.toString();
   });
   const exited = new Promise((resolve) => proc.on("exit", resolve));
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const m = /\{"ready":true,"port":(\d+)\}/.exec(out);
-    if (m) return { proc, port: Number(m[1]), exited, output: () => out };
-    if (proc.exitCode !== null || Date.now() > deadline)
-      throw new Error(`bridge child did not start:\n${out}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  const ready = () => /\{"ready":true,"port":(\d+)\}/.exec(out);
+  await waitUntil(
+    () => {
+      if (ready() === null && proc.exitCode !== null) throw new Error(`bridge child exited:\n${out}`);
+      return ready() !== null;
+    },
+    60_000,
+    "the bridge child's ready line",
+    50,
+  ).catch((err: Error) => {
+    throw new Error(`${err.message}\n${out}`);
+  });
+  return { proc, port: Number(ready()![1]), exited, output: () => out };
 }
 
 describe("bridge killed with SIGKILL and restarted", () => {

@@ -14,6 +14,7 @@ import { NS } from "../../src/xmpp/namespaces.js";
 import { GatewayRouter } from "../../src/xmpp/router.js";
 import { xml as stanza } from "../../src/xmpp/xml.js";
 import { type Prosody, pickPorts, startProsody } from "../helpers/prosody/index.js";
+import { waitUntil } from "../helpers/wait.js";
 import { FakeCore, friendView } from "./fake-core.js";
 import { connectUser, type TestUser, xml } from "./user.js";
 
@@ -197,9 +198,7 @@ describe("XMPP gateway component on a real Prosody", () => {
     await alice.xmpp.send(
       xml("message", { to: `${pk}@${GW}`, type: "chat" }, xml("composing", { xmlns: NS.chatStates })),
     );
-    const deadline = Date.now() + 5000;
-    while ((core.sent.length === 0 || core.typing.length === 0) && Date.now() < deadline)
-      await new Promise((r) => setTimeout(r, 20));
+    await waitUntil(() => core.sent.length > 0 && core.typing.length > 0, 5000, "the message and typing", 20);
     expect(core.sent.at(-1)).toMatchObject({ friend: pk, text: "hello Tox", sourceEventId: "to-tox-1" });
     expect(core.typing.at(-1)).toMatchObject({ friend: pk, typing: true });
 
@@ -226,9 +225,7 @@ describe("XMPP gateway component on a real Prosody", () => {
           xml("message", { to: `${pk}@${GW}`, type: "chat", id: `order-${n}` }, xml("body", {}, text)),
         );
       const sentToPk = () => core.sent.filter((s) => s.friend === pk).map((s) => s.text);
-      const deadline = Date.now() + 5000;
-      while (sentToPk().length < texts.length && Date.now() < deadline)
-        await new Promise((r) => setTimeout(r, 20));
+      await waitUntil(() => sentToPk().length >= texts.length, 5000, "all 20 messages", 20);
       expect(sentToPk()).toEqual(texts);
     } finally {
       core.sendDelay = () => 0;
@@ -299,8 +296,7 @@ describe("XMPP gateway component reconnects", () => {
 
       await prosody.stop();
       prosody = await startProsody({ components: [{ domain: GW, secret: SECRET }], ports });
-      const deadline = Date.now() + 10_000;
-      while (states.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      await waitUntil(() => states.length >= 2, 10_000, "online again", 50);
       expect(states).toEqual(["online", "online"]);
       expect(component.status).toBe("online");
     } finally {
@@ -333,9 +329,12 @@ describe("XMPP gateway component reconnects", () => {
     });
     try {
       const started = component.start();
-      const deadline = Date.now() + 5000;
-      while (warnings.filter((w) => w.includes("disconnected")).length < 2 && Date.now() < deadline)
-        await new Promise((r) => setTimeout(r, 20));
+      await waitUntil(
+        () => warnings.filter((w) => w.includes("disconnected")).length >= 2,
+        5000,
+        "two refused attempts",
+        20,
+      );
       expect(component.status).not.toBe("online");
       expect(warnings.some((w) => /handshake|error/.test(w))).toBe(true);
       expect(warnings.filter((w) => w.includes("disconnected")).length).toBeGreaterThanOrEqual(2);
