@@ -146,7 +146,8 @@ files:
   # Where files wait on their way between Tox and Matrix/XMPP; partial transfers resume from
   # here after a restart, so keep it on persistent storage. Default: "files" in data_dir.
   # spool_dir: ./data/files
-  # Largest file the bridge relays in either direction (bytes, or e.g. "100 MiB").
+  # Largest file the bridge relays in either direction (bytes, or e.g. "100 MiB"). Replaces
+  # bridge.max_file_size, which is still read (with a warning) when this is not set.
   max_size: 100 MiB
 
 tox:

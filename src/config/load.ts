@@ -109,7 +109,30 @@ export function parseConfigText(text: string, opts: LoadOptions = {}): ConfigLoa
   ) {
     config.files.spool_dir = resolve(opts.baseDir, config.files.spool_dir);
   }
-  return { ok: true, config, warnings: configWarnings(config, label), envApplied };
+  const warnings = [
+    ...deprecationWarnings(raw as Record<string, unknown>, label),
+    ...configWarnings(config, label),
+  ];
+  return { ok: true, config, warnings, envApplied };
+}
+
+/** The value at `section.key` of the raw (unvalidated) file, if the section is a mapping. */
+function rawValue(raw: Record<string, unknown>, section: string, key: string): unknown {
+  const s = raw[section];
+  return s !== null && typeof s === "object" && !Array.isArray(s)
+    ? (s as Record<string, unknown>)[key]
+    : undefined;
+}
+
+/** Keys still read for older config files, each named with what replaces it (the schema maps the value). */
+function deprecationWarnings(raw: Record<string, unknown>, label: string): string[] {
+  if (rawValue(raw, "bridge", "max_file_size") === undefined) return [];
+  return rawValue(raw, "files", "max_size") === undefined
+    ? [
+        `${label}: bridge.max_file_size is deprecated: its value is used as files.max_size; ` +
+          "rename it to files.max_size",
+      ]
+    : [`${label}: bridge.max_file_size is deprecated and ignored, since files.max_size is set; remove it`];
 }
 
 /** Valid but probably unintended settings: reported at start, never fatal. */

@@ -109,6 +109,9 @@ const permissions = z
     }
   });
 
+/** `files.max_size` when neither it nor the deprecated `bridge.max_file_size` is set. */
+export const DEFAULT_MAX_FILE_SIZE = 100 * 1024 * 1024;
+
 export const configSchema = z
   .strictObject(
     {
@@ -200,8 +203,11 @@ export const configSchema = z
         encryption_key: secretToken(32, "TOXBRIDGE_ENCRYPTION_KEY", "a random secret"),
         permissions: permissions.default({}),
         degrade_rich_messages: bool("render edits, replies and reactions as text for Tox").default(true),
-        /** Superseded by `files.max_size` (kept so older config files still load). */
-        max_file_size: byteSize.default(50 * 1024 * 1024),
+        /**
+         * Deprecated alias of `files.max_size` (older config files): used as `files.max_size` when
+         * that is not set, ignored when it is; either way a warning at start names the new key.
+         */
+        max_file_size: byteSize.optional(),
       }),
       files: section({
         /** Where files wait on their way between Tox and Matrix/XMPP; default `<data_dir>/files`. */
@@ -209,8 +215,8 @@ export const configSchema = z
           .string({ error: "expected a directory path" })
           .min(1, { error: "expected a directory path" })
           .optional(),
-        /** Largest file bridged in either direction. */
-        max_size: byteSize.default(100 * 1024 * 1024),
+        /** Largest file bridged in either direction (default DEFAULT_MAX_FILE_SIZE, set below). */
+        max_size: byteSize.optional(),
       }).prefault({}),
       tox: section({
         bootstrap_nodes: z
@@ -259,6 +265,8 @@ export const configSchema = z
   )
   .transform((c) => ({
     ...c,
+    // Not a zod default: unset, it falls back to the deprecated bridge.max_file_size first.
+    files: { ...c.files, max_size: c.files.max_size ?? c.bridge.max_file_size ?? DEFAULT_MAX_FILE_SIZE },
     appservice: {
       ...c.appservice,
       address: c.appservice.address ?? defaultAddress(c.appservice.hostname, c.appservice.port),

@@ -35,7 +35,7 @@ describe("config validation", () => {
     expect(c.appservice.port).toBe(29333);
     expect(c.appservice.bot_username).toBe("toxbot");
     expect(c.appservice.user_prefix).toBe("_tox_");
-    expect(c.bridge.max_file_size).toBe(50 * 1024 * 1024);
+    expect(c.bridge.max_file_size).toBeUndefined();
     expect(c.files.max_size).toBe(100 * 1024 * 1024);
     expect(c.files.spool_dir).toBeUndefined();
     expect(c.database.url).toBeUndefined();
@@ -180,6 +180,41 @@ describe("config validation", () => {
       "config.yaml: database.url: expected a postgres:// or postgresql:// URL (or set TOXBRIDGE_DATABASE_URL), got a 25-character value (not shown)",
     ]);
     expect(errors.join("\n")).not.toContain("hunter2");
+  });
+
+  it("reads the deprecated bridge.max_file_size as files.max_size when that is unset, with one warning", () => {
+    const result = parseConfigText(
+      configWith((c) => {
+        delete c.files.max_size;
+        c.bridge.max_file_size = "20 MiB";
+      }),
+    );
+    if (!result.ok) throw new Error(result.errors.join("\n"));
+    expect(result.config.files.max_size).toBe(20 * 1024 * 1024);
+    expect(result.warnings).toEqual([
+      "config.yaml: bridge.max_file_size is deprecated: its value is used as files.max_size; rename it to files.max_size",
+    ]);
+  });
+
+  it("ignores the deprecated bridge.max_file_size when files.max_size is set, and says so", () => {
+    const result = parseConfigText(
+      configWith((c) => {
+        c.files.max_size = "5 MiB";
+        c.bridge.max_file_size = "20 MiB";
+      }),
+    );
+    if (!result.ok) throw new Error(result.errors.join("\n"));
+    expect(result.config.files.max_size).toBe(5 * 1024 * 1024);
+    expect(result.warnings).toEqual([
+      "config.yaml: bridge.max_file_size is deprecated and ignored, since files.max_size is set; remove it",
+    ]);
+  });
+
+  it("defaults files.max_size to 100 MiB when neither key is set", () => {
+    const result = parseConfigText(configWith((c) => delete c.files.max_size));
+    if (!result.ok) throw new Error(result.errors.join("\n"));
+    expect(result.config.files.max_size).toBe(100 * 1024 * 1024);
+    expect(result.warnings).toEqual([]);
   });
 
   it("rejects a bad Tox public key and a bad file size", () => {
