@@ -11,9 +11,11 @@
  *   iterated when tox_iteration_interval asks. It counts its own UDP traffic: it defines
  *   sendto/recvfrom (what 0.2.18's network.c calls; send/recv only on TCP relay sockets, counted
  *   apart) and forwards to libc via dlsym(RTLD_NEXT), printing the counters on a `stats` line.
- * - Instances start at --rate per second on ports 36000 + i; the bench waits until they are
- *   online (tox_self_get_connection_status != NONE), lets them settle (--settle, default 100 s as
- *   tox-idle: c-toxcore re-announces less often once its announce nodes are stable), then
+ * - Instances start at --rate per second, one port each; the bench waits until they are online
+ *   (tox_self_get_connection_status != NONE; 0.2.18 says TCP on loopback, since it counts only
+ *   non-LAN DHT nodes as a UDP connection; no TCP relay is ever used), lets them settle
+ *   (--settle, default 100 s as tox-idle: c-toxcore re-announces less often once its announce
+ *   nodes are stable), then
  *   measures over a window (--window, default 60 s): RSS (VmRSS, RssAnon; PSS from smaps_rollup,
  *   which splits shared library pages between the processes), CPU from /proc/PID/stat
  *   (utime+stime, clock ticks) and /proc/PID/schedstat (run time in ns, the precise one), and
@@ -29,9 +31,10 @@
  * Run (takes the machine lock: it loads both cores):
  *   flock /tmp/toxbridge-heavy.lock npx tsx bench/ctox-idle.ts            # N = 100, ~5 min
  *   npx tsx bench/ctox-idle.ts --n 20 --settle 30 --window 30              # quick run, ~2 min
- * Options: --n N (<= 800), --settle S, --window S, --rate R (instances started per second,
+ * Options: --n N (<= 650), --settle S, --window S, --rate R (instances started per second,
  * default 10), --pairs P (default 40% of N / 2).
- * Ports (loopback): instances 36000-36799 (UDP), daemons 35970-35975 (UDP DHT + TCP relay).
+ * Ports (loopback): instances 36000-36099, 36150-36499, 36600-36799 (UDP; the rest of 36000-36799
+ * belongs to test files), daemons 35970-35975 (UDP DHT + TCP relay).
  * Needs gcc (build-essential), libtoxcore-dev and toxcore-utils: scripts/install-test-deps.sh.
  */
 import { type ChildProcessWithoutNullStreams, spawn, spawnSync } from "node:child_process";
@@ -50,7 +53,19 @@ import { sleep } from "./lib/timing.js";
 /** Issue 4's figures for c-toxcore 0.2.18 at N = 100 (how they were measured is not recorded). */
 const ISSUE_ANCHOR = { kbPerIdentity: 490, packetsPerSecond: 7, bytesPerSecond: 2100, mbPerFriend: 0.58 };
 const DAEMON_PORT = 35970;
-const INSTANCE_PORTS: [number, number] = [36000, 36799];
+/**
+ * Instance i binds the i-th port of these ranges: the bench's 36000-36799 without the ports test
+ * files bind there (test/helpers/ports.ts: 36100-36149 and 36500-36599), so a test started on
+ * the side does not fail for a port this bench holds.
+ */
+const INSTANCE_PORT_RANGES: readonly [number, number][] = [
+  [36000, 36099],
+  [36150, 36499],
+  [36600, 36799],
+];
+const INSTANCE_PORTS = INSTANCE_PORT_RANGES.flatMap(([first, last]) =>
+  Array.from({ length: last - first + 1 }, (_, i) => first + i),
+);
 const SOURCE = join(dirname(fileURLToPath(import.meta.url)), "ctox-idle", "idle.c");
 const FRIEND_SETTLE_MS = 10_000;
 const FRIEND_WINDOW_MS = 30_000;
@@ -342,7 +357,7 @@ async function bareRss(exe: string): Promise<number> {
 }
 
 export async function measureCToxIdle(o: CToxIdleOptions): Promise<CToxIdleResult> {
-  const span = INSTANCE_PORTS[1] - INSTANCE_PORTS[0] + 1;
+  const span = INSTANCE_PORTS.length;
   if (o.n < 2 || o.n > span) throw new Error(`ctox-idle: --n must be 2..${span} (one port each)`);
   if (2 * o.pairs > o.n) throw new Error("ctox-idle: --pairs must be at most n / 2");
   const exe = buildIdleProgram();
@@ -352,7 +367,7 @@ export async function measureCToxIdle(o: CToxIdleOptions): Promise<CToxIdleResul
   const all: IdleProcess[] = [];
   try {
     for (let i = 0; i < o.n; i++) {
-      const port = INSTANCE_PORTS[0] + i;
+      const port = INSTANCE_PORTS[i]!;
       all.push(IdleProcess.start(exe, `instance#${i}`, ["--port", String(port), ...bootstrapArgs], "READY"));
       if (i % o.rate === o.rate - 1) await sleep(1000);
     }
