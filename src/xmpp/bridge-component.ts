@@ -34,6 +34,8 @@ export function xmppComponent(opts: XmppComponentOptions): BridgeComponent & { g
         version: VERSION,
         // Downloads wait here for the core to take them: under the data dir, so that is a rename.
         workDir: join(resolve(database.data_dir), "xmpp"),
+        // Files delivered before a restart are not uploaded and sent again when the core redelivers.
+        fileDeliveries: ctx.store.bridgeState,
       });
       gateway.start();
       component.gateway = gateway;

@@ -5,7 +5,9 @@
  * (XEP-0363, in the friend's name) and announced from the friend's JID with the link as body and
  * an XEP-0066 OOB element, which Conversations, Gajim, Dino and Monal show inline. Idempotent per
  * InboundFile.id: a redelivery after a lost confirmation re-sends the same message id, and an
- * upload that succeeded is not repeated.
+ * upload that succeeded is not repeated. What became of each file is kept in the store's bridge
+ * state when the gateway has one, so that holds across a bridge restart too (the core redelivers
+ * a file whose delivery it did not hear about before it stopped).
  *
  * XMPP -> Tox: a message to a friend carrying a file link (OOB, or a bare link to the user's own
  * upload service) is downloaded in the background (limit checked first, enforced while
@@ -83,6 +85,24 @@ export function fileMessage(from: string, to: string, url: string, id: string): 
   );
 }
 
+/**
+ * What became of a friend's file on its way to the user: uploaded to `url`, then `sent` (the
+ * announcement, or the notice why it could not be passed on, confirmed by the server).
+ */
+export interface FileDeliveryRecord {
+  url?: string;
+  sent?: boolean;
+}
+
+/** Where delivery records are kept: the store's bridge state (durable) or memory. */
+export interface FileDeliveryState {
+  get<T>(key: string): Promise<T | null>;
+  set(key: string, value: unknown): Promise<void>;
+}
+
+/** Bridge state key of a file's delivery record (next to Matrix's `matrix.file:` records). */
+export const fileDeliveryKey = (account: number, file: number) => `xmpp.file:${account}:${file}`;
+
 export interface XmppFilesOptions {
   domain: string;
   core: CoreApi;
@@ -97,25 +117,38 @@ export interface XmppFilesOptions {
    * server's hosts). Off, a user cannot make the bridge read its own network and send that on.
    */
   allowPrivateAddresses?: boolean;
+  /**
+   * Where delivery records are kept (the store's `bridgeState`): then a file delivered before a
+   * restart is neither uploaded nor announced again when the core redelivers it. Default: memory.
+   */
+  deliveries?: FileDeliveryState;
 }
 
 /** Remembered ids (delivered files, handled stanzas): enough for any redelivery window. */
 const REMEMBERED = 4096;
 
-function remember(set: Set<string>, key: string): void {
-  set.add(key);
-  if (set.size > REMEMBERED) {
-    const oldest = set.values().next().value;
-    if (oldest !== undefined) set.delete(oldest);
+function remember<K>(collection: Set<K> | Map<K, unknown>, key: K, value?: unknown): void {
+  if (collection instanceof Set) collection.add(key);
+  else collection.set(key, value);
+  if (collection.size > REMEMBERED) {
+    const oldest = collection.keys().next().value;
+    if (oldest !== undefined) collection.delete(oldest);
   }
+}
+
+/** Delivery records in memory, bounded: survives a reconnection, not a restart. */
+function memoryDeliveries(): FileDeliveryState {
+  const records = new Map<string, unknown>();
+  return {
+    get: async <T>(key: string) => (records.get(key) as T | undefined) ?? null,
+    set: async (key, value) => remember(records, key, value),
+  };
 }
 
 export class XmppFiles {
   readonly uploads: UploadServices;
   private readonly files: CoreFilesApi | null;
-  private readonly delivered = new Set<string>();
-  /** GET URLs of uploads whose announcement is not yet confirmed, by InboundFile.id. */
-  private readonly uploaded = new Map<string, string>();
+  private readonly deliveries: FileDeliveryState;
   private readonly handled = new Set<string>();
   /** Hosts our uploads landed on, by server domain: a bare link there is a file, not a web page. */
   private readonly uploadHosts = new Map<string, Set<string>>();
@@ -125,6 +158,7 @@ export class XmppFiles {
 
   constructor(private readonly opts: XmppFilesOptions) {
     this.files = filesApiOf(opts.core);
+    this.deliveries = opts.deliveries ?? memoryDeliveries();
     this.uploads = new UploadServices(opts.sink, opts.domain);
   }
 
@@ -200,12 +234,13 @@ export class XmppFiles {
 
   /** Frontend.deliverFile: rejects (the core retries) only when it may work later. */
   async deliverFile(account: AccountRef, file: InboundFile): Promise<void> {
-    const key = `${account.id}:${file.id}`;
-    if (this.delivered.has(key)) return;
+    const key = fileDeliveryKey(account.id, file.id);
+    const record = (await this.deliveries.get<FileDeliveryRecord>(key)) ?? {};
+    if (record.sent) return; // announced before; the core did not hear back
     const user = account.owner.id;
     const from = this.contact(file.friend);
     const serverDomain = parseJid(user)?.domain ?? user;
-    let url = this.uploaded.get(key);
+    let url = record.url;
     if (url === undefined) {
       try {
         url = await this.upload(serverDomain, from, file);
@@ -227,18 +262,18 @@ export class XmppFiles {
             ),
           ),
         );
-        remember(this.delivered, key);
+        await this.deliveries.set(key, { sent: true } satisfies FileDeliveryRecord);
         this.opts.log.info(
           { user, friend: file.friend, file: file.id, why: err.message },
           "xmpp: file not passed on",
         );
         return;
       }
-      this.uploaded.set(key, url);
+      // Kept before announcing: a lost confirmation (or a restart) announces this URL again.
+      await this.deliveries.set(key, { url } satisfies FileDeliveryRecord);
     }
     await this.opts.sink.sendConfirmed(fileMessage(from, user, url, `tox-file-${file.id}`));
-    this.uploaded.delete(key);
-    remember(this.delivered, key);
+    await this.deliveries.set(key, { url, sent: true } satisfies FileDeliveryRecord);
   }
 
   // ---- XMPP -> Tox ----

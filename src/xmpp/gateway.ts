@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { XmppAvatars } from "./avatars.js";
 import { XmppComponent } from "./component.js";
 import type { AccountRef, CoreApi, PermissionLevel } from "./core-port.js";
-import { filesApiOf, XmppFiles } from "./files.js";
+import { type FileDeliveryState, filesApiOf, XmppFiles } from "./files.js";
 import { type StanzaSink, XmppFrontend } from "./frontend.js";
 import { conferenceCore, MucService } from "./muc.js";
 import { MucXmppFrontend } from "./muc-frontend.js";
@@ -58,6 +58,11 @@ export interface XmppGatewayOptions {
   maxFileSize?: number;
   /** Let users' links point at private/loopback addresses (tests, closed networks); default no. */
   allowPrivateAddresses?: boolean;
+  /**
+   * Where records of files delivered to users are kept (the store's `bridgeState`), so a file
+   * the core redelivers after a restart is not uploaded and sent again; default memory.
+   */
+  fileDeliveries?: FileDeliveryState;
 }
 
 export class XmppGateway {
@@ -88,6 +93,7 @@ export class XmppGateway {
       log,
       maxFileSize: opts.maxFileSize,
       allowPrivateAddresses: opts.allowPrivateAddresses,
+      deliveries: opts.fileDeliveries,
     });
     this.avatars = new XmppAvatars({ domain, sink, files: filesApiOf(opts.core), workDir, log });
     const conferences = conferenceCore(opts.core);

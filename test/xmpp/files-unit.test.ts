@@ -1,7 +1,8 @@
 /**
  * The XMPP file, profile and avatar pieces without a server: link detection, what happens when
  * the user's server has no upload service or the connection is down, retries that must not
- * upload twice, profile import through registration and ad-hoc forms, contact vCards, and
+ * upload twice (across a restart too, with the delivery records in a real PGlite store), profile
+ * import through registration and ad-hoc forms, contact vCards, and
  * subscriptions to a bare public key (issue 6 leftovers). The fake sink answers iqs itself; a
  * loopback HTTP server stands in for the upload service's PUT URL.
  */
@@ -16,7 +17,12 @@ import { newKeyPair } from "../../src/tox/crypto.js";
 import { parseSaveData } from "../../src/tox/state/savefile.js";
 import { photoHashOf, vcardPhoto } from "../../src/xmpp/avatars.js";
 import { IqError } from "../../src/xmpp/component.js";
-import { fileLinkOf, XmppFiles } from "../../src/xmpp/files.js";
+import {
+  type FileDeliveryState,
+  fileLinkOf,
+  XmppFiles,
+  type XmppFilesOptions,
+} from "../../src/xmpp/files.js";
 import { downloadToFile, fileNameOf, isPrivateAddress } from "../../src/xmpp/http-download.js";
 import { NS } from "../../src/xmpp/namespaces.js";
 import { decodeBase64, profileFromSecretKey } from "../../src/xmpp/profiles.js";
@@ -24,6 +30,7 @@ import { GatewayRouter, silentXmppLogger } from "../../src/xmpp/router.js";
 import { NS_UPLOAD, uploadServiceOf } from "../../src/xmpp/upload.js";
 import { type XmlElement, xml } from "../../src/xmpp/xml.js";
 import { pickPorts } from "../helpers/prosody/index.js";
+import { openTestStore } from "../store/backends.js";
 import { friendView } from "./fake-core.js";
 import { FilesFakeCore } from "./files-core.js";
 import { parseXml } from "./parse-xml.js";
@@ -195,12 +202,19 @@ describe("XmppFiles without a server", () => {
     return sink;
   }
 
-  async function setup(upload: boolean) {
+  async function setup(upload: boolean, deliveries?: FileDeliveryState) {
     const core = new FilesFakeCore();
     const account = core.createAccount(ALICE);
     account.friends.set(FRIEND, friendView(FRIEND, "accepted"));
     const sink = fakeSink({ upload });
-    const files = new XmppFiles({ domain: GW, core, sink, workDir: dir, log: silentXmppLogger });
+    const files = new XmppFiles({
+      domain: GW,
+      core,
+      sink,
+      workDir: dir,
+      log: silentXmppLogger,
+      ...(deliveries === undefined ? {} : { deliveries }),
+    });
     const path = join(dir, `in-${Math.random()}`);
     await writeFile(path, "twelve bytes");
     const file = {
@@ -244,6 +258,74 @@ describe("XmppFiles without a server", () => {
     await files.deliverFile(ref, file);
     expect(puts - before).toBe(1);
     expect(sink.sent).toHaveLength(1);
+  });
+
+  describe("across a bridge restart (delivery records in the store's bridge state)", () => {
+    let store: Awaited<ReturnType<typeof openTestStore>>;
+    beforeAll(async () => {
+      store = await openTestStore();
+    });
+    afterAll(async () => {
+      await store?.close();
+    });
+
+    /** The gateway's file side after a restart: a new XmppFiles (empty memory) over the same store. */
+    function restarted(sink: XmppFilesOptions["sink"], core: FilesFakeCore) {
+      return new XmppFiles({
+        domain: GW,
+        core,
+        sink,
+        workDir: dir,
+        log: silentXmppLogger,
+        deliveries: store.store.bridgeState,
+      });
+    }
+
+    it("a file announced before the restart is neither uploaded nor announced again when redelivered", async () => {
+      const { core, ref, sink, files, file } = await setup(true, store.store.bridgeState);
+      const before = puts;
+      await files.deliverFile(ref, file);
+      expect(sink.sent).toHaveLength(1);
+      // The core did not hear back before it stopped: after the restart it delivers the file again.
+      await restarted(sink, core).deliverFile(ref, file);
+      expect(puts - before).toBe(1);
+      expect(sink.sent).toHaveLength(1);
+    });
+
+    it("an upload whose announcement was lost is announced after the restart with the same link, not uploaded again", async () => {
+      const { core, ref, sink, files, file } = await setup(true, store.store.bridgeState);
+      const f = { ...file, id: file.id + 1 };
+      const before = puts;
+      sink.state.confirmFails = true;
+      await expect(files.deliverFile(ref, f)).rejects.toThrow(/not confirmed/);
+      sink.state.confirmFails = false;
+      await restarted(sink, core).deliverFile(ref, f);
+      expect(puts - before).toBe(1);
+      expect(sink.sent.map((m) => [m.attrs.id, m.getChild("x", NS.oob)?.getChildText("url")])).toEqual([
+        ["tox-file-8", putUrl],
+      ]);
+    });
+
+    it("a 'cannot be passed on' notice is not repeated after the restart either", async () => {
+      const { core, ref, sink, files, file } = await setup(false, store.store.bridgeState);
+      const f = { ...file, id: file.id + 2 };
+      await files.deliverFile(ref, f);
+      await restarted(sink, core).deliverFile(ref, f);
+      expect(sink.sent).toHaveLength(1);
+    });
+
+    it("without a store (memory), a restart would upload and announce again: the records are what prevents it", async () => {
+      const { core, ref, sink, files, file } = await setup(true);
+      const f = { ...file, id: file.id + 3 };
+      const before = puts;
+      await files.deliverFile(ref, f);
+      await new XmppFiles({ domain: GW, core, sink, workDir: dir, log: silentXmppLogger }).deliverFile(
+        ref,
+        f,
+      );
+      expect(puts - before).toBe(2);
+      expect(sink.sent).toHaveLength(2);
+    });
   });
 
   it("refuses private addresses unless allowed: literal IPs, names that resolve to them, redirects", async () => {
