@@ -17,6 +17,7 @@ import { newKeyPair } from "../../src/tox/crypto.js";
 import { passDecrypt, passEncrypt } from "../../src/tox/state/encryptsave.js";
 import { parseSaveData, serializeSaveData } from "../../src/tox/state/savefile.js";
 import { sha1Hex } from "../../src/xmpp/avatars.js";
+import { type FileDeliveryState, fileDeliveryKey } from "../../src/xmpp/files.js";
 import type { XmppGateway } from "../../src/xmpp/gateway.js";
 import { NS } from "../../src/xmpp/namespaces.js";
 import { NS_UPLOAD } from "../../src/xmpp/upload.js";
@@ -99,9 +100,19 @@ describe("XMPP gateway: files, profiles and avatars (real Prosody + XEP-0363)", 
   let gateway: XmppGateway;
   let alice: TestUser;
 
+  /** Delivery records that outlive a gateway, as the store's bridge state does (files-unit tests that). */
+  const records = new Map<string, unknown>();
+  const fileDeliveries: FileDeliveryState = {
+    get: async <T>(key: string) => (records.get(key) as T | undefined) ?? null,
+    set: async (key, value) => {
+      records.set(key, value);
+    },
+  };
+
   const startGateway = () =>
     server.startGateway(core, {
       workDir,
+      fileDeliveries,
       initialRetryMs: 50,
       // Everything here is on loopback, the test web server included (files-unit tests the refusal).
       allowPrivateAddresses: true,
@@ -549,6 +560,24 @@ describe("XMPP gateway: files, profiles and avatars (real Prosody + XEP-0363)", 
       );
       // The new gateway also reads each user's vCard photo once at startup.
       await waitUntil(() => core.avatars.length > avatarsBefore, 5000, "avatar read at startup");
+    });
+
+    it("a file delivered before the crash, redelivered by the core, is not uploaded or sent again", async () => {
+      // The new gateway kept nothing in memory: only the delivery records (fileDeliveries) know.
+      const ref = (await core.account({ kind: "xmpp", id: "alice@localhost" }))!;
+      const path = join(workDir, "gone-by-now.bin"); // never read: the record says it was sent
+      await gateway.frontend.deliverFile(ref, {
+        id: 41,
+        friend: FRIEND,
+        fileName: "holiday photo.jpg",
+        size: 20_000,
+        mimeType: "image/jpeg",
+        path,
+        receivedAt: new Date(),
+      });
+      await alice.xmpp.iqCaller.get(xml("ping", { xmlns: NS.ping }), GW, 5000);
+      expect(alice.received.filter((el) => el.attrs.id === "tox-file-41")).toHaveLength(1);
+      expect(records.get(fileDeliveryKey(ref.id, 41))).toMatchObject({ sent: true });
     });
   });
 });
