@@ -36,7 +36,7 @@ import { LazyMap } from "../lazy-collections.js";
 import { Messenger } from "../messenger/messenger.js";
 import { type MessageKind, USER_STATUS_CODES, type UserStatus } from "../messenger/packets.js";
 import { NetCrypto, type NetCryptoLogger } from "../netcrypto/netcrypto.js";
-import { onionDhtView, routeDhtPkFromDht } from "../onion/dht-view.js";
+import { DhtOnionView, routeDhtPkFromDht } from "../onion/dht-view.js";
 import { OnionStack } from "../onion/onion-stack.js";
 import type { SharedOnionPaths } from "../onion/shared-paths.js";
 import { parseSaveData, type SaveData, serializeSaveData } from "../state/savefile.js";
@@ -334,17 +334,7 @@ export class Identity {
     this.onion = new OnionStack({
       clock: wiring.clock,
       realKeys: this.realKeys,
-      dht: {
-        ...onionDhtView(this.dht),
-        // c-toxcore builds onion paths through a TCP relay while its DHT is not connected; with
-        // no relay configured that would leave a UDP identity without paths until the DHT is up,
-        // so then it uses the bootstrap nodes over UDP right away.
-        isConnected: () => this.udpEnabled && (this.relayCount === 0 || this.dht.isConnected()),
-        // Ask the nodes a friend lists in its DHT-PK for it: found in one round trip.
-        getNodes: (node, searchedPk) => {
-          if (this.udpEnabled) this.dht.requestNodes(node, searchedPk);
-        },
-      },
+      dht: new IdentityOnionDht(this.dht, this),
       sink,
       tcpRelays: this.relays.onionAdvertisedRelays,
       tcp: this.relays.onionFirstHop,
@@ -778,6 +768,16 @@ export class Identity {
   // -------------------------------------------------------------------------------------------
   // Driven by ToxNode
 
+  /**
+   * @internal Whether the onion may build paths over UDP now. c-toxcore builds onion paths
+   * through a TCP relay while its DHT is not connected; with no relay configured that would leave
+   * a UDP identity without paths until the DHT is up, so then it uses the bootstrap nodes over
+   * UDP right away.
+   */
+  onionDhtConnected(): boolean {
+    return this.udpEnabled && (this.relayCount === 0 || this.dht.isConnected());
+  }
+
   /** @internal A datagram for this identity's socket. */
   handleDatagram(from: IpPort, data: Uint8Array): void {
     if (this.removed || !this.udpEnabled || data.length === 0) return;
@@ -1023,6 +1023,25 @@ export class Identity {
 
 /** DHT packet ids (ping, nodes, crypto request, LAN discovery). */
 const DHT_PACKET_IDS = [0x00, 0x01, 0x02, 0x04, 0x20, 0x21] as const;
+
+/** The DHT as this identity's onion sees it (see `onionDhtConnected`). */
+class IdentityOnionDht extends DhtOnionView {
+  constructor(
+    private readonly fullDht: Dht,
+    private readonly identity: Identity,
+  ) {
+    super(fullDht);
+  }
+
+  override isConnected(): boolean {
+    return this.identity.onionDhtConnected();
+  }
+
+  /** Asks the nodes a friend lists in its DHT-PK for it: found in one round trip. */
+  getNodes(node: NodeInfo, searchedPk: Uint8Array): void {
+    if (this.identity.udpEnabled) this.fullDht.requestNodes(node, searchedPk);
+  }
+}
 
 const NO_LAYER = 0;
 const NET_CRYPTO_LAYER = 1;

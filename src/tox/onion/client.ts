@@ -54,16 +54,15 @@ import {
   NET_PACKET_ONION_DATA_RESPONSE,
   ONION_CLIENT_MAX_DATA_SIZE,
   ONION_DATA_DHTPK,
-  ONION_PING_ID_SIZE,
   type OnionPathKeys,
   openAnnounceResponse,
   parseAnnounceResponse,
   parseOnionDataResponse,
   serializeOnionDataRequest,
 } from "../wire/onion.js";
-import { compareDistance } from "./distance.js";
+import { newNodeList, type OnionNode, RecentlyPinged } from "./node-list.js";
 import { OnionPathSet } from "./paths.js";
-import { SharedKeyCache } from "./shared-keys.js";
+import { SlotKeyCache } from "./shared-keys.js";
 import type { SharedOnionPaths } from "./shared-paths.js";
 import type { OnionDhtView, OnionLogger } from "./types.js";
 
@@ -96,34 +95,12 @@ const ONION_CONNECTED_TIMEOUT = 10 * S;
 const REAL_SHARED_KEYS = 32;
 const SEED_INTERVAL = 30 * S;
 
-/** One announce node in our own list or a friend's search list (`Onion_Node`). */
-interface OnionNode {
-  publicKey: Uint8Array;
-  ipPort: IpPort;
-  pingId: Uint8Array;
-  dataPk: Uint8Array;
-  /** 0 not stored; 1 stores the searched key (its data pk known); 2 stores us. */
-  isStored: number;
-  addedAt: number;
-  /** Last response; 0 = empty slot. */
-  timestamp: number;
-  /** 0 = never (do not ping right away), 1 = skipped once. */
-  lastPinged: number;
-  pingsSinceResponse: number;
-  pathUsed: number;
-}
-
-interface LastPinged {
-  key: string;
-  at: number;
-}
-
 interface OnionFriend {
   realPk: Uint8Array;
   /** Random key pair for searches, so nodes cannot link our searches to us. */
   searchKeys: KeyPair;
   /** Box keys between `searchKeys` and the nodes asked (each is asked every few seconds). */
-  searchSharedKeys: SharedKeyCache;
+  searchSharedKeys: SlotKeyCache;
   dhtPk: Uint8Array | null;
   isOnline: boolean;
   nodes: OnionNode[];
@@ -134,7 +111,7 @@ interface OnionFriend {
   timeLastPinged: number;
   runCount: number;
   pings: number;
-  lastPinged: LastPinged[];
+  lastPinged: RecentlyPinged;
 }
 
 interface Sendback {
@@ -192,45 +169,22 @@ export interface OnionClientStatus {
   friends: number;
 }
 
-/**
- * Placeholders of empty slots, shared: slot fields are replaced, never written into, so 12
- * announce slots and 8 per friend need not each own three zero buffers.
- */
-const ZERO_KEY = new Uint8Array(PUBLIC_KEY_SIZE);
-const ZERO_PING_ID = new Uint8Array(ONION_PING_ID_SIZE);
-const NO_ADDRESS: IpPort = Object.freeze({ family: 4, ip: "0.0.0.0", port: 0 });
-
-function emptyNode(): OnionNode {
-  return {
-    publicKey: ZERO_KEY,
-    ipPort: NO_ADDRESS,
-    pingId: ZERO_PING_ID,
-    dataPk: ZERO_KEY,
-    isStored: 0,
-    addedAt: 0,
-    timestamp: 0,
-    lastPinged: 0,
-    pingsSinceResponse: 0,
-    pathUsed: 0,
-  };
-}
-
 export class OnionClient {
   private readonly clock: Clock;
   private readonly selfPaths: OnionPathSet;
   private readonly friendPaths: OnionPathSet;
-  private readonly announceList: OnionNode[] = Array.from({ length: MAX_ONION_CLIENTS_ANNOUNCE }, emptyNode);
+  private readonly announceList: OnionNode[] = newNodeList(MAX_ONION_CLIENTS_ANNOUNCE);
   private readonly friends = new LazyMap<string, OnionFriend>();
   private readonly sendbacks = new LazyMap<string, Sendback>();
   private readonly pathNodes: NodeInfo[];
   private readonly bootstrapPathNodes: NodeInfo[];
   private readonly shared: SharedOnionPaths | undefined;
-  private readonly selfLastPinged: LastPinged[] = [];
+  private readonly selfLastPinged = new RecentlyPinged(MAX_STORED_PINGED_NODES);
   /**
    * Box keys between our real key and announce nodes. The 12 in our list are what matter; the
    * populate step's random picks come and go. Kept small: thousands of identities each hold one.
    */
-  private readonly realSharedKeys = new SharedKeyCache(REAL_SHARED_KEYS);
+  private readonly realSharedKeys = new SlotKeyCache(REAL_SHARED_KEYS);
   /** Key pair friends encrypt onion data to (the "data pk" we announce). */
   private readonly dataKeys = newKeyPair();
   private lastAnnounce = 0;
@@ -264,10 +218,10 @@ export class OnionClient {
     this.friends.set(id, {
       realPk: Uint8Array.from(realPk),
       searchKeys: newKeyPair(),
-      searchSharedKeys: new SharedKeyCache(64),
+      searchSharedKeys: new SlotKeyCache(64),
       dhtPk: null,
       isOnline: false,
-      nodes: Array.from({ length: MAX_ONION_CLIENTS }, emptyNode),
+      nodes: newNodeList(MAX_ONION_CLIENTS),
       lastNoReplay: 0n,
       lastDhtPkOnionSent: 0,
       lastDhtPkDhtSent: 0,
@@ -275,7 +229,7 @@ export class OnionClient {
       timeLastPinged: 0,
       runCount: 0,
       pings: 0,
-      lastPinged: [],
+      lastPinged: new RecentlyPinged(MAX_STORED_PINGED_NODES),
     });
   }
 
@@ -840,10 +794,10 @@ export class OnionClient {
     }
     this.sortList(list, reference);
     let index = -1;
-    if (this.nodeTimedOut(list[0]!) || compareDistance(reference, nodePk, list[0]!.publicKey) < 0) index = 0;
+    if (this.nodeTimedOut(list[0]!) || list[0]!.compareToKey(reference, nodePk) < 0) index = 0;
     let known = false;
     for (let i = 0; i < list.length; i++) {
-      if (bytesEqual(list[i]!.publicKey, nodePk)) {
+      if (list[i]!.hasPublicKey(nodePk)) {
         index = i;
         known = true;
         break;
@@ -851,16 +805,15 @@ export class OnionClient {
     }
     if (index === -1) return true;
     const node = list[index]!;
-    // Copies only what changed: every identity answers each of its nodes every 15 s to 2 min, and
-    // fresh copies of unchanged keys were garbage (and, for our own list, 12 copies of one key).
-    if (!known) node.publicKey = Uint8Array.from(nodePk);
+    // Writes only what changed, in place in the list's buffer (see node-list.ts).
+    if (!known) node.setPublicKey(nodePk);
     node.ipPort = ipPort;
     addPathNode(this.pathNodes, { protocol: "udp", ipPort, publicKey: node.publicKey });
     if (isStored === 1) {
       // Our own list stores only our data key (checked above); friends' nodes store theirs.
       if (friend === null) node.dataPk = this.dataKeys.publicKey;
       else if (!bytesEqual(node.dataPk, pingIdOrKey)) node.dataPk = Uint8Array.from(pingIdOrKey);
-    } else if (!known || !bytesEqual(node.pingId, pingIdOrKey)) node.pingId = Uint8Array.from(pingIdOrKey);
+    } else if (!known || !node.hasPingId(pingIdOrKey)) node.setPingId(pingIdOrKey);
     node.isStored = isStored;
     node.timestamp = this.clock.now();
     node.pingsSinceResponse = 0;
@@ -880,7 +833,7 @@ export class OnionClient {
       if (ta && tb) return 0;
       if (ta) return -1;
       if (tb) return 1;
-      return -compareDistance(reference, a.publicKey, b.publicKey);
+      return -b.compareToNode(reference, a);
     });
   }
 
@@ -896,23 +849,14 @@ export class OnionClient {
       if (!lanOk && isLanAddress(n.ipPort)) continue;
       const improves =
         this.nodeTimedOut(list[0]!) ||
-        compareDistance(reference, n.publicKey, list[0]!.publicKey) < 0 ||
+        list[0]!.compareToKey(reference, n.publicKey) < 0 ||
         this.nodeTimedOut(list[1]!) ||
-        compareDistance(reference, n.publicKey, list[1]!.publicKey) < 0;
+        list[1]!.compareToKey(reference, n.publicKey) < 0;
       if (!improves) continue;
-      if (list.some((x) => bytesEqual(x.publicKey, n.publicKey))) continue;
-      if (!this.goodToPing(lastPinged, n.publicKey)) continue;
+      if (list.some((x) => x.hasPublicKey(n.publicKey))) continue;
+      if (!lastPinged.goodToPing(n.publicKey, this.clock.now(), MIN_NODE_PING_TIME)) continue;
       this.sendAnnounceRequest(friend, n, null, undefined);
     }
-  }
-
-  private goodToPing(lastPinged: LastPinged[], pk: Uint8Array): boolean {
-    const key = toHex(pk);
-    const now = this.clock.now();
-    for (const p of lastPinged) if (p.key === key && now - p.at <= MIN_NODE_PING_TIME) return false;
-    lastPinged.push({ key, at: now });
-    if (lastPinged.length > MAX_STORED_PINGED_NODES) lastPinged.shift();
-    return true;
   }
 
   private handleDataResponse(data: Uint8Array): boolean {

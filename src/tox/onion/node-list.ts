@@ -1,0 +1,182 @@
+/**
+ * Compact storage for onion announce-node lists (c-toxcore `Onion_Node` arrays) and the "recently
+ * pinged" rings next to them.
+ *
+ * Every hosted identity keeps 12 announce nodes (and 8 per friend it searches for). As plain
+ * records each node owned two 32-byte arrays (its key and the ping id it gave us, ~230 bytes each
+ * with their ArrayBuffers) and three boxed timestamps: ~600 bytes a node, ~7 kB an idle identity.
+ * Here one buffer per list holds every node's key, ping id and times; a node is a small object
+ * with its slot number. Keys and ping ids are overwritten in place, so the views `publicKey` and
+ * `pingId` return are only valid until the node's next update: copy them to keep them.
+ */
+import { PUBLIC_KEY_SIZE } from "../crypto.js";
+import type { IpPort } from "../wire/ipport.js";
+import { ONION_PING_ID_SIZE } from "../wire/onion.js";
+
+/** Bytes of one slot: the node's public key, then its ping id. */
+const SLOT_BYTES = PUBLIC_KEY_SIZE + ONION_PING_ID_SIZE;
+/** Times per slot: addedAt, timestamp, lastPinged. */
+const SLOT_TIMES = 3;
+const ADDED_AT = 0;
+const TIMESTAMP = 1;
+const LAST_PINGED = 2;
+
+/** Shared by every empty slot: replaced, never written into. */
+export const ZERO_KEY = new Uint8Array(PUBLIC_KEY_SIZE);
+export const NO_ADDRESS: IpPort = Object.freeze({ family: 4, ip: "0.0.0.0", port: 0 });
+
+/** One announce node in our own list or a friend's search list (`Onion_Node`). */
+export class OnionNode {
+  ipPort: IpPort = NO_ADDRESS;
+  /** The searched key's data pk the node stores (ZERO_KEY while unknown). */
+  dataPk: Uint8Array = ZERO_KEY;
+  /** 0 not stored; 1 stores the searched key (its data pk known); 2 stores us. */
+  isStored = 0;
+  pingsSinceResponse = 0;
+  pathUsed = 0;
+
+  constructor(
+    private readonly bytes: Uint8Array,
+    private readonly times: Float64Array,
+    private readonly slot: number,
+  ) {}
+
+  /** The node's key: a view into the list's buffer, valid until `setPublicKey`. */
+  get publicKey(): Uint8Array {
+    const at = this.slot * SLOT_BYTES;
+    return this.bytes.subarray(at, at + PUBLIC_KEY_SIZE);
+  }
+
+  setPublicKey(pk: Uint8Array): void {
+    this.bytes.set(pk.subarray(0, PUBLIC_KEY_SIZE), this.slot * SLOT_BYTES);
+  }
+
+  hasPublicKey(pk: Uint8Array): boolean {
+    return this.equalAt(this.slot * SLOT_BYTES, pk, PUBLIC_KEY_SIZE);
+  }
+
+  /** The ping id the node gave us (zeros before it answered): a view, valid until `setPingId`. */
+  get pingId(): Uint8Array {
+    const at = this.slot * SLOT_BYTES + PUBLIC_KEY_SIZE;
+    return this.bytes.subarray(at, at + ONION_PING_ID_SIZE);
+  }
+
+  setPingId(pingId: Uint8Array): void {
+    this.bytes.set(pingId.subarray(0, ONION_PING_ID_SIZE), this.slot * SLOT_BYTES + PUBLIC_KEY_SIZE);
+  }
+
+  hasPingId(pingId: Uint8Array): boolean {
+    return this.equalAt(this.slot * SLOT_BYTES + PUBLIC_KEY_SIZE, pingId, ONION_PING_ID_SIZE);
+  }
+
+  /**
+   * XOR-metric order of `pk` against this node's key as seen from `base` (c-toxcore
+   * `id_closest`): negative when `pk` is closer, positive when farther, 0 when equal. Compares
+   * in place (sorting a list must not allocate a view per comparison).
+   */
+  compareToKey(base: Uint8Array, pk: Uint8Array): number {
+    const at = this.slot * SLOT_BYTES;
+    for (let i = 0; i < PUBLIC_KEY_SIZE; i++) {
+      const da = (pk[i]! ^ base[i]!) >>> 0;
+      const db = (this.bytes[at + i]! ^ base[i]!) >>> 0;
+      if (da !== db) return da - db;
+    }
+    return 0;
+  }
+
+  /** As `compareToKey` with another node's key (negative when `other` is closer to `base`). */
+  compareToNode(base: Uint8Array, other: OnionNode): number {
+    const at = this.slot * SLOT_BYTES;
+    const otherAt = other.slot * SLOT_BYTES;
+    for (let i = 0; i < PUBLIC_KEY_SIZE; i++) {
+      const da = (other.bytes[otherAt + i]! ^ base[i]!) >>> 0;
+      const db = (this.bytes[at + i]! ^ base[i]!) >>> 0;
+      if (da !== db) return da - db;
+    }
+    return 0;
+  }
+
+  get addedAt(): number {
+    return this.times[this.slot * SLOT_TIMES + ADDED_AT]!;
+  }
+
+  set addedAt(t: number) {
+    this.times[this.slot * SLOT_TIMES + ADDED_AT] = t;
+  }
+
+  /** Last response; 0 = empty slot. */
+  get timestamp(): number {
+    return this.times[this.slot * SLOT_TIMES + TIMESTAMP]!;
+  }
+
+  set timestamp(t: number) {
+    this.times[this.slot * SLOT_TIMES + TIMESTAMP] = t;
+  }
+
+  /** 0 = never (do not ping right away), 1 = skipped once. */
+  get lastPinged(): number {
+    return this.times[this.slot * SLOT_TIMES + LAST_PINGED]!;
+  }
+
+  set lastPinged(t: number) {
+    this.times[this.slot * SLOT_TIMES + LAST_PINGED] = t;
+  }
+
+  private equalAt(at: number, other: Uint8Array, size: number): boolean {
+    if (other.length !== size) return false;
+    for (let i = 0; i < size; i++) if (this.bytes[at + i] !== other[i]) return false;
+    return true;
+  }
+}
+
+/** `count` empty nodes sharing one buffer (keys and ping ids zero, times 0). */
+export function newNodeList(count: number): OnionNode[] {
+  // Times first: a Float64Array view must start at a multiple of 8.
+  const buffer = new ArrayBuffer(count * (SLOT_TIMES * 8 + SLOT_BYTES));
+  const times = new Float64Array(buffer, 0, count * SLOT_TIMES);
+  const bytes = new Uint8Array(buffer, count * SLOT_TIMES * 8);
+  const list: OnionNode[] = [];
+  for (let slot = 0; slot < count; slot++) list.push(new OnionNode(bytes, times, slot));
+  return list;
+}
+
+/**
+ * The last `capacity` keys asked, with when (c-toxcore `last_pinged`, used by `good_to_ping`):
+ * a ring in one buffer, made on first use, instead of a hex string and a record per entry.
+ */
+export class RecentlyPinged {
+  private keys: Uint8Array | undefined;
+  private at: Float64Array | undefined;
+  private next = 0;
+  private count = 0;
+
+  constructor(private readonly capacity: number) {}
+
+  /**
+   * Whether `pk` was not asked within `minIntervalMs` before `now`; if so it is recorded as
+   * asked now (the oldest entry goes when the ring is full).
+   */
+  goodToPing(pk: Uint8Array, now: number, minIntervalMs: number): boolean {
+    if (this.keys === undefined || this.at === undefined) {
+      this.keys = new Uint8Array(this.capacity * PUBLIC_KEY_SIZE);
+      this.at = new Float64Array(this.capacity);
+    }
+    for (let e = 0; e < this.count; e++) {
+      if (now - this.at[e]! > minIntervalMs) continue;
+      const base = e * PUBLIC_KEY_SIZE;
+      let same = true;
+      for (let i = 0; i < PUBLIC_KEY_SIZE; i++) {
+        if (this.keys[base + i] !== pk[i]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return false;
+    }
+    this.keys.set(pk.subarray(0, PUBLIC_KEY_SIZE), this.next * PUBLIC_KEY_SIZE);
+    this.at[this.next] = now;
+    this.next = (this.next + 1) % this.capacity;
+    if (this.count < this.capacity) this.count++;
+    return true;
+  }
+}
