@@ -14,14 +14,21 @@
  * reached through the conference via Carol. Ports: ours 37400-37419, C 37440-37499.
  */
 import { afterAll, describe, expect, it } from "vitest";
-import type { Owner } from "../../src/core/frontend.js";
 import { ghostUserId } from "../../src/matrix/ids.js";
-import { ipPort } from "../../src/tox/index.js";
+import {
+  befriendCarolThroughBot,
+  conferencePeers,
+  conferenceRoomInvite,
+  dialling,
+  joinThroughCarol,
+  matrixUserWithIdentity,
+  QUICK_CONFERENCE_RETRIES,
+} from "../helpers/conference-scenario.js";
 import { type HomeserverDouble, startHomeserver } from "../helpers/homeserver/index.js";
 import { waitUntil } from "../helpers/wait.js";
 import { nodeOf, startWholeBridge } from "../helpers/whole-bridge.js";
 import { conferenceTitle } from "../interop/ctox-conference.js";
-import { befriend, CToxPeer } from "../interop/ctoxcore.js";
+import type { CToxPeer } from "../interop/ctoxcore.js";
 import { openTestStore } from "../store/backends.js";
 import { testRegistration } from "./bridge-harness.js";
 
@@ -35,10 +42,7 @@ const startBridge = (hs: HomeserverDouble, store: Awaited<ReturnType<typeof open
     store,
     tox: { ports: OUR_PORTS },
     logLevel: "warn",
-    core: {
-      inbox: { retryDelayMs: () => 100 },
-      conferences: { inboundRetryDelayMs: () => 100, retryDelayMs: () => 200 },
-    },
+    core: QUICK_CONFERENCE_RETRIES,
     matrix: { hs, registration, appservice: { startupChecks: { ping: false } } },
   });
 
@@ -56,81 +60,24 @@ describe("Tox conference <-> Matrix room end to end (3 c-toxcore peers, 2 bridge
     cleanup.push(() => store.close());
     let bridge = await startBridge(hs, store);
     cleanup.push(() => bridge.stop());
-    const peer = async (name: string, startPort: number) => {
-      const p = await CToxPeer.create({
-        startPort,
-        endPort: startPort + 19,
-        name,
-        label: name,
-        iterateEveryMs: 10,
-      });
-      cleanup.push(() => p.kill());
-      return p;
-    };
-    const carol = await peer("Carol", 37440);
-    const dan = await peer("Dan", 37460);
-    const erin = await peer("Erin", 37480);
+    const { carol, dan, erin } = await conferencePeers(37440, cleanup);
 
     // alice and bob: Matrix users with Tox identities.
-    const user = async (localpart: string) => {
-      const client = hs.asUser(hs.createUser(localpart));
-      const botRoom = await client.createDirectRoom(hs.botUserId);
-      await hs.waitForMembership(botRoom, hs.botUserId, "join");
-      await client.sendMessage(botRoom, "create");
-      await hs.waitForMessage({ roomId: botRoom, sender: hs.botUserId, body: /Tox identity is ready/ });
-      const owner: Owner = { kind: "matrix", id: client.userId };
-      const publicKey = (await bridge.core.account(owner))!.publicKey;
-      return { client, botRoom, owner, publicKey };
-    };
-    const alice = await user("alice");
-    const bob = await user("bob");
-    const identity = (pk: string) => {
-      const id = nodeOf(bridge).identity(pk);
-      if (id === undefined) throw new Error("identity not online");
-      return id;
-    };
-    /** Our identity dials Carol directly (no DHT on loopback): after start and after the restart. */
-    const dialCarol = () =>
-      identity(alice.publicKey).connectFriendDirect(
-        carol.publicKey,
-        carol.dhtId,
-        ipPort("127.0.0.1", carol.udpPort),
-      );
-    const dialEachOther = async () => {
-      const a = identity(alice.publicKey);
-      const b = identity(bob.publicKey);
-      await a.connectFriendDirect(b.publicKeyBytes, b.dhtPublicKey, ipPort("127.0.0.1", b.udpPort));
-      await b.connectFriendDirect(a.publicKeyBytes, a.dhtPublicKey, ipPort("127.0.0.1", a.udpPort));
-    };
+    const alice = await matrixUserWithIdentity(hs, bridge, "alice");
+    const bob = await matrixUserWithIdentity(hs, bridge, "bob");
+    /** Our identities dial Carol and each other directly (no DHT here): at start and after the restart. */
+    const dial = dialling(() => nodeOf(bridge));
+    const dialCarol = () => dial.dialCarol(alice.publicKey, carol);
+    const dialEachOther = () => dial.dialEachOther(alice.publicKey, bob.publicKey);
 
     // alice befriends Carol.
-    await alice.client.sendMessage(alice.botRoom, `add ${carol.addressHex} hi`);
-    await hs.waitForMessage({ roomId: alice.botRoom, sender: hs.botUserId, body: /Friend request sent/ });
-    const carolFriend = carol.friendAddNoRequest(identity(alice.publicKey).publicKeyBytes);
-    await dialCarol();
-    await waitUntil(() => carol.friendConnectionStatus(carolFriend) === "udp", 15_000, "Carol sees alice");
-    await waitUntil(
-      async () =>
-        (await bridge.core.friend(alice.owner, carol.publicKeyHex.toLowerCase()))?.state === "accepted",
-      15_000,
-      "Carol accepted",
-      20,
-    );
+    const carolFriend = await befriendCarolThroughBot(hs, () => bridge, alice, carol, dial);
 
     // Carol's conference: the core joins alice's identity, the bot makes the room.
     const cc = carol.conferenceNew();
     carol.conferenceSetTitle(cc, "Tox room");
     carol.conferenceInvite(carolFriend, cc);
-    const invite = await hs.waitForEvent(
-      (ev) =>
-        ev.type === "m.room.member" &&
-        ev.state_key === alice.client.userId &&
-        ev.content.membership === "invite" &&
-        ev.sender === hs.botUserId &&
-        ev.room_id !== alice.botRoom,
-      { what: "the conference room invite" },
-    );
-    const roomId = invite.room_id;
+    const roomId = await conferenceRoomInvite(hs, alice);
     await waitUntil(
       () => hs.room(roomId).getState("m.room.name")?.content.name === "Tox room",
       15_000,
@@ -161,16 +108,7 @@ describe("Tox conference <-> Matrix room end to end (3 c-toxcore peers, 2 bridge
     await bob.client.join(roomId);
 
     // Dan and Erin join through Carol.
-    for (const p of [dan, erin]) {
-      p.bootstrapToPeer(carol);
-      carol.bootstrapToPeer(p);
-      const { aFriend } = await befriend(carol, p, { timeoutMs: 20_000 });
-      const invites: Uint8Array[] = [];
-      p.on("conferenceInvite", (_f, _t, cookie) => invites.push(cookie));
-      carol.conferenceInvite(aFriend, cc);
-      await waitUntil(() => invites.length > 0, 10_000, `${p.label}'s invite`);
-      p.conferenceJoin(p.friendByPublicKey(carol.publicKey) ?? 0, invites[0]!);
-    }
+    await joinThroughCarol(carol, cc, [dan, erin]);
     await hs.waitForMembership(roomId, ghostOf(dan), "join", { timeoutMs: 20_000 });
     await hs.waitForMembership(roomId, ghostOf(erin), "join", { timeoutMs: 20_000 });
     await waitUntil(

@@ -22,13 +22,21 @@ import type { ClientElement } from "@xmpp/client";
 import { afterAll, describe, expect, it } from "vitest";
 import type { Owner } from "../../src/core/frontend.js";
 import { ghostUserId } from "../../src/matrix/ids.js";
-import { ipPort } from "../../src/tox/index.js";
 import { MUC_NS, roomJid } from "../../src/xmpp/muc-stanzas.js";
+import {
+  befriendCarolThroughBot,
+  conferencePeers,
+  conferenceRoomInvite,
+  dialling,
+  joinThroughCarol,
+  matrixUserWithIdentity,
+  QUICK_CONFERENCE_RETRIES,
+} from "../helpers/conference-scenario.js";
 import { type HomeserverDouble, startHomeserver } from "../helpers/homeserver/index.js";
 import { waitUntil } from "../helpers/wait.js";
 import { nodeOf, startWholeBridge } from "../helpers/whole-bridge.js";
 import { conferenceTitle } from "../interop/ctox-conference.js";
-import { befriend, CToxPeer } from "../interop/ctoxcore.js";
+import type { CToxPeer } from "../interop/ctoxcore.js";
 import { testRegistration } from "../matrix/bridge-harness.js";
 import { openTestStore } from "../store/backends.js";
 import { GW, startXmppServer, type XmppServer } from "./harness.js";
@@ -52,10 +60,7 @@ const startBridge = (
     store,
     tox: { ports: OUR_PORTS },
     logLevel: "warn",
-    core: {
-      inbox: { retryDelayMs: () => 100 },
-      conferences: { inboundRetryDelayMs: () => 100, retryDelayMs: () => 200 },
-    },
+    core: QUICK_CONFERENCE_RETRIES,
     matrix: { hs, registration, appservice: { startupChecks: { ping: false } } },
     xmpp: server,
   });
@@ -81,82 +86,34 @@ describe("one Tox conference: 3 c-toxcore peers, a Matrix user and an XMPP user"
     cleanup.push(() => store.close());
     let bridge = await startBridge(hs, server, store);
     cleanup.push(() => bridge.stop());
-    const peer = async (name: string, startPort: number) => {
-      const p = await CToxPeer.create({
-        startPort,
-        endPort: startPort + 19,
-        name,
-        label: name,
-        iterateEveryMs: 10,
-      });
-      cleanup.push(() => p.kill());
-      return p;
-    };
-    const carol = await peer("Carol", 37430);
-    const dan = await peer("Dan", 37450);
-    const erin = await peer("Erin", 37470);
+    const { carol, dan, erin } = await conferencePeers(37430, cleanup);
 
     // alice on Matrix, xavier on XMPP, each with a Tox identity.
-    const aliceClient = hs.asUser(hs.createUser("alice"));
-    const botRoom = await aliceClient.createDirectRoom(hs.botUserId);
-    await hs.waitForMembership(botRoom, hs.botUserId, "join");
-    await aliceClient.sendMessage(botRoom, "create");
-    await hs.waitForMessage({ roomId: botRoom, sender: hs.botUserId, body: /Tox identity is ready/ });
-    const alice: Owner = { kind: "matrix", id: aliceClient.userId };
-    const alicePk = (await bridge.core.account(alice))?.publicKey ?? "";
+    const alice = await matrixUserWithIdentity(hs, bridge, "alice");
     const xavier = await server.connect("xavier");
     expect((await bridge.core.command(XAVIER, "name Xavier", "user")).ok).toBe(false); // no account yet
     expect((await bridge.core.command(XAVIER, "create", "user")).ok).toBe(true);
     expect((await bridge.core.command(XAVIER, "name Xavier", "user")).ok).toBe(true);
     const xavierPk = (await bridge.core.account(XAVIER))?.publicKey ?? "";
 
-    const identity = (pk: string) => {
-      const id = nodeOf(bridge).identity(pk);
-      if (id === undefined) throw new Error("identity not online");
-      return id;
-    };
-    const dialCarol = () =>
-      identity(alicePk).connectFriendDirect(carol.publicKey, carol.dhtId, ipPort("127.0.0.1", carol.udpPort));
-    const dialEachOther = async () => {
-      const a = identity(alicePk);
-      const x = identity(xavierPk);
-      await a.connectFriendDirect(x.publicKeyBytes, x.dhtPublicKey, ipPort("127.0.0.1", x.udpPort));
-      await x.connectFriendDirect(a.publicKeyBytes, a.dhtPublicKey, ipPort("127.0.0.1", a.udpPort));
-    };
+    const dial = dialling(() => nodeOf(bridge));
+    const dialCarol = () => dial.dialCarol(alice.publicKey, carol);
+    const dialEachOther = () => dial.dialEachOther(alice.publicKey, xavierPk);
 
     // alice befriends Carol; Carol's conference becomes alice's room.
-    await aliceClient.sendMessage(botRoom, `add ${carol.addressHex} hi`);
-    await hs.waitForMessage({ roomId: botRoom, sender: hs.botUserId, body: /Friend request sent/ });
-    const carolFriend = carol.friendAddNoRequest(identity(alicePk).publicKeyBytes);
-    await dialCarol();
-    await waitUntil(() => carol.friendConnectionStatus(carolFriend) === "udp", 15_000, "Carol sees alice");
-    await waitUntil(
-      async () => (await bridge.core.friend(alice, carol.publicKeyHex.toLowerCase()))?.state === "accepted",
-      15_000,
-      "Carol accepted",
-      20,
-    );
+    const carolFriend = await befriendCarolThroughBot(hs, () => bridge, alice, carol, dial);
     const cc = carol.conferenceNew();
     carol.conferenceSetTitle(cc, "Tox room");
     carol.conferenceInvite(carolFriend, cc);
-    const invite = await hs.waitForEvent(
-      (ev) =>
-        ev.type === "m.room.member" &&
-        ev.state_key === aliceClient.userId &&
-        ev.content.membership === "invite" &&
-        ev.sender === hs.botUserId &&
-        ev.room_id !== botRoom,
-      { what: "the conference room invite" },
-    );
-    const roomId = invite.room_id;
-    await aliceClient.join(roomId);
+    const roomId = await conferenceRoomInvite(hs, alice);
+    await alice.client.join(roomId);
     const conf = Buffer.from(carol.conferenceId(cc)).toString("hex");
     const muc = roomJid(conf, GW);
 
     // alice invites xavier (another bridged user, on XMPP): his identity joins, he is invited to the MUC.
-    await aliceClient.sendMessage(botRoom, "conference invite xavier@localhost");
+    await alice.client.sendMessage(alice.botRoom, "conference invite xavier@localhost");
     await waitUntil(
-      async () => (await bridge.core.friend(alice, xavierPk))?.state === "accepted",
+      async () => (await bridge.core.friend(alice.owner, xavierPk))?.state === "accepted",
       15_000,
       "alice and xavier befriended",
       20,
@@ -175,16 +132,7 @@ describe("one Tox conference: 3 c-toxcore peers, a Matrix user and an XMPP user"
     );
 
     // Dan and Erin join through Carol: ghosts in the Matrix room, occupants in the MUC.
-    for (const p of [dan, erin]) {
-      p.bootstrapToPeer(carol);
-      carol.bootstrapToPeer(p);
-      const { aFriend } = await befriend(carol, p, { timeoutMs: 20_000 });
-      const invites: Uint8Array[] = [];
-      p.on("conferenceInvite", (_f, _t, cookie) => invites.push(cookie));
-      carol.conferenceInvite(aFriend, cc);
-      await waitUntil(() => invites.length > 0, 10_000, `${p.label}'s invite`);
-      p.conferenceJoin(p.friendByPublicKey(carol.publicKey) ?? 0, invites[0]!);
-    }
+    await joinThroughCarol(carol, cc, [dan, erin]);
     const ghostOf = (pk: string) => ghostUserId(names, pk.toLowerCase());
     for (const p of [dan, erin]) {
       await hs.waitForMembership(roomId, ghostOf(p.publicKeyHex), "join", { timeoutMs: 20_000 });
@@ -206,7 +154,7 @@ describe("one Tox conference: 3 c-toxcore peers, a Matrix user and an XMPP user"
       (el) => el.attrs.from === `${muc}/Dan` && el.getChildText("body") === "Dan says hi",
       "Dan's line in the MUC",
     );
-    await aliceClient.sendMessage(roomId, "alice from Matrix");
+    await alice.client.sendMessage(roomId, "alice from Matrix");
     await xavier.waitFor(
       (el) => el.attrs.type === "groupchat" && el.getChildText("body") === "alice from Matrix",
       "alice's line in the MUC",
@@ -260,7 +208,7 @@ describe("one Tox conference: 3 c-toxcore peers, a Matrix user and an XMPP user"
     // Restart mid-conversation: xavier's session is told (332); alice writes while the bridge is down.
     await bridge.stop();
     await xavier.waitFor((el) => el.attrs.from === `${muc}/xavier` && codes(el).includes(332), "332");
-    await aliceClient.sendMessage(roomId, "written while the bridge was down");
+    await alice.client.sendMessage(roomId, "written while the bridge was down");
     bridge = await bridge.restart();
     // Our two identities first (they restarted together), Carol later.
     await dialEachOther();
