@@ -30,3 +30,20 @@ export class KeyChunks {
     return view;
   }
 }
+
+/**
+ * Process-wide chunks for keys that live as long as their owner (each hosted identity's real,
+ * DHT and onion-data key pairs, its cookie key): a handful per identity that would each own a
+ * buffer otherwise. A chunk is freed once every key in it is unreferenced.
+ */
+const longLived = new KeyChunks();
+
+/** A copy of a 32-byte key in the process-wide chunks (other sizes: a plain copy). */
+export function storeLongLivedKey(key: Uint8Array): Uint8Array {
+  return longLived.store(key);
+}
+
+/** A copy of a key pair, both keys in the process-wide chunks. */
+export function longLivedKeyPair<T extends { publicKey: Uint8Array; secretKey: Uint8Array }>(pair: T): T {
+  return { ...pair, publicKey: longLived.store(pair.publicKey), secretKey: longLived.store(pair.secretKey) };
+}

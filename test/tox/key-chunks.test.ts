@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { KeyChunks } from "../../src/tox/key-chunks.js";
+import { KeyChunks, longLivedKeyPair, storeLongLivedKey } from "../../src/tox/key-chunks.js";
 
 describe("KeyChunks", () => {
   it("returns copies that keep their bytes while the caller's buffers and later keys change", () => {
@@ -29,5 +29,18 @@ describe("KeyChunks", () => {
     expect([...sb]).toEqual(Array.from({ length: 32 }, (_, i) => 255 - i));
     const odd = chunks.store(new Uint8Array([1, 2, 3]));
     expect([...odd]).toEqual([1, 2, 3]);
+  });
+});
+
+describe("long-lived keys", () => {
+  it("copies key pairs into shared chunks, keeping other fields and the bytes", () => {
+    const pair = { publicKey: new Uint8Array(32).fill(7), secretKey: new Uint8Array(32).fill(9), label: "x" };
+    const stored = longLivedKeyPair(pair);
+    pair.publicKey.fill(0);
+    pair.secretKey.fill(0);
+    expect(stored.label).toBe("x");
+    expect(stored.publicKey).toEqual(new Uint8Array(32).fill(7));
+    expect(stored.secretKey).toEqual(new Uint8Array(32).fill(9));
+    expect(storeLongLivedKey(new Uint8Array(32).fill(3))).toEqual(new Uint8Array(32).fill(3));
   });
 });

@@ -17,6 +17,7 @@
 import { toHex } from "../bytes.js";
 import type { Clock } from "../clock.js";
 import { type KeyPair, newKeyPair, PUBLIC_KEY_SIZE } from "../crypto.js";
+import { longLivedKeyPair } from "../key-chunks.js";
 import { LazySet } from "../lazy-collections.js";
 import type { PacketSink } from "../transport/types.js";
 import {
@@ -241,7 +242,7 @@ export class Dht {
     this.random = opts.random ?? Math.random;
     this.holePunching = opts.holePunching ?? true;
     this.lanDiscovery = opts.lanDiscovery ?? true;
-    this.keyPair = opts.keyPair ?? newKeyPair();
+    this.keyPair = opts.keyPair ?? longLivedKeyPair(newKeyPair());
     this.backbone = opts.backbone;
     this.maxFriendLocks = opts.maxFriendLocks ?? DHT_FRIEND_MAX_LOCKS;
     this.localAddress = opts.localAddress;

@@ -19,6 +19,7 @@ import { bytesEqual, toHex } from "../bytes.js";
 import type { Clock } from "../clock.js";
 import { type KeyPair, precompute, randomBytes } from "../crypto.js";
 import { ToxProtocolError } from "../errors.js";
+import { storeLongLivedKey } from "../key-chunks.js";
 import { LazyMap } from "../lazy-collections.js";
 import type { PacketSink } from "../transport/types.js";
 import { type IpPort, ipPortKey } from "../wire/ipport.js";
@@ -117,7 +118,7 @@ export class NetCrypto implements NetCryptoApi {
   private readonly route: PacketRoute;
   private readonly maxInFlightBytes: ((conn: ConnectionId) => number) | undefined;
   /** Random per-instance key for the cookies we issue (`secret_symmetric_key`). */
-  private readonly cookieKey = randomBytes(32);
+  private readonly cookieKey = storeLongLivedKey(randomBytes(32));
   private readonly entries = new LazyMap<ConnectionId, Entry>();
   private readonly byPk = new LazyMap<string, ConnectionId>();
   private readonly byAddr = new LazyMap<string, ConnectionId>();

@@ -32,6 +32,7 @@ import { fileNodeEvents } from "../files/wiring.js";
 import { FriendConnections } from "../friend-connection/friend-connections.js";
 import { serializeFriendConnPacket } from "../friend-connection/packets.js";
 import { FriendRequests } from "../friend-requests/friend-requests.js";
+import { longLivedKeyPair } from "../key-chunks.js";
 import { LazyMap } from "../lazy-collections.js";
 import { Messenger } from "../messenger/messenger.js";
 import { type MessageKind, USER_STATUS_CODES, type UserStatus } from "../messenger/packets.js";
@@ -179,7 +180,7 @@ export class Identity {
     const secretKey = opts.secretKey ?? save?.secretKey;
     if (secretKey === undefined)
       throw new ToxProtocolError("an identity needs a secret key or a save file", { code: "no-key" });
-    this.realKeys = keyPairFromSecret(secretKey);
+    this.realKeys = longLivedKeyPair(keyPairFromSecret(secretKey));
     this.clock = wiring.clock;
     this.saveExtras = {
       conferences: save?.conferences ?? [],

@@ -32,6 +32,7 @@ import {
   randomU32,
 } from "../crypto.js";
 import { ToxProtocolError } from "../errors.js";
+import { longLivedKeyPair } from "../key-chunks.js";
 import { LazyMap } from "../lazy-collections.js";
 import { createTcpOnionRequest } from "../tcp/onion-tcp.js";
 import type { PacketSink } from "../transport/types.js";
@@ -186,7 +187,7 @@ export class OnionClient {
    */
   private readonly realSharedKeys = new SlotKeyCache(REAL_SHARED_KEYS);
   /** Key pair friends encrypt onion data to (the "data pk" we announce). */
-  private readonly dataKeys = newKeyPair();
+  private readonly dataKeys = longLivedKeyPair(newKeyPair());
   private lastAnnounce = 0;
   private lastPopulated = 0;
   private lastPacketRecv = 0;
