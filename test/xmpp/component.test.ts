@@ -16,9 +16,9 @@ import { xml as stanza } from "../../src/xmpp/xml.js";
 import { type Prosody, pickPorts, startProsody } from "../helpers/prosody/index.js";
 import { waitUntil } from "../helpers/wait.js";
 import { FakeCore, friendView } from "./fake-core.js";
-import { connectUser, type TestUser, xml } from "./user.js";
+import { GW, registrationForm, startXmppServer, type XmppServer } from "./harness.js";
+import { type TestUser, xml } from "./user.js";
 
-const GW = "tox.localhost";
 const SECRET = "component-secret";
 
 function errorCondition(err: unknown): string | undefined {
@@ -26,38 +26,35 @@ function errorCondition(err: unknown): string | undefined {
 }
 
 describe("XMPP gateway component on a real Prosody", () => {
-  let prosody: Prosody;
+  let server: XmppServer;
   let core: FakeCore;
   let component: XmppComponent;
   let alice: TestUser;
   let mallory: TestUser;
 
   beforeAll(async () => {
-    prosody = await startProsody({
-      components: [{ domain: GW, secret: SECRET }],
-      users: [
-        { username: "alice", password: "alice-pw" },
-        { username: "mallory", password: "mallory-pw" },
-      ],
-    });
+    server = await startXmppServer({ secret: SECRET, users: ["alice", "mallory"] });
     core = new FakeCore();
     const router = new GatewayRouter({
       domain: GW,
       core,
       permissions: () => ({ "alice@localhost": "user" }),
     });
-    component = new XmppComponent({ service: prosody.componentService, domain: GW, secret: SECRET, router });
+    component = new XmppComponent({
+      service: server.prosody.componentService,
+      domain: GW,
+      secret: SECRET,
+      router,
+    });
     core.registerFrontend(new XmppFrontend(GW, component));
     await component.start();
-    const user = (username: string) =>
-      connectUser({ service: prosody.c2sService, domain: "localhost", username, password: `${username}-pw` });
-    [alice, mallory] = await Promise.all([user("alice"), user("mallory")]);
+    [alice, mallory] = await Promise.all([server.connect("alice"), server.connect("mallory")]);
   });
 
   afterAll(async () => {
     await Promise.all([alice?.stop(), mallory?.stop()]);
     await component?.stop();
-    await prosody?.stop();
+    await server?.stop();
   });
 
   it("connects and authenticates as the component", () => {
@@ -79,19 +76,7 @@ describe("XMPP gateway component on a real Prosody", () => {
         ?.getChildren("field")
         .map((f) => f.attrs.var),
     ).toEqual(expect.arrayContaining(["action", "name"]));
-    await alice.xmpp.iqCaller.set(
-      xml(
-        "query",
-        { xmlns: NS.register },
-        xml(
-          "x",
-          { xmlns: NS.data, type: "submit" },
-          xml("field", { var: "FORM_TYPE" }, xml("value", {}, NS.register)),
-          xml("field", { var: "action" }, xml("value", {}, "create")),
-        ),
-      ),
-      GW,
-    );
+    await alice.xmpp.iqCaller.set(registrationForm({ FORM_TYPE: NS.register, action: "create" }), GW);
     expect(core.accounts.has("alice@localhost")).toBe(true);
     // The gateway asks for alice's presence (XEP-0100) and tells her the Tox ID.
     await alice.waitFor(
@@ -257,13 +242,7 @@ describe("XMPP gateway component on a real Prosody", () => {
       receivedAt: new Date(),
       id: 2,
     });
-    alice = await connectUser({
-      service: prosody.c2sService,
-      domain: "localhost",
-      username: "alice",
-      password: "alice-pw",
-      resource: "laptop",
-    });
+    alice = await server.connect("alice", { resource: "laptop" });
     const stored = await alice.waitFor((el) => el.attrs.id === "tox-in-2", "offline message");
     expect(stored.getChildText("body")).toBe("/me waves while you were away");
   });

@@ -14,7 +14,7 @@ import { TestDb } from "../core/helpers.js";
 import { waitUntil } from "../helpers/wait.js";
 import { nodeOf, startWholeBridge } from "../helpers/whole-bridge.js";
 import { CToxPeer } from "../interop/ctoxcore.js";
-import { GW, startXmppServer } from "./harness.js";
+import { GW, registrationForm, startXmppServer } from "./harness.js";
 import { type TestUser, xml } from "./user.js";
 
 const owner = { kind: "xmpp" as const, id: "alice@localhost" };
@@ -47,18 +47,7 @@ describe("XMPP <-> c-toxcore through the gateway", () => {
 
   it("register, add via subscription, chat both ways with receipts and typing", async () => {
     // Register: the core creates the Tox identity in the ToxNode.
-    await alice.xmpp.iqCaller.set(
-      xml(
-        "query",
-        { xmlns: NS.register },
-        xml(
-          "x",
-          { xmlns: NS.data, type: "submit" },
-          xml("field", { var: "action" }, xml("value", {}, "create")),
-        ),
-      ),
-      GW,
-    );
+    await alice.xmpp.iqCaller.set(registrationForm({ action: "create" }), GW);
     const account = await core.account(owner);
     const me = account && node.identity(account.publicKey);
     if (!account || !me) throw new Error("no identity after registration");

@@ -25,7 +25,7 @@ import { NS_UPLOAD } from "../../src/xmpp/upload.js";
 import { TestDb } from "../core/helpers.js";
 import { nodeOf, startWholeBridge } from "../helpers/whole-bridge.js";
 import { CToxPeer, FILE_KIND_AVATAR, FILE_KIND_DATA, waitUntil } from "../interop/ctoxcore.js";
-import { GW, startXmppServer } from "./harness.js";
+import { base64Lines, GW, photoVcard, registrationForm, startXmppServer } from "./harness.js";
 import { type TestUser, xml } from "./user.js";
 
 const owner = { kind: "xmpp" as const, id: "alice@localhost" };
@@ -108,21 +108,8 @@ describe("XMPP files and profiles <-> c-toxcore through the real core", () => {
     } finally {
       native.kill();
     }
-    const b64 =
-      Buffer.from(profile)
-        .toString("base64")
-        .match(/.{1,76}/g) ?? [];
     await alice.xmpp.iqCaller.set(
-      xml(
-        "query",
-        { xmlns: NS.register },
-        xml(
-          "x",
-          { xmlns: NS.data, type: "submit" },
-          xml("field", { var: "action" }, xml("value", {}, "import")),
-          xml("field", { var: "profile" }, ...b64.map((l) => xml("value", {}, l))),
-        ),
-      ),
+      registrationForm({ action: "import", profile: base64Lines(profile) }),
       GW,
       10_000,
     );
@@ -287,20 +274,7 @@ describe("XMPP files and profiles <-> c-toxcore through the real core", () => {
     carol.on("fileRecvChunk", (_friend, _file, _position, chunk) => {
       if (avatar.size >= 0 && chunk.length > 0) avatar.chunks.push(chunk);
     });
-    await alice.xmpp.iqCaller.set(
-      xml(
-        "vCard",
-        { xmlns: "vcard-temp" },
-        xml(
-          "PHOTO",
-          {},
-          xml("TYPE", {}, "image/png"),
-          xml("BINVAL", {}, Buffer.from(mine).toString("base64")),
-        ),
-      ),
-      undefined,
-      5000,
-    );
+    await alice.xmpp.iqCaller.set(photoVcard("image/png", mine), undefined, 5000);
     await alice.xmpp.send(xml("presence", { to: GW }));
     const total = () => avatar.chunks.reduce((n, c) => n + c.length, 0);
     await waitUntil(

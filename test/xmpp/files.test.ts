@@ -25,7 +25,14 @@ import { pickPorts } from "../helpers/prosody/index.js";
 import { waitUntil } from "../helpers/wait.js";
 import { friendView } from "./fake-core.js";
 import { FilesFakeCore } from "./files-core.js";
-import { GW, startXmppServer, type XmppServer } from "./harness.js";
+import {
+  base64Lines,
+  GW,
+  photoVcard,
+  registrationForm,
+  startXmppServer,
+  type XmppServer,
+} from "./harness.js";
 import { type TestUser, xml } from "./user.js";
 
 const PORT_BASE = 37300;
@@ -378,22 +385,8 @@ describe("XMPP gateway: files, profiles and avatars (real Prosody + XEP-0363)", 
       try {
         const { kp, data } = saveFile();
         const encrypted = await passEncrypt(data, "correct horse");
-        const b64 =
-          Buffer.from(encrypted)
-            .toString("base64")
-            .match(/.{1,76}/g) ?? [];
-        const form = (pass: string) =>
-          xml(
-            "query",
-            { xmlns: NS.register },
-            xml(
-              "x",
-              { xmlns: NS.data, type: "submit" },
-              xml("field", { var: "action" }, xml("value", {}, "import")),
-              xml("field", { var: "profile" }, ...b64.map((l) => xml("value", {}, l))),
-              xml("field", { var: "passphrase" }, xml("value", {}, pass)),
-            ),
-          );
+        const form = (passphrase: string) =>
+          registrationForm({ action: "import", profile: base64Lines(encrypted), passphrase });
         await expect(carol.xmpp.iqCaller.set(form("wrong"), GW, 5000)).rejects.toThrow(/not-acceptable/);
         expect(core.accounts.has("carol@localhost")).toBe(false);
         await carol.xmpp.iqCaller.set(form("correct horse"), GW, 5000);
@@ -515,20 +508,7 @@ describe("XMPP gateway: files, profiles and avatars (real Prosody + XEP-0363)", 
     });
 
     it("the user's vCard photo becomes their Tox avatar when their presence shows it", async () => {
-      await alice.xmpp.iqCaller.set(
-        xml(
-          "vCard",
-          { xmlns: "vcard-temp" },
-          xml(
-            "PHOTO",
-            {},
-            xml("TYPE", {}, "image/png"),
-            xml("BINVAL", {}, Buffer.from(png).toString("base64")),
-          ),
-        ),
-        undefined,
-        5000,
-      );
+      await alice.xmpp.iqCaller.set(photoVcard("image/png", png), undefined, 5000);
       // Prosody's mod_vcard_legacy adds the XEP-0153 hash to alice's presence on its own.
       await sendAndSettle(alice, xml("presence", { to: GW }));
       await waitUntil(() => core.avatars.some((a) => a.sha256 === sha256(png)), 5000, "setAvatar");

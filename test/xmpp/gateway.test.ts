@@ -11,7 +11,7 @@ import { FakeTox } from "../core/fake-tox.js";
 import { stranger, TestDb } from "../core/helpers.js";
 import { waitUntil } from "../helpers/wait.js";
 import { startWholeBridge, type WholeBridge } from "../helpers/whole-bridge.js";
-import { GW, startXmppServer, type XmppServer } from "./harness.js";
+import { GW, registrationForm, startXmppServer, type XmppServer } from "./harness.js";
 import { type TestUser, xml } from "./user.js";
 
 const ALICE = "alice@localhost";
@@ -42,18 +42,7 @@ describe("XMPP gateway with the real core", () => {
   });
 
   it("registers alice: the core creates her Tox identity", async () => {
-    await alice.xmpp.iqCaller.set(
-      xml(
-        "query",
-        { xmlns: NS.register },
-        xml(
-          "x",
-          { xmlns: NS.data, type: "submit" },
-          xml("field", { var: "action" }, xml("value", {}, "create")),
-        ),
-      ),
-      GW,
-    );
+    await alice.xmpp.iqCaller.set(registrationForm({ action: "create" }), GW);
     const account = await core.account(owner);
     expect(account).not.toBeNull();
     identity = account?.publicKey ?? "";

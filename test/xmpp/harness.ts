@@ -2,12 +2,14 @@
  * The XMPP side of the tests that run against a real server: Prosody with the gateway's component
  * and the test accounts, @xmpp/client sessions for those accounts, and the XmppGateway attached
  * to the component the way src/app.ts attaches it. One place for what every such file needs, so
- * a file says only what is particular to it (its port range, its core, its gateway options).
+ * a file says only what is particular to it (its port range, its core, its gateway options);
+ * and the stanzas users send that several files build (registration forms, vCard photos).
  */
 import type { CoreApi } from "../../src/core/frontend.js";
 import { XmppGateway, type XmppGatewayOptions } from "../../src/xmpp/gateway.js";
+import { NS } from "../../src/xmpp/namespaces.js";
 import { type Prosody, type ProsodyOptions, startProsody } from "../helpers/prosody/index.js";
-import { connectUser, type TestUser } from "./user.js";
+import { connectUser, type TestUser, xml } from "./user.js";
 
 /** The gateway's JID in every test server. */
 export const GW = "tox.localhost";
@@ -106,4 +108,43 @@ export async function startXmppGateway(
   gateway.start();
   await gateway.waitOnline();
   return gateway;
+}
+
+// ---- stanzas test users send, built one way ----
+
+/**
+ * An XEP-0077 registration submitted as an XEP-0004 form, fields in the given order; a list of
+ * values fills a multi-line field (a base64 profile, say).
+ */
+export function registrationForm(fields: Record<string, string | string[]>) {
+  return xml(
+    "query",
+    { xmlns: NS.register },
+    xml(
+      "x",
+      { xmlns: NS.data, type: "submit" },
+      ...Object.entries(fields).map(([name, value]) =>
+        xml(
+          "field",
+          { var: name },
+          ...(Array.isArray(value) ? value : [value]).map((v) => xml("value", {}, v)),
+        ),
+      ),
+    ),
+  );
+}
+
+/** Bytes as base64 in lines of 76, as clients fill a form field with a file. */
+export const base64Lines = (data: Uint8Array): string[] =>
+  Buffer.from(data)
+    .toString("base64")
+    .match(/.{1,76}/g) ?? [];
+
+/** A vcard-temp holding only a photo: what a client publishes as the user's avatar. */
+export function photoVcard(mimeType: string, data: Uint8Array) {
+  return xml(
+    "vCard",
+    { xmlns: "vcard-temp" },
+    xml("PHOTO", {}, xml("TYPE", {}, mimeType), xml("BINVAL", {}, Buffer.from(data).toString("base64"))),
+  );
 }
