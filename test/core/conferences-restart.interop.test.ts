@@ -5,7 +5,7 @@
  * reachable through xavier alone, the line would flood to xavier only and be lost for Carol and
  * Dan (Tox conferences keep no history); the core waits for a member that did not restart.
  * Carol and Dan are c-toxcore 0.2.18; Dan is reached only through Carol. Ports: ours
- * 37400-37419, C 37440-37499.
+ * 37500-37519, C 37540-37599.
  */
 import { afterAll, describe, expect, it } from "vitest";
 import { BridgeCore, coreRepos } from "../../src/core/bridge-core.js";
@@ -37,7 +37,7 @@ describe("conference across an immediate bridge restart", () => {
     await db.setup();
     cleanup.push(() => db.teardown());
     const start = async () => {
-      const node = await ToxNode.create({ host: "127.0.0.1", portRange: [37400, 37419] });
+      const node = await ToxNode.create({ host: "127.0.0.1", portRange: [37500, 37519] });
       const core = new BridgeCore({
         store: db.store,
         repos: coreRepos(db.db),
@@ -70,8 +70,8 @@ describe("conference across an immediate bridge restart", () => {
       cleanup.push(() => p.kill());
       return p;
     };
-    const carol = await peer("Carol", 37440);
-    const dan = await peer("Dan", 37470);
+    const carol = await peer("Carol", 37540);
+    const dan = await peer("Dan", 37570);
     await b.core.command(ALICE, "create", "user");
     await b.core.command(XAVIER, "create", "user");
     const alicePk = (await b.core.account(ALICE))!.publicKey;

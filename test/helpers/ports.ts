@@ -1,16 +1,18 @@
 /**
  * Which loopback ports each test file binds, and which lane vitest runs it in.
  *
- * vitest.config.ts runs the suite in three lanes, one after the other:
- * - "parallel": two files at a time. Files that bind no fixed port, or whose fixed ports are
- *   registered below and overlap no other file of this lane, and that use no real c-toxcore.
- * - "paired": two files at a time. Interop files (real c-toxcore, tox-bootstrapd) that spend
- *   their time waiting on protocol timers (onion announces and searches, session timeouts), not
- *   on the CPU, with all their ports registered below and disjoint.
- * - "serial": one file at a time. Every other `*.interop.test.ts` (CPU-heavy ones such as 200
- *   identities or 50 MB transfers, and ones sharing port ranges), plus SERIAL_FILES.
+ * vitest.config.ts runs the suite in two lanes, one after the other:
+ * - two files at a time: the "parallel" files (no c-toxcore; any fixed loopback ports registered
+ *   in PARALLEL_CLAIMS) and the "paired" interop files (real c-toxcore and tox-bootstrapd, all
+ *   their ports in PAIRED_CLAIMS) that spend their time waiting on protocol timers (onion
+ *   announces and searches, session timeouts) or finish well inside their timeouts on a busy
+ *   machine. The config's sequencer interleaves the two kinds, so an interop file that waits
+ *   mostly runs beside a unit file that computes.
+ * - one file at a time ("serial"): every other `*.interop.test.ts` (the 200-identity load test,
+ *   the Matrix and XMPP end-to-end files, which share port ranges with each other), plus
+ *   SERIAL_FILES.
  *
- * test/helpers/ports.test.ts fails loudly when two files of one two-at-a-time lane claim
+ * test/helpers/ports.test.ts fails loudly when two files of the two-at-a-time lane claim
  * overlapping ports, or when such a file mentions a port literal of the test range (34000-39999)
  * that is not inside its own claim: a new file that binds fixed ports must be registered here
  * (or run serial) before it can run beside others.
@@ -78,7 +80,7 @@ export const PARALLEL_CLAIMS: Record<string, FileClaims> = {
   "test/tox/node/saved-relays.test.ts": {
     claims: [searched(37195, 37199, "ToxNode"), fixed(37194, 37194, "a TCP relay address nobody listens on")],
   },
-  "test/tox/transport/udp.test.ts": { claims: [fixed(34230, 34243, "UdpTransport")] },
+  "test/tox/transport/udp.test.ts": { claims: [fixed(34260, 34273, "UdpTransport")] },
   "test/tools/tox-peer/process.test.ts": { claims: [fixed(36140, 36149, "tox-peer processes")] },
   "test/tools/tox-peer/args.test.ts": { claims: [], addressesOnly: [36000, 36001] },
   "test/tools/tox-peer/engine.test.ts": { claims: [], addressesOnly: [36099] },
@@ -93,10 +95,7 @@ export const PARALLEL_CLAIMS: Record<string, FileClaims> = {
   "test/helpers/ports.test.ts": { claims: [], addressesOnly: [34400, 34449, 35000, 36099, 37001] },
 };
 
-/**
- * Interop files of the paired lane and every port they bind (daemons, our nodes, C peers).
- * Mostly idle: each waits tens of seconds on c-toxcore's and our onion/session timers.
- */
+/** Interop files of the two-at-a-time lane and every port they bind (daemons, our nodes, C peers). */
 export const PAIRED_CLAIMS: Record<string, FileClaims> = {
   "test/tox/node/network.interop.test.ts": {
     claims: [
@@ -172,8 +171,15 @@ export const PAIRED_CLAIMS: Record<string, FileClaims> = {
     claims: [fixed(34000, 34039, "C peers"), fixed(34100, 34119, "tox-bootstrapd")],
   },
   "test/core/conferences-restart.interop.test.ts": {
-    // 37400-37499 is shared with the Matrix and XMPP conference files, which stay serial.
-    claims: [searched(37400, 37419, "ToxNode"), fixed(37440, 37499, "C peers")],
+    claims: [searched(37500, 37519, "ToxNode"), fixed(37540, 37599, "C peers")],
+  },
+  // CPU-bound (file data through c-toxcore), not timer-bound, but with timeouts many times their
+  // duration.
+  "test/tox/files/files.interop.test.ts": {
+    claims: [searched(36200, 36249, "ToxNode"), fixed(36250, 36299, "C peers")],
+  },
+  "test/core/files.interop.test.ts": {
+    claims: [searched(37120, 37139, "ToxNode of the bridge"), fixed(37140, 37179, "C peers")],
   },
 };
 

@@ -4,6 +4,7 @@ import { seededRandom, UdpTransport } from "../../../src/tox/transport/udp.js";
 import { type IpPort, ipPort } from "../../../src/tox/wire/ipport.js";
 import { waitUntil } from "../../helpers/wait.js";
 
+// Ports 34260-34273 (registered in test/helpers/ports.ts: this file runs beside others).
 const open: UdpTransport[] = [];
 afterEach(async () => {
   await Promise.all(open.splice(0).map((t) => t.close()));
@@ -28,11 +29,11 @@ const until = (pred: () => boolean, what: string): Promise<number> => waitUntil(
 
 describe("UdpTransport", () => {
   it("sends and receives on loopback, reporting the sender address and counting", async () => {
-    const a = await make(34230);
-    const b = await make(34231);
+    const a = await make(34260);
+    const b = await make(34261);
     a.t.send(b.t.local, Uint8Array.of(1, 2, 3));
     await until(() => b.got.length === 1, "the datagram at b");
-    expect(b.got[0]!.from).toEqual(ipPort("127.0.0.1", 34230));
+    expect(b.got[0]!.from).toEqual(ipPort("127.0.0.1", 34260));
     expect([...b.got[0]!.data]).toEqual([1, 2, 3]);
     expect(a.t.counters.packetsOut).toBe(1);
     expect(a.t.counters.bytesOut).toBe(3);
@@ -41,11 +42,11 @@ describe("UdpTransport", () => {
   });
 
   it("takes the first free port of a range", async () => {
-    const a = await make([34232, 34235]);
-    const b = await make([34232, 34235]);
-    expect(a.t.local.port).toBe(34232);
-    expect(b.t.local.port).toBe(34233);
-    await expect(make([34232, 34233])).rejects.toThrow(/no free UDP port/);
+    const a = await make([34262, 34265]);
+    const b = await make([34262, 34265]);
+    expect(a.t.local.port).toBe(34262);
+    expect(b.t.local.port).toBe(34263);
+    await expect(make([34262, 34263])).rejects.toThrow(/no free UDP port/);
   });
 
   it("drops a seeded fraction of packets, reproducibly", async () => {
@@ -57,19 +58,19 @@ describe("UdpTransport", () => {
       await until(() => b.got.length > 0, "a datagram at b");
       return a.t.counters.droppedOut;
     };
-    const d1 = await runOnce(34236);
-    const d2 = await runOnce(34238);
+    const d1 = await runOnce(34266);
+    const d2 = await runOnce(34268);
     expect(d1).toBe(d2);
     expect(d1).toBeGreaterThan(100);
     expect(d1).toBeLessThan(200);
   });
 
   it("ignores empty and oversized datagrams and survives sending to a bad address", async () => {
-    const b = await make(34240);
+    const b = await make(34270);
     const raw = dgram.createSocket("udp4");
-    await new Promise<void>((r) => raw.send(Buffer.alloc(0), 34240, "127.0.0.1", () => r()));
-    await new Promise<void>((r) => raw.send(Buffer.alloc(3000), 34240, "127.0.0.1", () => r()));
-    await new Promise<void>((r) => raw.send(Buffer.alloc(10, 7), 34240, "127.0.0.1", () => r()));
+    await new Promise<void>((r) => raw.send(Buffer.alloc(0), 34270, "127.0.0.1", () => r()));
+    await new Promise<void>((r) => raw.send(Buffer.alloc(3000), 34270, "127.0.0.1", () => r()));
+    await new Promise<void>((r) => raw.send(Buffer.alloc(10, 7), 34270, "127.0.0.1", () => r()));
     await until(() => b.got.length === 1, "the datagram at b");
     expect(b.t.counters.droppedIn).toBe(2);
     raw.close();
@@ -80,16 +81,16 @@ describe("UdpTransport", () => {
   it("a dual-stack socket talks to IPv4 peers and reports them as IPv4", async () => {
     let dual: Awaited<ReturnType<typeof make>>;
     try {
-      dual = await make(34242, { host: "::" });
+      dual = await make(34272, { host: "::" });
     } catch {
       return; // no IPv6 in this environment
     }
-    const v4 = await make(34243);
+    const v4 = await make(34273);
     dual.t.send(v4.t.local, Uint8Array.of(9));
     await until(() => v4.got.length === 1, "the datagram at the IPv4 socket");
     v4.t.send(v4.got[0]!.from, Uint8Array.of(8));
     await until(() => dual.got.length === 1, "the datagram at the dual-stack socket");
-    expect(dual.got[0]!.from).toEqual(ipPort("127.0.0.1", 34243));
+    expect(dual.got[0]!.from).toEqual(ipPort("127.0.0.1", 34273));
   });
 
   it("seededRandom is deterministic and uniform enough", () => {
