@@ -6,12 +6,10 @@
  * message reaches Tox exactly once.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import { ghostUserId } from "../../src/matrix/ids.js";
 import type { Db } from "../../src/store/index.js";
-import { stranger } from "../core/helpers.js";
 import { waitUntil } from "../helpers/wait.js";
 import { openTestStore } from "../store/backends.js";
-import { type FrontendRig, startFrontendRig } from "./frontend-harness.js";
+import { type FrontendRig, friendWithPortal, startFrontendRig, userWithAccount } from "./frontend-harness.js";
 
 let rig: FrontendRig | undefined;
 let closeStore: (() => Promise<void>) | undefined;
@@ -22,7 +20,7 @@ afterEach(async () => {
   closeStore = undefined;
 });
 
-const names = { domain: "localhost", botLocalpart: "toxbot", userPrefix: "_tox_" };
+const _names = { domain: "localhost", botLocalpart: "toxbot", userPrefix: "_tox_" };
 
 /** Counts the statements that write outbox rows. */
 function countOutboxInserts(db: Db) {
@@ -47,21 +45,10 @@ async function portalRig() {
   const inserts = countOutboxInserts(opened.db);
   rig = await startFrontendRig({ store: opened });
   const r = rig;
-  const alice = r.hs.asUser(r.hs.createUser("alice"));
-  const botRoom = await alice.createDirectRoom(r.hs.botUserId);
-  await r.hs.waitForMembership(botRoom, r.hs.botUserId, "join");
-  await alice.sendMessage(botRoom, "create");
-  await r.hs.waitForMessage({ roomId: botRoom, sender: r.hs.botUserId, msgtype: "m.image" });
-  const account = (await r.core.account({ kind: "matrix", id: alice.userId }))!;
-  const f = stranger();
-  await r.core.contacts.add({ kind: "matrix", id: alice.userId }, f.toxId);
-  r.tox.setOnline(account.publicKey, f.publicKey, true);
-  await r.core.idle();
-  const ghost = ghostUserId(names, f.publicKey);
-  const room = await alice.createDirectRoom(ghost);
-  await r.hs.waitForMembership(room, ghost, "join");
+  const { user: alice, account } = await userWithAccount(r, "alice");
+  const { friend, room } = await friendWithPortal(r, alice, account);
   await r.hs.pushIdle();
-  return { r, alice, room, account, friend: f.publicKey, inserts };
+  return { r, alice, room, account, friend, inserts };
 }
 
 describe("appservice transactions are persisted in one statement", () => {

@@ -8,10 +8,9 @@ import { afterEach, describe, expect, it } from "vitest";
 import { silentLogger } from "../../src/logger.js";
 import { DoublePuppet, sharedSecretToken } from "../../src/matrix/double-puppet.js";
 import { ghostUserId } from "../../src/matrix/ids.js";
-import { stranger } from "../core/helpers.js";
 import { type HomeserverDouble, startHomeserver } from "../helpers/homeserver/index.js";
 import { testRegistration } from "./bridge-harness.js";
-import { type FrontendRig, startFrontendRig } from "./frontend-harness.js";
+import { type FrontendRig, onlineFriend, startFrontendRig, userWithAccount } from "./frontend-harness.js";
 
 const SECRET = "a shared secret of the login module";
 
@@ -87,21 +86,10 @@ describe("DM portals are direct", () => {
       }),
     });
     const r = rig;
-    const alice = r.hs.asUser(r.hs.createUser("alice"));
-    const botRoom = await alice.createDirectRoom(r.hs.botUserId);
-    await r.hs.waitForMembership(botRoom, r.hs.botUserId, "join");
-    await alice.sendMessage(botRoom, "create");
-    await r.hs.waitForMessage({ roomId: botRoom, sender: r.hs.botUserId, msgtype: "m.image" });
-    const account = (await r.core.account({ kind: "matrix", id: alice.userId }))!;
-    const f = stranger();
-    await r.core.contacts.add({ kind: "matrix", id: alice.userId }, f.toxId);
-    r.tox.setOnline(account.publicKey, f.publicKey, true);
-    await r.core.idle();
-    r.tox.message(account.publicKey, f.publicKey, "hello from Tox");
-    const ghost = ghostUserId(
-      { domain: "localhost", botLocalpart: "toxbot", userPrefix: "_tox_" },
-      f.publicKey,
-    );
+    const { user: alice, botRoom, account } = await userWithAccount(r, "alice");
+    const friend = await onlineFriend(r, alice, account);
+    r.tox.message(account.publicKey, friend, "hello from Tox");
+    const ghost = ghostUserId({ domain: "localhost", botLocalpart: "toxbot", userPrefix: "_tox_" }, friend);
     const msg = await r.hs.waitForMessage({ sender: ghost, body: "hello from Tox" });
     const invite = r.hs
       .events(msg.room_id, "m.room.member")

@@ -5,17 +5,20 @@
  * startWholeBridge (test/helpers/whole-bridge.ts) that also owns the homeserver and the store.
  */
 import type { BridgeCore, coreRepos } from "../../src/core/bridge-core.js";
-import type { CoreApi, CoreFilesApi } from "../../src/core/frontend.js";
+import type { AccountRef, CoreApi, CoreFilesApi } from "../../src/core/frontend.js";
 import type { ToxGateway } from "../../src/core/tox-gateway.js";
 import type { RunningMatrixAppservice } from "../../src/matrix/appservice.js";
 import type { MatrixFrontend, MatrixFrontendOptions } from "../../src/matrix/frontend.js";
+import { ghostUserId } from "../../src/matrix/ids.js";
 import type { Store } from "../../src/store/index.js";
 import type { ToxNode } from "../../src/tox/index.js";
 import { FakeTox } from "../core/fake-tox.js";
+import { stranger } from "../core/helpers.js";
 import {
   type HomeserverDouble,
   type HomeserverOptions,
   startHomeserver,
+  type TestClient,
 } from "../helpers/homeserver/index.js";
 import { startWholeBridge } from "../helpers/whole-bridge.js";
 import { openTestStore } from "../store/backends.js";
@@ -98,4 +101,40 @@ export async function startFrontendRig<T extends ToxGateway = FakeTox>(
       await opened?.close();
     },
   };
+}
+
+// ---- the users and friends most rig tests start from ----
+
+/** A Matrix user who made a Tox identity with the bot: greeted in the DM, `create`, QR code seen. */
+export async function userWithAccount(r: FrontendRig<ToxGateway>, localpart: string) {
+  const user = r.hs.asUser(r.hs.createUser(localpart));
+  const botRoom = await user.createDirectRoom(r.hs.botUserId);
+  await r.hs.waitForMembership(botRoom, r.hs.botUserId, "join");
+  await r.hs.waitForMessage({ roomId: botRoom, sender: r.hs.botUserId, body: /send `create`/i });
+  await user.sendMessage(botRoom, "create");
+  await r.hs.waitForMessage({ roomId: botRoom, sender: r.hs.botUserId, msgtype: "m.image" });
+  const account = await r.core.account({ kind: "matrix", id: user.userId });
+  if (account === null) throw new Error(`${localpart} has no account after "create"`);
+  return { user, botRoom, account };
+}
+
+/** A new Tox friend of the user's account, accepted and online (on the FakeTox). */
+export async function onlineFriend(r: FrontendRig, user: TestClient, account: AccountRef): Promise<string> {
+  const f = stranger();
+  await r.core.contacts.add({ kind: "matrix", id: user.userId }, f.toxId);
+  r.tox.setOnline(account.publicKey, f.publicKey, true);
+  await r.core.idle();
+  return f.publicKey;
+}
+
+/** An online friend (onlineFriend) and the DM portal the user opened by inviting its ghost, joined. */
+export async function friendWithPortal(r: FrontendRig, user: TestClient, account: AccountRef) {
+  const friend = await onlineFriend(r, user, account);
+  const ghost = ghostUserId(
+    { domain: r.hs.domain, botLocalpart: testRegistration().sender_localpart, userPrefix: "_tox_" },
+    friend,
+  );
+  const room = await user.createDirectRoom(ghost);
+  await r.hs.waitForMembership(room, ghost, "join");
+  return { friend, ghost, room };
 }

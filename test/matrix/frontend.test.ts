@@ -7,9 +7,14 @@ import { afterEach, describe, expect, it } from "vitest";
 import { ghostUserId } from "../../src/matrix/ids.js";
 import { FakeTox } from "../core/fake-tox.js";
 import { stranger } from "../core/helpers.js";
-import type { TestClient } from "../helpers/homeserver/index.js";
 import { waitUntil } from "../helpers/wait.js";
-import { type FrontendRig, startFrontendRig } from "./frontend-harness.js";
+import {
+  type FrontendRig,
+  friendWithPortal,
+  onlineFriend,
+  startFrontendRig,
+  userWithAccount,
+} from "./frontend-harness.js";
 
 let rig: FrontendRig | undefined;
 afterEach(async () => {
@@ -19,32 +24,11 @@ afterEach(async () => {
 
 const names = { domain: "localhost", botLocalpart: "toxbot", userPrefix: "_tox_" };
 
-/** Alice with a bot room and a Tox identity. */
-async function aliceWithAccount(r: FrontendRig) {
-  const alice = r.hs.asUser(r.hs.createUser("alice"));
-  const botRoom = await alice.createDirectRoom(r.hs.botUserId);
-  await r.hs.waitForMembership(botRoom, r.hs.botUserId, "join");
-  await r.hs.waitForMessage({ roomId: botRoom, sender: r.hs.botUserId, body: /send `create`/i });
-  await alice.sendMessage(botRoom, "create");
-  await r.hs.waitForMessage({ roomId: botRoom, sender: r.hs.botUserId, msgtype: "m.image" });
-  const account = (await r.core.account({ kind: "matrix", id: alice.userId }))!;
-  return { alice, botRoom, account };
-}
-
-/** An accepted Tox friend of alice's, online. */
-async function onlineFriend(r: FrontendRig, alice: TestClient, identity: string) {
-  const f = stranger();
-  await r.core.contacts.add({ kind: "matrix", id: alice.userId }, f.toxId);
-  r.tox.setOnline(identity, f.publicKey, true);
-  await r.core.idle();
-  return f.publicKey;
-}
-
 describe("Matrix frontend: bot", () => {
   it("answers commands in its DM: create (Tox ID and QR code image), help, clear errors", async () => {
     rig = await startFrontendRig();
     const r = rig;
-    const { alice, botRoom, account } = await aliceWithAccount(r);
+    const { user: alice, botRoom, account } = await userWithAccount(r, "alice");
     expect(r.tox.isOnline(account.publicKey)).toBe(true);
     const created = await r.hs.waitForMessage({
       roomId: botRoom,
@@ -89,8 +73,8 @@ describe("Matrix frontend: ghosts and portals", () => {
   it("Tox -> Matrix: the ghost makes a DM portal on first contact, messages and emotes arrive, typing too", async () => {
     rig = await startFrontendRig();
     const r = rig;
-    const { alice, account } = await aliceWithAccount(r);
-    const friend = await onlineFriend(r, alice, account.publicKey);
+    const { user: alice, account } = await userWithAccount(r, "alice");
+    const friend = await onlineFriend(r, alice, account);
     r.tox.name(account.publicKey, friend, "Bob");
     await r.core.idle();
     r.tox.message(account.publicKey, friend, "hello from Tox");
@@ -123,12 +107,9 @@ describe("Matrix frontend: ghosts and portals", () => {
   it("Matrix -> Tox with receipts; emotes become actions, edits and reactions readable text; typing", async () => {
     rig = await startFrontendRig();
     const r = rig;
-    const { alice, account } = await aliceWithAccount(r);
-    const friend = await onlineFriend(r, alice, account.publicKey);
-    const ghost = ghostUserId(names, friend);
+    const { user: alice, account } = await userWithAccount(r, "alice");
     // Alice opens the DM herself by inviting the ghost.
-    const room = await alice.createDirectRoom(ghost);
-    await r.hs.waitForMembership(room, ghost, "join");
+    const { friend, ghost, room } = await friendWithPortal(r, alice, account);
     const e1 = await alice.sendMessage(room, "hi Bob");
     await waitUntil(() => r.tox.sentTo(account.publicKey, friend).length === 1, 20_000, "message to Tox");
     expect(r.tox.sentTo(account.publicKey, friend)[0]).toMatchObject({ text: "hi Bob", kind: "normal" });
@@ -194,7 +175,7 @@ describe("Matrix frontend: ghosts and portals", () => {
   it("a ghost refuses an invite from a user it is not a friend of", async () => {
     rig = await startFrontendRig();
     const r = rig;
-    const { alice } = await aliceWithAccount(r);
+    const { user: alice } = await userWithAccount(r, "alice");
     const ghost = ghostUserId(names, stranger().publicKey);
     const room = await alice.createDirectRoom(ghost);
     await r.hs.waitForMembership(room, ghost, "leave");
@@ -207,11 +188,8 @@ describe("Matrix frontend: older homeservers", () => {
       homeserver: { transactionPath: "legacy", ephemeralKeys: ["de.sorunome.msc2409.ephemeral"] },
     });
     const r = rig;
-    const { alice, account } = await aliceWithAccount(r);
-    const friend = await onlineFriend(r, alice, account.publicKey);
-    const ghost = ghostUserId(names, friend);
-    const room = await alice.createDirectRoom(ghost);
-    await r.hs.waitForMembership(room, ghost, "join");
+    const { user: alice, account } = await userWithAccount(r, "alice");
+    const { friend, room } = await friendWithPortal(r, alice, account);
     await alice.sendMessage(room, "over the old path");
     await alice.setTyping(room, true);
     await waitUntil(() => r.tox.sentTo(account.publicKey, friend).length === 1, 20_000, "message to Tox");
@@ -229,11 +207,8 @@ describe("Matrix frontend: durability", () => {
   it("a redelivered transaction sends once; bad transactions are refused and change nothing", async () => {
     rig = await startFrontendRig();
     const r = rig;
-    const { alice, account } = await aliceWithAccount(r);
-    const friend = await onlineFriend(r, alice, account.publicKey);
-    const ghost = ghostUserId(names, friend);
-    const room = await alice.createDirectRoom(ghost);
-    await r.hs.waitForMembership(room, ghost, "join");
+    const { user: alice, account } = await userWithAccount(r, "alice");
+    const { friend, room } = await friendWithPortal(r, alice, account);
     await alice.sendMessage(room, "once");
     await waitUntil(() => r.tox.sentTo(account.publicKey, friend).length === 1, 20_000, "first send");
     await r.hs.pushIdle();
@@ -268,11 +243,8 @@ describe("Matrix frontend: durability", () => {
   it("a message is acknowledged only once it is in the outbox; a friend offline gets it when back", async () => {
     rig = await startFrontendRig();
     const r = rig;
-    const { alice, account } = await aliceWithAccount(r);
-    const friend = await onlineFriend(r, alice, account.publicKey);
-    const ghost = ghostUserId(names, friend);
-    const room = await alice.createDirectRoom(ghost);
-    await r.hs.waitForMembership(room, ghost, "join");
+    const { user: alice, account } = await userWithAccount(r, "alice");
+    const { friend, room } = await friendWithPortal(r, alice, account);
     r.tox.setOnline(account.publicKey, friend, false);
     await r.core.idle();
     await alice.sendMessage(room, "while you were away");
@@ -290,8 +262,8 @@ describe("Matrix frontend: durability", () => {
   it("Tox -> Matrix survives homeserver errors: retried until accepted, posted once", async () => {
     rig = await startFrontendRig();
     const r = rig;
-    const { alice, account } = await aliceWithAccount(r);
-    const friend = await onlineFriend(r, alice, account.publicKey);
+    const { user: alice, account } = await userWithAccount(r, "alice");
+    const friend = await onlineFriend(r, alice, account);
     const ghost = ghostUserId(names, friend);
     r.tox.message(account.publicKey, friend, "first");
     await r.hs.waitForMessage({ sender: ghost, body: "first" });
@@ -314,7 +286,7 @@ describe("Matrix frontend: notices and lifecycle", () => {
   it("a Tox friend request and a failed delivery become bot notices", async () => {
     rig = await startFrontendRig();
     const r = rig;
-    const { alice, botRoom, account } = await aliceWithAccount(r);
+    const { user: alice, botRoom, account } = await userWithAccount(r, "alice");
     const someone = stranger();
     r.tox.request(account.publicKey, someone.publicKey, "let's be friends");
     await r.hs.waitForMessage({
@@ -341,11 +313,8 @@ describe("Matrix frontend: notices and lifecycle", () => {
   it("logout deletes the identity and its portals; the old DM no longer reaches Tox", async () => {
     rig = await startFrontendRig();
     const r = rig;
-    const { alice, botRoom, account } = await aliceWithAccount(r);
-    const friend = await onlineFriend(r, alice, account.publicKey);
-    const ghost = ghostUserId(names, friend);
-    const room = await alice.createDirectRoom(ghost);
-    await r.hs.waitForMembership(room, ghost, "join");
+    const { user: alice, botRoom, account } = await userWithAccount(r, "alice");
+    const { friend, room } = await friendWithPortal(r, alice, account);
     await alice.sendMessage(room, "before");
     await waitUntil(() => r.tox.sentTo(account.publicKey, friend).length === 1, 20_000, "first message");
     await alice.sendMessage(botRoom, "logout");
@@ -362,8 +331,8 @@ describe("Matrix frontend: notices and lifecycle", () => {
   it("a kicked ghost's portal is forgotten; the next Tox message opens a new DM", async () => {
     rig = await startFrontendRig();
     const r = rig;
-    const { alice, account } = await aliceWithAccount(r);
-    const friend = await onlineFriend(r, alice, account.publicKey);
+    const { user: alice, account } = await userWithAccount(r, "alice");
+    const friend = await onlineFriend(r, alice, account);
     const ghost = ghostUserId(names, friend);
     // A plain private chat (not trusted_private_chat, where the invitee gets the creator's level).
     const room = await alice.createRoom({ preset: "private_chat", is_direct: true, invite: [ghost] });

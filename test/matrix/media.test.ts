@@ -8,13 +8,19 @@ import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { AccountRef, InboundFile } from "../../src/core/frontend.js";
+import type { InboundFile } from "../../src/core/frontend.js";
 import { ghostUserId } from "../../src/matrix/ids.js";
 import type { FakeTox } from "../core/fake-tox.js";
 import { stranger } from "../core/helpers.js";
 import type { RoomEvent, TestClient } from "../helpers/homeserver/index.js";
 import { waitUntil } from "../helpers/wait.js";
-import { type FrontendRig, type RigOptions, startFrontendRig } from "./frontend-harness.js";
+import {
+  type FrontendRig,
+  friendWithPortal,
+  type RigOptions,
+  startFrontendRig,
+  userWithAccount,
+} from "./frontend-harness.js";
 import { FilesDouble, pngOf, sha256, withFiles } from "./media-rig.js";
 
 const names = { domain: "localhost", botLocalpart: "toxbot", userPrefix: "_tox_" };
@@ -39,30 +45,6 @@ async function startMediaRig(opts: RigOptions<FakeTox> = {}, maxFileSize = 1_000
   const spoolDir = await mkdtemp(join(dir, "spool-"));
   const r = await startFrontendRig({ ...opts, spoolDir, frontendCore: (core) => withFiles(core, files) });
   return { r, files, spoolDir };
-}
-
-/** A user with a bot room and a Tox identity. */
-async function userWithAccount(r: FrontendRig, localpart: string) {
-  const user = r.hs.asUser(r.hs.createUser(localpart));
-  const botRoom = await user.createDirectRoom(r.hs.botUserId);
-  await r.hs.waitForMembership(botRoom, r.hs.botUserId, "join");
-  await r.hs.waitForMessage({ roomId: botRoom, sender: r.hs.botUserId, body: /send `create`/i });
-  await user.sendMessage(botRoom, "create");
-  await r.hs.waitForMessage({ roomId: botRoom, sender: r.hs.botUserId, msgtype: "m.image" });
-  const account = (await r.core.account({ kind: "matrix", id: user.userId }))!;
-  return { user, botRoom, account };
-}
-
-/** An accepted, online friend with a DM portal the user opened (the ghost joined). */
-async function friendWithPortal(r: FrontendRig, user: TestClient, account: AccountRef) {
-  const f = stranger();
-  await r.core.contacts.add({ kind: "matrix", id: user.userId }, f.toxId);
-  r.tox.setOnline(account.publicKey, f.publicKey, true);
-  await r.core.idle();
-  const ghost = ghostUserId(names, f.publicKey);
-  const room = await user.createDirectRoom(ghost);
-  await r.hs.waitForMembership(room, ghost, "join");
-  return { friend: f.publicKey, ghost, room };
 }
 
 async function inboundFile(

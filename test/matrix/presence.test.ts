@@ -13,7 +13,7 @@ import {
   type ToxPresence,
   toxPresenceOf,
 } from "../../src/matrix/presence.js";
-import { type FrontendRig, startFrontendRig } from "./frontend-harness.js";
+import { type FrontendRig, startFrontendRig, userWithAccount } from "./frontend-harness.js";
 
 /** A fake core profile per user and a fake bridge state. */
 function fakes() {
@@ -157,12 +157,7 @@ describe("Matrix presence -> Tox (through the homeserver double)", () => {
   it("a user's presence and status message reach their Tox identity; offline keeps it online as away", async () => {
     rig = await startFrontendRig();
     const r = rig;
-    const alice = r.hs.asUser(r.hs.createUser("alice"));
-    const botRoom = await alice.createDirectRoom(r.hs.botUserId);
-    await r.hs.waitForMembership(botRoom, r.hs.botUserId, "join");
-    await alice.sendMessage(botRoom, "create");
-    await r.hs.waitForMessage({ roomId: botRoom, sender: r.hs.botUserId, msgtype: "m.image" });
-    const account = (await r.core.account({ kind: "matrix", id: alice.userId }))!;
+    const { user: alice, account } = await userWithAccount(r, "alice");
     const identity = () => r.tox.identities.get(account.publicKey)!;
     expect(r.frontend.presence).toBeDefined();
 
