@@ -181,6 +181,32 @@ export const PAIRED_CLAIMS: Record<string, FileClaims> = {
   "test/core/files.interop.test.ts": {
     claims: [searched(37120, 37139, "ToxNode of the bridge"), fixed(37140, 37179, "C peers")],
   },
+  // Short ones (1-6 s each).
+  "test/tox/netcrypto/netcrypto.interop.test.ts": {
+    claims: [fixed(34050, 34069, "C peer")],
+    addressesOnly: [34000, 34199], // a comment naming the harness range
+  },
+  "test/tox/node/files.interop.test.ts": {
+    claims: [searched(37100, 37109, "ToxNode"), fixed(37110, 37119, "C peer")],
+  },
+  "test/tox/conference/conferences.interop.test.ts": {
+    claims: [searched(36400, 36419, "ToxNode"), fixed(36420, 36479, "C peers")],
+  },
+  "test/tox/node/conference.interop.test.ts": {
+    claims: [searched(36480, 36489, "ToxNode"), fixed(36490, 36499, "C peers")],
+  },
+  "test/tox/state/encryptsave.interop.test.ts": { claims: [] },
+  "test/tox/tcp/client.interop.test.ts": {
+    claims: [fixed(34600, 34601, "tox-bootstrapd")],
+    addressesOnly: [34619], // its header's range; it binds only the daemon's two ports
+  },
+  "test/tox/tcp/netcrypto-relay.interop.test.ts": {
+    claims: [fixed(34610, 34612, "tox-bootstrapd and our relay"), fixed(34620, 34639, "C peers")],
+  },
+  "test/tox/tcp/onion-tcp.interop.test.ts": { claims: [fixed(34640, 34645, "tox-bootstrapd")] },
+  "test/tox/tcp/server-onion.interop.test.ts": {
+    claims: [fixed(34650, 34655, "tox-bootstrapd"), fixed(34656, 34657, "our relay (TCP) and UDP socket")],
+  },
 };
 
 /** The lane of a test file given relative to the repository root (forward slashes). */
