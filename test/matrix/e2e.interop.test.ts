@@ -7,10 +7,9 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { ToxNodeGateway } from "../../src/core/tox-adapter.js";
 import { ghostUserId } from "../../src/matrix/ids.js";
-import { ipPort } from "../../src/tox/index.js";
 import { nodeOf } from "../helpers/whole-bridge.js";
 import { CToxPeer, waitUntil } from "../interop/ctoxcore.js";
-import { startFrontendRig } from "./frontend-harness.js";
+import { befriendCPeerThroughBot, startFrontendRig, userWithAccount } from "./frontend-harness.js";
 
 const names = { domain: "localhost", botLocalpart: "toxbot", userPrefix: "_tox_" };
 
@@ -23,32 +22,17 @@ describe("Matrix <-> c-toxcore through the bridge", () => {
   it("create via the bot, befriend, chat both ways with receipts, typing", async () => {
     const rig = await startFrontendRig<ToxNodeGateway>({ tox: { ports: [35400, 35419] } });
     cleanup.push(() => rig.stop());
-    const node = nodeOf(rig);
     const c = await CToxPeer.create({ startPort: 35500, endPort: 35539, name: "Carol", label: "c" });
     cleanup.push(() => c.kill());
     const { hs } = rig;
 
-    const alice = hs.asUser(hs.createUser("alice"));
-    const botRoom = await alice.createDirectRoom(hs.botUserId);
-    await hs.waitForMembership(botRoom, hs.botUserId, "join");
-    await alice.sendMessage(botRoom, "create");
+    const who = await userWithAccount(rig, "alice");
+    const { user: alice, botRoom, account } = who;
     await hs.waitForMessage({ roomId: botRoom, sender: hs.botUserId, body: /Your Tox ID: / });
-    const account = (await rig.core.account({ kind: "matrix", id: alice.userId }))!;
-    const me = node.identity(account.publicKey)!;
-    expect(me).toBeDefined();
+    expect(nodeOf(rig).identity(account.publicKey)).toBeDefined();
 
-    await alice.sendMessage(botRoom, `add ${c.addressHex} hi from Matrix`);
-    await hs.waitForMessage({ roomId: botRoom, sender: hs.botUserId, body: /Friend request sent/ });
     // Without onion friend requests, the C side adds us directly and we dial its UDP port.
-    const friendNo = c.friendAddNoRequest(me.publicKeyBytes);
-    await me.connectFriendDirect(c.publicKey, c.dhtId, ipPort("127.0.0.1", c.udpPort));
-    await waitUntil(() => c.friendConnectionStatus(friendNo) === "udp", 15_000, "C sees us online");
-    const friend = c.publicKeyHex.toLowerCase();
-    await waitUntil(
-      () => rig.tox.friendPresence(account.publicKey, friend).online,
-      10_000,
-      "we see Carol online",
-    );
+    const { friendNo, friend } = await befriendCPeerThroughBot(rig, who, c, "hi from Matrix");
     await rig.core.idle();
     expect(await rig.core.friend({ kind: "matrix", id: alice.userId }, friend)).toMatchObject({
       state: "accepted",

@@ -6,12 +6,13 @@
  */
 import type { BridgeCore, coreRepos } from "../../src/core/bridge-core.js";
 import type { AccountRef, CoreApi, CoreFilesApi } from "../../src/core/frontend.js";
+import type { ToxNodeGateway } from "../../src/core/tox-adapter.js";
 import type { ToxGateway } from "../../src/core/tox-gateway.js";
 import type { RunningMatrixAppservice } from "../../src/matrix/appservice.js";
 import type { MatrixFrontend, MatrixFrontendOptions } from "../../src/matrix/frontend.js";
 import { ghostUserId } from "../../src/matrix/ids.js";
 import type { Store } from "../../src/store/index.js";
-import type { ToxNode } from "../../src/tox/index.js";
+import { ipPort, type ToxNode } from "../../src/tox/index.js";
 import { FakeTox } from "../core/fake-tox.js";
 import { stranger } from "../core/helpers.js";
 import {
@@ -20,7 +21,9 @@ import {
   startHomeserver,
   type TestClient,
 } from "../helpers/homeserver/index.js";
+import { waitUntil } from "../helpers/wait.js";
 import { startWholeBridge } from "../helpers/whole-bridge.js";
+import type { CToxPeer } from "../interop/ctoxcore.js";
 import { openTestStore } from "../store/backends.js";
 import { type LogLine, testRegistration } from "./bridge-harness.js";
 
@@ -137,4 +140,32 @@ export async function friendWithPortal(r: FrontendRig, user: TestClient, account
   const room = await user.createDirectRoom(ghost);
   await r.hs.waitForMembership(room, ghost, "join");
   return { friend, ghost, room };
+}
+
+/**
+ * The user adds the c-toxcore peer `c` through the bot; `c` adds the user's identity without a
+ * request (no onion in these tests) and the identity dials it directly over loopback. Resolves
+ * once each sees the other online, with `c`'s friend number for the user and `c`'s key as the
+ * core writes it.
+ */
+export async function befriendCPeerThroughBot(
+  r: FrontendRig<ToxNodeGateway>,
+  who: { user: TestClient; botRoom: string; account: AccountRef },
+  c: CToxPeer,
+  message = "hi",
+): Promise<{ friendNo: number; friend: string }> {
+  const me = r.node?.identity(who.account.publicKey);
+  if (me === undefined) throw new Error("the user's identity is not online in the rig's ToxNode");
+  await who.user.sendMessage(who.botRoom, `add ${c.addressHex} ${message}`);
+  await r.hs.waitForMessage({ roomId: who.botRoom, sender: r.hs.botUserId, body: /Friend request sent/ });
+  const friendNo = c.friendAddNoRequest(me.publicKeyBytes);
+  await me.connectFriendDirect(c.publicKey, c.dhtId, ipPort("127.0.0.1", c.udpPort));
+  await waitUntil(() => c.friendConnectionStatus(friendNo) === "udp", 15_000, "C sees us online");
+  const friend = c.publicKeyHex.toLowerCase();
+  await waitUntil(
+    () => r.tox.friendPresence(who.account.publicKey, friend).online,
+    10_000,
+    "we see the C peer online",
+  );
+  return { friendNo, friend };
 }

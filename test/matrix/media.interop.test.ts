@@ -11,11 +11,9 @@ import { createHash } from "node:crypto";
 import { afterEach, describe, expect, it } from "vitest";
 import type { ToxNodeGateway } from "../../src/core/tox-adapter.js";
 import { ghostUserId } from "../../src/matrix/ids.js";
-import { ipPort } from "../../src/tox/index.js";
 import { passEncrypt } from "../../src/tox/state/encryptsave.js";
-import { nodeOf } from "../helpers/whole-bridge.js";
 import { CToxPeer, waitUntil } from "../interop/ctoxcore.js";
-import { startFrontendRig } from "./frontend-harness.js";
+import { befriendCPeerThroughBot, startFrontendRig, userWithAccount } from "./frontend-harness.js";
 
 const names = { domain: "localhost", botLocalpart: "toxbot", userPrefix: "_tox_" };
 const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
@@ -35,7 +33,6 @@ describe("Matrix media <-> c-toxcore through the bridge", () => {
   it("files both ways, avatars both ways, export loads in c-toxcore, encrypted import by file + passphrase", async () => {
     const rig = await startFrontendRig<ToxNodeGateway>({ tox: { ports: [37200, 37219] } });
     cleanup.push(() => rig.stop());
-    const node = nodeOf(rig);
     const c = await CToxPeer.create({
       startPort: 37220,
       endPort: 37229,
@@ -46,20 +43,9 @@ describe("Matrix media <-> c-toxcore through the bridge", () => {
     cleanup.push(() => c.kill());
     const { hs } = rig;
 
-    const alice = hs.asUser(hs.createUser("alice"));
-    const botRoom = await alice.createDirectRoom(hs.botUserId);
-    await hs.waitForMembership(botRoom, hs.botUserId, "join");
-    await alice.sendMessage(botRoom, "create");
-    await hs.waitForMessage({ roomId: botRoom, sender: hs.botUserId, body: /Your Tox ID: / });
-    const account = (await rig.core.account({ kind: "matrix", id: alice.userId }))!;
-    const me = node.identity(account.publicKey)!;
-    await alice.sendMessage(botRoom, `add ${c.addressHex} hi`);
-    await hs.waitForMessage({ roomId: botRoom, sender: hs.botUserId, body: /Friend request sent/ });
-    const f = c.friendAddNoRequest(me.publicKeyBytes);
-    await me.connectFriendDirect(c.publicKey, c.dhtId, ipPort("127.0.0.1", c.udpPort));
-    await waitUntil(() => c.friendConnectionStatus(f) === "udp", 15_000, "C sees us online");
-    const friend = c.publicKeyHex.toLowerCase();
-    await waitUntil(() => rig.tox.friendPresence(account.publicKey, friend).online, 10_000, "Carol online");
+    const who = await userWithAccount(rig, "alice");
+    const { user: alice, botRoom, account } = who;
+    const { friendNo: f, friend } = await befriendCPeerThroughBot(rig, who, c);
     const ghost = ghostUserId(names, friend);
 
     // c-toxcore -> Matrix: 1 MiB, one m.file with the same bytes.
