@@ -5,7 +5,6 @@
  */
 import { readdirSync } from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
-import type { Registration } from "../../src/config/registration.js";
 import { createLogger } from "../../src/logger.js";
 import { type RunningMatrixAppservice, startMatrixAppservice } from "../../src/matrix/appservice.js";
 import { ENCRYPTION_OFF_MESSAGE } from "../../src/matrix/load-bridge.js";
@@ -15,19 +14,13 @@ import {
   startHomeserver,
 } from "../helpers/homeserver/index.js";
 import { waitUntil } from "../helpers/wait.js";
+import { testRegistration } from "./bridge-harness.js";
 
-const registration: Registration = {
+const registration = testRegistration({
   id: "toxbridge-smoke",
-  url: "http://127.0.0.1:9", // set once the bridge listens on its port-0 socket
   as_token: "smoke-as-token",
   hs_token: "smoke-hs-token",
-  sender_localpart: "toxbot",
-  rate_limited: false,
-  namespaces: { users: [{ exclusive: true, regex: "@_tox_.*:localhost" }], aliases: [], rooms: [] },
-  protocols: ["tox"],
-  receive_ephemeral: true,
-  "de.sorunome.msc2409.push_ephemeral": true,
-};
+});
 
 interface Harness {
   hs: HomeserverDouble;

@@ -14,22 +14,11 @@ import {
   startHomeserver,
 } from "../helpers/homeserver/index.js";
 import { waitUntil } from "../helpers/wait.js";
+import { testRegistration } from "./bridge-harness.js";
 
-function registration(over: Partial<Registration> = {}): Registration {
-  return {
-    id: "toxbridge-test",
-    url: "http://127.0.0.1:9", // replaced per test; nothing listens on the discard port
-    as_token: "as-secret",
-    hs_token: "hs-secret",
-    sender_localpart: "toxbot",
-    rate_limited: false,
-    namespaces: { users: [{ exclusive: true, regex: "@_tox_.*:localhost" }], aliases: [], rooms: [] },
-    protocols: ["tox"],
-    receive_ephemeral: true,
-    "de.sorunome.msc2409.push_ephemeral": true,
-    ...over,
-  };
-}
+/** The test registration with this file's tokens (the pusher's requests are checked for them). */
+const registration = (over: Partial<Registration> = {}): Registration =>
+  testRegistration({ as_token: "as-secret", hs_token: "hs-secret", ...over });
 
 interface TxnBody {
   events: Array<{ event_id: string; room_id: string; type: string; [k: string]: unknown }>;
