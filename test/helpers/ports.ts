@@ -9,8 +9,8 @@
  *   machine. The config's sequencer interleaves the two kinds, so an interop file that waits
  *   mostly runs beside a unit file that computes.
  * - one file at a time ("serial"): every other `*.interop.test.ts` (the 200-identity load test,
- *   the Matrix and XMPP end-to-end files, which share port ranges with each other), plus
- *   SERIAL_FILES.
+ *   which needs both cores, and the Matrix and XMPP end-to-end files, which share port ranges
+ *   with each other), plus SERIAL_FILES.
  *
  * test/helpers/ports.test.ts fails loudly when two files of the two-at-a-time lane claim
  * overlapping ports, or when such a file mentions a port literal of the test range (34000-39999)
@@ -196,6 +196,9 @@ export const PAIRED_CLAIMS: Record<string, FileClaims> = {
     claims: [searched(36480, 36489, "ToxNode"), fixed(36490, 36499, "C peers")],
   },
   "test/tox/state/encryptsave.interop.test.ts": { claims: [] },
+  "test/tox/node/messenger.interop.test.ts": {
+    claims: [searched(37600, 37699, "ToxNode"), fixed(37700, 37799, "C peers")],
+  },
   "test/tox/tcp/client.interop.test.ts": {
     claims: [fixed(34600, 34601, "tox-bootstrapd")],
     addressesOnly: [34619], // its header's range; it binds only the daemon's two ports

@@ -2,7 +2,7 @@
  * Interop: our ToxNode (net_crypto + friend_connection + Messenger) against the real c-toxcore
  * 0.2.18 over loopback UDP, connected directly (no DHT/onion): the C peer adds our key with
  * tox_friend_add_norequest and we start the session with its DHT key and port.
- * Ports: our identities 34400–34499, C peers 34500–34599.
+ * Ports: our identities 37600–37699, C peers 37700–37799.
  */
 import dgram from "node:dgram";
 import fc from "fast-check";
@@ -18,8 +18,8 @@ import {
 } from "../../../src/tox/index.js";
 import { CToxPeer, SEND_MESSAGE_SENDQ, waitUntil } from "../../interop/ctoxcore.js";
 
-const OUR_PORTS: [number, number] = [34400, 34499];
-const C_PORTS = { startPort: 34500, endPort: 34599 };
+const OUR_PORTS: [number, number] = [37600, 37699];
+const C_PORTS = { startPort: 37700, endPort: 37799 };
 
 interface Session {
   node: ToxNode;
