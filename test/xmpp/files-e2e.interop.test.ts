@@ -21,11 +21,18 @@ import { ipPort, type ToxNode } from "../../src/tox/index.js";
 import { passDecrypt } from "../../src/tox/state/encryptsave.js";
 import type { XmppGateway } from "../../src/xmpp/gateway.js";
 import { NS } from "../../src/xmpp/namespaces.js";
-import { NS_UPLOAD } from "../../src/xmpp/upload.js";
 import { TestDb } from "../core/helpers.js";
 import { nodeOf, startWholeBridge } from "../helpers/whole-bridge.js";
 import { CToxPeer, FILE_KIND_AVATAR, FILE_KIND_DATA, waitUntil } from "../interop/ctoxcore.js";
-import { base64Lines, GW, photoVcard, registrationForm, startXmppServer } from "./harness.js";
+import {
+  adhocExport,
+  base64Lines,
+  GW,
+  photoVcard,
+  registrationForm,
+  startXmppServer,
+  uploadAsUser,
+} from "./harness.js";
 import { type TestUser, xml } from "./user.js";
 
 const owner = { kind: "xmpp" as const, id: "alice@localhost" };
@@ -144,21 +151,7 @@ describe("XMPP files and profiles <-> c-toxcore through the real core", () => {
 
   it("a file alice shares with Carol (HTTP upload + OOB) reaches her with the same bytes", async () => {
     const data = new Uint8Array(200_000).map((_, i) => (i * 17 + 3) & 0xff);
-    const answer: ClientElement = await alice.xmpp.iqCaller.request(
-      xml(
-        "iq",
-        { type: "get", to: "upload.localhost" },
-        xml("request", { xmlns: NS_UPLOAD, filename: "for-carol.bin", size: String(data.length) }),
-      ),
-      5000,
-    );
-    const slot = answer.getChild("slot", NS_UPLOAD);
-    const headers: Record<string, string> = {};
-    for (const h of slot?.getChild("put")?.getChildren("header") ?? [])
-      headers[h.attrs.name ?? ""] = h.getText();
-    const put = await fetch(slot?.getChild("put")?.attrs.url ?? "", { method: "PUT", body: data, headers });
-    expect(put.status).toBe(201);
-    const url = slot?.getChild("get")?.attrs.url ?? "";
+    const url = await uploadAsUser(alice, "for-carol.bin", data);
 
     const received: { name: string; size: number; chunks: Map<number, Uint8Array> } = {
       name: "",
@@ -195,38 +188,10 @@ describe("XMPP files and profiles <-> c-toxcore through the real core", () => {
   }, 45_000);
 
   it("ad-hoc export gives the profile back (encrypted); c-toxcore loads it with the same Tox ID", async () => {
-    const start = await alice.xmpp.iqCaller.set(
-      xml("command", { xmlns: NS.commands, node: "export", action: "execute" }),
-      GW,
-      5000,
-    );
-    const done = await alice.xmpp.iqCaller.set(
-      xml(
-        "command",
-        { xmlns: NS.commands, node: "export", sessionid: start.attrs.sessionid },
-        xml(
-          "x",
-          { xmlns: NS.data, type: "submit" },
-          xml("field", { var: "passphrase" }, xml("value", {}, "pw 1")),
-        ),
-      ),
-      GW,
-      10_000,
-    );
-    const field = (v: string) =>
-      done
-        .getChild("x", NS.data)
-        ?.getChildren("field")
-        .find((f) => f.attrs.var === v);
-    const b64 = field("profile")
-      ?.getChildren("value")
-      .map((x) => x.getText())
-      .join("");
-    const encrypted = new Uint8Array(Buffer.from(b64 ?? "", "base64"));
+    const { field } = await adhocExport(alice, "pw 1", 10_000);
+    const encrypted = new Uint8Array(Buffer.from(field("profile") ?? "", "base64"));
     // The upload link holds the same bytes.
-    const linked = new Uint8Array(
-      await (await fetch(field("url")?.getChildText("value") ?? "")).arrayBuffer(),
-    );
+    const linked = new Uint8Array(await (await fetch(field("url") ?? "")).arrayBuffer());
     expect(sha256(linked)).toBe(sha256(encrypted));
     const native = await CToxPeer.create({
       startPort: 37385,

@@ -20,17 +20,18 @@ import { sha1Hex } from "../../src/xmpp/avatars.js";
 import { type FileDeliveryState, fileDeliveryKey } from "../../src/xmpp/files.js";
 import type { XmppGateway } from "../../src/xmpp/gateway.js";
 import { NS } from "../../src/xmpp/namespaces.js";
-import { NS_UPLOAD } from "../../src/xmpp/upload.js";
 import { pickPorts } from "../helpers/prosody/index.js";
 import { waitUntil } from "../helpers/wait.js";
 import { friendView } from "./fake-core.js";
 import { FilesFakeCore } from "./files-core.js";
 import {
+  adhocExport,
   base64Lines,
   GW,
   photoVcard,
   registrationForm,
   startXmppServer,
+  uploadAsUser,
   type XmppServer,
 } from "./harness.js";
 import { type TestUser, xml } from "./user.js";
@@ -125,36 +126,6 @@ describe("XMPP gateway: files, profiles and avatars (real Prosody + XEP-0363)", 
       allowPrivateAddresses: true,
     });
 
-  /** alice's own XEP-0363 upload, as her client does it; returns the GET URL. */
-  async function aliceUploads(
-    user: TestUser,
-    fileName: string,
-    data: Uint8Array,
-    type = "application/octet-stream",
-  ) {
-    const answer = await user.xmpp.iqCaller.request(
-      xml(
-        "iq",
-        { type: "get", to: "upload.localhost" },
-        xml("request", {
-          xmlns: NS_UPLOAD,
-          filename: fileName,
-          size: String(data.length),
-          "content-type": type,
-        }),
-      ),
-      5000,
-    );
-    const slot = answer.getChild("slot", NS_UPLOAD);
-    if (slot === undefined) throw new Error(`no slot in ${answer}`);
-    const put = slot.getChild("put");
-    const headers: Record<string, string> = { "Content-Type": type };
-    for (const h of put?.getChildren("header") ?? []) headers[h.attrs.name ?? ""] = h.getText();
-    const res = await fetch(put?.attrs.url ?? "", { method: "PUT", body: data, headers });
-    expect(res.status).toBe(201);
-    return slot.getChild("get")?.attrs.url ?? "";
-  }
-
   /** Sends a stanza, then pings the gateway: it handles one sender in order, so the pong means done. */
   async function sendAndSettle(user: TestUser, el: ClientElement) {
     await user.xmpp.send(el);
@@ -247,7 +218,7 @@ describe("XMPP gateway: files, profiles and avatars (real Prosody + XEP-0363)", 
   describe("XMPP -> Tox", () => {
     it("an OOB link from the user's own upload reaches sendFile with the right name, size and bytes", async () => {
       const data = new Uint8Array(30_000).map((_, i) => (i * 13) & 0xff);
-      const url = await aliceUploads(alice, "report.pdf", data, "application/pdf");
+      const url = await uploadAsUser(alice, "report.pdf", data, "application/pdf");
       await sendAndSettle(
         alice,
         xml(
@@ -284,7 +255,7 @@ describe("XMPP gateway: files, profiles and avatars (real Prosody + XEP-0363)", 
 
     it("a body that is only a link to the user's upload host is a file; other links stay text", async () => {
       const data = new TextEncoder().encode("plain link share");
-      const url = await aliceUploads(alice, "note.txt", data, "text/plain");
+      const url = await uploadAsUser(alice, "note.txt", data, "text/plain");
       await sendAndSettle(
         alice,
         xml("message", { type: "chat", to: FRIEND_JID, id: "bare-1" }, xml("body", {}, url)),
@@ -400,33 +371,9 @@ describe("XMPP gateway: files, profiles and avatars (real Prosody + XEP-0363)", 
     });
 
     it("export (ad-hoc) round-trips: base64 and upload link both hold the profile, encrypted", async () => {
-      const start = await alice.xmpp.iqCaller.set(
-        xml("command", { xmlns: NS.commands, node: "export", action: "execute" }),
-        GW,
-        5000,
-      );
+      const { start, done, field: value } = await adhocExport(alice, "s3cret");
       expect(start.attrs.status).toBe("executing");
-      const done = await alice.xmpp.iqCaller.set(
-        xml(
-          "command",
-          { xmlns: NS.commands, node: "export", sessionid: start.attrs.sessionid },
-          xml(
-            "x",
-            { xmlns: NS.data, type: "submit" },
-            xml("field", { var: "passphrase" }, xml("value", {}, "s3cret")),
-          ),
-        ),
-        GW,
-        5000,
-      );
       expect(done.attrs.status).toBe("completed");
-      const fields = done.getChild("x", NS.data)?.getChildren("field") ?? [];
-      const value = (v: string) =>
-        fields
-          .find((f) => f.attrs.var === v)
-          ?.getChildren("value")
-          .map((x) => x.getText())
-          .join("");
       const fromForm = new Uint8Array(Buffer.from(value("profile") ?? "", "base64"));
       const fromUrl = await httpGet(value("url") ?? "");
       expect(sha256(fromUrl)).toBe(sha256(fromForm));
@@ -451,7 +398,7 @@ describe("XMPP gateway: files, profiles and avatars (real Prosody + XEP-0363)", 
       try {
         // dave shares the file (as Conversations does: body = link, plus OOB) with the gateway.
         const data = await httpGet(url);
-        const own = await aliceUploads(dave, "alice.tox", data);
+        const own = await uploadAsUser(dave, "alice.tox", data);
         await sendAndSettle(
           dave,
           xml(

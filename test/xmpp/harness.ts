@@ -3,11 +3,12 @@
  * and the test accounts, @xmpp/client sessions for those accounts, and the XmppGateway attached
  * to the component the way src/app.ts attaches it. One place for what every such file needs, so
  * a file says only what is particular to it (its port range, its core, its gateway options);
- * and the stanzas users send that several files build (registration forms, vCard photos).
+ * and what users do that several files need (registration forms, vCard photos, uploads, export).
  */
 import type { CoreApi } from "../../src/core/frontend.js";
 import { XmppGateway, type XmppGatewayOptions } from "../../src/xmpp/gateway.js";
 import { NS } from "../../src/xmpp/namespaces.js";
+import { NS_UPLOAD } from "../../src/xmpp/upload.js";
 import { type Prosody, type ProsodyOptions, startProsody } from "../helpers/prosody/index.js";
 import { connectUser, type TestUser, xml } from "./user.js";
 
@@ -147,4 +148,71 @@ export function photoVcard(mimeType: string, data: Uint8Array) {
     { xmlns: "vcard-temp" },
     xml("PHOTO", {}, xml("TYPE", {}, mimeType), xml("BINVAL", {}, Buffer.from(data).toString("base64"))),
   );
+}
+
+/**
+ * What a client does to share a file: asks the user's server for an XEP-0363 slot, PUTs the bytes
+ * (with the slot's headers) and returns the GET URL it would then send.
+ */
+export async function uploadAsUser(
+  user: TestUser,
+  fileName: string,
+  data: Uint8Array,
+  type = "application/octet-stream",
+): Promise<string> {
+  const answer = await user.xmpp.iqCaller.request(
+    xml(
+      "iq",
+      { type: "get", to: `upload.${USER_DOMAIN}` },
+      xml("request", {
+        xmlns: NS_UPLOAD,
+        filename: fileName,
+        size: String(data.length),
+        "content-type": type,
+      }),
+    ),
+    5000,
+  );
+  const slot = answer.getChild("slot", NS_UPLOAD);
+  if (slot === undefined) throw new Error(`no upload slot in ${answer}`);
+  const put = slot.getChild("put");
+  const headers: Record<string, string> = { "Content-Type": type };
+  for (const h of put?.getChildren("header") ?? []) headers[h.attrs.name ?? ""] = h.getText();
+  const res = await fetch(put?.attrs.url ?? "", { method: "PUT", body: data, headers });
+  if (res.status !== 201) throw new Error(`upload PUT answered ${res.status}, not 201`);
+  return slot.getChild("get")?.attrs.url ?? "";
+}
+
+/**
+ * The ad-hoc `export` command run to its end with `passphrase`: the first answer, the last, and
+ * the text of a field of the result form (its values joined).
+ */
+export async function adhocExport(user: TestUser, passphrase: string, timeoutMs = 5000) {
+  const start = await user.xmpp.iqCaller.set(
+    xml("command", { xmlns: NS.commands, node: "export", action: "execute" }),
+    GW,
+    5000,
+  );
+  const done = await user.xmpp.iqCaller.set(
+    xml(
+      "command",
+      { xmlns: NS.commands, node: "export", sessionid: start.attrs.sessionid },
+      xml(
+        "x",
+        { xmlns: NS.data, type: "submit" },
+        xml("field", { var: "passphrase" }, xml("value", {}, passphrase)),
+      ),
+    ),
+    GW,
+    timeoutMs,
+  );
+  const field = (name: string) =>
+    done
+      .getChild("x", NS.data)
+      ?.getChildren("field")
+      .find((f) => f.attrs.var === name)
+      ?.getChildren("value")
+      .map((v) => v.getText())
+      .join("");
+  return { start, done, field };
 }
