@@ -29,14 +29,20 @@ import {
   type TransferInfo,
 } from "../files/transfers.js";
 import { fileNodeEvents } from "../files/wiring.js";
-import { FriendConnections } from "../friend-connection/friend-connections.js";
+import { type FriendConnectionEvents, FriendConnections } from "../friend-connection/friend-connections.js";
 import { serializeFriendConnPacket } from "../friend-connection/packets.js";
-import { FriendRequests } from "../friend-requests/friend-requests.js";
+import { FriendRequests, type FriendRequestTransport } from "../friend-requests/friend-requests.js";
 import { longLivedKeyPair } from "../key-chunks.js";
 import { LazyMap } from "../lazy-collections.js";
-import { Messenger } from "../messenger/messenger.js";
+import {
+  Messenger,
+  type MessengerEvents,
+  type MessengerExtension,
+  type MessengerTransport,
+} from "../messenger/messenger.js";
 import { type MessageKind, USER_STATUS_CODES, type UserStatus } from "../messenger/packets.js";
 import { NetCrypto, type NetCryptoLogger } from "../netcrypto/netcrypto.js";
+import type { OnionClientEvents } from "../onion/client.js";
 import { DhtOnionView, routeDhtPkFromDht } from "../onion/dht-view.js";
 import { OnionStack } from "../onion/onion-stack.js";
 import type { SharedOnionPaths } from "../onion/shared-paths.js";
@@ -230,78 +236,17 @@ export class Identity {
 
     this.messenger = new Messenger({
       clock: wiring.clock,
-      transport: {
-        sendLossless: (pk, data, cc) => this.fc.sendLossless(pk, data, cc),
-        windowFree: (pk) => this.fc.windowFree(pk),
-      },
+      transport: new Identity.MessengerTransportGlue(this),
       name: opts.name ?? (save ? utf8.decode(save.name) : undefined),
       statusMessage: opts.statusMessage ?? (save ? utf8.decode(save.statusMessage) : undefined),
       status: opts.status ?? (save ? (USER_STATUS_CODES[save.userStatus] ?? "none") : undefined),
-      events: {
-        onConnection: (pk, online, unconfirmed) => {
-          const status = online ? this.pathOf(pk) : "none";
-          if (online) this.reportedPath.set(hex(pk), status);
-          else this.reportedPath.delete(hex(pk));
-          this.emit("friendConnection", {
-            identity: me,
-            friend: hex(pk),
-            status,
-            unconfirmed,
-          });
-        },
-        onMessage: (pk, kind, text) =>
-          this.emit("friendMessage", {
-            identity: me,
-            friend: hex(pk),
-            kind,
-            text,
-          }),
-        onReadReceipt: (pk, messageId) =>
-          this.emit("readReceipt", {
-            identity: me,
-            friend: hex(pk),
-            messageId,
-          }),
-        onName: (pk, name) => this.emit("friendName", { identity: me, friend: hex(pk), name }),
-        onStatusMessage: (pk, statusMessage) =>
-          this.emit("friendStatusMessage", {
-            identity: me,
-            friend: hex(pk),
-            statusMessage,
-          }),
-        onStatus: (pk, status) => this.emit("friendStatus", { identity: me, friend: hex(pk), status }),
-        onTyping: (pk, typing) => this.emit("friendTyping", { identity: me, friend: hex(pk), typing }),
-        log: wiring.log
-          ? (obj, msg) => wiring.log?.debug({ identity: me.slice(0, 16), ...obj }, msg)
-          : undefined,
-      },
+      events: new Identity.MessengerEventsGlue(this),
     });
     this.fc = new FriendConnections({
       clock: wiring.clock,
       log: wiring.log,
       relaysToShare: this.relays.relaysToShare,
-      events: {
-        onStatus: (pk, up) => {
-          this.onion.client.setFriendOnline(pk, up);
-          if (up) this.requests.friendConnected(pk);
-          this.messenger.handleConnection(pk, up);
-          this.conferencesState?.conferences.handleConnection(pk, up);
-        },
-        // Conference packets (97-100) come from friends and from non-friend conference members
-        // alike, so they bypass the Messenger (which only knows friends), as in group.c.
-        onPacket: (pk, data) => {
-          if (isConferenceSessionPacket(data)) this.conferences.handlePacket(pk, data);
-          else this.messenger.handlePacket(pk, data);
-        },
-        onLossy: (pk, data) => {
-          if (isConferenceLossyPacket(data)) this.conferences.handlePacket(pk, data);
-        },
-        onAcked: (pk, bufferStart) => this.messenger.handleAcked(pk, bufferStart),
-        onFriendRequest: (pk, nospam, message) => {
-          this.requests.handleSessionRequest(pk, nospam, message);
-        },
-        onRelays: (pk, relays) => this.relays.onFriendRelays(pk, relays),
-      },
+      events: new Identity.FriendConnectionEventsGlue(this),
     });
     this.nc = new NetCrypto({
       clock: wiring.clock,
@@ -316,20 +261,8 @@ export class Identity {
     this.relays.attach(this.nc);
 
     // Invites (packet 96) make the conferences on demand; timers run only once they exist.
-    this.messenger.attach({
-      packetIds: CONFERENCE_MESSENGER_PACKET_IDS,
-      handlePacket: (pk, data) => this.conferences.handleFriendPacket(pk, data),
-      tick: () => this.conferencesState?.conferences.tick(),
-      nextTickIn: () => this.conferencesState?.conferences.nextTickIn() ?? IDLE_CONFERENCES_TICK_MS,
-    });
-    this.messenger.attach({
-      packetIds: FILE_PACKET_IDS,
-      handlePacket: (pk, data) => this.files.handlePacket(pk, data),
-      handleOnline: (pk, online) => this.filesState?.handleOnline(pk, online),
-      handleAcked: (pk, bufferStart) => this.filesState?.handleAcked(pk, bufferStart),
-      tick: () => this.filesState?.tick(),
-      nextTickIn: () => this.filesState?.nextTickIn() ?? IDLE_FILES_TICK_MS,
-    });
+    this.messenger.attach(new Identity.ConferenceExtensionGlue(this));
+    this.messenger.attach(new Identity.FileExtensionGlue(this));
     if (save !== undefined && save.conferences.length > 0) this.conferences.restore(save.conferences);
 
     this.onion = new OnionStack({
@@ -341,18 +274,7 @@ export class Identity {
       tcp: this.relays.onionFirstHop,
       ...(wiring.sharedPaths ? { sharedPaths: wiring.sharedPaths } : {}),
       ...(wiring.log ? { log: wiring.log } : {}),
-      events: {
-        onDhtPk: (friendPk, dhtPk, nodes) => {
-          if (!this.messenger.hasFriend(friendPk)) return;
-          this.learnDhtPk(friendPk, dhtPk);
-          this.relays.onFriendDhtPk(friendPk, dhtPk, nodes);
-          this.wake();
-        },
-        onData: (senderPk, type, payload) => {
-          if (type === ONION_DATA_FRIEND_REQUEST) this.requests.handleOnionRequest(senderPk, payload);
-        },
-        onConnectionChange: () => this.updateSelfConnection(),
-      },
+      events: new Identity.OnionEventsGlue(this),
     });
     this.relays.onOnionResponse = (data) => {
       this.onion.client.handleTcpResponse(data);
@@ -365,20 +287,7 @@ export class Identity {
       ownPk: this.realKeys.publicKey,
       nospam: () => this.nospam,
       isFriend: (pk) => this.messenger.hasFriend(pk),
-      transport: {
-        searchFor: (pk) => this.onion.client.addFriend(pk),
-        stopSearching: (pk) => this.onion.client.removeFriend(pk),
-        sendOnion: (pk, payload) => this.onion.client.sendData(pk, ONION_DATA_FRIEND_REQUEST, payload),
-        sendSession: (pk, nospam, message) =>
-          this.fc.sendLossless(
-            pk,
-            serializeFriendConnPacket({
-              type: "friendRequest",
-              nospam,
-              message,
-            }),
-          ) !== -1,
-      },
+      transport: new Identity.FriendRequestTransportGlue(this),
       onRequest: (r) =>
         this.emit("friendRequest", {
           identity: me,
@@ -1020,6 +929,155 @@ export class Identity {
       requestPending: this.requests.outgoing.get(pk) !== undefined,
     };
   }
+
+  // -------------------------------------------------------------------------------------------
+  // Glue: how the layers report to the identity. One small object per interface, methods on the
+  // prototype, instead of object literals of arrow functions: those cost every hosted identity a
+  // closure each (~56 bytes) and a shared context, ~2 kB in all. Nested here so they can reach
+  // the identity's private parts.
+
+  private static readonly MessengerTransportGlue = class implements MessengerTransport {
+    constructor(private readonly id: Identity) {}
+    sendLossless(pk: Uint8Array, data: Uint8Array, congestionControl?: boolean): number {
+      return this.id.fc.sendLossless(pk, data, congestionControl);
+    }
+    windowFree(pk: Uint8Array): number {
+      return this.id.fc.windowFree(pk);
+    }
+  };
+
+  private static readonly MessengerEventsGlue = class implements MessengerEvents {
+    constructor(private readonly id: Identity) {}
+    onConnection(pk: Uint8Array, online: boolean, unconfirmed: number[]): void {
+      const id = this.id;
+      const status = online ? id.pathOf(pk) : "none";
+      if (online) id.reportedPath.set(toHex(pk), status);
+      else id.reportedPath.delete(toHex(pk));
+      id.emit("friendConnection", { identity: id.publicKey, friend: toHex(pk), status, unconfirmed });
+    }
+    onMessage(pk: Uint8Array, kind: MessageKind, text: string): void {
+      this.id.emit("friendMessage", { identity: this.id.publicKey, friend: toHex(pk), kind, text });
+    }
+    onReadReceipt(pk: Uint8Array, messageId: number): void {
+      this.id.emit("readReceipt", { identity: this.id.publicKey, friend: toHex(pk), messageId });
+    }
+    onName(pk: Uint8Array, name: string): void {
+      this.id.emit("friendName", { identity: this.id.publicKey, friend: toHex(pk), name });
+    }
+    onStatusMessage(pk: Uint8Array, statusMessage: string): void {
+      this.id.emit("friendStatusMessage", { identity: this.id.publicKey, friend: toHex(pk), statusMessage });
+    }
+    onStatus(pk: Uint8Array, status: UserStatus): void {
+      this.id.emit("friendStatus", { identity: this.id.publicKey, friend: toHex(pk), status });
+    }
+    onTyping(pk: Uint8Array, typing: boolean): void {
+      this.id.emit("friendTyping", { identity: this.id.publicKey, friend: toHex(pk), typing });
+    }
+    log(obj: Record<string, unknown>, msg: string): void {
+      this.id.log?.debug({ identity: this.id.publicKey.slice(0, 16), ...obj }, msg);
+    }
+  };
+
+  private static readonly FriendConnectionEventsGlue = class implements FriendConnectionEvents {
+    constructor(private readonly id: Identity) {}
+    onStatus(pk: Uint8Array, up: boolean): void {
+      const id = this.id;
+      id.onion.client.setFriendOnline(pk, up);
+      if (up) id.requests.friendConnected(pk);
+      id.messenger.handleConnection(pk, up);
+      id.conferencesState?.conferences.handleConnection(pk, up);
+    }
+    /**
+     * Conference packets (97-100) come from friends and from non-friend conference members
+     * alike, so they bypass the Messenger (which only knows friends), as in group.c.
+     */
+    onPacket(pk: Uint8Array, data: Uint8Array): void {
+      if (isConferenceSessionPacket(data)) this.id.conferences.handlePacket(pk, data);
+      else this.id.messenger.handlePacket(pk, data);
+    }
+    onLossy(pk: Uint8Array, data: Uint8Array): void {
+      if (isConferenceLossyPacket(data)) this.id.conferences.handlePacket(pk, data);
+    }
+    onAcked(pk: Uint8Array, bufferStart: number): void {
+      this.id.messenger.handleAcked(pk, bufferStart);
+    }
+    onFriendRequest(pk: Uint8Array, nospam: Uint8Array, message: Uint8Array): void {
+      this.id.requests.handleSessionRequest(pk, nospam, message);
+    }
+    onRelays(pk: Uint8Array, relays: NodeInfo[]): void {
+      this.id.relays.onFriendRelays(pk, relays);
+    }
+  };
+
+  /** Invites (packet 96) make the conferences on demand; timers run only once they exist. */
+  private static readonly ConferenceExtensionGlue = class implements MessengerExtension {
+    readonly packetIds = CONFERENCE_MESSENGER_PACKET_IDS;
+    constructor(private readonly id: Identity) {}
+    handlePacket(pk: Uint8Array, data: Uint8Array): void {
+      this.id.conferences.handleFriendPacket(pk, data);
+    }
+    tick(): void {
+      this.id.conferencesState?.conferences.tick();
+    }
+    nextTickIn(): number {
+      return this.id.conferencesState?.conferences.nextTickIn() ?? IDLE_CONFERENCES_TICK_MS;
+    }
+  };
+
+  /** File transfers, made on the first file packet (see `files`). */
+  private static readonly FileExtensionGlue = class implements MessengerExtension {
+    readonly packetIds = FILE_PACKET_IDS;
+    constructor(private readonly id: Identity) {}
+    handlePacket(pk: Uint8Array, data: Uint8Array): void {
+      this.id.files.handlePacket(pk, data);
+    }
+    handleOnline(pk: Uint8Array, online: boolean): void {
+      this.id.filesState?.handleOnline(pk, online);
+    }
+    handleAcked(pk: Uint8Array, bufferStart: number): void {
+      this.id.filesState?.handleAcked(pk, bufferStart);
+    }
+    tick(): void {
+      this.id.filesState?.tick();
+    }
+    nextTickIn(): number {
+      return this.id.filesState?.nextTickIn() ?? IDLE_FILES_TICK_MS;
+    }
+  };
+
+  private static readonly OnionEventsGlue = class implements OnionClientEvents {
+    constructor(private readonly id: Identity) {}
+    onDhtPk(friendPk: Uint8Array, dhtPk: Uint8Array, nodes: NodeInfo[]): void {
+      const id = this.id;
+      if (!id.messenger.hasFriend(friendPk)) return;
+      id.learnDhtPk(friendPk, dhtPk);
+      id.relays.onFriendDhtPk(friendPk, dhtPk, nodes);
+      id.wake();
+    }
+    onData(senderPk: Uint8Array, type: number, payload: Uint8Array): void {
+      if (type === ONION_DATA_FRIEND_REQUEST) this.id.requests.handleOnionRequest(senderPk, payload);
+    }
+    onConnectionChange(): void {
+      this.id.updateSelfConnection();
+    }
+  };
+
+  private static readonly FriendRequestTransportGlue = class implements FriendRequestTransport {
+    constructor(private readonly id: Identity) {}
+    searchFor(pk: Uint8Array): void {
+      this.id.onion.client.addFriend(pk);
+    }
+    stopSearching(pk: Uint8Array): void {
+      this.id.onion.client.removeFriend(pk);
+    }
+    sendOnion(pk: Uint8Array, payload: Uint8Array): number {
+      return this.id.onion.client.sendData(pk, ONION_DATA_FRIEND_REQUEST, payload);
+    }
+    sendSession(pk: Uint8Array, nospam: Uint8Array, message: Uint8Array): boolean {
+      const packet = serializeFriendConnPacket({ type: "friendRequest", nospam, message });
+      return this.id.fc.sendLossless(pk, packet) !== -1;
+    }
+  };
 }
 
 /** DHT packet ids (ping, nodes, crypto request, LAN discovery). */
