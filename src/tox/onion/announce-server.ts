@@ -179,6 +179,9 @@ export class OnionAnnounceServer {
         this.entries[expiredIndex] = fresh;
       } else if (this.entries.length < this.maxEntries) {
         this.entries.push(fresh);
+      } else if (this.entries.length === 0) {
+        // maxEntries 0: a node that stores nobody (tests of full nodes).
+        return undefined;
       } else {
         const self = this.opts.dht.dhtKeys().publicKey;
         let farthest = 0;
