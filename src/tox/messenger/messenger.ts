@@ -156,8 +156,8 @@ export class Messenger {
   private name: Uint8Array;
   private statusMessage: Uint8Array;
   private status: UserStatus;
+  /** Few (files, conferences): found by a scan of their ids, no per-identity id map. */
   private readonly extensions: MessengerExtension[] = [];
-  private readonly extensionById = new Map<number, MessengerExtension>();
 
   constructor(opts: MessengerOptions) {
     this.clock = opts.clock;
@@ -174,11 +174,15 @@ export class Messenger {
   /** Hands the extension its packet ids (which must not be Messenger's own or already taken). */
   attach(ext: MessengerExtension): void {
     for (const id of ext.packetIds) {
-      if (this.extensionById.has(id))
+      if (this.extensionFor(id) !== undefined)
         throw errorCode("packet-id-taken", "packet id already has an extension", { id });
-      this.extensionById.set(id, ext);
     }
     this.extensions.push(ext);
+  }
+
+  private extensionFor(packetId: number): MessengerExtension | undefined {
+    for (const ext of this.extensions) if (ext.packetIds.includes(packetId)) return ext;
+    return undefined;
   }
 
   /**
@@ -363,7 +367,7 @@ export class Messenger {
     const f = this.friends.get(keyHex(pk));
     if (f === undefined) return;
     if (f.online && data.length > 0) {
-      const ext = this.extensionById.get(data[0]!);
+      const ext = this.extensionFor(data[0]!);
       if (ext !== undefined) {
         ext.handlePacket(f.pk, data);
         return;
