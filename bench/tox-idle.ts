@@ -57,12 +57,16 @@ import { Backbone } from "../src/tox/node/backbone.js";
 import { UdpTransport } from "../src/tox/transport/udp.js";
 import { ipPort } from "../src/tox/wire/ipport.js";
 import { type Bootstrapd, startBootstrapNetwork } from "../test/interop/bootstrapd.js";
+import { type MemoryBreakdown, memoryBreakdown, memoryPoint } from "./lib/memory-breakdown.js";
+import { type CensusRow, PacketCensus } from "./lib/packet-census.js";
 import { runIfMain } from "./lib/runner.js";
 import { printTable } from "./lib/table.js";
 import { sleep } from "./lib/timing.js";
 
 const ANCHOR = { kbPerIdentity: 490, bytesPerSecond: 2100, packetsPerSecond: 7, mbPerFriend: 0.58 };
 const DAEMON_PORT = 35960;
+/** Fraction of identities announced before the settle period starts. */
+const ANNOUNCED_TARGET = 0.995;
 const WINDOW_MS = 30_000;
 /**
  * After (nearly) all are announced: an announce node counts as stable (2-minute re-announce
@@ -105,6 +109,36 @@ interface IdleResult {
   bytesPerIdentityPerS: number;
   outPacketsPerIdentityPerS: number;
   outBytesPerIdentityPerS: number;
+  /** RSS growth per identity by part (kB). */
+  memory: MemoryBreakdown;
+  /** Datagrams in the window by socket role, direction and packet id. */
+  census: CensusRow[];
+  windowSeconds: number;
+  /** At the end of the window: identities by how many of their live announce nodes store them. */
+  announceLists: AnnounceListSummary;
+}
+
+interface AnnounceListSummary {
+  /** Mean live announce nodes per identity (at most 12). */
+  alive: number;
+  /** Mean of those that store the identity. */
+  stored: number;
+  /** Identities with at least one live node that does not store them (asked every 3 s). */
+  withUnstored: number;
+}
+
+function summarizeAnnounceLists(identities: readonly Identity[]): AnnounceListSummary {
+  let alive = 0;
+  let stored = 0;
+  let withUnstored = 0;
+  for (const x of identities) {
+    const o = x.diagnostics().onion;
+    alive += o.announceNodes;
+    stored += o.storedOn;
+    if (o.storedOn < o.announceNodes) withUnstored++;
+  }
+  const n = Math.max(1, identities.length);
+  return { alive: alive / n, stored: stored / n, withUnstored };
 }
 
 function gc(): void {
@@ -138,6 +172,9 @@ async function measureIdle(n: number, o: IdleOptions): Promise<IdleResult> {
   const swarm = o.swarm > 0 ? await startSwarm(o.swarm, refs, SWARM_CAPACITY) : undefined;
   const rss0 = await rssSettled();
   const heap0 = heapBytes();
+  const mem0 = memoryPoint();
+  let backbonePort = -1;
+  const census = new PacketCensus((port) => (port === backbonePort ? "backbone" : "identity")).install();
   const node = await ToxNode.create({
     host: "127.0.0.1",
     portRange: IDENTITY_PORTS,
@@ -151,6 +188,7 @@ async function measureIdle(n: number, o: IdleOptions): Promise<IdleResult> {
   });
   // TOX_IDLE_HEAP_SNAPSHOT=PREFIX: heap snapshots before the identities (PREFIX.0.heapsnapshot)
   // and after the window (PREFIX.N.heapsnapshot), to compare allocations by constructor.
+  backbonePort = node.backboneInfo()?.port ?? -1;
   const snapshotPrefix = process.env.TOX_IDLE_HEAP_SNAPSHOT;
   if (snapshotPrefix) writeHeapSnapshot(`${snapshotPrefix}.0.heapsnapshot`);
   try {
@@ -164,7 +202,7 @@ async function measureIdle(n: number, o: IdleOptions): Promise<IdleResult> {
     let announced = 0;
     while (Date.now() - t0 < limit) {
       announced = identities.filter((x) => x.selfConnection() !== "none").length;
-      if (announced >= n * 0.98) break;
+      if (announced >= n * ANNOUNCED_TARGET) break;
       await sleep(1000);
     }
     const announceMs = Date.now() - t0;
@@ -174,14 +212,18 @@ async function measureIdle(n: number, o: IdleOptions): Promise<IdleResult> {
     await sleep(o.settleMs);
     const rss1 = await rssSettled();
     const heap1 = heapBytes();
+    const mem1 = memoryPoint();
     const u0 = node.udpStats();
     const c0 = process.cpuUsage();
     const w0 = performance.now();
+    census.counting = true;
     await sleep(WINDOW_MS);
+    census.counting = false;
     const seconds = (performance.now() - w0) / 1000;
     const cpu = process.cpuUsage(c0);
     const u1 = node.udpStats();
     announced = identities.filter((x) => x.selfConnection() !== "none").length;
+    const announceLists = summarizeAnnounceLists(identities);
     if (snapshotPrefix) writeHeapSnapshot(`${snapshotPrefix}.${n}.heapsnapshot`);
     const cpuUs = cpu.user + cpu.system;
     const perIdS = (x: number) => x / n / seconds;
@@ -199,8 +241,13 @@ async function measureIdle(n: number, o: IdleOptions): Promise<IdleResult> {
       bytesPerIdentityPerS: perIdS(u1.bytesIn - u0.bytesIn + u1.bytesOut - u0.bytesOut),
       outPacketsPerIdentityPerS: perIdS(u1.packetsOut - u0.packetsOut),
       outBytesPerIdentityPerS: perIdS(u1.bytesOut - u0.bytesOut),
+      memory: memoryBreakdown(mem0, mem1, n),
+      census: census.rows(),
+      windowSeconds: seconds,
+      announceLists,
     };
   } finally {
+    census.uninstall();
     await node.close();
     swarm?.stop();
     await Promise.all(daemons.map((d) => d.stop()));
@@ -418,6 +465,7 @@ export default async function main(): Promise<void> {
     ]),
     "Idle hosted identities (ToxNode; 3 local tox-bootstrapd 0.2.18 + swarm of our plain nodes)",
   );
+  for (const r of results) printDetails(r);
   for (const r of results) {
     printTable(
       ["metric", "c-toxcore anchor", "ours", "anchor / ours"],
@@ -463,6 +511,46 @@ export default async function main(): Promise<void> {
       `Against the anchor at N = ${r.n}, ${r.routing} routing (friends: ${f.friends} friend connections between ${pairs} pairs of our identities, online in ${f.connectMs} ms)`,
     );
   }
+}
+
+/** Where each identity's RSS goes, and which packets it still sends and receives per second. */
+function printDetails(r: IdleResult): void {
+  const m = r.memory;
+  printTable(
+    ["part", "kB per identity"],
+    [
+      ["RSS growth (headline: total / N)", m.rss],
+      ["  V8 heap committed (heapTotal)", m.heapCommitted],
+      ["    of which young generation (semi-spaces)", m.newSpace],
+      ["    of which old space committed but unused", m.oldSpaceFree],
+      ["    live V8 heap (heapUsed)", m.heapUsed],
+      ["  external (Buffers, ArrayBuffers, WASM)", m.external],
+      ["  native rest (RSS - heapTotal - external)", m.native],
+      ["by mapping: malloc main arena ([heap])", m.brk],
+      ["by mapping: anonymous (V8 pages, thread arenas, mmaps)", m.anon],
+      ["by mapping: file-backed (binary, libraries; fixed)", m.file],
+    ],
+    `Memory per identity at N = ${r.n}, ${r.routing} (growth from before the identities to after settling)`,
+  );
+  const a = r.announceLists;
+  console.log(
+    `Announce lists at the end: ${a.alive.toFixed(2)} live nodes per identity, ${a.stored.toFixed(2)} storing it; ${a.withUnstored} identities have a live node that does not store them\n`,
+  );
+  const perIdS = (x: number) => x / r.n / r.windowSeconds;
+  printTable(
+    ["socket", "dir", "id", "packet", "pkt/id/s", "B/id/s"],
+    r.census
+      .filter((c) => perIdS(c.packets) >= 0.001)
+      .map((c) => [
+        c.role,
+        c.direction,
+        `0x${c.id.toString(16).padStart(2, "0")}`,
+        c.name,
+        perIdS(c.packets).toFixed(3),
+        perIdS(c.bytes).toFixed(1),
+      ]),
+    `Packets per identity per second by kind at N = ${r.n} (window ${r.windowSeconds.toFixed(0)} s; backbone traffic divided by N too)`,
+  );
 }
 
 function ratio(anchor: number, ours: number | undefined): number | undefined {

@@ -44,6 +44,19 @@ export interface UdpCounters {
   sendErrors: number;
 }
 
+/**
+ * Counts every datagram by local port, direction and packet id (benchmarks and diagnostics).
+ * Off unless set: one module-level load per datagram when unset, nothing kept per socket.
+ */
+export type PacketCensus = (localPort: number, outgoing: boolean, data: Uint8Array) => void;
+
+let census: PacketCensus | undefined;
+
+/** Installs (or removes, with undefined) the process-wide packet census. */
+export function setPacketCensus(fn: PacketCensus | undefined): void {
+  census = fn;
+}
+
 /** mulberry32: tiny, seedable, good enough for loss injection. */
 export function seededRandom(seed: number): () => number {
   let s = seed >>> 0;
@@ -136,6 +149,7 @@ export class UdpTransport implements PacketSink {
     }
     this.counters.packetsOut++;
     this.counters.bytesOut += data.length;
+    census?.(this.local.port, true, data);
     try {
       const ip = this.ipv6Socket && to.family === 4 ? `::ffff:${to.ip}` : to.ip;
       this.socket.send(data, to.port, ip, (err) => {
@@ -159,6 +173,7 @@ export class UdpTransport implements PacketSink {
     }
     this.counters.packetsIn++;
     this.counters.bytesIn += msg.length;
+    census?.(this.local.port, false, msg);
     let from: IpPort;
     try {
       from = ipPort(rinfo.address.replace(/%.*$/, ""), rinfo.port);
