@@ -69,6 +69,7 @@ const INSTANCE_PORTS = INSTANCE_PORT_RANGES.flatMap(([first, last]) =>
 const SOURCE = join(dirname(fileURLToPath(import.meta.url)), "ctox-idle", "idle.c");
 const FRIEND_SETTLE_MS = 10_000;
 const FRIEND_WINDOW_MS = 30_000;
+const SETTLE_STEP_MS = 20_000;
 
 // ---------------------------------------------------------------------------------------------
 // Building the C program
@@ -293,16 +294,26 @@ interface WindowFigures {
   loadAverage: [number, number];
 }
 
+interface SettleStep {
+  afterS: number;
+  figures: WindowFigures;
+}
+
 export interface CToxIdleResult {
   version: string;
   n: number;
   online: number;
   onlineS: Summary;
   settleS: number;
+  /** Figures of each settle step, and when it ended (s after the last instance was ready). */
+  settling: SettleStep[];
   bareRssKb: number;
+  bareAnonKb: number;
   rssKb: Summary;
   toxRssKb: Summary;
   anonKb: Summary;
+  /** RssAnon minus that of the program stopped before tox_new: what Tox allocated privately. */
+  toxAnonKb: Summary;
   pssKb: Summary;
   idle: WindowFigures;
   friends: {
@@ -345,12 +356,17 @@ async function measureWindow(processes: IdleProcess[], ms: number): Promise<Wind
   };
 }
 
-async function bareRss(exe: string): Promise<number> {
+/** RSS and RssAnon of the program stopped before tox_new (median of 3). */
+async function bareMemory(exe: string): Promise<{ rssKb: number; anonKb: number }> {
   const bare = [0, 1, 2].map((i) => IdleProcess.start(exe, `bare#${i}`, ["--bare"], "BARE"));
   try {
     await Promise.all(bare.map((p) => p.whenReady()));
     await sleep(200);
-    return summarize(bare.map((p) => readMemory(p.pid).rssKb)).p50;
+    const memory = bare.map((p) => readMemory(p.pid));
+    return {
+      rssKb: summarize(memory.map((m) => m.rssKb)).p50,
+      anonKb: summarize(memory.map((m) => m.anonKb)).p50,
+    };
   } finally {
     await Promise.all(bare.map((p) => p.stop()));
   }
@@ -361,7 +377,7 @@ export async function measureCToxIdle(o: CToxIdleOptions): Promise<CToxIdleResul
   if (o.n < 2 || o.n > span) throw new Error(`ctox-idle: --n must be 2..${span} (one port each)`);
   if (2 * o.pairs > o.n) throw new Error("ctox-idle: --pairs must be at most n / 2");
   const exe = buildIdleProgram();
-  const bareRssKb = await bareRss(exe);
+  const bare = await bareMemory(exe);
   const daemons: Bootstrapd[] = await startBootstrapNetwork(3, DAEMON_PORT);
   const bootstrapArgs = daemons.flatMap((d) => ["--bootstrap", `${d.host}:${d.port}:${d.publicKeyHex}`]);
   const all: IdleProcess[] = [];
@@ -379,7 +395,13 @@ export async function measureCToxIdle(o: CToxIdleOptions): Promise<CToxIdleResul
     console.log(
       `ctox-idle N=${o.n}: ${online}/${o.n} online ${((performance.now() - t0) / 1000).toFixed(0)} s after the last start; settling ${o.settleMs / 1000} s`,
     );
-    await sleep(o.settleMs);
+    // Settle in 20 s steps, each measured: the series shows whether traffic has levelled off.
+    const settling: SettleStep[] = [];
+    const settleStart = performance.now();
+    for (let left = o.settleMs; left > 0; left = o.settleMs - (performance.now() - settleStart)) {
+      const step = await measureWindow(all, Math.min(SETTLE_STEP_MS, left));
+      settling.push({ afterS: (performance.now() - t0) / 1000, figures: step });
+    }
 
     const idle = await measureWindow(all, o.windowMs);
     const memory = all.map((p) => readMemory(p.pid));
@@ -422,10 +444,13 @@ export async function measureCToxIdle(o: CToxIdleOptions): Promise<CToxIdleResul
       online: all.filter((p) => p.self !== "none").length,
       onlineS: summarize(all.flatMap((p) => (p.onlineAfterMs === undefined ? [] : [p.onlineAfterMs / 1000]))),
       settleS: o.settleMs / 1000,
-      bareRssKb,
+      settling,
+      bareRssKb: bare.rssKb,
+      bareAnonKb: bare.anonKb,
       rssKb: mem((m) => m.rssKb),
-      toxRssKb: mem((m) => m.rssKb - bareRssKb),
+      toxRssKb: mem((m) => m.rssKb - bare.rssKb),
       anonKb: mem((m) => m.anonKb),
+      toxAnonKb: mem((m) => m.anonKb - bare.anonKb),
       pssKb: mem((m) => m.pssKb),
       idle,
       friends: {
@@ -458,6 +483,8 @@ function printResult(r: CToxIdleResult): void {
       ["RSS of the same program stopped before tox_new", r.bareRssKb, r.bareRssKb, null, null, "kB"],
       row("RSS, Tox part (VmRSS - before tox_new)", r.toxRssKb, "kB"),
       row("RssAnon (heap, stack: private)", r.anonKb, "kB"),
+      ["RssAnon of the program stopped before tox_new", r.bareAnonKb, r.bareAnonKb, null, null, "kB"],
+      row("RssAnon, Tox part (what Tox allocated)", r.toxAnonKb, "kB"),
       row("PSS (shared pages split between processes)", r.pssKb, "kB"),
       row("CPU, utime+stime (/proc/PID/stat)", w.cpuStatUsPerS, "µs/s"),
       row("CPU, run time (/proc/PID/schedstat)", w.cpuRunUsPerS, "µs/s"),
@@ -474,6 +501,17 @@ function printResult(r: CToxIdleResult): void {
     `c-toxcore ${r.version} idle anchor: N = ${r.n} processes (${r.online} online at the end), 3 local ` +
       `tox-bootstrapd, settle ${r.settleS} s, window ${w.seconds.toFixed(0)} s, ` +
       `load average ${w.loadAverage[0].toFixed(2)} -> ${w.loadAverage[1].toFixed(2)} (${availableParallelism()} cores)`,
+  );
+  printTable(
+    ["settling: step ending at s", "UDP pkt/s", "UDP B/s", "CPU µs/s", "load average"],
+    r.settling.map((x) => [
+      x.afterS,
+      x.figures.packetsPerS.mean,
+      x.figures.bytesPerS.mean,
+      x.figures.cpuRunUsPerS.mean,
+      x.figures.loadAverage[1],
+    ]),
+    "Per idle identity (means) while settling, in steps, seconds after the last instance was ready",
   );
   const f = r.friends;
   printTable(
@@ -510,6 +548,12 @@ function printResult(r: CToxIdleResult): void {
         ratio(r.rssKb.mean, ISSUE_ANCHOR.kbPerIdentity),
       ],
       [
+        "kB private memory (RssAnon) per idle identity, Tox part",
+        ISSUE_ANCHOR.kbPerIdentity,
+        r.toxAnonKb.mean,
+        ratio(r.toxAnonKb.mean, ISSUE_ANCHOR.kbPerIdentity),
+      ],
+      [
         "kB PSS per idle identity",
         ISSUE_ANCHOR.kbPerIdentity,
         r.pssKb.mean,
@@ -544,6 +588,7 @@ function printResult(r: CToxIdleResult): void {
       kbPerIdentity: round(r.toxRssKb.mean),
       kbPerProcess: round(r.rssKb.mean),
       pssKbPerIdentity: round(r.pssKb.mean),
+      anonKbPerIdentity: round(r.toxAnonKb.mean),
       cpuUsPerSecond: round(w.cpuRunUsPerS.mean),
       packetsPerSecond: round(w.packetsPerS.mean, 2),
       bytesPerSecond: round(w.bytesPerS.mean),
