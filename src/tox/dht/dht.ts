@@ -18,7 +18,7 @@ import { toHex } from "../bytes.js";
 import type { Clock } from "../clock.js";
 import { type KeyPair, newKeyPair, PUBLIC_KEY_SIZE } from "../crypto.js";
 import { longLivedKeyPair } from "../key-chunks.js";
-import { LazySet } from "../lazy-collections.js";
+import { LazyMap, LazySet } from "../lazy-collections.js";
 import type { PacketSink } from "../transport/types.js";
 import {
   CRYPTO_PACKET_NAT_PING,
@@ -231,7 +231,8 @@ export class Dht {
   private readonly bootstrapNodes: Candidate[] = [];
   private lastBootstrapRetryAt = 0;
 
-  private readonly cryptoHandlers = new Map<number, CryptoPacketHandler>();
+  /** Handlers of other layers (the onion's DHT-PK); NAT ping (0xFE) is handled in place. */
+  private readonly cryptoHandlers = new LazyMap<number, CryptoPacketHandler>();
   private readonly nodesResponseListeners = new LazySet<(node: NodeInfo, from: Uint8Array) => void>();
   private lastTickAt = Number.NEGATIVE_INFINITY;
 
@@ -255,7 +256,6 @@ export class Dht {
         motd: new TextEncoder().encode(`${opts.bootstrapInfo.motd}\0`),
       });
     }
-    this.cryptoHandlers.set(CRYPTO_PACKET_NAT_PING, (from, pk, data) => this.handleNatPing(from, pk, data));
     if (this.backbone) return;
     for (let i = 0; i < DHT_FAKE_FRIEND_NUMBER; i++) {
       const f = this.ensureFriend(newKeyPair().publicKey);
@@ -662,6 +662,10 @@ export class Dht {
       if (data.length > MAX_CRYPTO_REQUEST_SIZE) return "crypto request for us over 1024 bytes";
       const inner = openCryptoRequest(h.value, this.keys.get(h.value.senderPk));
       if (!inner.ok) return inner.error.message;
+      if (inner.value.id === CRYPTO_PACKET_NAT_PING) {
+        this.handleNatPing(from, h.value.senderPk, inner.value.data);
+        return;
+      }
       const handler = this.cryptoHandlers.get(inner.value.id);
       if (!handler) {
         // Valid, just not something a registered layer wants (e.g. DHTPK before the onion is up).
