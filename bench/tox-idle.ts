@@ -11,7 +11,8 @@
  * RSS delta divided by the number of friend connections (each side counts one).
  *
  * Anchor (c-toxcore 0.2.18, one instance per identity, measured for issue 4): about 490 kB and
- * 2.1 kB/s (7 packets/s) per idle identity at N = 100, plus about 0.58 MB per connected friend.
+ * 2.1 kB/s (7 packets/s) per idle identity at N = 100, plus about 0.58 MB per connected friend;
+ * CPU about 712 µs/s per idle identity (bench/ctox-idle.ts, which measures the whole anchor).
  *
  * Run alone: npx tsx --expose-gc bench/tox-idle.ts [--routing separate|shared] [--swarm M|auto]
  * [--settle S] [N...] (default N: 100 1000; add 5000 by hand). RSS per identity is meaningful for
@@ -63,7 +64,14 @@ import { runIfMain } from "./lib/runner.js";
 import { printTable } from "./lib/table.js";
 import { sleep } from "./lib/timing.js";
 
-const ANCHOR = { kbPerIdentity: 490, bytesPerSecond: 2100, packetsPerSecond: 7, mbPerFriend: 0.58 };
+/** cpuUsPerSecond: bench/ctox-idle.ts at N = 100 (one process each, /proc/PID/schedstat, load ~4). */
+const ANCHOR = {
+  kbPerIdentity: 490,
+  bytesPerSecond: 2100,
+  packetsPerSecond: 7,
+  mbPerFriend: 0.58,
+  cpuUsPerSecond: 712,
+};
 const DAEMON_PORT = 35960;
 /** Fraction of identities announced before the settle period starts. */
 const ANNOUNCED_TARGET = 0.995;
@@ -494,7 +502,12 @@ export default async function main(): Promise<void> {
           r.packetsPerIdentityPerS,
           ratio(ANCHOR.packetsPerSecond, r.packetsPerIdentityPerS),
         ],
-        ["CPU µs/s per idle identity", undefined, r.cpuUsPerIdentityPerS, undefined],
+        [
+          "CPU µs/s per idle identity",
+          ANCHOR.cpuUsPerSecond,
+          r.cpuUsPerIdentityPerS,
+          ratio(ANCHOR.cpuUsPerSecond, r.cpuUsPerIdentityPerS),
+        ],
         [
           "MB per connected friend (RSS, noisy)",
           ANCHOR.mbPerFriend,
