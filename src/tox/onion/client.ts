@@ -27,6 +27,7 @@ import {
   type KeyPair,
   newKeyPair,
   PUBLIC_KEY_SIZE,
+  precompute,
   randomBytes,
   randomNonce,
   randomU32,
@@ -61,7 +62,7 @@ import {
   parseOnionDataResponse,
   serializeOnionDataRequest,
 } from "../wire/onion.js";
-import { newNodeList, type OnionNode, RecentlyPinged } from "./node-list.js";
+import { newNodeList, OnionNode, RecentlyPinged } from "./node-list.js";
 import { OnionPathSet } from "./paths.js";
 import { SlotKeyCache } from "./shared-keys.js";
 import type { SharedOnionPaths } from "./shared-paths.js";
@@ -100,8 +101,6 @@ const ANNOUNCE_FRIEND_MAX_INTERVAL_S = 3600;
 const MAX_RUN_COUNT_EXPONENT = 12;
 const ONION_CONNECTION_SECONDS = 3;
 const ONION_CONNECTED_TIMEOUT = 10 * S;
-/** Size of the real-key shared-key cache: our 12 announce nodes and some turnover. */
-const REAL_SHARED_KEYS = 32;
 const SEED_INTERVAL = 30 * S;
 
 interface OnionFriend {
@@ -128,6 +127,8 @@ interface Sendback {
   friend: OnionFriend | null;
   nodePk: Uint8Array;
   nodeIpPort: IpPort;
+  /** The box key the request used, to open the response with (no per-identity key cache). */
+  sharedKey: Uint8Array;
   pathNum: number;
   expiresAt: number;
 }
@@ -189,11 +190,6 @@ export class OnionClient {
   private readonly bootstrapPathNodes: NodeInfo[];
   private readonly shared: SharedOnionPaths | undefined;
   private readonly selfLastPinged = new RecentlyPinged(MAX_STORED_PINGED_NODES);
-  /**
-   * Box keys between our real key and announce nodes. The 12 in our list are what matter; the
-   * populate step's random picks come and go. Kept small: thousands of identities each hold one.
-   */
-  private readonly realSharedKeys = new SlotKeyCache(REAL_SHARED_KEYS);
   /** Key pair friends encrypt onion data to (the "data pk" we announce). */
   private readonly dataKeys = longLivedKeyPair(newKeyPair());
   private lastAnnounce = 0;
@@ -516,38 +512,46 @@ export class OnionClient {
     const paths = friend === null ? this.selfPaths : this.friendPaths;
     const path = paths.use(pathNum, () => this.pickPathNodes(), this.pathKeys());
     if (path === null) return false;
+    const sharedKey = this.sharedKeyFor(friend, node);
     const sendback = this.newSendback({
       friend,
       nodePk: Uint8Array.from(node.publicKey),
       nodeIpPort: node.ipPort,
+      sharedKey,
       pathNum: path.pathNum,
       expiresAt: this.clock.now() + ANNOUNCE_TIMEOUT,
     });
     const zero = new Uint8Array(32);
     const request =
       friend === null
-        ? createAnnounceRequest(
-            "old",
-            this.realSharedKeys.get(node.publicKey, this.opts.realKeys.secretKey),
-            this.opts.realKeys.publicKey,
-            randomNonce(),
-            {
-              pingId: pingId ?? zero,
-              searchedPk: this.opts.realKeys.publicKey,
-              dataPk: this.dataKeys.publicKey,
-              sendback,
-              extra: new Uint8Array(0),
-            },
-          )
+        ? createAnnounceRequest("old", sharedKey, this.opts.realKeys.publicKey, randomNonce(), {
+            pingId: pingId ?? zero,
+            searchedPk: this.opts.realKeys.publicKey,
+            dataPk: this.dataKeys.publicKey,
+            sendback,
+            extra: new Uint8Array(0),
+          })
         : createAnnounceRequest(
             "old",
-            friend.searchSharedKeys.get(node.publicKey, friend.searchKeys.secretKey),
+            sharedKey,
             friend.searchKeys.publicKey,
             randomNonce(),
             // Searches always carry a zero ping id and data pk (tox-rs interop fix).
             { pingId: zero, searchedPk: friend.realPk, dataPk: zero, sendback, extra: new Uint8Array(0) },
           );
     return this.sendThrough(path.keys, node.ipPort, request);
+  }
+
+  /**
+   * The box key for an announce request to `node`, owned by the caller: a node of our list keeps
+   * its key in its slot; searches for friends use the friend's cache (they ask random path nodes
+   * again and again); our own requests to other nodes (populating the list) compute it.
+   */
+  private sharedKeyFor(friend: OnionFriend | null, node: { publicKey: Uint8Array }): Uint8Array {
+    const secretKey = friend === null ? this.opts.realKeys.secretKey : friend.searchKeys.secretKey;
+    if (node instanceof OnionNode) return Uint8Array.from(node.sharedKey(secretKey));
+    if (friend !== null) return Uint8Array.from(friend.searchSharedKeys.get(node.publicKey, secretKey));
+    return precompute(node.publicKey, secretKey);
   }
 
   private sendDataTo(friend: OnionFriend, data: Uint8Array): number {
@@ -771,11 +775,7 @@ export class OnionClient {
     this.sendbacks.delete(id);
     const friend = sb.friend;
     if (friend !== null && this.friends.get(toHex(friend.realPk)) !== friend) return false;
-    const key =
-      friend === null
-        ? this.realSharedKeys.get(sb.nodePk, this.opts.realKeys.secretKey)
-        : friend.searchSharedKeys.get(sb.nodePk, friend.searchKeys.secretKey);
-    const opened = openAnnounceResponse(key, res);
+    const opened = openAnnounceResponse(sb.sharedKey, res);
     if (!opened.ok) return false;
     const plain = opened.value;
 

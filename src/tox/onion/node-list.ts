@@ -5,16 +5,18 @@
  * Every hosted identity keeps 12 announce nodes (and 8 per friend it searches for). As plain
  * records each node owned two 32-byte arrays (its key and the ping id it gave us, ~230 bytes each
  * with their ArrayBuffers) and three boxed timestamps: ~600 bytes a node, ~7 kB an idle identity.
- * Here one buffer per list holds every node's key, ping id and times; a node is a small object
- * with its slot number. Keys and ping ids are overwritten in place, so the views `publicKey` and
+ * Here one buffer per list holds every node's key, ping id, shared box key and times; a node is
+ * a small object with its slot number. (The shared key lives with the node rather than in a
+ * per-identity cache: the nodes of the list are the ones asked again and again.) Keys and ping ids are overwritten in place, so the views `publicKey` and
  * `pingId` return are only valid until the node's next update: copy them to keep them.
  */
-import { PUBLIC_KEY_SIZE } from "../crypto.js";
+import { PUBLIC_KEY_SIZE, precompute } from "../crypto.js";
 import type { IpPort } from "../wire/ipport.js";
 import { ONION_PING_ID_SIZE } from "../wire/onion.js";
 
-/** Bytes of one slot: the node's public key, then its ping id. */
-const SLOT_BYTES = PUBLIC_KEY_SIZE + ONION_PING_ID_SIZE;
+/** Bytes of one slot: the node's public key, its ping id, then the box key we share with it. */
+const SLOT_BYTES = PUBLIC_KEY_SIZE + ONION_PING_ID_SIZE + PUBLIC_KEY_SIZE;
+const SHARED_KEY_AT = PUBLIC_KEY_SIZE + ONION_PING_ID_SIZE;
 /** Times per slot: addedAt, timestamp, lastPinged. */
 const SLOT_TIMES = 3;
 const ADDED_AT = 0;
@@ -34,6 +36,8 @@ export class OnionNode {
   isStored = 0;
   pingsSinceResponse = 0;
   pathUsed = 0;
+  /** Whether the slot holds the box key for the current public key. */
+  private hasSharedKey = false;
 
   constructor(
     private readonly bytes: Uint8Array,
@@ -49,6 +53,20 @@ export class OnionNode {
 
   setPublicKey(pk: Uint8Array): void {
     this.bytes.set(pk.subarray(0, PUBLIC_KEY_SIZE), this.slot * SLOT_BYTES);
+    this.hasSharedKey = false;
+  }
+
+  /**
+   * The box key between `ourSecretKey` and the node (`crypto_box_beforenm`, computed once per
+   * node key; a list always uses the same secret key). A view, valid until `setPublicKey`.
+   */
+  sharedKey(ourSecretKey: Uint8Array): Uint8Array {
+    const at = this.slot * SLOT_BYTES + SHARED_KEY_AT;
+    if (!this.hasSharedKey) {
+      this.bytes.set(precompute(this.publicKey, ourSecretKey), at);
+      this.hasSharedKey = true;
+    }
+    return this.bytes.subarray(at, at + PUBLIC_KEY_SIZE);
   }
 
   hasPublicKey(pk: Uint8Array): boolean {
@@ -158,8 +176,9 @@ export class RecentlyPinged {
    */
   goodToPing(pk: Uint8Array, now: number, minIntervalMs: number): boolean {
     if (this.keys === undefined || this.at === undefined) {
-      this.keys = new Uint8Array(this.capacity * PUBLIC_KEY_SIZE);
-      this.at = new Float64Array(this.capacity);
+      const buffer = new ArrayBuffer(this.capacity * (8 + PUBLIC_KEY_SIZE));
+      this.at = new Float64Array(buffer, 0, this.capacity);
+      this.keys = new Uint8Array(buffer, this.capacity * 8);
     }
     for (let e = 0; e < this.count; e++) {
       if (now - this.at[e]! > minIntervalMs) continue;

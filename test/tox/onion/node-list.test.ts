@@ -117,3 +117,18 @@ describe("SlotKeyCache", () => {
     expect(cache.size).toBe(1);
   });
 });
+
+describe("OnionNode shared keys", () => {
+  it("computes the box key once per node key and again after the key changes", () => {
+    const ours = newKeyPair();
+    const [node] = newNodeList(1);
+    const a = newKeyPair().publicKey;
+    const b = newKeyPair().publicKey;
+    node!.setPublicKey(a);
+    expect(node!.sharedKey(ours.secretKey)).toEqual(precompute(a, ours.secretKey));
+    expect(node!.sharedKey(ours.secretKey)).toEqual(precompute(a, ours.secretKey));
+    node!.setPublicKey(b);
+    expect(node!.sharedKey(ours.secretKey)).toEqual(precompute(b, ours.secretKey));
+    expect(node!.publicKey).toEqual(b);
+  });
+});
