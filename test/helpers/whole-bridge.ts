@@ -74,7 +74,7 @@ export interface WholeBridge<T extends ToxGateway = ToxGateway> {
   restart(over?: Partial<WholeBridgeOptions<T>>): Promise<WholeBridge<T>>;
 }
 
-/** A bridge with a real ToxNode (the ToxNode getter throws when there is none). */
+/** The ToxNode of a bridge (or Matrix rig) that has one; throws for one on a Tox double. */
 export const nodeOf = (bridge: { node: ToxNode | undefined }): ToxNode => {
   if (bridge.node === undefined) throw new Error("this bridge runs on a Tox double, not a ToxNode");
   return bridge.node;
@@ -131,8 +131,14 @@ export async function startWholeBridge<T extends ToxGateway = ToxNodeGateway>(
     matrix = { frontend, appservice };
   }
   await core.start();
+  // As src/xmpp/bridge-component.ts: file delivery records in the store, so they outlive a restart.
   const gateway =
-    opts.xmpp === undefined ? undefined : await startXmppGateway(opts.xmpp, core, opts.xmpp.gateway);
+    opts.xmpp === undefined
+      ? undefined
+      : await startXmppGateway(opts.xmpp, core, {
+          fileDeliveries: opts.store.store.bridgeState,
+          ...opts.xmpp.gateway,
+        });
 
   let stopped = false;
   const bridge: WholeBridge<T> = {
