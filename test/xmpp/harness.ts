@@ -1,9 +1,9 @@
 /**
  * The XMPP side of the tests that run against a real server: Prosody with the gateway's component
  * and the test accounts, @xmpp/client sessions for those accounts, and the XmppGateway attached
- * to the component the way src/app.ts attaches it. One place for what every such file needs, so
- * a file says only what is particular to it (its port range, its core, its gateway options);
- * and what users do that several files need (registration forms, vCard photos, uploads, export).
+ * to the component the way src/app.ts attaches it, so a file says only what is particular to it
+ * (its port range, its core, its gateway options). Below those, what test users do in several
+ * files: registration forms, vCard photos, XEP-0363 uploads, the ad-hoc export.
  */
 import type { CoreApi } from "../../src/core/frontend.js";
 import { XmppGateway, type XmppGatewayOptions } from "../../src/xmpp/gateway.js";
@@ -46,7 +46,7 @@ export interface XmppServer extends ComponentTarget {
   stop(): Promise<void>;
 }
 
-/** What a test may add to the gateway's options (config, core and permissions come from the harness). */
+/** Gateway options a test may set (the harness gives config and core; permissions: `localhost` users). */
 export type GatewayExtras = Partial<Omit<XmppGatewayOptions, "config" | "core">>;
 
 export async function startXmppServer(opts: XmppServerOptions): Promise<XmppServer> {
