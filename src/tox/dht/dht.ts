@@ -18,7 +18,7 @@ import { toHex } from "../bytes.js";
 import type { Clock } from "../clock.js";
 import { type KeyPair, newKeyPair, PUBLIC_KEY_SIZE } from "../crypto.js";
 import { longLivedKeyPair } from "../key-chunks.js";
-import { LazyMap, LazySet } from "../lazy-collections.js";
+import { LazySet } from "../lazy-collections.js";
 import type { PacketSink } from "../transport/types.js";
 import {
   CRYPTO_PACKET_NAT_PING,
@@ -231,8 +231,11 @@ export class Dht {
   private readonly bootstrapNodes: Candidate[] = [];
   private lastBootstrapRetryAt = 0;
 
-  /** Handlers of other layers (the onion's DHT-PK); NAT ping (0xFE) is handled in place. */
-  private readonly cryptoHandlers = new LazyMap<number, CryptoPacketHandler>();
+  /**
+   * Handlers of other layers by inner id: in practice one, the onion's DHT-PK (a pair list, not
+   * a map: every hosted identity has one). NAT ping (0xFE) is handled in place.
+   */
+  private cryptoHandlers: readonly (readonly [number, CryptoPacketHandler])[] = [];
   private readonly nodesResponseListeners = new LazySet<(node: NodeInfo, from: Uint8Array) => void>();
   private lastTickAt = Number.NEGATIVE_INFINITY;
 
@@ -468,9 +471,11 @@ export class Dht {
    */
   onCryptoPacket(id: number, handler: CryptoPacketHandler): () => void {
     if (id === CRYPTO_PACKET_NAT_PING) throw new RangeError("NAT ping (0xFE) is handled by the DHT itself");
-    this.cryptoHandlers.set(id, handler);
+    // concat sizes the array exactly (a spread or push leaves room for 16 more).
+    const pair: readonly [number, CryptoPacketHandler] = [id, handler];
+    this.cryptoHandlers = this.cryptoHandlers.filter(([other]) => other !== id).concat([pair]);
     return () => {
-      if (this.cryptoHandlers.get(id) === handler) this.cryptoHandlers.delete(id);
+      this.cryptoHandlers = this.cryptoHandlers.filter(([other, h]) => other !== id || h !== handler);
     };
   }
 
@@ -666,7 +671,7 @@ export class Dht {
         this.handleNatPing(from, h.value.senderPk, inner.value.data);
         return;
       }
-      const handler = this.cryptoHandlers.get(inner.value.id);
+      const handler = this.cryptoHandlers.find(([id]) => id === inner.value.id)?.[1];
       if (!handler) {
         // Valid, just not something a registered layer wants (e.g. DHTPK before the onion is up).
         this.stats.cryptoUnhandled++;
