@@ -40,7 +40,14 @@ describe("our onion server roles serve c-toxcore 0.2.18 clients", () => {
     for (let i = 0; i < 4; i++) {
       const port = OUR_BASE_PORT + i;
       const socket = dgram.createSocket("udp4");
-      await new Promise<void>((r) => socket.bind(port, "127.0.0.1", () => r()));
+      // A taken port fails the hook at once with EADDRINUSE and the port, not after its timeout.
+      await new Promise<void>((resolve, reject) => {
+        socket.once("error", reject);
+        socket.bind(port, "127.0.0.1", () => {
+          socket.off("error", reject);
+          resolve();
+        });
+      });
       const sink = {
         send: (to: { ip: string; port: number }, data: Uint8Array) => socket.send(data, to.port, to.ip),
       };
