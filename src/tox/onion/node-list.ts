@@ -14,14 +14,21 @@ import { PUBLIC_KEY_SIZE, precompute } from "../crypto.js";
 import type { IpPort } from "../wire/ipport.js";
 import { ONION_PING_ID_SIZE } from "../wire/onion.js";
 
-/** Bytes of one slot: the node's public key, its ping id, then the box key we share with it. */
-const SLOT_BYTES = PUBLIC_KEY_SIZE + ONION_PING_ID_SIZE + PUBLIC_KEY_SIZE;
+/**
+ * Bytes of one slot: the node's public key, its ping id, the box key we share with it, then
+ * small counters (isStored, pingsSinceResponse, whether the box key is there).
+ */
 const SHARED_KEY_AT = PUBLIC_KEY_SIZE + ONION_PING_ID_SIZE;
-/** Times per slot: addedAt, timestamp, lastPinged. */
-const SLOT_TIMES = 3;
+const IS_STORED_AT = SHARED_KEY_AT + PUBLIC_KEY_SIZE;
+const PINGS_AT = IS_STORED_AT + 1;
+const HAS_SHARED_KEY_AT = PINGS_AT + 1;
+const SLOT_BYTES = HAS_SHARED_KEY_AT + 1;
+/** Numbers per slot: addedAt, timestamp, lastPinged, pathUsed (a path number up to 2^32). */
+const SLOT_TIMES = 4;
 const ADDED_AT = 0;
 const TIMESTAMP = 1;
 const LAST_PINGED = 2;
+const PATH_USED = 3;
 
 /** Shared by every empty slot: replaced, never written into. */
 export const ZERO_KEY = new Uint8Array(PUBLIC_KEY_SIZE);
@@ -32,12 +39,6 @@ export class OnionNode {
   ipPort: IpPort = NO_ADDRESS;
   /** The searched key's data pk the node stores (ZERO_KEY while unknown). */
   dataPk: Uint8Array = ZERO_KEY;
-  /** 0 not stored; 1 stores the searched key (its data pk known); 2 stores us. */
-  isStored = 0;
-  pingsSinceResponse = 0;
-  pathUsed = 0;
-  /** Whether the slot holds the box key for the current public key. */
-  private hasSharedKey = false;
 
   constructor(
     private readonly bytes: Uint8Array,
@@ -53,7 +54,7 @@ export class OnionNode {
 
   setPublicKey(pk: Uint8Array): void {
     this.bytes.set(pk.subarray(0, PUBLIC_KEY_SIZE), this.slot * SLOT_BYTES);
-    this.hasSharedKey = false;
+    this.bytes[this.slot * SLOT_BYTES + HAS_SHARED_KEY_AT] = 0;
   }
 
   /**
@@ -62,9 +63,9 @@ export class OnionNode {
    */
   sharedKey(ourSecretKey: Uint8Array): Uint8Array {
     const at = this.slot * SLOT_BYTES + SHARED_KEY_AT;
-    if (!this.hasSharedKey) {
+    if (this.bytes[this.slot * SLOT_BYTES + HAS_SHARED_KEY_AT] === 0) {
       this.bytes.set(precompute(this.publicKey, ourSecretKey), at);
-      this.hasSharedKey = true;
+      this.bytes[this.slot * SLOT_BYTES + HAS_SHARED_KEY_AT] = 1;
     }
     return this.bytes.subarray(at, at + PUBLIC_KEY_SIZE);
   }
@@ -138,6 +139,33 @@ export class OnionNode {
 
   set lastPinged(t: number) {
     this.times[this.slot * SLOT_TIMES + LAST_PINGED] = t;
+  }
+
+  /** 0 not stored; 1 stores the searched key (its data pk known); 2 stores us. */
+  get isStored(): number {
+    return this.bytes[this.slot * SLOT_BYTES + IS_STORED_AT]!;
+  }
+
+  set isStored(status: number) {
+    this.bytes[this.slot * SLOT_BYTES + IS_STORED_AT] = status;
+  }
+
+  /** Requests since its last answer (a few at most: it is dropped after ONION_NODE_MAX_PINGS). */
+  get pingsSinceResponse(): number {
+    return this.bytes[this.slot * SLOT_BYTES + PINGS_AT]!;
+  }
+
+  set pingsSinceResponse(n: number) {
+    this.bytes[this.slot * SLOT_BYTES + PINGS_AT] = Math.min(n, 255);
+  }
+
+  /** The path number the node last answered over. */
+  get pathUsed(): number {
+    return this.times[this.slot * SLOT_TIMES + PATH_USED]!;
+  }
+
+  set pathUsed(pathNum: number) {
+    this.times[this.slot * SLOT_TIMES + PATH_USED] = pathNum;
   }
 
   private equalAt(at: number, other: Uint8Array, size: number): boolean {

@@ -24,6 +24,9 @@ describe("onion node lists in one buffer", () => {
             node.timestamp = t;
             node.addedAt = t + 1;
             node.lastPinged = t + 2;
+            node.isStored = i % 3;
+            node.pingsSinceResponse = i;
+            node.pathUsed = 4_000_000_000 + i;
           });
           rows.forEach(([pk, ping, t], i) => {
             const node = list[i]!;
@@ -32,6 +35,7 @@ describe("onion node lists in one buffer", () => {
             expect(node.hasPublicKey(pk)).toBe(true);
             expect(node.hasPingId(ping)).toBe(true);
             expect([node.timestamp, node.addedAt, node.lastPinged]).toEqual([t, t + 1, t + 2]);
+            expect([node.isStored, node.pingsSinceResponse, node.pathUsed]).toEqual([i % 3, i, 4e9 + i]);
           });
         },
       ),
