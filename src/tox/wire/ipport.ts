@@ -36,8 +36,37 @@ export const PACKED_NODE_SIZE_IPV6 = 1 + 16 + 2 + PUBLIC_KEY_SIZE; // 51
 export const ONION_IPPORT_SIZE = 19;
 
 export function ipv4ToBytes(ip: string): Uint8Array {
-  if (!isIPv4(ip)) throw new WireError(`not an IPv4 address: ${ip}`, { what: "ip" });
-  return Uint8Array.from(ip.split(".").map((p) => Number(p)));
+  const out = new Uint8Array(4);
+  if (!parseIpv4Into(ip, out)) throw new WireError(`not an IPv4 address: ${ip}`, { what: "ip" });
+  return out;
+}
+
+/**
+ * Dotted quad -> 4 bytes, by character codes: every onion layer and packed node writes an
+ * address, and `isIPv4` + split + map cost more than the rest of the layer. Accepts exactly what
+ * `net.isIPv4` accepts (octets 0-255 without leading zeros); false otherwise.
+ */
+function parseIpv4Into(ip: string, out: Uint8Array): boolean {
+  const n = ip.length;
+  if (n < 7 || n > 15) return false;
+  let octet = 0;
+  let value = 0;
+  let digits = 0;
+  for (let i = 0; i <= n; i++) {
+    const c = i < n ? ip.charCodeAt(i) : 0x2e;
+    if (c === 0x2e) {
+      if (digits === 0 || octet > 3) return false;
+      out[octet++] = value;
+      value = 0;
+      digits = 0;
+    } else if (c >= 0x30 && c <= 0x39) {
+      if (digits > 0 && value === 0) return false; // leading zero
+      value = value * 10 + (c - 0x30);
+      if (value > 255) return false;
+      digits++;
+    } else return false;
+  }
+  return octet === 4;
 }
 
 export function ipv4FromBytes(b: Uint8Array): string {

@@ -1,9 +1,11 @@
+import { isIPv4 } from "node:net";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ByteReader, ByteWriter, toHex } from "../../../src/tox/bytes.js";
 import { unwrap } from "../../../src/tox/errors.js";
 import {
   ipPort,
+  ipv4ToBytes,
   isLanAddress,
   type NodeInfo,
   packNodes,
@@ -102,5 +104,28 @@ describe("onion IP_Port", () => {
     expect(bytes.length).toBe(19);
     expect(toHex(bytes)).toBe(`0201020304${"00".repeat(12)}1234`);
     expect(readOnionIpPort(new ByteReader(bytes)).ipPort).toEqual(ipPort("1.2.3.4", 0x1234));
+  });
+});
+
+describe("ipv4ToBytes", () => {
+  it("accepts exactly what net.isIPv4 accepts, with the same bytes", () => {
+    const octet = fc.oneof(
+      fc.integer({ min: 0, max: 300 }).map(String),
+      fc.constantFrom("", "00", "01", "007", "1a", " 1", "-1", "+1", "1e2", "0x1"),
+    );
+    const dotted = fc.array(octet, { minLength: 1, maxLength: 6 }).map((parts) => parts.join("."));
+    const text = fc.oneof(
+      dotted,
+      fc.string({ maxLength: 16 }),
+      arbIpv4,
+      arbIpv4.map((ip) => `${ip}.`),
+    );
+    fc.assert(
+      fc.property(text, (ip) => {
+        if (isIPv4(ip)) expect([...ipv4ToBytes(ip)]).toEqual(ip.split(".").map(Number));
+        else expect(() => ipv4ToBytes(ip)).toThrow(/not an IPv4 address/);
+      }),
+      { numRuns: 3000 },
+    );
   });
 });
