@@ -17,7 +17,11 @@ import type { Clock } from "../clock.js";
 import { LazyMap } from "../lazy-collections.js";
 import { encodeFriendRequest } from "../wire/onion.js";
 import { type AddFriendResult, OutgoingFriendRequests } from "./outgoing.js";
-import { FriendRequestReceiver, type FriendRequestVerdict } from "./receiver.js";
+import {
+  FriendRequestReceiver,
+  type FriendRequestReceiverOptions,
+  type FriendRequestVerdict,
+} from "./receiver.js";
 
 export interface IncomingRequest {
   publicKey: Uint8Array;
@@ -54,18 +58,16 @@ export class FriendRequests {
   private readonly incoming = new LazyMap<string, IncomingRequest>();
 
   constructor(private readonly opts: FriendRequestsOptions) {
-    this.outgoing = new OutgoingFriendRequests(opts.clock, opts.ownPk, opts.isFriend);
-    this.receiver = new FriendRequestReceiver({
-      clock: opts.clock,
-      nospam: opts.nospam,
-      isFriend: opts.isFriend,
-      onRequest: (publicKey, message) => {
-        const request = { publicKey, message, receivedAt: opts.clock.now() };
-        this.incoming.set(toHex(publicKey), request);
-        opts.onRequest?.(request);
-      },
-      ...opts.receiver,
-    });
+    this.outgoing = new OutgoingFriendRequests(opts.clock, opts.ownPk, opts);
+    const link = new ReceiverLink(this, opts);
+    this.receiver = new FriendRequestReceiver(opts.receiver ? Object.assign(link, opts.receiver) : link);
+  }
+
+  /** @internal The receiver accepted a new request: pending until accepted or declined. */
+  received(publicKey: Uint8Array, message: Uint8Array): void {
+    const request = { publicKey, message, receivedAt: this.opts.clock.now() };
+    this.incoming.set(toHex(publicKey), request);
+    this.opts.onRequest?.(request);
   }
 
   // Incoming ---------------------------------------------------------------------------------
@@ -143,5 +145,32 @@ export class FriendRequests {
       if (!ok) ok = this.opts.transport.sendOnion(r.publicKey, encodeFriendRequest(r)) > 0;
       this.outgoing.markSent(r.publicKey, ok);
     }
+  }
+}
+
+/**
+ * The receiver's view of its FriendRequests, as prototype methods (every hosted identity has
+ * one; an options object of closures cost each a few hundred bytes).
+ */
+class ReceiverLink implements FriendRequestReceiverOptions {
+  readonly clock: Clock;
+
+  constructor(
+    private readonly owner: FriendRequests,
+    private readonly opts: FriendRequestsOptions,
+  ) {
+    this.clock = opts.clock;
+  }
+
+  nospam(): Uint8Array {
+    return this.opts.nospam();
+  }
+
+  isFriend(realPk: Uint8Array): boolean {
+    return this.opts.isFriend(realPk);
+  }
+
+  onRequest(senderPk: Uint8Array, message: Uint8Array): void {
+    this.owner.received(senderPk, message);
   }
 }

@@ -46,7 +46,8 @@ export class OutgoingFriendRequests {
   constructor(
     private readonly clock: Clock,
     private readonly ownPk: Uint8Array,
-    private readonly isFriend: (pk: Uint8Array) => boolean,
+    /** Who is a friend already (an object, so an identity can pass its glue without a closure). */
+    private readonly friends: { isFriend(pk: Uint8Array): boolean },
   ) {}
 
   /** `tox_friend_add`: validates as c-toxcore does; a new nospam for a pending request replaces the old one. */
@@ -66,7 +67,7 @@ export class OutgoingFriendRequests {
     if (msg.length === 0) return { ok: false, error: "message-empty" };
     if (msg.length > MAX_FRIEND_REQUEST_MESSAGE) return { ok: false, error: "message-too-long" };
     if (bytesEqual(addr.publicKey, this.ownPk)) return { ok: false, error: "own-key" };
-    if (this.isFriend(addr.publicKey)) return { ok: false, error: "already-friend" };
+    if (this.friends.isFriend(addr.publicKey)) return { ok: false, error: "already-friend" };
     const id = toHex(addr.publicKey);
     const existing = this.pending.get(id);
     if (existing !== undefined) {

@@ -31,7 +31,12 @@ import {
 import { fileNodeEvents } from "../files/wiring.js";
 import { type FriendConnectionEvents, FriendConnections } from "../friend-connection/friend-connections.js";
 import { serializeFriendConnPacket } from "../friend-connection/packets.js";
-import { FriendRequests, type FriendRequestTransport } from "../friend-requests/friend-requests.js";
+import {
+  FriendRequests,
+  type FriendRequestsOptions,
+  type FriendRequestTransport,
+  type IncomingRequest,
+} from "../friend-requests/friend-requests.js";
 import { longLivedKeyPair } from "../key-chunks.js";
 import { LazyMap } from "../lazy-collections.js";
 import {
@@ -215,8 +220,6 @@ export class Identity {
     this.udpPort = wiring.socket.local.port;
     this.emit = wiring.emit;
     this.wakeNode = wiring.wake;
-    const me = this.publicKey;
-    const hex = toHex;
 
     this.relays = new IdentityTcpRelays({
       clock: wiring.clock,
@@ -282,20 +285,7 @@ export class Identity {
     };
     routeDhtPkFromDht(this.dht, this.onion.client);
 
-    this.requests = new FriendRequests({
-      clock: wiring.clock,
-      ownPk: this.realKeys.publicKey,
-      nospam: () => this.nospam,
-      isFriend: (pk) => this.messenger.hasFriend(pk),
-      transport: new Identity.FriendRequestTransportGlue(this),
-      onRequest: (r) =>
-        this.emit("friendRequest", {
-          identity: me,
-          publicKey: hex(r.publicKey),
-          friend: hex(r.publicKey),
-          message: utf8.decode(r.message),
-        }),
-    });
+    this.requests = new FriendRequests(new Identity.FriendRequestsGlue(this));
 
     for (const f of save?.friends ?? []) {
       this.savedFriends.set(toHex(f.publicKey), f);
@@ -1062,8 +1052,28 @@ export class Identity {
     }
   };
 
-  private static readonly FriendRequestTransportGlue = class implements FriendRequestTransport {
-    constructor(private readonly id: Identity) {}
+  /** The friend-request module's options and transport in one object. */
+  private static readonly FriendRequestsGlue = class
+    implements FriendRequestsOptions, FriendRequestTransport
+  {
+    readonly clock: Clock;
+    readonly ownPk: Uint8Array;
+    readonly transport: FriendRequestTransport = this;
+    constructor(private readonly id: Identity) {
+      this.clock = id.clock;
+      this.ownPk = id.realKeys.publicKey;
+    }
+    nospam(): Uint8Array {
+      return this.id.nospam;
+    }
+    isFriend(pk: Uint8Array): boolean {
+      return this.id.messenger.hasFriend(pk);
+    }
+    onRequest(r: IncomingRequest): void {
+      const pk = toHex(r.publicKey);
+      const message = utf8.decode(r.message);
+      this.id.emit("friendRequest", { identity: this.id.publicKey, publicKey: pk, friend: pk, message });
+    }
     searchFor(pk: Uint8Array): void {
       this.id.onion.client.addFriend(pk);
     }

@@ -12,7 +12,7 @@ function setup() {
   const clock = new ManualClock();
   const me = newKeyPair();
   const friends = new Set<string>();
-  const out = new OutgoingFriendRequests(clock, me.publicKey, (pk) => friends.has(toHex(pk)));
+  const out = new OutgoingFriendRequests(clock, me.publicKey, { isFriend: (pk) => friends.has(toHex(pk)) });
   const target = newKeyPair().publicKey;
   const id = formatAddress({ publicKey: target, nospam: Uint8Array.of(1, 2, 3, 4) });
   return { clock, me, friends, out, target, id };
