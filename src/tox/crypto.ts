@@ -80,16 +80,90 @@ export function publicKeyValid(pk: Uint8Array): boolean {
   return pk.length === PUBLIC_KEY_SIZE && (pk[31]! & 0x80) === 0;
 }
 
+/**
+ * The WASM module under libsodium-wrappers, called directly for the per-packet primitives. The
+ * wrappers allocate, copy and free every argument on each call and throw on a failed MAC (an
+ * exception per packet that does not decrypt); here the key, nonce and message go into one
+ * scratch region allocated once, and a failed MAC is a return code. Same functions, same bytes.
+ */
+interface SodiumModule {
+  HEAPU8: Uint8Array;
+  _malloc(size: number): number;
+  _crypto_box_beforenm(k: number, pk: number, sk: number): number;
+  _crypto_box_easy_afternm(
+    c: number,
+    m: number,
+    mlenLo: number,
+    mlenHi: number,
+    n: number,
+    k: number,
+  ): number;
+  _crypto_box_open_easy_afternm(
+    m: number,
+    c: number,
+    clenLo: number,
+    clenHi: number,
+    n: number,
+    k: number,
+  ): number;
+}
+const wasm = (sodium as unknown as { libsodium: SodiumModule }).libsodium;
+/** Largest message through the scratch region (a net_crypto packet is at most 1,400 bytes). */
+const SCRATCH_MESSAGE_MAX = 4096;
+/** Layout: key 32 | nonce 24 | in (max + MAC) | out (max + MAC). */
+const SCRATCH_KEY = 0;
+const SCRATCH_NONCE = 32;
+const SCRATCH_IN = 64;
+const SCRATCH_OUT = SCRATCH_IN + SCRATCH_MESSAGE_MAX + MAC_SIZE;
+const scratch = wasm._malloc(SCRATCH_OUT + SCRATCH_MESSAGE_MAX + MAC_SIZE);
+
 /** `encrypt_precompute`: the shared key for box_afternm / secretbox. */
 export function precompute(theirPublicKey: Uint8Array, ourSecretKey: Uint8Array): Uint8Array {
-  return sodium.crypto_box_beforenm(theirPublicKey, ourSecretKey);
+  if (theirPublicKey.length !== PUBLIC_KEY_SIZE || ourSecretKey.length !== SECRET_KEY_SIZE)
+    return sodium.crypto_box_beforenm(theirPublicKey, ourSecretKey); // throws the wrappers' error
+  // HEAPU8 is read on each call: the WASM memory may have grown (and been replaced) since.
+  const heap = wasm.HEAPU8;
+  heap.set(theirPublicKey, scratch + SCRATCH_IN);
+  heap.set(ourSecretKey, scratch + SCRATCH_IN + PUBLIC_KEY_SIZE);
+  const rc = wasm._crypto_box_beforenm(
+    scratch + SCRATCH_OUT,
+    scratch + SCRATCH_IN,
+    scratch + SCRATCH_IN + PUBLIC_KEY_SIZE,
+  );
+  const out = heap.slice(scratch + SCRATCH_OUT, scratch + SCRATCH_OUT + SHARED_KEY_SIZE);
+  heap.fill(0, scratch + SCRATCH_IN, scratch + SCRATCH_IN + PUBLIC_KEY_SIZE + SECRET_KEY_SIZE);
+  heap.fill(0, scratch + SCRATCH_OUT, scratch + SCRATCH_OUT + SHARED_KEY_SIZE);
+  // A low-order public key (all-zero shared secret): the wrappers throw, and so must we.
+  if (rc !== 0) return sodium.crypto_box_beforenm(theirPublicKey, ourSecretKey);
+  return out;
 }
 
 /** `encrypt_data_symmetric`. c-toxcore refuses empty plaintexts; so do we. */
 export function encryptSymmetric(sharedKey: Uint8Array, nonce: Uint8Array, plain: Uint8Array): Uint8Array {
   if (plain.length === 0)
     throw new RangeError("refusing to encrypt an empty plaintext (c-toxcore rejects it)");
-  return sodium.crypto_box_easy_afternm(plain, nonce, sharedKey);
+  if (
+    plain.length > SCRATCH_MESSAGE_MAX ||
+    sharedKey.length !== SHARED_KEY_SIZE ||
+    nonce.length !== NONCE_SIZE
+  )
+    return sodium.crypto_box_easy_afternm(plain, nonce, sharedKey);
+  const heap = wasm.HEAPU8;
+  heap.set(sharedKey, scratch + SCRATCH_KEY);
+  heap.set(nonce, scratch + SCRATCH_NONCE);
+  heap.set(plain, scratch + SCRATCH_IN);
+  const rc = wasm._crypto_box_easy_afternm(
+    scratch + SCRATCH_OUT,
+    scratch + SCRATCH_IN,
+    plain.length,
+    0,
+    scratch + SCRATCH_NONCE,
+    scratch + SCRATCH_KEY,
+  );
+  const out = heap.slice(scratch + SCRATCH_OUT, scratch + SCRATCH_OUT + plain.length + MAC_SIZE);
+  heap.fill(0, scratch, scratch + SCRATCH_IN + plain.length);
+  if (rc !== 0) throw new Error("crypto_box_easy_afternm failed");
+  return out;
 }
 
 /** `decrypt_data_symmetric`; returns null when authentication fails or input is too short. */
@@ -99,11 +173,34 @@ export function decryptSymmetric(
   cipher: Uint8Array,
 ): Uint8Array | null {
   if (cipher.length <= MAC_SIZE) return null;
-  try {
-    return sodium.crypto_box_open_easy_afternm(cipher, nonce, sharedKey);
-  } catch {
-    return null;
+  if (
+    cipher.length > SCRATCH_MESSAGE_MAX + MAC_SIZE ||
+    sharedKey.length !== SHARED_KEY_SIZE ||
+    nonce.length !== NONCE_SIZE
+  ) {
+    try {
+      return sodium.crypto_box_open_easy_afternm(cipher, nonce, sharedKey);
+    } catch {
+      return null;
+    }
   }
+  const heap = wasm.HEAPU8;
+  heap.set(sharedKey, scratch + SCRATCH_KEY);
+  heap.set(nonce, scratch + SCRATCH_NONCE);
+  heap.set(cipher, scratch + SCRATCH_IN);
+  const rc = wasm._crypto_box_open_easy_afternm(
+    scratch + SCRATCH_OUT,
+    scratch + SCRATCH_IN,
+    cipher.length,
+    0,
+    scratch + SCRATCH_NONCE,
+    scratch + SCRATCH_KEY,
+  );
+  const plainLength = cipher.length - MAC_SIZE;
+  const out = rc === 0 ? heap.slice(scratch + SCRATCH_OUT, scratch + SCRATCH_OUT + plainLength) : null;
+  heap.fill(0, scratch, scratch + SCRATCH_IN);
+  heap.fill(0, scratch + SCRATCH_OUT, scratch + SCRATCH_OUT + plainLength);
+  return out;
 }
 
 /** `encrypt_data`: box with our secret key to their public key. */

@@ -1,3 +1,5 @@
+import fc from "fast-check";
+import sodium from "libsodium-wrappers-sumo";
 import { describe, expect, it } from "vitest";
 import { toHex } from "../../src/tox/bytes.js";
 import {
@@ -77,5 +79,52 @@ describe("crypto_core equivalents", () => {
     const abc = new TextEncoder().encode("abc");
     expect(toHex(sha256(abc))).toBe("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     expect(toHex(sha512(abc)).slice(0, 32)).toBe("ddaf35a193617abacc417349ae204131");
+  });
+});
+
+describe("direct WASM calls (scratch region) against the libsodium wrappers", () => {
+  const key = fc.uint8Array({ minLength: 32, maxLength: 32 });
+  const nonce = fc.uint8Array({ minLength: 24, maxLength: 24 });
+
+  it("box_afternm and open give the wrappers' bytes, for any size up to and past the scratch region", () => {
+    const size = fc.oneof(fc.integer({ min: 1, max: 1500 }), fc.integer({ min: 4090, max: 4200 }));
+    fc.assert(
+      fc.property(key, nonce, size, (k, n, len) => {
+        const plain = new Uint8Array(len).map((_, i) => (i * 7 + len) & 0xff);
+        const cipher = encryptSymmetric(k, n, plain);
+        expect(toHex(cipher)).toBe(toHex(sodium.crypto_box_easy_afternm(plain, n, k)));
+        expect(decryptSymmetric(k, n, cipher)).toEqual(plain);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it("a tampered or truncated box opens to null (no exception), and the next call still works", () => {
+    const k = precompute(newKeyPair().publicKey, newKeyPair().secretKey);
+    const n = randomNonce();
+    const plain = new Uint8Array(300).fill(9);
+    const cipher = encryptSymmetric(k, n, plain);
+    for (const i of [0, 15, 16, 299, 315]) {
+      const bad = cipher.slice();
+      bad[i]! ^= 1;
+      expect(decryptSymmetric(k, n, bad)).toBeNull();
+    }
+    expect(decryptSymmetric(k, n, cipher.subarray(0, 16))).toBeNull();
+    expect(decryptSymmetric(k, n, cipher.subarray(0, 200))).toBeNull();
+    expect(decryptSymmetric(k, n, cipher)).toEqual(plain);
+  });
+
+  it("precompute equals crypto_box_beforenm and refuses a low-order key as the wrappers do", () => {
+    for (let i = 0; i < 20; i++) {
+      const a = newKeyPair();
+      const b = newKeyPair();
+      expect(toHex(precompute(a.publicKey, b.secretKey))).toBe(
+        toHex(sodium.crypto_box_beforenm(a.publicKey, b.secretKey)),
+      );
+    }
+    const zero = new Uint8Array(32);
+    expect(() => sodium.crypto_box_beforenm(zero, newKeyPair().secretKey)).toThrow();
+    expect(() => precompute(zero, newKeyPair().secretKey)).toThrow();
+    expect(() => precompute(new Uint8Array(31), newKeyPair().secretKey)).toThrow();
   });
 });
