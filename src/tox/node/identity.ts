@@ -146,9 +146,6 @@ export class Identity {
   readonly publicKey: string;
   readonly publicKeyBytes: Uint8Array;
   readonly nospam: Uint8Array;
-  readonly toxId: string;
-  /** Our DHT key for this run (c-toxcore makes a fresh one every start; it is never saved). */
-  readonly dhtPublicKey: string;
   readonly udpPort: number;
   /** Whether UDP is used at all (false = TCP relays only). */
   readonly udpEnabled: boolean;
@@ -212,11 +209,6 @@ export class Identity {
     this.publicKeyBytes = this.realKeys.publicKey;
     this.publicKey = toHex(this.realKeys.publicKey);
     this.nospam = opts.nospam ?? save?.nospam ?? randomBytes(4);
-    this.toxId = formatAddress({
-      publicKey: this.realKeys.publicKey,
-      nospam: this.nospam,
-    });
-    this.dhtPublicKey = toHex(this.dht.keyPair.publicKey);
     this.udpPort = wiring.socket.local.port;
     this.emit = wiring.emit;
     this.wakeNode = wiring.wake;
@@ -227,15 +219,8 @@ export class Identity {
       udp: sink,
       ...(wiring.tcpTransport ? { transport: wiring.tcpTransport } : {}),
     });
-    // Relay input arrives from TCP sockets outside the node loop: wake the identity after it
-    // (the glue's handler is looked up at call time, so wrapping the instance method works).
-    const glue = this.relays.glue;
-    const handlePoolPacket = glue.handlePoolPacket.bind(glue);
-    glue.handlePoolPacket = (pk, data, via) => {
-      const used = handlePoolPacket(pk, data, via);
-      this.wake();
-      return used;
-    };
+    // Relay input arrives from TCP sockets outside the node loop: wake the identity after it.
+    this.relays.onInput = () => this.wake();
 
     this.messenger = new Messenger({
       clock: wiring.clock,
@@ -279,10 +264,7 @@ export class Identity {
       ...(wiring.log ? { log: wiring.log } : {}),
       events: new Identity.OnionEventsGlue(this),
     });
-    this.relays.onOnionResponse = (data) => {
-      this.onion.client.handleTcpResponse(data);
-      this.wake();
-    };
+    this.relays.onOnionResponse = (data) => this.onion.client.handleTcpResponse(data);
     routeDhtPkFromDht(this.dht, this.onion.client);
 
     this.requests = new FriendRequests(new Identity.FriendRequestsGlue(this));
@@ -304,6 +286,16 @@ export class Identity {
     for (const r of save?.tcpRelays ?? []) this.addRelayNode(r);
     for (const n of save?.pathNodes ?? []) this.onion.client.addBootstrapPathNode(n);
     for (const n of save?.dhtNodes ?? []) if (n.protocol === "udp" && this.udpEnabled) this.dht.bootstrap(n);
+  }
+
+  /** Our Tox ID (hex), made when asked: thousands of hosted identities need not each keep one. */
+  get toxId(): string {
+    return formatAddress({ publicKey: this.realKeys.publicKey, nospam: this.nospam });
+  }
+
+  /** Our DHT key for this run (c-toxcore makes a fresh one every start; it is never saved). */
+  get dhtPublicKey(): string {
+    return toHex(this.dht.keyPair.publicKey);
   }
 
   // -------------------------------------------------------------------------------------------

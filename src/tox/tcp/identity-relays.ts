@@ -19,11 +19,18 @@
 import type { Clock } from "../clock.js";
 import type { KeyPair } from "../crypto.js";
 import type { NetCrypto, NetCryptoOptions } from "../netcrypto/netcrypto.js";
+import type { OnionTcpFirstHop } from "../onion/client.js";
 import type { PacketSink } from "../transport/types.js";
 import type { NodeInfo } from "../wire/ipport.js";
 import type { TcpClientLogger } from "./client.js";
 import { NetCryptoRelayGlue } from "./netcrypto-relay.js";
-import { nodeToRelay, RECOMMENDED_SHARED_RELAYS, relayKey, TcpRelayPool } from "./pool.js";
+import {
+  nodeToRelay,
+  RECOMMENDED_SHARED_RELAYS,
+  relayKey,
+  TcpRelayPool,
+  type TcpRelayPoolEvents,
+} from "./pool.js";
 import { netTransport, type TcpRelayAddress, type TcpTransportFactory } from "./socket.js";
 
 /** c-toxcore puts at most 2 relays into a DHT-PK announcement (the rest are DHT nodes). */
@@ -45,6 +52,13 @@ export class IdentityTcpRelays {
   readonly glue: NetCryptoRelayGlue;
   /** Set to the onion client's `handleTcpResponse`. */
   onOnionResponse: ((data: Uint8Array) => void) | undefined;
+  /**
+   * Called after relay input was handled: it arrives from TCP sockets outside the node loop, so
+   * the owner may need to plan its next tick sooner.
+   */
+  onInput: (() => void) | undefined;
+  /** OnionClientOptions.tcp: our connected relays as first onion hops. */
+  readonly onionFirstHop: OnionTcpFirstHop;
   private netCrypto: NetCrypto | null = null;
 
   constructor(opts: IdentityTcpRelaysOptions) {
@@ -53,12 +67,10 @@ export class IdentityTcpRelays {
       dhtKeys: opts.dhtKeys,
       transport: opts.transport ?? netTransport,
       ...(opts.log ? { log: opts.log } : {}),
-      events: {
-        onPacket: (pk, data, via) => this.glue.handlePoolPacket(pk, data, via),
-        onOnionResponse: (data) => this.onOnionResponse?.(data),
-      },
+      events: new PoolEventsLink(this),
     });
     this.glue = new NetCryptoRelayGlue({ clock: opts.clock, pool: this.pool, udp: opts.udp });
+    this.onionFirstHop = new OnionFirstHop(this.pool);
   }
 
   /** Spread into NetCryptoOptions. */
@@ -80,25 +92,18 @@ export class IdentityTcpRelays {
   readonly relaysToShare = (): NodeInfo[] => this.pool.sharedRelays(RECOMMENDED_SHARED_RELAYS);
 
   /** FriendConnectionsEvents.onRelays: a friend's shared relays; needs its live session. */
-  readonly onFriendRelays = (friendRealPk: Uint8Array, relays: NodeInfo[]): void => {
+  onFriendRelays(friendRealPk: Uint8Array, relays: NodeInfo[]): void {
     const nc = this.netCrypto;
     const conn = nc?.connectionFor(friendRealPk);
     const path = conn === undefined ? undefined : nc?.pathInfo(conn);
     if (path === undefined) return;
     this.pool.addPeer(path.peerDhtPk, tcpRelaysOf(relays));
-  };
+  }
 
   /** OnionClientEvents.onDhtPk: a friend's DHT key and the relays it announced. */
-  readonly onFriendDhtPk = (_friendRealPk: Uint8Array, dhtPk: Uint8Array, nodes: NodeInfo[]): void => {
+  onFriendDhtPk(_friendRealPk: Uint8Array, dhtPk: Uint8Array, nodes: NodeInfo[]): void {
     this.pool.addPeer(dhtPk, tcpRelaysOf(nodes));
-  };
-
-  /** OnionClientOptions.tcp: our connected relays as first onion hops. */
-  readonly onionFirstHop = {
-    relays: (): NodeInfo[] => this.pool.sharedRelays(Number.POSITIVE_INFINITY),
-    send: (relay: NodeInfo, nonce: Uint8Array, payload: Uint8Array): boolean =>
-      this.pool.sendOnionRequest(nonce, payload, relayKey(nodeToRelay(relay))),
-  };
+  }
 
   /** OnionClientOptions.tcpRelays: what goes into our DHT-PK announcements. */
   readonly onionAdvertisedRelays = (): NodeInfo[] => this.pool.sharedRelays(DHTPK_MAX_RELAYS);
@@ -124,4 +129,35 @@ export class IdentityTcpRelays {
 
 function tcpRelaysOf(nodes: readonly NodeInfo[]): TcpRelayAddress[] {
   return nodes.filter((n) => n.protocol === "tcp").map(nodeToRelay);
+}
+
+/**
+ * The pool's events for one identity, as prototype methods (every hosted identity has a pool;
+ * an object of closures cost each a few hundred bytes).
+ */
+class PoolEventsLink implements TcpRelayPoolEvents {
+  constructor(private readonly relays: IdentityTcpRelays) {}
+
+  onPacket(pk: Uint8Array, data: Uint8Array, via: string): void {
+    this.relays.glue.handlePoolPacket(pk, data, via);
+    this.relays.onInput?.();
+  }
+
+  onOnionResponse(data: Uint8Array): void {
+    this.relays.onOnionResponse?.(data);
+    this.relays.onInput?.();
+  }
+}
+
+/** Connected relays as the first hop of onion paths (OnionClientOptions.tcp). */
+class OnionFirstHop implements OnionTcpFirstHop {
+  constructor(private readonly pool: TcpRelayPool) {}
+
+  relays(): NodeInfo[] {
+    return this.pool.sharedRelays(Number.POSITIVE_INFINITY);
+  }
+
+  send(relay: NodeInfo, nonce: Uint8Array, payload: Uint8Array): boolean {
+    return this.pool.sendOnionRequest(nonce, payload, relayKey(nodeToRelay(relay)));
+  }
 }
