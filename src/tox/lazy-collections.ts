@@ -46,6 +46,14 @@ export class LazyMap<K, V> implements Map<K, V> {
     this.inner?.clear();
   }
 
+  /**
+   * Drops the hash table if the map is empty, for maps that are briefly non-empty now and then
+   * (requests in flight): their table would otherwise stay allocated while idle.
+   */
+  releaseIfEmpty(): void {
+    if (this.inner !== undefined && this.inner.size === 0) this.inner = undefined;
+  }
+
   forEach(fn: (value: V, key: K, map: Map<K, V>) => void, thisArg?: unknown): void {
     this.inner?.forEach((v, k) => {
       fn.call(thisArg, v, k, this);

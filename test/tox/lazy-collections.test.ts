@@ -86,4 +86,17 @@ describe("LazySet", () => {
       }),
     );
   });
+
+  it("LazyMap.releaseIfEmpty drops an empty table and keeps a non-empty map whole", () => {
+    const m = new LazyMap<string, number>();
+    m.set("a", 1);
+    m.releaseIfEmpty();
+    expect([...m]).toEqual([["a", 1]]);
+    m.delete("a");
+    m.releaseIfEmpty();
+    expect(m.size).toBe(0);
+    expect((m as unknown as { inner: unknown }).inner).toBeUndefined();
+    m.set("b", 2);
+    expect(m.get("b")).toBe(2);
+  });
 });
