@@ -72,7 +72,9 @@ export class Backbone {
       clock,
       dht: view,
       sink,
-      ...(opts.announceCapacity !== undefined ? { maxEntries: opts.announceCapacity } : {}),
+      ...(opts.announceCapacity !== undefined
+        ? { maxEntries: opts.announceCapacity, keyCacheSize: Math.max(512, opts.announceCapacity * 2) }
+        : {}),
       ...(log ? { log } : {}),
     });
     this.router = new PacketRouter((e) =>

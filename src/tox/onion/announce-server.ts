@@ -67,17 +67,24 @@ export interface OnionAnnounceServerOptions {
   sink: PacketSink;
   log?: OnionLogger;
   maxEntries?: number;
+  /**
+   * Box keys kept for requesters (default 512). Every announce is boxed with the requester's own
+   * key: a node storing thousands of announcements (test networks) needs as many, or each
+   * request costs a key computation.
+   */
+  keyCacheSize?: number;
 }
 
 export class OnionAnnounceServer {
   readonly stats: AnnounceServerStats = { requests: 0, stored: 0, dataForwarded: 0, dropped: 0 };
   private readonly entries: AnnounceEntry[] = [];
   private readonly hmacKey = randomBytes(32);
-  private readonly sharedKeys = new SharedKeyCache();
+  private readonly sharedKeys: SharedKeyCache;
   private readonly maxEntries: number;
 
   constructor(private readonly opts: OnionAnnounceServerOptions) {
     this.maxEntries = opts.maxEntries ?? ONION_ANNOUNCE_MAX_ENTRIES;
+    this.sharedKeys = new SharedKeyCache(opts.keyCacheSize);
   }
 
   /** Handles 0x83, 0x87 and 0x85 (each followed by R3); false for other ids. Never throws on input. */

@@ -374,19 +374,26 @@ export class OnionClient {
   tick(): void {
     const now = this.clock.now();
     if (now - this.lastRun < S) return;
-    if (this.shared !== undefined && !this.everConnected && !this.shared.admit(this)) {
+    let mayPopulate = true;
+    if (this.shared !== undefined && !this.isConnected() && !this.shared.admit(this)) {
       // Shared paths: until first announced we may only work when let (a bounded number of
-      // starting identities at a time; see SharedOnionPathsOptions.startsPerSecond). Once
-      // announced we never wait again: holding back re-announces would let a short dip turn
-      // into entries expiring on the announce nodes.
-      this.lastRun = now;
-      return;
+      // starting identities at a time; see SharedOnionPathsOptions.startsPerSecond).
+      if (!this.everConnected) {
+        this.lastRun = now;
+        return;
+      }
+      // Announced before and lost it: keep re-announcing to the nodes we have (holding that
+      // back would let a short dip expire our entries), but look for new nodes only when let,
+      // as a starting client. Thousands that lost their announcements at once (an overloaded
+      // or lost network) each asking 6 random nodes a second through the shared paths kept the
+      // network overloaded: N = 5,000 sent 1.7 requests/s per identity, 6% answered.
+      mayPopulate = false;
     }
     this.expireSendbacks(now);
     if (this.firstRun !== null && now - this.firstRun > ONION_CONNECTION_SECONDS * S) {
       if (this.shared) this.shared.refresh(addPathNode);
       else for (const n of this.opts.dht.randomNodes(MAX_ONION_CLIENTS)) addPathNode(this.pathNodes, n);
-      this.doAnnounce();
+      this.doAnnounce(mayPopulate);
     }
     if (this.announcedEnough()) {
       if (now - this.lastTimeConnected > ONION_CONNECTED_TIMEOUT) {
@@ -398,11 +405,10 @@ export class OnionClient {
       this.onionConnected--;
     }
     const connected = this.isConnected();
-    if (connected && this.shared !== undefined && !this.everConnected) {
-      this.everConnected = true;
-      this.shared.settled(this);
-    }
+    if (connected) this.everConnected = true;
     if (connected !== this.wasConnected) {
+      // Announced (again): no longer one of the starting clients.
+      if (connected) this.shared?.settled(this);
       this.wasConnected = connected;
       this.opts.events?.onConnectionChange?.(connected);
     }
@@ -611,7 +617,8 @@ export class OnionClient {
   // ------------------------------------------------------------------------------------------
   // Periodic work
 
-  private doAnnounce(): void {
+  /** `do_announce`; `mayPopulate` false: only the nodes already listed (see `tick`). */
+  private doAnnounce(mayPopulate = true): void {
     let count = 0;
     for (const node of this.announceList) {
       if (this.nodeTimedOut(node)) continue;
@@ -664,6 +671,7 @@ export class OnionClient {
       count <= MAX_ONION_CLIENTS_ANNOUNCE / 2 ||
       this.timedOut(this.lastPopulated, ANNOUNCE_POPULATE_TIMEOUT)
     ) {
+      if (!mayPopulate) return;
       if (count === 0 && this.seedFromDht()) return;
       const pool = this.pathNodes.length > 0 ? this.pathNodes : this.bootstrapPathNodes;
       if (pool.length === 0) return;
