@@ -115,7 +115,8 @@ const SCRATCH_KEY = 0;
 const SCRATCH_NONCE = 32;
 const SCRATCH_IN = 64;
 const SCRATCH_OUT = SCRATCH_IN + SCRATCH_MESSAGE_MAX + MAC_SIZE;
-const scratch = wasm._malloc(SCRATCH_OUT + SCRATCH_MESSAGE_MAX + MAC_SIZE);
+const SCRATCH_REGION = SCRATCH_OUT + SCRATCH_MESSAGE_MAX + MAC_SIZE;
+const scratch = wasm._malloc(SCRATCH_REGION);
 
 /** `encrypt_precompute`: the shared key for box_afternm / secretbox. */
 export function precompute(theirPublicKey: Uint8Array, ourSecretKey: Uint8Array): Uint8Array {
@@ -163,6 +164,83 @@ export function encryptSymmetric(sharedKey: Uint8Array, nonce: Uint8Array, plain
   const out = heap.slice(scratch + SCRATCH_OUT, scratch + SCRATCH_OUT + plain.length + MAC_SIZE);
   heap.fill(0, scratch, scratch + SCRATCH_IN + plain.length);
   if (rc !== 0) throw new Error("crypto_box_easy_afternm failed");
+  return out;
+}
+
+/** One layer of `sealNested`: its key and the bytes put before the previous layer's box. */
+export interface NestedLayer {
+  key: Uint8Array;
+  header: readonly Uint8Array[];
+}
+
+/**
+ * Nested boxes with one nonce (an onion request's three layers), innermost layer first: layer i
+ * boxes `header_i | previous` (layer 0: `header_0 | inner`) with its key; returns
+ * `outer | outermost box`. Byte for byte what `encryptSymmetric` layer by layer gives, but built
+ * in place in WASM memory (libsodium's box_easy may overwrite its input: each layer's box lands
+ * where its plaintext was, MAC in front), so the packet is copied in once and out once.
+ */
+export function sealNested(
+  nonce: Uint8Array,
+  inner: Uint8Array,
+  layers: readonly NestedLayer[],
+  outer: readonly Uint8Array[],
+): Uint8Array {
+  const size = (parts: readonly Uint8Array[]) => parts.reduce((n, p) => n + p.length, 0);
+  let total = inner.length + size(outer);
+  for (const l of layers) total += size(l.header) + MAC_SIZE;
+  const fits =
+    total <= SCRATCH_REGION - SCRATCH_IN &&
+    nonce.length === NONCE_SIZE &&
+    layers.every((l) => l.key.length === SHARED_KEY_SIZE);
+  if (!fits || inner.length + size(layers[0]?.header ?? []) === 0) {
+    let box = inner;
+    for (const l of layers) box = encryptSymmetric(l.key, nonce, concatParts([...l.header, box]));
+    return concatParts([...outer, box]);
+  }
+  const heap = wasm.HEAPU8;
+  const start = scratch + SCRATCH_IN;
+  const end = start + total;
+  heap.set(nonce, scratch + SCRATCH_NONCE);
+  let at = end - inner.length;
+  heap.set(inner, at);
+  for (const l of layers) {
+    for (let i = l.header.length - 1; i >= 0; i--) {
+      const part = l.header[i]!;
+      at -= part.length;
+      heap.set(part, at);
+    }
+    heap.set(l.key, scratch + SCRATCH_KEY);
+    const rc = wasm._crypto_box_easy_afternm(
+      at - MAC_SIZE,
+      at,
+      end - at,
+      0,
+      scratch + SCRATCH_NONCE,
+      scratch + SCRATCH_KEY,
+    );
+    at -= MAC_SIZE;
+    if (rc !== 0) {
+      heap.fill(0, scratch, scratch + SCRATCH_NONCE);
+      throw new Error("crypto_box_easy_afternm failed");
+    }
+  }
+  heap.fill(0, scratch, scratch + SCRATCH_NONCE);
+  for (let i = outer.length - 1; i >= 0; i--) {
+    const part = outer[i]!;
+    at -= part.length;
+    heap.set(part, at);
+  }
+  return heap.slice(start, end);
+}
+
+function concatParts(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
   return out;
 }
 

@@ -18,7 +18,14 @@
  */
 import { createHmac } from "node:crypto";
 import { ByteReader, ByteWriter } from "../bytes.js";
-import { encryptSymmetric, MAC_SIZE, NONCE_SIZE, openOrThrow, PUBLIC_KEY_SIZE } from "../crypto.js";
+import {
+  encryptSymmetric,
+  MAC_SIZE,
+  NONCE_SIZE,
+  openOrThrow,
+  PUBLIC_KEY_SIZE,
+  sealNested,
+} from "../crypto.js";
 import { type ParseResult, tryParse, WireError } from "../errors.js";
 import {
   type IpPort,
@@ -218,25 +225,26 @@ export function createOnionRequest(
     throw new RangeError(`onion payload of ${payload.length} bytes (1..${ONION_MAX_DATA_SIZE})`);
   }
   const [, b, c] = path.nodes;
-  const step1 = encodeOnionLayerPlain({ dest, inner: payload });
-  const layer3 = encryptSymmetric(path.sharedKeys[2], nonce, step1);
-  const step2 = encodeOnionLayerPlain({
-    dest: { protocol: "udp", ipPort: c.ipPort },
-    inner: concat2(path.publicKeys[2], layer3),
-  });
-  const layer2 = encryptSymmetric(path.sharedKeys[1], nonce, step2);
-  const step3 = encodeOnionLayerPlain({
-    dest: { protocol: "udp", ipPort: b.ipPort },
-    inner: concat2(path.publicKeys[1], layer2),
-  });
-  const layer1 = encryptSymmetric(path.sharedKeys[0], nonce, step3);
-  return serializeOnionRequest({
-    layer: 0,
+  // Layer by layer: box(C)(dest | payload), box(B)(C's address | pk3 | that),
+  // box(A)(B's address | pk2 | that), behind 0x80 | nonce | pk1; sealed in one pass.
+  return sealNested(
     nonce,
-    publicKey: path.publicKeys[0],
-    encrypted: layer1,
-    returnPath: new Uint8Array(0),
-  });
+    payload,
+    [
+      { key: path.sharedKeys[2], header: [onionIpPortBytes(dest.protocol, dest.ipPort)] },
+      { key: path.sharedKeys[1], header: [onionIpPortBytes("udp", c.ipPort), path.publicKeys[2]] },
+      { key: path.sharedKeys[0], header: [onionIpPortBytes("udp", b.ipPort), path.publicKeys[1]] },
+    ],
+    [ONION_SEND_INITIAL_ID, nonce, path.publicKeys[0]],
+  );
+}
+
+const ONION_SEND_INITIAL_ID = Uint8Array.of(NET_PACKET_ONION_SEND_INITIAL);
+
+function onionIpPortBytes(protocol: OnionDest["protocol"], ipPort: IpPort): Uint8Array {
+  const w = new ByteWriter(ONION_IPPORT_SIZE);
+  writeOnionIpPort(w, protocol, ipPort);
+  return w.finish();
 }
 
 function concat2(a: Uint8Array, b: Uint8Array): Uint8Array {

@@ -1,7 +1,13 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { bytesEqual } from "../../../src/tox/bytes.js";
-import { newKeyPair, precompute, randomBytes, randomNonce } from "../../../src/tox/crypto.js";
+import {
+  encryptSymmetric,
+  newKeyPair,
+  precompute,
+  randomBytes,
+  randomNonce,
+} from "../../../src/tox/crypto.js";
 import { type ParseResult, unwrap } from "../../../src/tox/errors.js";
 import { ipPort, type NodeInfo } from "../../../src/tox/wire/ipport.js";
 import {
@@ -22,6 +28,7 @@ import {
   encodeDhtPk,
   encodeFriendRequest,
   encodeOnionDataPlain,
+  encodeOnionLayerPlain,
   MAX_DATA_REQUEST_SIZE,
   MAX_FRIEND_REQUEST_MESSAGE,
   ONION_CLIENT_MAX_DATA_SIZE,
@@ -92,6 +99,55 @@ function makePath() {
 }
 
 describe("onion request layers", () => {
+  it("are byte for byte the three boxes sealed one after the other (sizes 1..max, v4 and v6 hops)", () => {
+    const { path } = makePath();
+    const v6 = { ...path, nodes: path.nodes.map((n) => ({ ...n, ipPort: ipPort("2001:db8::7", 3) })) };
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: ONION_MAX_DATA_SIZE }),
+        fc.boolean(),
+        fc.constantFrom("udp" as const, "tcp" as const),
+        (size, useV6, protocol) => {
+          const p = (useV6 ? v6 : path) as OnionPathKeys;
+          const dest = { protocol, ipPort: ipPort(useV6 ? "::1" : "10.1.2.3", 33445) };
+          const payload = new Uint8Array(size).map((_, i) => i & 0xff);
+          const nonce = randomNonce();
+          const [, b, c] = p.nodes;
+          const l3 = encryptSymmetric(
+            p.sharedKeys[2],
+            nonce,
+            encodeOnionLayerPlain({ dest, inner: payload }),
+          );
+          const l2 = encryptSymmetric(
+            p.sharedKeys[1],
+            nonce,
+            encodeOnionLayerPlain({
+              dest: { protocol: "udp", ipPort: c.ipPort },
+              inner: Uint8Array.from([...p.publicKeys[2], ...l3]),
+            }),
+          );
+          const l1 = encryptSymmetric(
+            p.sharedKeys[0],
+            nonce,
+            encodeOnionLayerPlain({
+              dest: { protocol: "udp", ipPort: b.ipPort },
+              inner: Uint8Array.from([...p.publicKeys[1], ...l2]),
+            }),
+          );
+          const expected = serializeOnionRequest({
+            layer: 0,
+            nonce,
+            publicKey: p.publicKeys[0],
+            encrypted: l1,
+            returnPath: new Uint8Array(0),
+          });
+          expect(bytesEqual(createOnionRequest(p, dest, payload, nonce), expected)).toBe(true);
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+
   it("peel hop by hop with one nonce, and each relay's return block opens back to the previous hop", () => {
     const { relays, path } = makePath();
     const dest = { protocol: "udp" as const, ipPort: ipPort("127.0.0.1", 34900) };
