@@ -409,13 +409,17 @@ export function createAnnounceRequest(
 ): Uint8Array {
   if (format === "old" && plain.extra.length !== 0)
     throw new RangeError("0x83 announce carries no extra data");
-  return serializeAnnounceRequest({
-    format,
+  // = serializeAnnounceRequest with the box of encodeAnnounceRequestPlain(plain), sealed in place.
+  return sealNested(
     nonce,
-    senderPk,
-    encrypted: encryptSymmetric(sharedKey, nonce, encodeAnnounceRequestPlain(plain)),
-  });
+    plain.extra,
+    [{ key: sharedKey, header: [plain.pingId, plain.searchedPk, plain.dataPk, plain.sendback] }],
+    [format === "old" ? ANNOUNCE_REQUEST_OLD_ID : ANNOUNCE_REQUEST_NEW_ID, nonce, senderPk],
+  );
 }
+
+const ANNOUNCE_REQUEST_OLD_ID = Uint8Array.of(NET_PACKET_ANNOUNCE_REQUEST_OLD);
+const ANNOUNCE_REQUEST_NEW_ID = Uint8Array.of(NET_PACKET_ANNOUNCE_REQUEST);
 
 export function serializeAnnounceRequest(p: AnnounceRequest): Uint8Array {
   return new ByteWriter(ANNOUNCE_REQUEST_MAX_SIZE)

@@ -24,6 +24,7 @@ import {
   decodeFriendRequest,
   decodeOnionDataInner,
   decodeOnionDataPlain,
+  encodeAnnounceRequestPlain,
   encodeAnnounceResponsePlain as encodeAnnounceResponsePlainFor,
   encodeDhtPk,
   encodeFriendRequest,
@@ -50,6 +51,7 @@ import {
   parseOnionRequest,
   parseOnionResponse,
   sealReturnBlock,
+  serializeAnnounceRequest,
   serializeOnionDataRequest,
   serializeOnionDataResponse,
   serializeOnionRequest,
@@ -310,6 +312,28 @@ describe("announce request", () => {
     expect(openAnnounceRequest(randomBytes(32), req).ok).toBe(false);
     expect(parseAnnounceRequest(bytes.subarray(0, 176)).ok).toBe(false);
     expect(parseAnnounceRequest(Uint8Array.from([...bytes, 0])).ok).toBe(false);
+  });
+
+  it("is byte for byte the serialized box of the encoded plaintext, both formats", () => {
+    const sender = newKeyPair();
+    const key = precompute(newKeyPair().publicKey, sender.secretKey);
+    for (const [format, extra] of [
+      ["old", 0],
+      ["new", 0],
+      ["new", 1],
+      ["new", 136],
+    ] as const) {
+      const p = { ...plain(), extra: randomBytes(extra) };
+      const nonce = randomNonce();
+      const expected = serializeAnnounceRequest({
+        format,
+        nonce,
+        senderPk: sender.publicKey,
+        encrypted: encryptSymmetric(key, nonce, encodeAnnounceRequestPlain(p)),
+      });
+      const bytes = createAnnounceRequest(format, key, sender.publicKey, nonce, p);
+      expect(bytesEqual(bytes, expected)).toBe(true);
+    }
   });
 
   it("0x87 is 177 bytes without extra data and carries up to 136 bytes of extra data", () => {
