@@ -35,14 +35,25 @@
  *
  * Run it compiled for figures that match production (dist/ is plain tsc output): tsx compiles
  * with esbuild's keepNames, which defines a `name` property on every function it creates, so
- * each closure gets a property store (~20 kB more heap per identity, and CPU on hot paths):
+ * each closure gets a property store (~20 kB more heap per identity, and CPU on hot paths); and
+ * with the node flag production uses (`npm start`), one N per process, under the machine lock:
  *   npx esbuild bench/tox-idle.ts --bundle --platform=node --format=esm --packages=external \
- *     --outfile=.tmp/bench/tox-idle.mjs && node --expose-gc .tmp/bench/tox-idle.mjs --routing shared 1000
+ *     --outfile=.tmp/bench/tox-idle.mjs
+ *   flock /tmp/toxbridge-heavy.lock node --expose-gc --max-semi-space-size=1 \
+ *     .tmp/bench/tox-idle.mjs --routing shared 5000
  *
  * Young generation: V8 grows the new space up to 2 x 16 MB semi-spaces under allocation pressure,
- * and that shows as RSS "per identity" (~40 kB at N = 1000). With `--max-semi-space-size=1`
+ * and that shows as RSS "per identity" (~29 kB at N = 1000). With `--max-semi-space-size=1`
  * (node flag) RSS per identity fell from ~100-104 kB to 63.5 kB at N = 1000 shared, with the same
- * CPU (90.6 µs/identity/s both); the heap column does not change.
+ * CPU (90.6 µs/identity/s both); the heap column does not change. `npm start` uses it.
+ *
+ * Besides the headline (RSS growth / N) it prints where each identity's RSS goes (V8 heap
+ * committed: young generation, old space committed but unused, live heap; `external`; the native
+ * rest; and by mapping: malloc main arena, anonymous, file-backed), and the packets each
+ * identity (and the backbone, divided by N) sends and receives per second by packet id, counted
+ * by the transport's census hook during the window. The "kB heap/id" column is heapUsed +
+ * external + arrayBuffers as before (arrayBuffers is part of external, so it counts twice; kept
+ * for comparison with earlier figures; the breakdown table counts it once).
  *
  * Ports: daemons 35960-35965, swarm 38000-38999, identities and backbone 41000-54999 (loopback).
  */
@@ -211,6 +222,8 @@ async function measureIdle(n: number, o: IdleOptions): Promise<IdleResult> {
     while (Date.now() - t0 < limit) {
       announced = identities.filter((x) => x.selfConnection() !== "none").length;
       if (announced >= n * ANNOUNCED_TARGET) break;
+      const elapsed = Math.round((Date.now() - t0) / 1000);
+      if (elapsed % 30 === 0) console.log(`  ${elapsed} s: ${announced}/${n} announced`);
       await sleep(1000);
     }
     const announceMs = Date.now() - t0;
