@@ -37,7 +37,7 @@ import {
   type FriendRequestTransport,
   type IncomingRequest,
 } from "../friend-requests/friend-requests.js";
-import { longLivedKeyPair } from "../key-chunks.js";
+import { KeyChunks, longLivedKeyPair } from "../key-chunks.js";
 import { LazyMap } from "../lazy-collections.js";
 import {
   Messenger,
@@ -190,10 +190,10 @@ export class Identity {
       throw new ToxProtocolError("an identity needs a secret key or a save file", { code: "no-key" });
     this.realKeys = longLivedKeyPair(keyPairFromSecret(secretKey));
     this.clock = wiring.clock;
-    this.saveExtras = {
-      conferences: save?.conferences ?? [],
-      unknownSections: save?.unknownSections ?? [],
-    };
+    this.saveExtras =
+      save === undefined
+        ? NO_SAVE_EXTRAS
+        : { conferences: save.conferences, unknownSections: save.unknownSections };
     this.udpEnabled = wiring.udp ?? true;
     const sink: PacketSink = this.udpEnabled ? wiring.socket : nowhere;
     this.log = wiring.log;
@@ -208,7 +208,7 @@ export class Identity {
     const dhtKeys = () => this.dht.keyPair;
     this.publicKeyBytes = this.realKeys.publicKey;
     this.publicKey = toHex(this.realKeys.publicKey);
-    this.nospam = opts.nospam ?? save?.nospam ?? randomBytes(4);
+    this.nospam = nospams.store(opts.nospam ?? save?.nospam ?? randomBytes(4));
     this.udpPort = wiring.socket.local.port;
     this.emit = wiring.emit;
     this.wakeNode = wiring.wake;
@@ -1103,6 +1103,14 @@ class IdentityOnionDht extends DhtOnionView {
     if (this.identity.udpEnabled) this.fullDht.requestNodes(node, searchedPk);
   }
 }
+
+/** Save-file parts of an identity made without one: shared, only ever read (spread into saves). */
+const NO_SAVE_EXTRAS: Pick<SaveData, "conferences" | "unknownSections"> = {
+  conferences: [],
+  unknownSections: [],
+};
+/** Each identity's 4 nospam bytes, copied into shared chunks rather than a buffer each. */
+const nospams = new KeyChunks(4);
 
 const NO_LAYER = 0;
 const NET_CRYPTO_LAYER = 1;
