@@ -93,6 +93,8 @@ export class OutgoingFriendRequests {
 
   /** Requests whose (re)send is due now. */
   due(): OutgoingRequest[] {
+    // Asked every second by every identity; nearly always nothing is pending.
+    if (this.pending.size === 0) return [];
     const now = this.clock.now();
     return [...this.pending.values()].filter((r) => r.lastSentAt === 0 || now - r.lastSentAt > r.timeoutMs);
   }

@@ -126,7 +126,7 @@ export class NetCryptoRelayGlue {
   /** Drops pool peers whose sessions are gone. Call from the identity's timer. */
   tick(): void {
     const nc = this.netCrypto;
-    if (nc === null) return;
+    if (nc === null || this.registered.size === 0) return;
     for (const [hex, reg] of [...this.registered]) {
       for (const conn of [...reg.conns])
         if (nc.state(conn) === undefined) {

@@ -284,7 +284,8 @@ export class TcpRelayPool {
   // Timers
 
   tick(): void {
-    if (this.closed) return;
+    // Every idle identity ticks once a second; most have no relay at all.
+    if (this.closed || this.relays.size === 0) return;
     const now = this.clock.now();
     for (const relay of [...this.relays.values()]) {
       if (relay.client !== null && relay.client.status !== "disconnected") relay.client.tick();
