@@ -76,5 +76,8 @@ describe("test port registry", () => {
     const src = "portRange: [34400, 34449], x(36099), bind(37001); 33445; 134567; 1.34999; 40000";
     expect(unclaimedLiterals(src, entry)).toEqual([37001]);
     expect(unclaimedLiterals("startPort: 35000", undefined)).toEqual([35000]);
+    // Addresses in ipPort() calls are not bindings; the same number elsewhere is.
+    expect(unclaimedLiterals('sinkFor(ipPort("127.0.0.1", 36100 + i))', undefined)).toEqual([]);
+    expect(unclaimedLiterals('ipPort("127.0.0.1", 36100); make(36100)', undefined)).toEqual([36100]);
   });
 });
