@@ -149,21 +149,39 @@ export function encryptSymmetric(sharedKey: Uint8Array, nonce: Uint8Array, plain
     nonce.length !== NONCE_SIZE
   )
     return sodium.crypto_box_easy_afternm(plain, nonce, sharedKey);
+  const out = afternmInScratch("seal", sharedKey, nonce, plain);
+  if (out === null) throw new Error("crypto_box_easy_afternm failed");
+  return out;
+}
+
+/**
+ * One afternm box operation through the scratch region: seal (input = plaintext) or open (input =
+ * box, null when its MAC does not verify). Key, nonce, input and output are wiped afterwards, so no
+ * key or plaintext outlives the call in WASM memory. HEAPU8 is read on each call: the WASM memory
+ * may have grown (and been replaced) since the last one.
+ */
+function afternmInScratch(
+  op: "seal" | "open",
+  sharedKey: Uint8Array,
+  nonce: Uint8Array,
+  input: Uint8Array,
+): Uint8Array | null {
   const heap = wasm.HEAPU8;
-  heap.set(sharedKey, scratch + SCRATCH_KEY);
-  heap.set(nonce, scratch + SCRATCH_NONCE);
-  heap.set(plain, scratch + SCRATCH_IN);
-  const rc = wasm._crypto_box_easy_afternm(
-    scratch + SCRATCH_OUT,
-    scratch + SCRATCH_IN,
-    plain.length,
-    0,
-    scratch + SCRATCH_NONCE,
-    scratch + SCRATCH_KEY,
-  );
-  const out = heap.slice(scratch + SCRATCH_OUT, scratch + SCRATCH_OUT + plain.length + MAC_SIZE);
-  heap.fill(0, scratch, scratch + SCRATCH_IN + plain.length);
-  if (rc !== 0) throw new Error("crypto_box_easy_afternm failed");
+  const keyPtr = scratch + SCRATCH_KEY;
+  const noncePtr = scratch + SCRATCH_NONCE;
+  const inPtr = scratch + SCRATCH_IN;
+  const outPtr = scratch + SCRATCH_OUT;
+  heap.set(sharedKey, keyPtr);
+  heap.set(nonce, noncePtr);
+  heap.set(input, inPtr);
+  const rc =
+    op === "seal"
+      ? wasm._crypto_box_easy_afternm(outPtr, inPtr, input.length, 0, noncePtr, keyPtr)
+      : wasm._crypto_box_open_easy_afternm(outPtr, inPtr, input.length, 0, noncePtr, keyPtr);
+  const outLength = op === "seal" ? input.length + MAC_SIZE : input.length - MAC_SIZE;
+  const out = rc === 0 ? heap.slice(outPtr, outPtr + outLength) : null;
+  heap.fill(0, scratch, inPtr + input.length);
+  heap.fill(0, outPtr, outPtr + outLength);
   return out;
 }
 
@@ -262,23 +280,7 @@ export function decryptSymmetric(
       return null;
     }
   }
-  const heap = wasm.HEAPU8;
-  heap.set(sharedKey, scratch + SCRATCH_KEY);
-  heap.set(nonce, scratch + SCRATCH_NONCE);
-  heap.set(cipher, scratch + SCRATCH_IN);
-  const rc = wasm._crypto_box_open_easy_afternm(
-    scratch + SCRATCH_OUT,
-    scratch + SCRATCH_IN,
-    cipher.length,
-    0,
-    scratch + SCRATCH_NONCE,
-    scratch + SCRATCH_KEY,
-  );
-  const plainLength = cipher.length - MAC_SIZE;
-  const out = rc === 0 ? heap.slice(scratch + SCRATCH_OUT, scratch + SCRATCH_OUT + plainLength) : null;
-  heap.fill(0, scratch, scratch + SCRATCH_IN);
-  heap.fill(0, scratch + SCRATCH_OUT, scratch + SCRATCH_OUT + plainLength);
-  return out;
+  return afternmInScratch("open", sharedKey, nonce, cipher);
 }
 
 /** `encrypt_data`: box with our secret key to their public key. */
