@@ -11,8 +11,14 @@ import { afterAll, describe, expect, it } from "vitest";
 import { BridgeCore, coreRepos } from "../../src/core/bridge-core.js";
 import type { AccountRef, InboundConferenceMessage, Owner } from "../../src/core/frontend.js";
 import { ToxNodeGateway } from "../../src/core/tox-adapter.js";
-import { ipPort, ToxNode } from "../../src/tox/index.js";
-import { befriend, CToxPeer, waitUntil } from "../interop/ctoxcore.js";
+import { ToxNode } from "../../src/tox/index.js";
+import {
+  conferencePeer,
+  dialling,
+  joinThroughCarol,
+  QUICK_CONFERENCE_RETRIES,
+} from "../helpers/conference-scenario.js";
+import { type CToxPeer, waitUntil } from "../interop/ctoxcore.js";
 import { RecordingFrontend, TestDb } from "./helpers.js";
 
 const ALICE: Owner = { kind: "matrix", id: "@alice:example.org" };
@@ -43,7 +49,7 @@ describe("conference across an immediate bridge restart", () => {
         repos: coreRepos(db.db),
         tox: new ToxNodeGateway(node),
         tickMs: 100,
-        conferences: { inboundRetryDelayMs: () => 100, retryDelayMs: () => 200 },
+        ...QUICK_CONFERENCE_RETRIES,
       });
       const fe = new Frontend("matrix");
       core.registerFrontend(fe);
@@ -59,34 +65,18 @@ describe("conference across an immediate bridge restart", () => {
       return { node, core, fe, stop };
     };
     let b = await start();
-    const peer = async (name: string, startPort: number) => {
-      const p = await CToxPeer.create({
-        startPort,
-        endPort: startPort + 29,
-        name,
-        label: name,
-        iterateEveryMs: 10,
-      });
-      cleanup.push(() => p.kill());
-      return p;
-    };
-    const carol = await peer("Carol", 37540);
-    const dan = await peer("Dan", 37570);
+    const carol = await conferencePeer("Carol", 37540, cleanup);
+    const dan = await conferencePeer("Dan", 37560, cleanup);
     await b.core.command(ALICE, "create", "user");
     await b.core.command(XAVIER, "create", "user");
     const alicePk = (await b.core.account(ALICE))!.publicKey;
     const xavierPk = (await b.core.account(XAVIER))!.publicKey;
-    const identity = (pk: string) => b.node.identity(pk)!;
-    const dialCarol = () =>
-      identity(alicePk).connectFriendDirect(carol.publicKey, carol.dhtId, ipPort("127.0.0.1", carol.udpPort));
-    const dialEachOther = async () => {
-      const a = identity(alicePk);
-      const x = identity(xavierPk);
-      await a.connectFriendDirect(x.publicKeyBytes, x.dhtPublicKey, ipPort("127.0.0.1", x.udpPort));
-      await x.connectFriendDirect(a.publicKeyBytes, a.dhtPublicKey, ipPort("127.0.0.1", a.udpPort));
-    };
+    // Read b.node on each call: it changes with the restart.
+    const dial = dialling(() => b.node);
+    const dialCarol = () => dial.dialCarol(alicePk, carol);
+    const dialEachOther = () => dial.dialEachOther(alicePk, xavierPk);
     expect((await b.core.command(ALICE, `add ${carol.addressHex} hi`, "user")).ok).toBe(true);
-    const carolFriend = carol.friendAddNoRequest(identity(alicePk).publicKeyBytes);
+    const carolFriend = carol.friendAddNoRequest(dial.identity(alicePk).publicKeyBytes);
     await dialCarol();
     await waitUntil(() => carol.friendConnectionStatus(carolFriend) === "udp", 15_000, "Carol sees alice");
     const cc = carol.conferenceNew();
@@ -110,14 +100,7 @@ describe("conference across an immediate bridge restart", () => {
       20_000,
       "xavier in",
     );
-    dan.bootstrapToPeer(carol);
-    carol.bootstrapToPeer(dan);
-    const { aFriend } = await befriend(carol, dan, { timeoutMs: 20_000 });
-    const invites: Uint8Array[] = [];
-    dan.on("conferenceInvite", (_f, _t, cookie) => invites.push(cookie));
-    carol.conferenceInvite(aFriend, cc);
-    await waitUntil(() => invites.length > 0, 10_000, "Dan's invite");
-    dan.conferenceJoin(dan.friendByPublicKey(carol.publicKey) ?? 0, invites[0]!);
+    await joinThroughCarol(carol, cc, [dan]);
     await waitUntil(
       () => carol.conferencePeerCount(cc) === 4 && dan.conferencePeerCount(0) === 4,
       20_000,

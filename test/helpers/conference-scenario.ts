@@ -16,26 +16,32 @@ export const QUICK_CONFERENCE_RETRIES: NonNullable<WholeBridgeOptions["core"]> =
   conferences: { inboundRetryDelayMs: () => 100, retryDelayMs: () => 200 },
 };
 
+/** One c-toxcore peer named `name` on the 20 ports from `startPort`, killed through `cleanup`. */
+export async function conferencePeer(
+  name: string,
+  startPort: number,
+  cleanup: (() => unknown)[],
+): Promise<CToxPeer> {
+  const p = await CToxPeer.create({
+    startPort,
+    endPort: startPort + 19,
+    name,
+    label: name,
+    iterateEveryMs: 10,
+  });
+  cleanup.push(() => p.kill());
+  return p;
+}
+
 /** Carol, Dan and Erin: c-toxcore peers on 20 ports each from `firstPort`, killed through `cleanup`. */
 export async function conferencePeers(
   firstPort: number,
   cleanup: (() => unknown)[],
 ): Promise<{ carol: CToxPeer; dan: CToxPeer; erin: CToxPeer }> {
-  const peer = async (name: string, startPort: number) => {
-    const p = await CToxPeer.create({
-      startPort,
-      endPort: startPort + 19,
-      name,
-      label: name,
-      iterateEveryMs: 10,
-    });
-    cleanup.push(() => p.kill());
-    return p;
-  };
   return {
-    carol: await peer("Carol", firstPort),
-    dan: await peer("Dan", firstPort + 20),
-    erin: await peer("Erin", firstPort + 40),
+    carol: await conferencePeer("Carol", firstPort, cleanup),
+    dan: await conferencePeer("Dan", firstPort + 20, cleanup),
+    erin: await conferencePeer("Erin", firstPort + 40, cleanup),
   };
 }
 
