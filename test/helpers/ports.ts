@@ -9,8 +9,10 @@
  *   machine. The config's sequencer interleaves the two kinds, so an interop file that waits
  *   mostly runs beside a unit file that computes.
  * - one file at a time ("serial"): every other `*.interop.test.ts` (the 200-identity load test,
- *   which needs both cores, and the Matrix and XMPP end-to-end files, which share port ranges
- *   with each other), plus SERIAL_FILES.
+ *   which needs both cores, and the conference and file end-to-end files: matrix/conferences,
+ *   xmpp/muc-e2e and xmpp/muc-mixed share 37400-37499 with each other and with
+ *   xmpp/muc-prosody.test's Prosody, xmpp/files-e2e's Prosody shares 37300-37349 with
+ *   xmpp/files.test), plus SERIAL_FILES.
  *
  * test/helpers/ports.test.ts fails loudly when two files of the two-at-a-time lane claim
  * overlapping ports, or when such a file mentions a port literal of the test range (34000-39999)
@@ -44,7 +46,8 @@ export const SERIAL_FILES: readonly string[] = [];
 
 /** Port pools of shared helpers: every file that starts one probes for free ports and retries. */
 export const HELPER_POOLS: Record<string, PortClaim> = {
-  "test/helpers/prosody/index.ts": { first: 35200, last: 35399, how: "searched", what: "Prosody (probe)" },
+  // Its default pool only (pickPorts: 100 ports from 35200); files with their own portBase claim that range.
+  "test/helpers/prosody/index.ts": { first: 35200, last: 35299, how: "searched", what: "Prosody (probe)" },
   "test/helpers/postgres.ts": { first: 55400, last: 55499, how: "searched", what: "PostgreSQL (probe)" },
 };
 
@@ -61,7 +64,7 @@ export const PARALLEL_CLAIMS: Record<string, FileClaims> = {
   "test/core/tox-adapter.test.ts": { claims: [searched(35000, 35049, "ToxNode")] },
   "test/matrix/component.test.ts": { claims: [searched(35420, 35439, "ToxNode of the bridge")] },
   "test/xmpp/bridge-component.test.ts": {
-    // Inside Prosody's probe pool: ToxNode skips a port Prosody holds, Prosody retries on one we hold.
+    // Shared with xmpp/e2e.interop's ToxNode: each skips a port the other holds.
     claims: [searched(35300, 35339, "ToxNode of the bridge")],
   },
   "test/xmpp/files.test.ts": {
@@ -209,6 +212,23 @@ export const PAIRED_CLAIMS: Record<string, FileClaims> = {
   "test/tox/tcp/onion-tcp.interop.test.ts": { claims: [fixed(34640, 34645, "tox-bootstrapd")] },
   "test/tox/tcp/server-onion.interop.test.ts": {
     claims: [fixed(34650, 34655, "tox-bootstrapd"), fixed(34656, 34657, "our relay (TCP) and UDP socket")],
+  },
+  // End-to-end files with one bridge and a few C peers on direct UDP (no DHT); the homeserver
+  // double and the appservice listen on port 0, the stores are PGlite or probed PostgreSQL.
+  "test/matrix/e2e.interop.test.ts": {
+    claims: [searched(35400, 35419, "ToxNode of the bridge"), fixed(35500, 35539, "C peer")],
+  },
+  "test/matrix/media.interop.test.ts": {
+    claims: [searched(37200, 37219, "ToxNode of the bridge"), fixed(37220, 37259, "C peers")],
+  },
+  "test/matrix/restart.interop.test.ts": {
+    // The bridge runs in a child process (tsx), started twice; its ToxNode searches 10 ports.
+    claims: [searched(35440, 35449, "ToxNode of the child bridge"), fixed(35560, 35599, "C peer")],
+  },
+  "test/xmpp/e2e.interop.test.ts": {
+    // Prosody comes from the helper's default pool (HELPER_POOLS), named in the header.
+    claims: [searched(35300, 35339, "ToxNode of the bridge"), fixed(35340, 35399, "C peer")],
+    addressesOnly: [35200, 35299],
   },
 };
 
