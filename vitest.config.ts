@@ -65,8 +65,8 @@ export default defineConfig({
         },
       },
       {
-        // One at a time, last: the 200-identity load test and the Matrix/XMPP conference and file
-        // end-to-end files (which share port ranges with each other).
+        // One at a time, last: the 200-identity load test (it needs both cores) and any interop
+        // file not registered in test/helpers/ports.ts.
         test: {
           ...shared,
           name: "serial",

@@ -8,11 +8,8 @@
  *   announces and searches, session timeouts) or finish well inside their timeouts on a busy
  *   machine. The config's sequencer interleaves the two kinds, so an interop file that waits
  *   mostly runs beside a unit file that computes.
- * - one file at a time ("serial"): every other `*.interop.test.ts` (the 200-identity load test,
- *   which needs both cores, and the conference and file end-to-end files: matrix/conferences,
- *   xmpp/muc-e2e and xmpp/muc-mixed share 37400-37499 with each other and with
- *   xmpp/muc-prosody.test's Prosody, xmpp/files-e2e's Prosody shares 37300-37349 with
- *   xmpp/files.test), plus SERIAL_FILES.
+ * - one file at a time ("serial"): every other `*.interop.test.ts` (today only the 200-identity
+ *   load test, which needs both cores), plus SERIAL_FILES.
  *
  * test/helpers/ports.test.ts fails loudly when two files of the two-at-a-time lane claim
  * overlapping ports, or when such a file mentions a port literal of the test range (34000-39999)
@@ -229,6 +226,32 @@ export const PAIRED_CLAIMS: Record<string, FileClaims> = {
     // Prosody comes from the helper's default pool (HELPER_POOLS), named in the header.
     claims: [searched(35300, 35339, "ToxNode of the bridge"), fixed(35340, 35399, "C peer")],
     addressesOnly: [35200, 35299],
+  },
+  // Conference and file end-to-end files: three C peers (Carol, Dan, Erin) or one, and a Prosody
+  // from its own probe range (portBase/portCount), each in its own 100 of 39000-39399.
+  "test/matrix/conferences.interop.test.ts": {
+    claims: [searched(39000, 39019, "ToxNode of the bridge"), fixed(39040, 39099, "C peers")],
+  },
+  "test/xmpp/muc-mixed.interop.test.ts": {
+    claims: [
+      searched(39100, 39109, "Prosody (probe)"),
+      searched(39110, 39129, "ToxNode of the bridge"),
+      fixed(39130, 39189, "C peers"),
+    ],
+  },
+  "test/xmpp/muc-e2e.interop.test.ts": {
+    claims: [
+      searched(39200, 39219, "Prosody (probe)"),
+      searched(39220, 39239, "ToxNode of the bridge"),
+      fixed(39240, 39299, "C peers"),
+    ],
+  },
+  "test/xmpp/files-e2e.interop.test.ts": {
+    claims: [
+      searched(39300, 39349, "Prosody (probe)"),
+      searched(39370, 39384, "ToxNode of the bridge"),
+      fixed(39385, 39399, "C peer"),
+    ],
   },
 };
 

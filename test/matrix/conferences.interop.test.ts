@@ -11,7 +11,7 @@
  * her line reaches the Tox peers and Carol's next line reaches the room: nothing lost.
  *
  * Our identities reach Carol (and each other) directly over loopback UDP; Dan and Erin are
- * reached through the conference via Carol. Ports: ours 37400-37419, C 37440-37499.
+ * reached through the conference via Carol. Ports: ours 39000-39019, C 39040-39099.
  */
 import { afterAll, describe, expect, it } from "vitest";
 import { ghostUserId } from "../../src/matrix/ids.js";
@@ -34,7 +34,7 @@ import { testRegistration } from "./bridge-harness.js";
 
 const names = { domain: "localhost", botLocalpart: "toxbot", userPrefix: "_tox_" };
 const registration = testRegistration();
-const OUR_PORTS: [number, number] = [37400, 37419];
+const OUR_PORTS: [number, number] = [39000, 39019];
 
 /** The whole bridge over the test's homeserver and store (the same ones again after a restart). */
 const startBridge = (hs: HomeserverDouble, store: Awaited<ReturnType<typeof openTestStore>>) =>
@@ -60,7 +60,7 @@ describe("Tox conference <-> Matrix room end to end (3 c-toxcore peers, 2 bridge
     cleanup.push(() => store.close());
     let bridge = await startBridge(hs, store);
     cleanup.push(() => bridge.stop());
-    const { carol, dan, erin } = await conferencePeers(37440, cleanup);
+    const { carol, dan, erin } = await conferencePeers(39040, cleanup);
 
     // alice and bob: Matrix users with Tox identities.
     const alice = await matrixUserWithIdentity(hs, bridge, "alice");

@@ -8,7 +8,7 @@
  * - ad-hoc export (encrypted) loads in c-toxcore with the same key and Carol as friend;
  * - avatars both ways: Carol's as her contact's vCard photo, alice's vCard photo to Carol.
  * Our identity reaches Carol directly over loopback UDP (no DHT/onion). Ports: Prosody
- * 37300-37349, our node 37370-37384, c-toxcore 37385-37399.
+ * 39300-39349, our node 39370-39384, c-toxcore 39385-39399.
  */
 import { createHash } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -63,7 +63,7 @@ describe("XMPP files and profiles <-> c-toxcore through the real core", () => {
     const spool = await mkdtemp(join(tmpdir(), "toxbridge-xmpp-e2e-"));
     cleanup.push(() => rm(spool, { recursive: true, force: true }));
     const server = await startXmppServer({
-      portBase: 37300,
+      portBase: 39300,
       portCount: 50,
       secret: "files-e2e-secret",
       users: ["alice"],
@@ -71,7 +71,7 @@ describe("XMPP files and profiles <-> c-toxcore through the real core", () => {
     cleanup.push(() => server.stop());
     const bridge = await startWholeBridge({
       store: db,
-      tox: { ports: [37370, 37384] },
+      tox: { ports: [39370, 39384] },
       core: { files: { spoolDir: join(spool, "core") } },
     });
     cleanup.push(() => bridge.stop());
@@ -85,7 +85,7 @@ describe("XMPP files and profiles <-> c-toxcore through the real core", () => {
     gateway = await newGateway();
     cleanup.push(() => gateway.stop());
     alice = await server.connect("alice");
-    carol = await CToxPeer.create({ startPort: 37385, endPort: 37399, name: "Carol", label: "carol" });
+    carol = await CToxPeer.create({ startPort: 39385, endPort: 39399, name: "Carol", label: "carol" });
     cleanup.push(() => carol.kill());
     carol.on("fileChunkRequest", (friend, file, position, length) => {
       const data = outgoing.get(file);
@@ -101,8 +101,8 @@ describe("XMPP files and profiles <-> c-toxcore through the real core", () => {
   it("registration imports a c-toxcore profile: same Tox ID, Carol already a friend", async () => {
     // A native client's profile: c-toxcore wrote it, with Carol in its friend list.
     const native = await CToxPeer.create({
-      startPort: 37385,
-      endPort: 37399,
+      startPort: 39385,
+      endPort: 39399,
       name: "Alice",
       label: "native",
     });
@@ -194,8 +194,8 @@ describe("XMPP files and profiles <-> c-toxcore through the real core", () => {
     const linked = new Uint8Array(await (await fetch(field("url") ?? "")).arrayBuffer());
     expect(sha256(linked)).toBe(sha256(encrypted));
     const native = await CToxPeer.create({
-      startPort: 37385,
-      endPort: 37399,
+      startPort: 39385,
+      endPort: 39399,
       savedata: await passDecrypt(encrypted, "pw 1"),
       label: "reloaded",
     });

@@ -6,7 +6,7 @@
  * changes both ways; Carol's rename is a 303; a message sent while alice is out of the room waits
  * in the core and reaches her at once when she rejoins (the MUC asks the core to redeliver; its own
  * retry would be minutes away). Our identity reaches Carol directly over loopback UDP (no
- * DHT/onion). Ports: Prosody 37400-37419, our node 37420-37439, C 37440-37499.
+ * DHT/onion). Ports: Prosody 39200-39219, our node 39220-39239, C 39240-39299.
  */
 import type { ClientElement } from "@xmpp/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -39,7 +39,7 @@ describe("Tox conference <-> XMPP MUC end to end", () => {
     await db.setup();
     cleanup.push(() => db.teardown());
     const server = await startXmppServer({
-      portBase: 37400,
+      portBase: 39200,
       portCount: 20,
       secret: "muc-e2e-secret",
       users: ["alice"],
@@ -47,7 +47,7 @@ describe("Tox conference <-> XMPP MUC end to end", () => {
     cleanup.push(() => server.stop());
     const bridge = await startWholeBridge({
       store: db,
-      tox: { ports: [37420, 37439] },
+      tox: { ports: [39220, 39239] },
       // Retries far away: the message that waited for alice's rejoin can only come by redelivery.
       core: { conferences: { inboundRetryDelayMs: () => 10 * 60_000 } },
       xmpp: server,
@@ -57,16 +57,16 @@ describe("Tox conference <-> XMPP MUC end to end", () => {
     node = nodeOf(bridge);
     alice = await server.connect("alice");
     carol = await CToxPeer.create({
-      startPort: 37440,
-      endPort: 37469,
+      startPort: 39240,
+      endPort: 39269,
       name: "Carol",
       label: "carol",
       iterateEveryMs: 10,
     });
     cleanup.push(() => carol.kill());
     dan = await CToxPeer.create({
-      startPort: 37470,
-      endPort: 37499,
+      startPort: 39270,
+      endPort: 39299,
       name: "Dan",
       label: "dan",
       iterateEveryMs: 10,

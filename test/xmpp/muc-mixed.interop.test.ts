@@ -16,7 +16,7 @@
  * restart is back (sent through xavier alone it would never reach Carol and Dan).
  *
  * Our identities reach Carol and each other directly over loopback UDP; Dan and Erin through the
- * conference. Ports: Prosody 37400-37409, ours 37410-37429, C 37430-37489.
+ * conference. Ports: Prosody 39100-39109, ours 39110-39129, C 39130-39189.
  */
 import type { ClientElement } from "@xmpp/client";
 import { afterAll, describe, expect, it } from "vitest";
@@ -44,7 +44,7 @@ import { xml } from "./user.js";
 
 const names = { domain: "localhost", botLocalpart: "toxbot", userPrefix: "_tox_" };
 const registration = testRegistration();
-const OUR_PORTS: [number, number] = [37410, 37429];
+const OUR_PORTS: [number, number] = [39110, 39129];
 const XAVIER: Owner = { kind: "xmpp", id: "xavier@localhost" };
 
 const codes = (el: ClientElement): number[] =>
@@ -76,7 +76,7 @@ describe("one Tox conference: 3 c-toxcore peers, a Matrix user and an XMPP user"
     hs.defaultWaitMs = 15_000;
     cleanup.push(() => hs.close());
     const server = await startXmppServer({
-      portBase: 37400,
+      portBase: 39100,
       portCount: 10,
       secret: "muc-mixed-secret",
       users: ["xavier"],
@@ -86,7 +86,7 @@ describe("one Tox conference: 3 c-toxcore peers, a Matrix user and an XMPP user"
     cleanup.push(() => store.close());
     let bridge = await startBridge(hs, server, store);
     cleanup.push(() => bridge.stop());
-    const { carol, dan, erin } = await conferencePeers(37430, cleanup);
+    const { carol, dan, erin } = await conferencePeers(39130, cleanup);
 
     // alice on Matrix, xavier on XMPP, each with a Tox identity.
     const alice = await matrixUserWithIdentity(hs, bridge, "alice");
