@@ -9,6 +9,7 @@
  */
 import { createHash, randomFillSync } from "node:crypto";
 import sodium from "libsodium-wrappers-sumo";
+import { concatBytes } from "./bytes.js";
 import { WireError } from "./errors.js";
 
 await sodium.ready;
@@ -213,8 +214,8 @@ export function sealNested(
     layers.every((l) => l.key.length === SHARED_KEY_SIZE);
   if (!fits || inner.length + size(layers[0]?.header ?? []) === 0) {
     let box = inner;
-    for (const l of layers) box = encryptSymmetric(l.key, nonce, concatParts([...l.header, box]));
-    return concatParts([...outer, box]);
+    for (const l of layers) box = encryptSymmetric(l.key, nonce, concatBytes(...l.header, box));
+    return concatBytes(...outer, box);
   }
   const heap = wasm.HEAPU8;
   const start = scratch + SCRATCH_IN;
@@ -250,16 +251,6 @@ export function sealNested(
     heap.set(part, at);
   }
   return heap.slice(start, end);
-}
-
-function concatParts(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 /** `decrypt_data_symmetric`; returns null when authentication fails or input is too short. */
