@@ -7,12 +7,14 @@
  * with their ArrayBuffers) and three boxed timestamps: ~600 bytes a node, ~7 kB an idle identity.
  * Here one buffer per list holds every node's key, ping id, shared box key and times; a node is
  * a small object with its slot number. (The shared key lives with the node rather than in a
- * per-identity cache: the nodes of the list are the ones asked again and again.) Keys and ping ids are overwritten in place, so the views `publicKey` and
- * `pingId` return are only valid until the node's next update: copy them to keep them.
+ * per-identity cache: the nodes of the list are the ones asked again and again.) Keys and ping
+ * ids are overwritten in place, so the views `publicKey` and `pingId` return are only valid until
+ * the node's next update: copy them to keep them.
  */
 import { PUBLIC_KEY_SIZE, precompute } from "../crypto.js";
 import type { IpPort } from "../wire/ipport.js";
 import { ONION_PING_ID_SIZE } from "../wire/onion.js";
+import { compareDistanceAt } from "./distance.js";
 
 /**
  * Bytes of one slot: the node's public key, its ping id, the box key we share with it, then
@@ -94,25 +96,12 @@ export class OnionNode {
    * in place (sorting a list must not allocate a view per comparison).
    */
   compareToKey(base: Uint8Array, pk: Uint8Array): number {
-    const at = this.slot * SLOT_BYTES;
-    for (let i = 0; i < PUBLIC_KEY_SIZE; i++) {
-      const da = (pk[i]! ^ base[i]!) >>> 0;
-      const db = (this.bytes[at + i]! ^ base[i]!) >>> 0;
-      if (da !== db) return da - db;
-    }
-    return 0;
+    return compareDistanceAt(base, pk, 0, this.bytes, this.slot * SLOT_BYTES);
   }
 
   /** As `compareToKey` with another node's key (negative when `other` is closer to `base`). */
   compareToNode(base: Uint8Array, other: OnionNode): number {
-    const at = this.slot * SLOT_BYTES;
-    const otherAt = other.slot * SLOT_BYTES;
-    for (let i = 0; i < PUBLIC_KEY_SIZE; i++) {
-      const da = (other.bytes[otherAt + i]! ^ base[i]!) >>> 0;
-      const db = (this.bytes[at + i]! ^ base[i]!) >>> 0;
-      if (da !== db) return da - db;
-    }
-    return 0;
+    return compareDistanceAt(base, other.bytes, other.slot * SLOT_BYTES, this.bytes, this.slot * SLOT_BYTES);
   }
 
   get addedAt(): number {
